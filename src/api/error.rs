@@ -1,0 +1,97 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::aws::AwsError;
+use crate::domain::UploadRejection;
+
+/// Everything a request can fail with. The one `match` from an error to an HTTP status is here.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error(transparent)]
+    Rejected(#[from] UploadRejection),
+    #[error("{0}")]
+    MalformedBody(String),
+    #[error("the request body is larger than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the caller's identity from the authorizer is not usable")]
+    BadIdentity,
+    #[error("no such route")]
+    NotFound,
+    #[error("this route does not take that method")]
+    MethodNotAllowed,
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+}
+
+/// The `code` and `message` of an error response. The request-tracking middleware adds the
+/// `requestId` and writes the JSON body, so every error (including 404 and 405) has one shape.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorBody {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use UploadRejection as R;
+        match self {
+            Self::Rejected(R::InvalidFileName(_)) => (StatusCode::BAD_REQUEST, "INVALID_FILE_NAME"),
+            Self::Rejected(R::UnsupportedType { .. }) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_FILE_TYPE")
+            }
+            Self::Rejected(R::ExtensionMismatch { .. }) => {
+                (StatusCode::BAD_REQUEST, "EXTENSION_MISMATCH")
+            }
+            Self::Rejected(R::InvalidFileSize) => (StatusCode::BAD_REQUEST, "INVALID_FILE_SIZE"),
+            Self::Rejected(R::FileSizeRequired) => (StatusCode::BAD_REQUEST, "FILE_SIZE_REQUIRED"),
+            Self::Rejected(R::FileTooLarge { .. }) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "FILE_TOO_LARGE")
+            }
+            Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
+            Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
+            Self::BadIdentity => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::Aws(AwsError::Unavailable { .. }) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+            }
+            Self::Aws(AwsError::Failed { .. }) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, cause = %cause_chain(&self), code, "request failed");
+            match status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    "the service is temporarily unavailable; try again shortly".into()
+                }
+                _ => "internal error".into(),
+            }
+        } else {
+            tracing::info!(code, reason = %self, "request refused");
+            self.to_string()
+        };
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorBody { code, message });
+        response
+    }
+}
+
+/// `outer: inner: innermost`, for log lines.
+fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut chain = Vec::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        chain.push(cause.to_string());
+        next = cause.source();
+    }
+    chain.join(": ")
+}

@@ -1,0 +1,89 @@
+//! The HTTP API: one router, served by the Lambda function and by the local server alike.
+
+mod error;
+mod request;
+mod upload;
+
+pub use error::ApiError;
+pub use request::{Caller, JsonBody, MAX_BODY_BYTES, RequestId, StripStage};
+pub use upload::UploadResponse;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::post;
+use axum::{Router, middleware};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::aws::{AwsClients, MetadataTable, UploadUrls};
+use crate::config::Settings;
+use crate::domain::UploadPolicy;
+
+/// What the handlers share. Cheap to clone: the SDK clients are reference-counted.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub urls: UploadUrls,
+    pub table: MetadataTable,
+    pub policy: Arc<UploadPolicy>,
+    pub allowed_origins: Arc<[String]>,
+}
+
+impl AppState {
+    /// The state for the configured bucket, table and policy.
+    pub fn new(clients: &AwsClients, settings: &Settings) -> Self {
+        Self {
+            urls: UploadUrls::new(clients.s3.clone(), &settings.bucket_name),
+            table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),
+            policy: Arc::new(settings.upload.clone()),
+            allowed_origins: settings.allowed_origins.iter().cloned().collect(),
+        }
+    }
+}
+
+/// The whole service: routes, error shape, CORS, request ids, and stage-prefixed paths.
+pub type App = StripStage<Router>;
+
+/// Builds the service around `state`. Routes are plain paths; an authorizer is API Gateway's
+/// business, and the handlers read its claims through [`Caller`].
+pub fn app(state: AppState) -> App {
+    let cors = cors_layer(&state.allowed_origins);
+    let router = Router::new()
+        .route("/upload", post(upload::create_upload))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .with_state(state)
+        .layer(middleware::from_fn(request::track_request))
+        .layer(cors);
+    StripStage(router)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .expose_headers([HeaderName::from_static("x-request-id")])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Serves `app` on `listener` until `shutdown` completes (the local server and the e2e tests).
+///
+/// # Errors
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::ServiceExt;
+    axum::serve(
+        listener,
+        ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,69 @@
+//! The adapters to AWS. Clients are built once per process and cloned (cheaply) into handlers.
+
+mod dynamodb;
+mod error;
+mod s3;
+
+pub use dynamodb::{ITEM_TTL_ATTRIBUTE, MetadataTable};
+pub use error::AwsError;
+pub use s3::{PresignedUpload, UploadUrls};
+
+use aws_config::{
+    BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,
+};
+
+use crate::config::Settings;
+
+/// The AWS clients the service uses.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// The shared AWS configuration: region, timeouts and retries from `settings`; credentials from the
+/// default chain (Lambda's role, or the environment locally). Returned unloaded so that tests can
+/// add their own credentials provider.
+pub fn config_loader(settings: &Settings) -> ConfigLoader {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.aws_timeouts.connect)
+        .operation_attempt_timeout(settings.aws_timeouts.attempt)
+        .operation_timeout(settings.aws_timeouts.operation)
+        .build();
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(settings.aws_timeouts.max_attempts))
+}
+
+impl AwsClients {
+    /// Loads the shared configuration (see [`config_loader`]) and builds the clients.
+    pub async fn from_settings(settings: &Settings) -> Self {
+        Self::new(&config_loader(settings).load().await, settings)
+    }
+
+    /// Builds the clients from a loaded configuration. An endpoint override in `settings`
+    /// (a local stack) also switches S3 to path-style addressing, which local emulators need.
+    pub fn new(sdk: &SdkConfig, settings: &Settings) -> Self {
+        // Since early 2025 the SDK adds CRC32 checksum parameters to requests, presigned ones included.
+        // A browser PUTting to the URL cannot reproduce them, so compute checksums only when required.
+        let mut s3 = aws_sdk_s3::config::Builder::from(sdk)
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+        if let Some(endpoint) = &settings.endpoints.s3 {
+            s3 = s3.endpoint_url(endpoint).force_path_style(true);
+        }
+        let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(endpoint) = &settings.endpoints.dynamodb {
+            dynamodb = dynamodb.endpoint_url(endpoint);
+        }
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+        }
+    }
+}

@@ -1,0 +1,306 @@
+//! Settings from environment variables. Every variable has a default that suits the local stack;
+//! a deployment sets `BUCKET_NAME` and the rest as it needs (see README, "Configuration").
+
+use std::{net::SocketAddr, time::Duration};
+
+use crate::domain::{AllowedTypes, UploadPolicy};
+
+/// Everything the service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bucket_name: String,
+    pub table_name: String,
+    pub region: String,
+    pub upload: UploadPolicy,
+    /// Origins allowed by CORS; never `*`.
+    pub allowed_origins: Vec<String>,
+    /// Where the local server listens.
+    pub listen_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub aws_timeouts: AwsTimeouts,
+    pub endpoints: Endpoints,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object a line, for CloudWatch.
+    Json,
+    /// Readable lines, for a terminal.
+    Text,
+}
+
+/// Bounds on every AWS call, so a slow or absent service becomes a quick 503, not a hung request.
+#[derive(Debug, Clone, Copy)]
+pub struct AwsTimeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+    pub max_attempts: u32,
+}
+
+/// Endpoint overrides, for a local stack. Same variables the AWS SDKs read.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub s3: Option<String>,
+    pub dynamodb: Option<String>,
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {name}={value:?}: {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+    reason: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a table in tests).
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let in_lambda = env.get("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        let defaults = UploadPolicy::default();
+        let upload = UploadPolicy {
+            allowed_types: env.parse(
+                "ALLOWED_FILE_TYPES",
+                defaults.allowed_types,
+                AllowedTypes::parse_list,
+            )?,
+            max_bytes: env.parse("MAX_UPLOAD_BYTES", defaults.max_bytes, |v| {
+                v.parse()
+                    .ok()
+                    .filter(|b| *b > 0)
+                    .ok_or("a positive number of bytes")
+            })?,
+            require_size: env.parse("REQUIRE_FILE_SIZE", defaults.require_size, parse_bool)?,
+            url_expiry: env.parse("UPLOAD_URL_EXPIRY_SECONDS", defaults.url_expiry, |v| {
+                seconds_within(v, 1, 3600)
+            })?,
+            pending_ttl: env.parse("PENDING_TTL_SECONDS", defaults.pending_ttl, |v| {
+                seconds_within(v, 60, 30 * 24 * 3600)
+            })?,
+        };
+        Ok(Self {
+            bucket_name: env
+                .get("BUCKET_NAME")
+                .unwrap_or_else(|| "image-upload-local".into()),
+            table_name: env
+                .get("TABLE_NAME")
+                .unwrap_or_else(|| "ImageMetadata".into()),
+            region: env
+                .get("REGION")
+                .or_else(|| env.get("AWS_REGION"))
+                .unwrap_or_else(|| "us-east-1".into()),
+            upload,
+            allowed_origins: env.parse(
+                "ALLOWED_ORIGINS",
+                vec![
+                    "http://localhost:3000".into(),
+                    "http://127.0.0.1:3000".into(),
+                ],
+                parse_origins,
+            )?,
+            listen_addr: env.parse(
+                "LISTEN_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 3000)),
+                |v| v.parse().map_err(|_| "an address such as 127.0.0.1:3000"),
+            )?,
+            log_format: env.parse(
+                "LOG_FORMAT",
+                if in_lambda {
+                    LogFormat::Json
+                } else {
+                    LogFormat::Text
+                },
+                |v| match v {
+                    "json" => Ok(LogFormat::Json),
+                    "text" => Ok(LogFormat::Text),
+                    _ => Err("json or text"),
+                },
+            )?,
+            aws_timeouts: AwsTimeouts {
+                connect: env.parse(
+                    "AWS_CONNECT_TIMEOUT_MS",
+                    Duration::from_millis(1000),
+                    millis,
+                )?,
+                attempt: env.parse(
+                    "AWS_ATTEMPT_TIMEOUT_MS",
+                    Duration::from_millis(1500),
+                    millis,
+                )?,
+                operation: env.parse(
+                    "AWS_OPERATION_TIMEOUT_MS",
+                    Duration::from_millis(4000),
+                    millis,
+                )?,
+                max_attempts: env.parse("AWS_MAX_ATTEMPTS", 3, |v| {
+                    v.parse()
+                        .ok()
+                        .filter(|n| (1..=10).contains(n))
+                        .ok_or("1 to 10")
+                })?,
+            },
+            endpoints: Endpoints {
+                s3: env
+                    .get("AWS_ENDPOINT_URL_S3")
+                    .or_else(|| env.get("AWS_ENDPOINT_URL")),
+                dynamodb: env
+                    .get("AWS_ENDPOINT_URL_DYNAMODB")
+                    .or_else(|| env.get("AWS_ENDPOINT_URL")),
+            },
+        })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    /// A variable's value; set-but-empty counts as unset.
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T, E: ToString>(
+        &self,
+        name: &'static str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(value) => parse(value.trim()).map_err(|reason| ConfigError {
+                name,
+                reason: reason.to_string(),
+                value,
+            }),
+        }
+    }
+}
+
+fn parse_bool(v: &str) -> Result<bool, &'static str> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("true or false"),
+    }
+}
+
+fn seconds_within(v: &str, min: u64, max: u64) -> Result<Duration, String> {
+    v.parse()
+        .ok()
+        .filter(|s| (min..=max).contains(s))
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("whole seconds from {min} to {max}"))
+}
+
+fn millis(v: &str) -> Result<Duration, &'static str> {
+    v.parse()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or("a positive number of milliseconds")
+}
+
+fn parse_origins(v: &str) -> Result<Vec<String>, String> {
+    let origins: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .collect();
+    for origin in &origins {
+        let scheme_ok = origin.starts_with("https://") || origin.starts_with("http://");
+        if origin.contains('*') || !scheme_ok || origin.ends_with('/') {
+            return Err(format!(
+                "`{origin}` is not an origin like https://app.example.com (no `*`, no path)"
+            ));
+        }
+    }
+    if origins.is_empty() {
+        return Err("no origins given".into());
+    }
+    Ok(origins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_suit_the_local_stack() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bucket_name, "image-upload-local");
+        assert_eq!(s.table_name, "ImageMetadata");
+        assert_eq!(s.region, "us-east-1");
+        assert_eq!(s.upload.max_bytes, 10 * 1024 * 1024);
+        assert_eq!(s.upload.url_expiry, Duration::from_secs(300));
+        assert_eq!(s.listen_addr.to_string(), "127.0.0.1:3000");
+        assert_eq!(
+            s.allowed_origins,
+            ["http://localhost:3000", "http://127.0.0.1:3000"]
+        );
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn original_design_names_and_lambda_are_honoured() {
+        let s = settings(&[
+            ("BUCKET_NAME", "b"),
+            ("TABLE_NAME", "T"),
+            ("REGION", "eu-west-1"),
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "ImageUploadHandler"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                s.bucket_name.as_str(),
+                s.table_name.as_str(),
+                s.region.as_str()
+            ),
+            ("b", "T", "eu-west-1")
+        );
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn refuses_each_unusable_value_naming_the_variable() {
+        let cases = [
+            ("UPLOAD_URL_EXPIRY_SECONDS", "3601"),
+            ("UPLOAD_URL_EXPIRY_SECONDS", "0"),
+            ("MAX_UPLOAD_BYTES", "-1"),
+            ("ALLOWED_FILE_TYPES", "image/svg+xml"),
+            ("ALLOWED_ORIGINS", "*"),
+            ("ALLOWED_ORIGINS", "https://a.example/"),
+            ("REQUIRE_FILE_SIZE", "yes"),
+            ("LISTEN_ADDR", "localhost"),
+            ("AWS_MAX_ATTEMPTS", "0"),
+        ];
+        for (name, value) in cases {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+use time::OffsetDateTime;
+
+use super::{FileName, ImageId, ImageType, NewUpload, ObjectKey, Owner, UploadPolicy, UploadSize};
+
+/// Where an image is in its life: `Pending` from the moment its upload URL is handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageStatus {
+    Pending,
+    Ready,
+    Rejected,
+}
+
+impl ImageStatus {
+    /// The status as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Ready => "READY",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    /// Parses a stored status.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Ready, Self::Rejected]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// The metadata row of one image (the `ImageMetadata` table, keyed by `image_id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageMetadata {
+    pub image_id: ImageId,
+    pub file_name: FileName,
+    pub image_type: ImageType,
+    pub declared_size: Option<UploadSize>,
+    pub object_key: ObjectKey,
+    pub bucket: String,
+    pub owner: Owner,
+    pub status: ImageStatus,
+    /// Whole milliseconds, UTC.
+    pub created_at: OffsetDateTime,
+    /// When a row still PENDING may be dropped (DynamoDB TTL); `None` once the row is settled.
+    pub pending_expiry: Option<OffsetDateTime>,
+}
+
+impl ImageMetadata {
+    /// The PENDING row written before an upload URL is returned.
+    pub fn pending(
+        image_id: ImageId,
+        upload: NewUpload,
+        bucket: &str,
+        owner: Owner,
+        now: OffsetDateTime,
+        policy: &UploadPolicy,
+    ) -> Self {
+        // Millisecond precision keeps `createdAt` strings the same length, so they sort as times.
+        let created_at = now
+            .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+            .unwrap_or(now);
+        Self {
+            image_id,
+            object_key: ObjectKey::for_upload(image_id, upload.image_type),
+            file_name: upload.file_name,
+            image_type: upload.image_type,
+            declared_size: upload.declared_size,
+            bucket: bucket.to_owned(),
+            owner,
+            status: ImageStatus::Pending,
+            created_at,
+            // DynamoDB TTL is in whole seconds.
+            pending_expiry: (created_at + policy.pending_ttl)
+                .replace_millisecond(0)
+                .ok(),
+        }
+    }
+}

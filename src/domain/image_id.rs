@@ -1,0 +1,43 @@
+use uuid::Uuid;
+
+/// The identity of one uploaded image: a random (version 4) UUID, shown in lower-case hyphenated form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ImageId(Uuid);
+
+impl ImageId {
+    /// A fresh random id.
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// Parses an id given by a client; only version 4 UUIDs are ids of ours.
+    pub fn parse(raw: &str) -> Option<Self> {
+        Uuid::parse_str(raw)
+            .ok()
+            .filter(|u| u.get_version_num() == 4)
+            .map(Self)
+    }
+}
+
+impl std::fmt::Display for ImageId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_its_text_form() {
+        let id = ImageId::new_random();
+        assert_eq!(ImageId::parse(&id.to_string()), Some(id));
+        assert_eq!(ImageId::parse("not-a-uuid"), None);
+        assert_eq!(
+            ImageId::parse("00000000-0000-1000-8000-000000000000"),
+            None,
+            "v1 is not ours"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The rules of an upload. Every type here is valid once constructed; nothing downstream re-checks it.
+
+mod file_name;
+mod image;
+mod image_id;
+mod image_type;
+mod new_upload;
+mod object_key;
+mod owner;
+mod upload_size;
+
+pub use file_name::{FileName, FileNameError};
+pub use image::{ImageMetadata, ImageStatus};
+pub use image_id::ImageId;
+pub use image_type::{AllowedTypes, ImageType};
+pub use new_upload::{NewUpload, UploadPolicy, UploadRejection, UploadRequest};
+pub use object_key::ObjectKey;
+pub use owner::Owner;
+pub use upload_size::UploadSize;

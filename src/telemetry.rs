@@ -1,0 +1,23 @@
+//! Logging through `tracing`: JSON lines for CloudWatch, readable lines in a terminal.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG` overrides the default filter (`info`, with the
+/// AWS SDK's own chatter at `warn`). A second call is a no-op.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn,aws_sdk=warn")
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _already_set = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.compact().try_init(),
+    };
+}
