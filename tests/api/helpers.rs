@@ -1,0 +1,172 @@
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use image_upload::api::{self, App, AppState};
+use image_upload::aws::AwsClients;
+use image_upload::config::Settings;
+use tower::ServiceExt;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The settings a fresh deployment has, with `overrides` applied (as environment variables).
+pub fn settings(overrides: &[(&str, &str)]) -> Settings {
+    let vars: HashMap<String, String> = overrides
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid")
+}
+
+/// The shared AWS configuration the service would load, with fixed test credentials.
+pub fn sdk_config(settings: &Settings) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        )))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(settings.aws_timeouts.attempt)
+                .operation_timeout(settings.aws_timeouts.operation)
+                .build(),
+        )
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(settings.aws_timeouts.max_attempts),
+        )
+        .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
+        .build()
+}
+
+/// The service's own clients, with DynamoDB answered by `rules` instead of the network.
+/// Presigning never touches the network, so S3 stays real.
+pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients {
+    let mut clients = AwsClients::new(&sdk_config(settings), settings);
+    let interceptor = rules.iter().fold(
+        MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
+        |i, rule| i.with_rule(rule),
+    );
+    let config = clients
+        .dynamodb
+        .config()
+        .to_builder()
+        .interceptor(interceptor)
+        .http_client(create_mock_http_client());
+    clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(config.build());
+    clients
+}
+
+/// The app over mocked DynamoDB.
+pub fn app(settings: &Settings, rules: &[&Rule]) -> App {
+    api::app(AppState::new(
+        &clients_with_dynamodb(settings, rules),
+        settings,
+    ))
+}
+
+/// A PutItem rule that succeeds and records every item written.
+pub fn recording_put_item() -> (Rule, Arc<Mutex<Vec<Item>>>) {
+    let written = Arc::new(Mutex::new(Vec::new()));
+    let sink = written.clone();
+    let rule = mock!(aws_sdk_dynamodb::Client::put_item)
+        .match_requests(move |req| {
+            sink.lock()
+                .unwrap()
+                .push(req.item().cloned().unwrap_or_default());
+            true
+        })
+        .then_output(|| PutItemOutput::builder().build());
+    (rule, written)
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: serde_json::Value,
+}
+
+impl Reply {
+    /// The `error.code` of an error body.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.body))
+    }
+}
+
+pub async fn send(app: &App, request: Request<Body>) -> Reply {
+    let response = app
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+pub fn post_upload(body: impl Into<Body>) -> Request<Body> {
+    Request::post("/upload")
+        .header("content-type", "application/json")
+        .body(body.into())
+        .unwrap()
+}
+
+pub async fn post_json(app: &App, json: serde_json::Value) -> Reply {
+    send(app, post_upload(json.to_string())).await
+}
+
+/// The query parameters of a URL.
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), percent_decode(v)))
+        .collect()
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}

@@ -1,0 +1,171 @@
+//! API Gateway events (fixtures/apigw) through `lambda_http`'s adapter, the code path
+//! `lambda_http::run` takes for each invocation, into the router and back to an API Gateway response.
+
+use image_upload::api::App;
+use lambda_http::request::LambdaRequest;
+use lambda_http::{Adapter, Context, LambdaEvent, Service};
+use serde_json::Value;
+
+use crate::helpers::{app, recording_put_item, settings};
+
+/// The API Gateway response JSON for one event, with its body parsed.
+async fn invoke(app: App, event: &str) -> (u16, Value, Value) {
+    let request: LambdaRequest =
+        serde_json::from_str(event).expect("fixture is an API Gateway event");
+    let mut adapter = Adapter::from(app);
+    let response = adapter
+        .call(LambdaEvent::new(request, Context::default()))
+        .await
+        .unwrap();
+    let response = serde_json::to_value(&response).unwrap();
+    let status = response["statusCode"].as_u64().unwrap() as u16;
+    let body = match response["body"].as_str() {
+        Some(text) if !text.is_empty() => serde_json::from_str(text).unwrap(),
+        _ => Value::Null,
+    };
+    // REST APIs take `multiValueHeaders`, HTTP APIs `headers`: read whichever was written.
+    let mut headers = response["headers"].as_object().cloned().unwrap_or_default();
+    if let Some(multi) = response["multiValueHeaders"].as_object() {
+        for (name, values) in multi {
+            headers.insert(name.clone(), values[0].clone());
+        }
+    }
+    (status, Value::Object(headers), body)
+}
+
+#[tokio::test]
+async fn a_rest_api_event_with_its_stage_in_the_path_uploads() {
+    let (put_item, written) = recording_put_item();
+
+    let (status, headers, body) = invoke(
+        app(&settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/rest-upload.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["uploadUrl"]
+            .as_str()
+            .unwrap()
+            .contains("X-Amz-Signature=")
+    );
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(
+        headers["x-request-id"], "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "API Gateway's request id"
+    );
+    let written = written.lock().unwrap();
+    assert_eq!(written[0]["owner"].as_s().unwrap(), "anonymous");
+    assert_eq!(written[0]["fileSize"].as_n().unwrap(), "2048");
+}
+
+#[tokio::test]
+async fn a_cognito_authorizer_subject_becomes_the_owner() {
+    let (put_item, written) = recording_put_item();
+
+    let (status, _, body) = invoke(
+        app(&settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/rest-upload-cognito.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        written.lock().unwrap()[0]["owner"].as_s().unwrap(),
+        "7d8e9f00-1111-4222-8333-444455556666"
+    );
+}
+
+#[tokio::test]
+async fn an_http_api_jwt_subject_becomes_the_owner() {
+    let (put_item, written) = recording_put_item();
+
+    let (status, _, body) = invoke(
+        app(&settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/http-api-upload-jwt.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    let written = written.lock().unwrap();
+    assert_eq!(
+        written[0]["owner"].as_s().unwrap(),
+        "0f1e2d3c-aaaa-4bbb-8ccc-ddddeeeeffff"
+    );
+    assert!(body["fileUrl"].as_str().unwrap().ends_with(".gif"));
+}
+
+#[tokio::test]
+async fn a_base64_body_with_a_unicode_name_round_trips() {
+    let (put_item, written) = recording_put_item();
+
+    let (status, _, body) = invoke(
+        app(&settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/rest-upload-base64.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        written.lock().unwrap()[0]["fileName"].as_s().unwrap(),
+        "Ünïcode 写真.webp"
+    );
+}
+
+#[tokio::test]
+async fn an_svg_event_is_refused_with_415_in_the_error_shape() {
+    let (put_item, written) = recording_put_item();
+
+    let (status, headers, body) = invoke(
+        app(&settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/rest-upload-svg.json"),
+    )
+    .await;
+
+    assert_eq!(status, 415);
+    assert_eq!(headers["content-type"], "application/json");
+    assert_eq!(body["error"]["code"], "UNSUPPORTED_FILE_TYPE");
+    assert_eq!(
+        body["error"]["requestId"],
+        "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    );
+    assert!(written.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_preflight_event_is_answered_for_an_allowed_origin() {
+    let (status, headers, _) = invoke(
+        app(&settings(&[]), &[]),
+        include_str!("../../fixtures/apigw/rest-preflight.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert!(
+        headers["access-control-allow-methods"]
+            .as_str()
+            .unwrap()
+            .contains("POST")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_route_event_gets_a_json_404() {
+    let (status, _, body) = invoke(
+        app(&settings(&[]), &[]),
+        include_str!("../../fixtures/apigw/rest-unknown-route.json"),
+    )
+    .await;
+
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "NOT_FOUND");
+}

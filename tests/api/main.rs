@@ -1,0 +1,8 @@
+//! The API through its router, with the real SDK clients and DynamoDB's responses mocked
+//! (`aws-smithy-mocks`): the contract, its failure paths, properties over arbitrary bodies,
+//! and API Gateway events through `lambda_http`.
+
+mod helpers;
+mod lambda_entry;
+mod properties;
+mod upload;
