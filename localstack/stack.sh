@@ -69,6 +69,20 @@ localstack_healthy() {
     grep -Eq '"s3": *"(available|running)"'
 }
 
+# LocalStack loads a service on its first request (hundreds of ms, seconds on a busy machine).
+# Send each one a request it routes by credential scope, then wait for "running", so that the
+# first real request does not meet the load time (and the service's own short timeouts).
+localstack_warm() {
+  local scope="Credential=test/20260101/us-east-1"
+  curl -s -o /dev/null -H "Authorization: AWS4-HMAC-SHA256 $scope/s3/aws4_request, SignedHeaders=host, Signature=0" \
+    "http://127.0.0.1:$localstack_port/" || true
+  curl -s -o /dev/null -H "Authorization: AWS4-HMAC-SHA256 $scope/sqs/aws4_request, SignedHeaders=host, Signature=0" \
+    -d Action=ListQueues "http://127.0.0.1:$localstack_port/" || true
+  local health
+  health=$(curl -sf "http://127.0.0.1:$localstack_port/_localstack/health" 2>/dev/null) || return 1
+  grep -Eq '"s3": *"running"' <<<"$health" && grep -Eq '"sqs": *"running"' <<<"$health"
+}
+
 # DynamoDB Local answers any HTTP request once it is up.
 dynamodb_healthy() { curl -s -o /dev/null "http://127.0.0.1:$dynamodb_port/" 2>/dev/null; }
 
@@ -111,6 +125,7 @@ start() {
       -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -port "$dynamodb_port"
   fi
   wait_until localstack localstack_healthy
+  wait_until localstack localstack_warm
   wait_until dynamodb dynamodb_healthy
   say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port (logs in $state)"
 }

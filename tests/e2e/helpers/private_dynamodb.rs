@@ -1,0 +1,122 @@
+//! A DynamoDB Local of one test's own, so that test can stop it without disturbing the others.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testcontainers_modules::dynamodb_local::DynamoDb;
+use testcontainers_modules::testcontainers::{ContainerAsync, runners::AsyncRunner};
+
+use super::stack::docker_engine_answers;
+
+pub enum PrivateDynamoDb {
+    /// The DynamoDB Local jar `localstack/stack.sh` installed (`DYNAMODB_LOCAL_DIR`), as a process.
+    Process { child: Child, endpoint: String },
+    Container {
+        container: ContainerAsync<DynamoDb>,
+        endpoint: String,
+    },
+}
+
+impl PrivateDynamoDb {
+    pub async fn start() -> Self {
+        if let Some(dir) = std::env::var_os("DYNAMODB_LOCAL_DIR").map(PathBuf::from) {
+            return Self::start_process(dir).await;
+        }
+        assert!(
+            docker_engine_answers(),
+            "set DYNAMODB_LOCAL_DIR (see `./localstack/stack.sh env`) or run with Docker"
+        );
+        let container = DynamoDb::default()
+            .start()
+            .await
+            .expect("starting a DynamoDB Local container");
+        let port = container
+            .get_host_port_ipv4(8000)
+            .await
+            .expect("DynamoDB port");
+        Self::Container {
+            container,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn start_process(dir: PathBuf) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("java")
+            .arg(format!(
+                "-Djava.library.path={}",
+                dir.join("DynamoDBLocal_lib").display()
+            ))
+            .args([
+                "-jar",
+                &dir.join("DynamoDBLocal.jar").to_string_lossy(),
+                "-inMemory",
+                "-port",
+                &port.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting DynamoDB Local (is java on PATH?)");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(&endpoint).await.is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "DynamoDB Local on port {port} did not answer within 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self::Process { child, endpoint }
+    }
+
+    pub fn endpoint(&self) -> &str {
+        match self {
+            Self::Process { endpoint, .. } | Self::Container { endpoint, .. } => endpoint,
+        }
+    }
+
+    /// Stops the database dead (SIGSTOP / docker pause): connections open, nothing answers.
+    pub async fn freeze(&self) {
+        match self {
+            Self::Process { child, .. } => signal(child.id(), "-STOP"),
+            Self::Container { container, .. } => container.pause().await.expect("pausing DynamoDB"),
+        }
+    }
+
+    /// Lets it run again.
+    pub async fn thaw(&self) {
+        match self {
+            Self::Process { child, .. } => signal(child.id(), "-CONT"),
+            Self::Container { container, .. } => {
+                container.unpause().await.expect("unpausing DynamoDB")
+            }
+        }
+    }
+}
+
+fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("running kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}
+
+impl Drop for PrivateDynamoDb {
+    fn drop(&mut self) {
+        if let Self::Process { child, .. } = self {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
