@@ -1,1 +1,87 @@
-fn main() {}
+//! The cold path of `POST /upload`: configuration and clients, the first request through a new
+//! router, a warm request, and one presign. DynamoDB's answers are mocked (no network), so the
+//! figures are the service's own CPU cost.
+
+#[allow(dead_code)]
+#[path = "../tests/api/helpers.rs"]
+mod helpers;
+
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_smithy_mocks::{Rule, mock};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use image_upload::aws::{AwsClients, UploadUrls, config_loader};
+use image_upload::domain::{ImageId, ImageType, ObjectKey, UploadSize};
+use time::OffsetDateTime;
+
+fn put_item_ok() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build())
+}
+
+const BODY: &str = r#"{"fileName":"holiday photo.jpg","fileType":"image/jpeg","fileSize":2097152}"#;
+
+fn cold_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let settings = helpers::settings(&[]);
+
+    c.bench_function("config_load_and_clients", |b| {
+        b.to_async(&rt).iter(|| async {
+            let settings = helpers::settings(&[]);
+            let sdk = config_loader(&settings)
+                .credentials_provider(Credentials::new("AKIDBENCH", "secret", None, None, "bench"))
+                .load()
+                .await;
+            AwsClients::new(&sdk, &settings)
+        })
+    });
+
+    let rule = put_item_ok();
+    c.bench_function("first_request_through_new_router", |b| {
+        b.to_async(&rt).iter_batched(
+            || helpers::app(&settings, &[&rule]),
+            |app| async move {
+                let reply = helpers::send(&app, helpers::post_upload(BODY)).await;
+                assert_eq!(reply.status, 200);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    let app = helpers::app(&settings, &[&rule]);
+    c.bench_function("warm_request", |b| {
+        b.to_async(&rt).iter(|| async {
+            let reply = helpers::send(&app, helpers::post_upload(BODY)).await;
+            assert_eq!(reply.status, 200);
+        })
+    });
+
+    let clients = helpers::clients_with_dynamodb(&settings, &[]);
+    let urls = UploadUrls::new(clients.s3, "bench-bucket");
+    let key = ObjectKey::for_upload(ImageId::new_random(), ImageType::Jpeg);
+    let size = UploadSize::within(2 * 1024 * 1024, u64::MAX);
+    c.bench_function("presign_upload", |b| {
+        b.to_async(&rt).iter(|| async {
+            urls.presign_upload(
+                &key,
+                ImageType::Jpeg,
+                size,
+                OffsetDateTime::now_utc(),
+                Duration::from_secs(300),
+            )
+            .await
+            .unwrap()
+        })
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = cold_path
+}
+criterion_main!(benches);

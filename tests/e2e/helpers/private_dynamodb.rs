@@ -14,7 +14,7 @@ pub enum PrivateDynamoDb {
     /// The DynamoDB Local jar `localstack/stack.sh` installed (`DYNAMODB_LOCAL_DIR`), as a process.
     Process { child: Child, endpoint: String },
     Container {
-        container: ContainerAsync<DynamoDb>,
+        container: Box<ContainerAsync<DynamoDb>>,
         endpoint: String,
     },
 }
@@ -37,7 +37,7 @@ impl PrivateDynamoDb {
             .await
             .expect("DynamoDB port");
         Self::Container {
-            container,
+            container: Box::new(container),
             endpoint: format!("http://127.0.0.1:{port}"),
         }
     }
