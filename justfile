@@ -20,9 +20,9 @@ dev:
     ./target/debug/provision-local
     cat <<'HELP'
 
-    The API is at http://127.0.0.1:3000. Try (needs jq for the second line):
+    The API is at http://127.0.0.1:3000. Try it: ask for an upload URL, then ask for one and PUT a fixture image to it:
       curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}'
-      url=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}' | jq -r .uploadUrl) && curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' --data-binary @fixtures/images/sunset-64x48.jpg "$url"
+      url=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])') && curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' --data-binary @fixtures/images/sunset-64x48.jpg "$url"
 
     HELP
     ./target/debug/image-upload-local
@@ -37,7 +37,7 @@ lint:
 
 # Unit, property, mocked-SDK and Lambda-entry tests (no stack needed)
 test-unit:
-    cargo test --lib --bins --test api
+    cargo test --lib --test api
 
 # End-to-end tests: starts the local stack, runs tests/e2e, stops the stack even when tests fail
 test-e2e:

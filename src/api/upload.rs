@@ -22,7 +22,7 @@ pub struct UploadResponse {
     /// Always `PUT`.
     pub method: &'static str,
     /// The headers to send with the PUT, exactly as given.
-    pub headers: BTreeMap<&'static str, String>,
+    pub headers: BTreeMap<String, String>,
     /// When `upload_url` stops working (RFC 3339).
     pub expires_at: String,
 }

@@ -23,7 +23,7 @@ pub struct PresignedUpload {
     pub file_url: String,
     /// The headers the client must send with exactly these values. `Content-Length`, when signed,
     /// is not listed: every HTTP client sets it from the body, and browsers refuse to set it by hand.
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(String, String)>,
     pub expires_at: OffsetDateTime,
 }
 
@@ -69,6 +69,13 @@ impl UploadUrls {
             .presigned(config)
             .await
             .map_err(|e| AwsError::classify("presigning the upload URL", e))?;
+        // The headers the signature covers (host aside) are the ones the client must send; take
+        // them from the signer rather than restating them, so the two cannot drift apart.
+        let headers = request
+            .headers()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+            .map(|(name, value)| (header_case(name), value.to_owned()))
+            .collect();
         let url = request.uri().to_owned();
         let file_url = url
             .split_once('?')
@@ -77,8 +84,35 @@ impl UploadUrls {
         Ok(PresignedUpload {
             url,
             file_url,
-            headers: vec![("Content-Type", image_type.mime().to_owned())],
+            headers,
             expires_at: now + expiry,
         })
+    }
+}
+
+/// `content-type` -> `Content-Type`, as clients expect to see header names.
+fn header_case(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_case;
+
+    #[test]
+    fn header_names_are_shown_in_their_usual_case() {
+        assert_eq!(header_case("content-type"), "Content-Type");
+        assert_eq!(
+            header_case("x-amz-server-side-encryption"),
+            "X-Amz-Server-Side-Encryption"
+        );
     }
 }
