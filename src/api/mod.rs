@@ -5,7 +5,7 @@ mod request;
 mod upload;
 
 pub use error::ApiError;
-pub use request::{Caller, JsonBody, MAX_BODY_BYTES, RequestId, StripStage};
+pub use request::{Caller, JsonBody, MAX_BODY_BYTES, StripStage};
 pub use upload::UploadResponse;
 
 use std::sync::Arc;

@@ -20,18 +20,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The id of one request: API Gateway's request id under Lambda (the `x-amzn-RequestId` the
 /// client saw), else the Lambda invocation id, else a fresh UUID (local server).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-fn request_id_of(parts: &http::Extensions) -> String {
-    let from_gateway = match parts.get::<RequestContext>() {
+fn request_id_of(extensions: &http::Extensions) -> String {
+    let from_gateway = match extensions.get::<RequestContext>() {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
     from_gateway
         .or_else(|| {
-            parts
+            extensions
                 .get::<lambda_http::Context>()
                 .map(|ctx| ctx.request_id.clone())
         })
@@ -41,9 +38,8 @@ fn request_id_of(parts: &http::Extensions) -> String {
 /// Gives the request an id and a span (every log line of the request carries `request_id`, and
 /// `image_id` once known), logs its outcome, and writes error bodies as
 /// `{"error": {"code", "message", "requestId"}}`.
-pub async fn track_request(mut req: Request, next: Next) -> Response {
+pub async fn track_request(req: Request, next: Next) -> Response {
     let id = request_id_of(req.extensions());
-    req.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",
         request_id = %id,
