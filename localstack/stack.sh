@@ -6,6 +6,9 @@
 #   stack.sh stop      stop exactly the processes `start` started (by their recorded process groups)
 #   stack.sh status    say what runs
 #   stack.sh env       print the `export` lines that point the AWS SDK at the stack
+#   stack.sh run-dynamodb PORT
+#                      run one DynamoDB Local in the foreground (what `start` runs, and what the
+#                      e2e sabotage test runs as a private instance it can freeze)
 #
 # Why host processes: our machines and CI have no Docker engine. Where one answers, the e2e harness
 # can start LocalStack with testcontainers instead (see README, "The harness").
@@ -121,13 +124,23 @@ start() {
     say "DynamoDB Local already running (pid $(pid_of dynamodb))"
   else
     port_open "$dynamodb_port" && die "port $dynamodb_port is taken by a process this script did not start"
-    start_process dynamodb java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" \
-      -jar "$dynamodb_dir/DynamoDBLocal.jar" -inMemory -port "$dynamodb_port"
+    start_process dynamodb "$here/stack.sh" run-dynamodb "$dynamodb_port"
   fi
   wait_until localstack localstack_healthy
   wait_until localstack localstack_warm
   wait_until dynamodb dynamodb_healthy
   say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port (logs in $state)"
+}
+
+# The one DynamoDB Local command line. It runs in .state because DynamoDB Local writes files
+# into its working directory; -disableTelemetry keeps it from reporting home (there is no
+# internet here, and nobody asked it to). `exec` keeps the pid, so signals reach Java itself.
+run_dynamodb() {
+  local port=${1:?usage: stack.sh run-dynamodb PORT}
+  install_dynamodb
+  mkdir -p "$state" && cd "$state"
+  exec java -Djava.library.path="$dynamodb_dir/DynamoDBLocal_lib" -jar "$dynamodb_dir/DynamoDBLocal.jar" \
+    -inMemory -disableTelemetry -port "$port"
 }
 
 stop_process() {
@@ -164,7 +177,6 @@ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
 export AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID:-test}
 export AWS_SECRET_ACCESS_KEY=\${AWS_SECRET_ACCESS_KEY:-test}
 export AWS_REGION=\${AWS_REGION:-us-east-1}
-export DYNAMODB_LOCAL_DIR=$dynamodb_dir
 EOF
 }
 
@@ -174,5 +186,6 @@ case "${1:-}" in
   stop) stop ;;
   status) status ;;
   env) print_env ;;
-  *) die "usage: $0 install|start|stop|status|env" ;;
+  run-dynamodb) run_dynamodb "${2:-}" ;;
+  *) die "usage: $0 install|start|stop|status|env|run-dynamodb PORT" ;;
 esac

@@ -1,17 +1,17 @@
 //! A DynamoDB Local of one test's own, so that test can stop it without disturbing the others.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testcontainers_modules::dynamodb_local::DynamoDb;
 use testcontainers_modules::testcontainers::{ContainerAsync, runners::AsyncRunner};
 
-use super::stack::docker_engine_answers;
+use super::stack::{StackKind, endpoints};
 
 pub enum PrivateDynamoDb {
-    /// The DynamoDB Local jar `localstack/stack.sh` installed (`DYNAMODB_LOCAL_DIR`), as a process.
+    /// A process started with `localstack/stack.sh run-dynamodb`, the command the shared stack uses.
     Process { child: Child, endpoint: String },
     Container {
         container: Box<ContainerAsync<DynamoDb>>,
@@ -20,14 +20,15 @@ pub enum PrivateDynamoDb {
 }
 
 impl PrivateDynamoDb {
+    /// Starts one the way the shared stack runs: a container beside containers, else a process.
     pub async fn start() -> Self {
-        if let Some(dir) = std::env::var_os("DYNAMODB_LOCAL_DIR").map(PathBuf::from) {
-            return Self::start_process(dir).await;
+        match endpoints().await.kind {
+            StackKind::FromEnvironment => Self::start_process().await,
+            StackKind::Containers => Self::start_container().await,
         }
-        assert!(
-            docker_engine_answers(),
-            "set DYNAMODB_LOCAL_DIR (see `./localstack/stack.sh env`) or run with Docker"
-        );
+    }
+
+    async fn start_container() -> Self {
         let container = DynamoDb::default()
             .start()
             .await
@@ -42,28 +43,19 @@ impl PrivateDynamoDb {
         }
     }
 
-    async fn start_process(dir: PathBuf) -> Self {
+    async fn start_process() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("java")
-            .arg(format!(
-                "-Djava.library.path={}",
-                dir.join("DynamoDBLocal_lib").display()
-            ))
-            .args([
-                "-jar",
-                &dir.join("DynamoDBLocal.jar").to_string_lossy(),
-                "-inMemory",
-                "-port",
-                &port.to_string(),
-            ])
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("localstack/stack.sh");
+        let child = Command::new(&script)
+            .args(["run-dynamodb", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("starting DynamoDB Local (is java on PATH?)");
+            .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         while reqwest::get(&endpoint).await.is_err() {

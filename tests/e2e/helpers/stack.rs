@@ -9,11 +9,21 @@ use testcontainers_modules::localstack::LocalStack;
 use testcontainers_modules::testcontainers::{ImageExt, runners::AsyncRunner};
 use tokio::sync::OnceCell;
 
-/// The endpoints of the shared local stack.
+/// The endpoints of the shared local stack, and how it runs.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub s3: String,
     pub dynamodb: String,
+    pub kind: StackKind,
+}
+
+/// How the stack runs; a test that needs a private piece of it starts that piece the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackKind {
+    /// Started by someone else and named in the environment (`localstack/stack.sh` on our machines).
+    FromEnvironment,
+    /// Containers this test process started.
+    Containers,
 }
 
 static STACK: OnceCell<Endpoints> = OnceCell::const_new();
@@ -28,7 +38,11 @@ async fn find_or_start() -> Endpoints {
     let s3 = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
     let dynamodb = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL"));
     if let (Some(s3), Some(dynamodb)) = (s3, dynamodb) {
-        return Endpoints { s3, dynamodb };
+        return Endpoints {
+            s3,
+            dynamodb,
+            kind: StackKind::FromEnvironment,
+        };
     }
     if docker_engine_answers() {
         return start_containers().await;
@@ -40,7 +54,7 @@ async fn find_or_start() -> Endpoints {
     );
 }
 
-pub fn docker_engine_answers() -> bool {
+fn docker_engine_answers() -> bool {
     std::process::Command::new("docker")
         .args(["version", "--format", "{{.Server.Version}}"])
         .stdout(std::process::Stdio::null())
@@ -77,6 +91,7 @@ async fn start_containers() -> Endpoints {
                 .await
                 .expect("DynamoDB port")
         ),
+        kind: StackKind::Containers,
     };
     // The containers live as long as the test process; testcontainers' reaper removes them after.
     std::mem::forget(localstack);
