@@ -12,7 +12,7 @@ use aws_config::{
     BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,
 };
 
-use crate::config::Settings;
+use crate::config::{AwsTimeouts, Settings};
 
 /// The AWS clients the service uses.
 #[derive(Clone, Debug)]
@@ -25,15 +25,24 @@ pub struct AwsClients {
 /// default chain (Lambda's role, or the environment locally). Returned unloaded so that tests can
 /// add their own credentials provider.
 pub fn config_loader(settings: &Settings) -> ConfigLoader {
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(settings.aws_timeouts.connect)
-        .operation_attempt_timeout(settings.aws_timeouts.attempt)
-        .operation_timeout(settings.aws_timeouts.operation)
-        .build();
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(settings.aws_timeouts.max_attempts))
+        .timeout_config(timeout_config(&settings.aws_timeouts))
+        .retry_config(retry_config(&settings.aws_timeouts))
+}
+
+/// The bounds every AWS call gets: connect, per attempt, and for the whole operation.
+pub fn timeout_config(timeouts: &AwsTimeouts) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(timeouts.connect)
+        .operation_attempt_timeout(timeouts.attempt)
+        .operation_timeout(timeouts.operation)
+        .build()
+}
+
+/// The SDK's standard retry policy with the configured number of attempts.
+pub fn retry_config(timeouts: &AwsTimeouts) -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(timeouts.max_attempts)
 }
 
 impl AwsClients {

@@ -10,7 +10,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use image_upload::api::{self, App, AppState};
-use image_upload::aws::AwsClients;
+use image_upload::aws::{AwsClients, retry_config, timeout_config};
 use image_upload::config::Settings;
 use tower::ServiceExt;
 
@@ -37,16 +37,8 @@ pub fn sdk_config(settings: &Settings) -> SdkConfig {
             None,
             "tests",
         )))
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(settings.aws_timeouts.attempt)
-                .operation_timeout(settings.aws_timeouts.operation)
-                .build(),
-        )
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(settings.aws_timeouts.max_attempts),
-        )
+        .timeout_config(timeout_config(&settings.aws_timeouts))
+        .retry_config(retry_config(&settings.aws_timeouts))
         .sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep().expect("tokio sleep"))
         .build()
 }
