@@ -67,15 +67,11 @@ pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
 alive() { local pid; pid=$(pid_of "$1"); [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-localstack_healthy() {
-  curl -sf "http://127.0.0.1:$localstack_port/_localstack/health" 2>/dev/null |
-    grep -Eq '"s3": *"(available|running)"'
-}
-
-# LocalStack loads a service on its first request (hundreds of ms, seconds on a busy machine).
-# Send each one a request it routes by credential scope, then wait for "running", so that the
-# first real request does not meet the load time (and the service's own short timeouts).
-localstack_warm() {
+# Ready means S3 and SQS report "running", not just "available": LocalStack loads a service on
+# its first request (hundreds of ms, seconds on a busy machine), so each gets a request it routes
+# by credential scope, and the first real request does not meet the load time (and the
+# service's own short timeouts). Before the gateway is up these requests fail and we poll again.
+localstack_ready() {
   local scope="Credential=test/20260101/us-east-1"
   curl -s -o /dev/null -H "Authorization: AWS4-HMAC-SHA256 $scope/s3/aws4_request, SignedHeaders=host, Signature=0" \
     "http://127.0.0.1:$localstack_port/" || true
@@ -126,8 +122,7 @@ start() {
     port_open "$dynamodb_port" && die "port $dynamodb_port is taken by a process this script did not start"
     start_process dynamodb "$here/stack.sh" run-dynamodb "$dynamodb_port"
   fi
-  wait_until localstack localstack_healthy
-  wait_until localstack localstack_warm
+  wait_until localstack localstack_ready
   wait_until dynamodb dynamodb_healthy
   say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port (logs in $state)"
 }
