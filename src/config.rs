@@ -3,7 +3,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::domain::{AllowedTypes, UploadPolicy};
+use crate::domain::{AllowedTypes, ProcessingPolicy, UploadPolicy};
 
 /// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
@@ -12,6 +12,15 @@ pub struct Settings {
     pub table_name: String,
     pub region: String,
     pub upload: UploadPolicy,
+    /// Limits for verifying uploads and making thumbnails.
+    pub processing: ProcessingPolicy,
+    /// How many messages of a batch the processor works on at once.
+    pub processor_concurrency: usize,
+    /// How long the download URLs in `GET /images` answers stay valid.
+    pub view_url_expiry: Duration,
+    /// The queue of upload notifications the local poller reads (`just dev`); unused in Lambda,
+    /// where the event source mapping reads it.
+    pub queue_url: Option<String>,
     /// Origins allowed by CORS; never `*`.
     pub allowed_origins: Vec<String>,
     /// Where the local server listens.
@@ -44,6 +53,7 @@ pub struct AwsTimeouts {
 pub struct Endpoints {
     pub s3: Option<String>,
     pub dynamodb: Option<String>,
+    pub sqs: Option<String>,
 }
 
 /// A setting that could not be used.
@@ -92,7 +102,48 @@ impl Settings {
                 seconds_within(v, 60, 30 * 24 * 3600)
             })?,
         };
+        let processing_defaults = ProcessingPolicy::default();
+        let pixels = |v: &str| {
+            v.parse()
+                .ok()
+                .filter(|n| (1..=65_535).contains(n))
+                .ok_or("1 to 65535 pixels")
+        };
+        let processing = ProcessingPolicy {
+            max_bytes: upload.max_bytes,
+            max_width: env.parse("MAX_IMAGE_WIDTH", processing_defaults.max_width, pixels)?,
+            max_height: env.parse("MAX_IMAGE_HEIGHT", processing_defaults.max_height, pixels)?,
+            max_pixels: env.parse("MAX_IMAGE_PIXELS", processing_defaults.max_pixels, |v| {
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=1_000_000_000).contains(n))
+                    .ok_or("1 to 1000000000 pixels")
+            })?,
+            thumbnail_size: env.parse(
+                "THUMBNAIL_SIZE",
+                processing_defaults.thumbnail_size,
+                |v| {
+                    v.parse()
+                        .ok()
+                        .filter(|n| (16..=2048).contains(n))
+                        .ok_or("16 to 2048 pixels")
+                },
+            )?,
+        };
         Ok(Self {
+            processing,
+            processor_concurrency: env.parse("PROCESSOR_CONCURRENCY", 2, |v| {
+                v.parse()
+                    .ok()
+                    .filter(|n| (1..=10).contains(n))
+                    .ok_or("1 to 10")
+            })?,
+            view_url_expiry: env.parse(
+                "VIEW_URL_EXPIRY_SECONDS",
+                Duration::from_secs(300),
+                |v| seconds_within(v, 1, 3600),
+            )?,
+            queue_url: env.get("QUEUE_URL"),
             bucket_name: env
                 .get("BUCKET_NAME")
                 .unwrap_or_else(|| "image-upload-local".into()),
@@ -159,6 +210,9 @@ impl Settings {
                     .or_else(|| env.get("AWS_ENDPOINT_URL")),
                 dynamodb: env
                     .get("AWS_ENDPOINT_URL_DYNAMODB")
+                    .or_else(|| env.get("AWS_ENDPOINT_URL")),
+                sqs: env
+                    .get("AWS_ENDPOINT_URL_SQS")
                     .or_else(|| env.get("AWS_ENDPOINT_URL")),
             },
         })
@@ -262,6 +316,30 @@ mod tests {
             ["http://localhost:3000", "http://127.0.0.1:3000"]
         );
         assert_eq!(s.log_format, LogFormat::Text);
+        assert_eq!(s.processing, ProcessingPolicy::default());
+        assert_eq!(s.queue_url, None);
+    }
+
+    #[test]
+    fn processing_limits_come_from_the_environment() {
+        let s = settings(&[
+            ("MAX_UPLOAD_BYTES", "1000"),
+            ("MAX_IMAGE_WIDTH", "800"),
+            ("MAX_IMAGE_HEIGHT", "600"),
+            ("MAX_IMAGE_PIXELS", "400000"),
+            ("THUMBNAIL_SIZE", "128"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.processing,
+            ProcessingPolicy {
+                max_bytes: 1000,
+                max_width: 800,
+                max_height: 600,
+                max_pixels: 400_000,
+                thumbnail_size: 128,
+            }
+        );
     }
 
     #[test]
@@ -297,6 +375,11 @@ mod tests {
             ("REQUIRE_FILE_SIZE", "yes"),
             ("LISTEN_ADDR", "localhost"),
             ("AWS_MAX_ATTEMPTS", "0"),
+            ("MAX_IMAGE_WIDTH", "0"),
+            ("MAX_IMAGE_PIXELS", "many"),
+            ("THUMBNAIL_SIZE", "4096"),
+            ("PROCESSOR_CONCURRENCY", "0"),
+            ("VIEW_URL_EXPIRY_SECONDS", "7200"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).unwrap_err();

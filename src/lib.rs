@@ -2,7 +2,9 @@
 //!
 //! - [`domain`]: the rules of an upload, as types that cannot hold invalid values.
 //! - [`api`]: the HTTP API (one axum router, served by Lambda and by the local server).
-//! - [`aws`]: the adapters to S3 and DynamoDB.
+//! - [`imaging`]: verifying uploaded bytes and making thumbnails (pure, no I/O).
+//! - [`processor`]: verifies each upload and settles its metadata (the second Lambda function).
+//! - [`aws`]: the adapters to S3, DynamoDB and SQS.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup.
@@ -11,5 +13,10 @@ pub mod api;
 pub mod aws;
 pub mod config;
 pub mod domain;
+pub mod imaging;
+pub mod processor;
 pub mod provision;
 pub mod telemetry;
+
+#[cfg(test)]
+mod test_alloc;

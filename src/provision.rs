@@ -12,10 +12,8 @@ use aws_sdk_s3::types::{
     PublicAccessBlockConfiguration,
 };
 
+pub use crate::aws::OWNER_INDEX;
 use crate::aws::{AwsError, ITEM_TTL_ATTRIBUTE};
-
-/// The index the gallery lists by: partition `owner`, sort `createdAt`.
-pub const OWNER_INDEX: &str = "byOwner";
 
 /// Creates `bucket` if missing, blocks all public access, and allows browser PUTs and GETs from
 /// `origins` (CORS).
@@ -154,4 +152,116 @@ pub async fn ensure_table(
         Err(e) if e.message().is_some_and(|m| m.contains("already enabled")) => Ok(()),
         Err(e) => Err(AwsError::classify("enabling TTL on the metadata table", e)),
     }
+}
+
+/// A queue of upload notifications, with its dead-letter queue.
+#[derive(Debug, Clone)]
+pub struct UploadQueue {
+    pub url: String,
+    pub arn: String,
+    pub dead_letter_url: String,
+}
+
+/// Creates the queue `name` (and `{name}-dlq`, which gets a message after `max_receives` failed
+/// deliveries) if missing. `visibility` is how long a received message stays hidden: longer than
+/// the processor takes, since a failed message comes back after it.
+///
+/// # Errors
+/// [`AwsError`] naming the step that failed.
+pub async fn ensure_queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility: std::time::Duration,
+    max_receives: u32,
+) -> Result<UploadQueue, AwsError> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let dead_letter_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-dlq"))
+        .attributes(A::MessageRetentionPeriod, (14 * 24 * 3600).to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("creating the dead-letter queue", e))?
+        .queue_url
+        .unwrap_or_default();
+    let dead_letter_arn = queue_arn(sqs, &dead_letter_url).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dead_letter_arn,
+        "maxReceiveCount": max_receives,
+    });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(A::VisibilityTimeout, visibility.as_secs().to_string())
+        .attributes(A::RedrivePolicy, redrive.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("creating the upload queue", e))?
+        .queue_url
+        .unwrap_or_default();
+    let arn = queue_arn(sqs, &url).await?;
+    Ok(UploadQueue {
+        url,
+        arn,
+        dead_letter_url,
+    })
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, AwsError> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("reading a queue's ARN", e))?
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&A::QueueArn))
+        .ok_or_else(|| AwsError::failed("reading a queue's ARN", "the queue has no ARN"))
+}
+
+/// Sends every object created under `uploads/` in `bucket` to the queue `queue_arn` (and nothing
+/// else: thumbnails are written under another prefix, so the processor cannot trigger itself).
+///
+/// # Errors
+/// [`AwsError`] when the notification configuration is refused.
+pub async fn ensure_upload_notifications(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    queue_arn: &str,
+) -> Result<(), AwsError> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let uploads_only = NotificationConfigurationFilter::builder()
+        .key(
+            S3KeyFilter::builder()
+                .filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::Prefix)
+                        .value(crate::domain::ObjectKey::UPLOADS_PREFIX)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let queue = QueueConfiguration::builder()
+        .id("image-uploads")
+        .queue_arn(queue_arn)
+        .events(Event::S3ObjectCreated)
+        .filter(uploads_only)
+        .build()
+        .map_err(|e| AwsError::failed("building the upload notification", e))?;
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(queue)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("sending upload notifications to the queue", e))?;
+    Ok(())
 }

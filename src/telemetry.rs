@@ -23,3 +23,14 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.compact().try_init(),
     };
 }
+
+/// `outer: inner: innermost`: an error's causes, for log lines.
+pub fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut chain = Vec::new();
+    let mut next = err.source();
+    while let Some(cause) = next {
+        chain.push(cause.to_string());
+        next = cause.source();
+    }
+    chain.join(": ")
+}

@@ -3,6 +3,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::aws::AwsError;
 use crate::domain::UploadRejection;
+use crate::telemetry::cause_chain;
 
 /// Everything a request can fail with. The one `match` from an error to an HTTP status is here.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,10 @@ pub enum ApiError {
     BodyTooLarge(usize),
     #[error("the caller's identity from the authorizer is not usable")]
     BadIdentity,
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("no such image")]
+    ImageNotFound,
     #[error("no such route")]
     NotFound,
     #[error("this route does not take that method")]
@@ -50,6 +55,8 @@ impl ApiError {
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
             Self::BadIdentity => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
+            Self::ImageNotFound => (StatusCode::NOT_FOUND, "IMAGE_NOT_FOUND"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Aws(AwsError::Unavailable { .. }) => {
@@ -83,15 +90,4 @@ impl IntoResponse for ApiError {
             .insert(ErrorBody { code, message });
         response
     }
-}
-
-/// `outer: inner: innermost`, for log lines.
-fn cause_chain(err: &dyn std::error::Error) -> String {
-    let mut chain = Vec::new();
-    let mut next = err.source();
-    while let Some(cause) = next {
-        chain.push(cause.to_string());
-        next = cause.source();
-    }
-    chain.join(": ")
 }

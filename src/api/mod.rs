@@ -1,21 +1,23 @@
 //! The HTTP API: one router, served by the Lambda function and by the local server alike.
 
 mod error;
+mod images;
 mod request;
 mod upload;
 
 pub use error::ApiError;
+pub use images::{DEFAULT_LIMIT, ImageList, ImageView, MAX_LIMIT};
 pub use request::{Caller, JsonBody, MAX_BODY_BYTES, StripStage};
 pub use upload::UploadResponse;
 
 use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::aws::{AwsClients, MetadataTable, UploadUrls};
+use crate::aws::{AwsClients, ImageObjects, MetadataTable, UploadUrls};
 use crate::config::Settings;
 use crate::domain::UploadPolicy;
 
@@ -23,7 +25,10 @@ use crate::domain::UploadPolicy;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub urls: UploadUrls,
+    pub objects: ImageObjects,
     pub table: MetadataTable,
+    /// How long the download URLs of READY images stay valid.
+    pub view_url_expiry: std::time::Duration,
     pub policy: Arc<UploadPolicy>,
     pub allowed_origins: Arc<[String]>,
 }
@@ -33,6 +38,8 @@ impl AppState {
     pub fn new(clients: &AwsClients, settings: &Settings) -> Self {
         Self {
             urls: UploadUrls::new(clients.s3.clone(), &settings.bucket_name),
+            objects: ImageObjects::new(clients.s3.clone(), &settings.bucket_name),
+            view_url_expiry: settings.view_url_expiry,
             table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),
             policy: Arc::new(settings.upload.clone()),
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
@@ -49,6 +56,11 @@ pub fn app(state: AppState) -> App {
     let cors = cors_layer(&state.allowed_origins);
     let router = Router::new()
         .route("/upload", post(upload::create_upload))
+        .route("/images", get(images::list_images))
+        .route(
+            "/images/{image_id}",
+            get(images::get_image).delete(images::delete_image),
+        )
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state)

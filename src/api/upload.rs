@@ -40,10 +40,10 @@ pub async fn create_upload(
     let upload = NewUpload::parse(&request, &state.policy)?;
     let image_id = ImageId::new_random();
     tracing::Span::current().record("image_id", tracing::field::display(image_id));
-    // SigV4 dates have whole seconds; starting on one makes `expiresAt` exact.
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 ns is always valid");
+    let now = OffsetDateTime::now_utc();
+    // SigV4 dates have whole seconds; signing from one makes `expiresAt` exact. `createdAt` keeps
+    // its milliseconds: the gallery sorts by it.
+    let signed_at = now.replace_nanosecond(0).expect("0 ns is always valid");
     let record = ImageMetadata::pending(
         image_id,
         upload,
@@ -58,7 +58,7 @@ pub async fn create_upload(
             &record.object_key,
             record.image_type,
             record.declared_size,
-            now,
+            signed_at,
             state.policy.url_expiry,
         )
         .await?;

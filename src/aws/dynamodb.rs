@@ -1,21 +1,57 @@
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use time::format_description::{BorrowedFormatItem, well_known::Rfc3339};
+use time::{OffsetDateTime, macros::format_description};
 
 use super::AwsError;
 use crate::domain::{
-    FileName, ImageId, ImageMetadata, ImageStatus, ImageType, ObjectKey, Owner, UploadSize,
+    FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
+    Rejection, RejectionReason, UploadSize,
 };
 
-/// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows expire by it.
+/// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
+/// rows expire by it; READY rows do not have it.
 pub const ITEM_TTL_ATTRIBUTE: &str = "pendingExpiry";
+
+/// The index the gallery lists by: partition `owner`, sort `createdAt`.
+pub const OWNER_INDEX: &str = "byOwner";
+
+/// Times are stored with exactly three fractional digits, so that their strings sort as times
+/// (RFC 3339 formatting drops trailing zeros: `…:00Z` would sort after `…:00.5Z`).
+const STORED_TIME: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
 /// The `ImageMetadata` table: one item per image, partition key `imageId`.
 #[derive(Clone, Debug)]
 pub struct MetadataTable {
     client: aws_sdk_dynamodb::Client,
     table: String,
+}
+
+/// What became of a conditional status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// The row was PENDING and now has the new state.
+    Applied,
+    /// The row was no longer PENDING (or no longer there): someone settled it first. Nothing changed.
+    NotPending,
+}
+
+/// Where a page of a listing starts: just after this image (exclusive).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageKey {
+    pub created_at: OffsetDateTime,
+    pub image_id: ImageId,
+}
+
+/// One page of an owner's images, newest first.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub images: Vec<ImageMetadata>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<PageKey>,
 }
 
 impl MetadataTable {
@@ -43,11 +79,174 @@ impl MetadataTable {
             .map_err(|e| AwsError::classify("writing image metadata", e))?;
         Ok(())
     }
+
+    /// Reads one row (strongly consistent).
+    ///
+    /// # Errors
+    /// [`AwsError`] when the read fails or the stored item is malformed.
+    pub async fn get(&self, id: ImageId) -> Result<Option<ImageMetadata>, AwsError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("imageId", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("reading image metadata", e))?;
+        output
+            .item()
+            .map(|item| {
+                ImageMetadata::try_from(item)
+                    .map_err(|e| AwsError::failed("reading image metadata", e))
+            })
+            .transpose()
+    }
+
+    /// Moves a PENDING row to `state` (READY or REJECTED), only if it is still PENDING, so a
+    /// redelivered event can neither apply twice nor move a settled row back.
+    ///
+    /// # Errors
+    /// [`AwsError`] when the write fails for any reason but the row not being PENDING.
+    pub async fn settle(&self, id: ImageId, state: &ImageState) -> Result<Transition, AwsError> {
+        let mut values = HashMap::from([
+            (":pending".to_owned(), s("PENDING")),
+            (":status".to_owned(), s(state.status().as_str())),
+        ]);
+        let update = match state {
+            ImageState::Pending => {
+                return Err(AwsError::failed(
+                    "settling image metadata",
+                    "a row cannot be settled as PENDING",
+                ));
+            }
+            ImageState::Ready(ready) => {
+                values.extend([
+                    (":width".to_owned(), n(ready.width)),
+                    (":height".to_owned(), n(ready.height)),
+                    (":size".to_owned(), n(ready.size_bytes)),
+                    (":thumb".to_owned(), s(ready.thumbnail_key.as_ref())),
+                    (":at".to_owned(), s(&format_time(ready.processed_at))),
+                ]);
+                format!(
+                    "SET #status = :status, width = :width, height = :height, sizeBytes = :size, \
+                     thumbnailKey = :thumb, processedAt = :at REMOVE {ITEM_TTL_ATTRIBUTE}"
+                )
+            }
+            ImageState::Rejected(rejection) => {
+                values.extend([
+                    (":reason".to_owned(), s(rejection.reason.code())),
+                    (":at".to_owned(), s(&format_time(rejection.processed_at))),
+                ]);
+                "SET #status = :status, rejectionReason = :reason, processedAt = :at".to_owned()
+            }
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("imageId", AttributeValue::S(id.to_string()))
+            .update_expression(update)
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transition::Applied),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Transition::NotPending)
+            }
+            Err(e) => Err(AwsError::classify("settling image metadata", e)),
+        }
+    }
+
+    /// Deletes a row if `owner` owns it; a row that is already gone counts as deleted.
+    ///
+    /// # Errors
+    /// [`AwsError`] when the delete fails (including a row owned by someone else).
+    pub async fn delete(&self, id: ImageId, owner: &Owner) -> Result<(), AwsError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("imageId", AttributeValue::S(id.to_string()))
+            .condition_expression("attribute_not_exists(imageId) OR #owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner.as_ref()))
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("deleting image metadata", e))?;
+        Ok(())
+    }
+
+    /// One page of `owner`'s images, newest first, from the owner index (a Query, never a Scan).
+    ///
+    /// # Errors
+    /// [`AwsError`] when the query fails or an item is malformed.
+    pub async fn list_by_owner(
+        &self,
+        owner: &Owner,
+        limit: u16,
+        start_after: Option<&PageKey>,
+    ) -> Result<Page, AwsError> {
+        let limit = usize::from(limit.max(1));
+        let start = start_after.map(|key| {
+            HashMap::from([
+                ("imageId".to_owned(), s(&key.image_id.to_string())),
+                ("owner".to_owned(), s(owner.as_ref())),
+                ("createdAt".to_owned(), s(&format_time(key.created_at))),
+            ])
+        });
+        // One more than asked for tells whether another page exists, so the last page never
+        // comes with a cursor to an empty one.
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OWNER_INDEX)
+            .key_condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner.as_ref()))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("listing image metadata", e))?;
+        let mut images = output
+            .items()
+            .iter()
+            .map(ImageMetadata::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::failed("listing image metadata", e))?;
+        let next = (images.len() > limit).then(|| {
+            images.truncate(limit);
+            let last = &images[limit - 1];
+            PageKey {
+                created_at: last.created_at,
+                image_id: last.image_id,
+            }
+        });
+        Ok(Page { images, next })
+    }
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
 }
 
 /// The DynamoDB item for a row. Optional fields are left out rather than stored as NULL.
 pub fn to_item(record: &ImageMetadata) -> HashMap<String, AttributeValue> {
-    let s = |v: &str| AttributeValue::S(v.to_owned());
     let mut item = HashMap::from([
         ("imageId".to_owned(), s(&record.image_id.to_string())),
         ("fileName".to_owned(), s(record.file_name.as_ref())),
@@ -55,27 +254,47 @@ pub fn to_item(record: &ImageMetadata) -> HashMap<String, AttributeValue> {
         ("objectKey".to_owned(), s(record.object_key.as_ref())),
         ("bucket".to_owned(), s(&record.bucket)),
         ("owner".to_owned(), s(record.owner.as_ref())),
-        ("status".to_owned(), s(record.status.as_str())),
+        ("status".to_owned(), s(record.status().as_str())),
         ("createdAt".to_owned(), s(&format_time(record.created_at))),
     ]);
     if let Some(size) = record.declared_size {
-        item.insert(
-            "fileSize".into(),
-            AttributeValue::N(size.bytes().to_string()),
-        );
+        item.insert("fileSize".into(), n(size.bytes()));
     }
     if let Some(expiry) = record.pending_expiry {
-        item.insert(
-            ITEM_TTL_ATTRIBUTE.into(),
-            AttributeValue::N(expiry.unix_timestamp().to_string()),
-        );
+        item.insert(ITEM_TTL_ATTRIBUTE.into(), n(expiry.unix_timestamp()));
+    }
+    match &record.state {
+        ImageState::Pending => {}
+        ImageState::Ready(ready) => {
+            item.extend([
+                ("width".to_owned(), n(ready.width)),
+                ("height".to_owned(), n(ready.height)),
+                ("sizeBytes".to_owned(), n(ready.size_bytes)),
+                ("thumbnailKey".to_owned(), s(ready.thumbnail_key.as_ref())),
+                (
+                    "processedAt".to_owned(),
+                    s(&format_time(ready.processed_at)),
+                ),
+            ]);
+        }
+        ImageState::Rejected(rejection) => {
+            item.extend([
+                ("rejectionReason".to_owned(), s(rejection.reason.code())),
+                (
+                    "processedAt".to_owned(),
+                    s(&format_time(rejection.processed_at)),
+                ),
+            ]);
+        }
     }
     item
 }
 
-fn format_time(t: OffsetDateTime) -> String {
-    t.format(&Rfc3339)
-        .expect("a UTC time within years 0..=9999 always formats as RFC 3339")
+/// A time as stored: UTC, millisecond precision, fixed width.
+pub fn format_time(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .format(STORED_TIME)
+        .expect("a UTC time within years 0..=9999 always formats")
 }
 
 /// Why a stored item could not be read back as an [`ImageMetadata`].
@@ -102,12 +321,42 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                 })
                 .transpose()
         };
+        let required = |name: &'static str| n(name)?.ok_or(MalformedItem(name));
+        let number = |name: &'static str| -> Result<u32, MalformedItem> {
+            u32::try_from(required(name)?).map_err(|_| MalformedItem(name))
+        };
+        let time = |name: &'static str| {
+            OffsetDateTime::parse(s(name)?, &Rfc3339).map_err(|_| MalformedItem(name))
+        };
         let image_id = ImageId::parse(s("imageId")?).ok_or(MalformedItem("imageId"))?;
         let image_type = ImageType::from_mime(s("fileType")?).ok_or(MalformedItem("fileType"))?;
         let object_key = ObjectKey::for_upload(image_id, image_type);
         if s("objectKey")? != object_key.as_ref() {
             return Err(MalformedItem("objectKey"));
         }
+        let state = match s("status")?.as_str() {
+            "PENDING" => ImageState::Pending,
+            "READY" => {
+                let thumbnail_key = ObjectKey::for_thumbnail(image_id);
+                if s("thumbnailKey")? != thumbnail_key.as_ref() {
+                    return Err(MalformedItem("thumbnailKey"));
+                }
+                ImageState::Ready(ReadyImage {
+                    width: number("width")?,
+                    height: number("height")?,
+                    size_bytes: u64::try_from(required("sizeBytes")?)
+                        .map_err(|_| MalformedItem("sizeBytes"))?,
+                    thumbnail_key,
+                    processed_at: time("processedAt")?,
+                })
+            }
+            "REJECTED" => ImageState::Rejected(Rejection {
+                reason: RejectionReason::parse(s("rejectionReason")?)
+                    .ok_or(MalformedItem("rejectionReason"))?,
+                processed_at: time("processedAt")?,
+            }),
+            _ => return Err(MalformedItem("status")),
+        };
         Ok(Self {
             image_id,
             file_name: FileName::parse(s("fileName")?).map_err(|_| MalformedItem("fileName"))?,
@@ -123,9 +372,8 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
             object_key,
             bucket: s("bucket")?.clone(),
             owner: Owner::from_subject(s("owner")?).ok_or(MalformedItem("owner"))?,
-            status: ImageStatus::parse(s("status")?).ok_or(MalformedItem("status"))?,
-            created_at: OffsetDateTime::parse(s("createdAt")?, &Rfc3339)
-                .map_err(|_| MalformedItem("createdAt"))?,
+            state,
+            created_at: time("createdAt")?,
             pending_expiry: n(ITEM_TTL_ATTRIBUTE)?
                 .map(|t| {
                     OffsetDateTime::from_unix_timestamp(t)

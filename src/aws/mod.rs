@@ -2,10 +2,15 @@
 
 mod dynamodb;
 mod error;
+mod objects;
 mod s3;
 
-pub use dynamodb::{ITEM_TTL_ATTRIBUTE, MetadataTable};
+pub use dynamodb::{
+    ITEM_TTL_ATTRIBUTE, MetadataTable, OWNER_INDEX, Page, PageKey, Transition, format_time,
+    to_item as dynamodb_item,
+};
 pub use error::AwsError;
+pub use objects::{ImageObjects, ObjectHead};
 pub use s3::{PresignedUpload, UploadUrls};
 
 use aws_config::{
@@ -19,7 +24,12 @@ use crate::config::{AwsTimeouts, Settings};
 pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// For the local queue poller; its calls may wait [`LONG_POLL`] for messages.
+    pub sqs: aws_sdk_sqs::Client,
 }
+
+/// The longest an SQS receive waits for messages (long polling).
+pub const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The shared AWS configuration: region, timeouts and retries from `settings`; credentials from the
 /// default chain (Lambda's role, or the environment locally). Returned unloaded so that tests can
@@ -64,9 +74,20 @@ impl AwsClients {
         if let Some(endpoint) = &settings.endpoints.dynamodb {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
+        // A long poll holds the connection open by design: its attempts get that much longer.
+        let long_poll = TimeoutConfig::builder()
+            .connect_timeout(settings.aws_timeouts.connect)
+            .operation_attempt_timeout(LONG_POLL + settings.aws_timeouts.attempt)
+            .operation_timeout(LONG_POLL + settings.aws_timeouts.operation)
+            .build();
+        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(long_poll);
+        if let Some(endpoint) = &settings.endpoints.sqs {
+            sqs = sqs.endpoint_url(endpoint);
+        }
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
         }
     }
 }

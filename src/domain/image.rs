@@ -1,6 +1,8 @@
 use time::OffsetDateTime;
 
-use super::{FileName, ImageId, ImageType, NewUpload, ObjectKey, Owner, UploadPolicy, UploadSize};
+use super::{
+    FileName, ImageId, ImageState, ImageType, NewUpload, ObjectKey, Owner, UploadPolicy, UploadSize,
+};
 
 /// Where an image is in its life: `Pending` from the moment its upload URL is handed out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,14 +40,20 @@ pub struct ImageMetadata {
     pub object_key: ObjectKey,
     pub bucket: String,
     pub owner: Owner,
-    pub status: ImageStatus,
+    pub state: ImageState,
     /// Whole milliseconds, UTC.
     pub created_at: OffsetDateTime,
-    /// When a row still PENDING may be dropped (DynamoDB TTL); `None` once the row is settled.
+    /// When the row may be dropped (DynamoDB TTL): set on PENDING rows (an abandoned upload) and
+    /// kept on REJECTED ones; removed when the image becomes READY.
     pub pending_expiry: Option<OffsetDateTime>,
 }
 
 impl ImageMetadata {
+    /// The stored status.
+    pub fn status(&self) -> ImageStatus {
+        self.state.status()
+    }
+
     /// The PENDING row written before an upload URL is returned.
     pub fn pending(
         image_id: ImageId,
@@ -67,7 +75,7 @@ impl ImageMetadata {
             declared_size: upload.declared_size,
             bucket: bucket.to_owned(),
             owner,
-            status: ImageStatus::Pending,
+            state: ImageState::Pending,
             created_at,
             // DynamoDB TTL is in whole seconds.
             pending_expiry: (created_at + policy.pending_ttl)

@@ -10,12 +10,14 @@ impl ImageId {
         Self(Uuid::new_v4())
     }
 
-    /// Parses an id given by a client; only version 4 UUIDs are ids of ours.
+    /// Parses an id given by a client or found in a key. Only version 4 UUIDs in the form this
+    /// service writes (lower-case, hyphenated) are ids of ours, so one image has one spelling.
     pub fn parse(raw: &str) -> Option<Self> {
-        Uuid::parse_str(raw)
+        Uuid::try_parse(raw)
             .ok()
             .filter(|u| u.get_version_num() == 4)
             .map(Self)
+            .filter(|id| id.to_string() == raw)
     }
 }
 

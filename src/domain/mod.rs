@@ -7,6 +7,7 @@ mod image_type;
 mod new_upload;
 mod object_key;
 mod owner;
+mod processing;
 mod upload_size;
 
 pub use file_name::{FileName, FileNameError};
@@ -16,4 +17,5 @@ pub use image_type::{AllowedTypes, ImageType};
 pub use new_upload::{NewUpload, UploadPolicy, UploadRejection, UploadRequest};
 pub use object_key::ObjectKey;
 pub use owner::Owner;
+pub use processing::{ImageState, ProcessingPolicy, ReadyImage, Rejection, RejectionReason};
 pub use upload_size::UploadSize;

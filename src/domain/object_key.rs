@@ -8,6 +8,9 @@ pub struct ObjectKey(String);
 impl ObjectKey {
     /// The prefix under which clients upload originals (the processor listens on it).
     pub const UPLOADS_PREFIX: &'static str = "uploads/";
+    /// The prefix thumbnails are written under. No notification listens on it, so writing a
+    /// thumbnail cannot trigger the processor again.
+    pub const THUMBNAILS_PREFIX: &'static str = "thumbnails/";
 
     /// `uploads/{imageId}.{ext}`.
     pub fn for_upload(id: ImageId, image_type: ImageType) -> Self {
@@ -16,6 +19,20 @@ impl ObjectKey {
             Self::UPLOADS_PREFIX,
             image_type.extension()
         ))
+    }
+
+    /// `thumbnails/{imageId}.jpg`: thumbnails are always JPEG.
+    pub fn for_thumbnail(id: ImageId) -> Self {
+        Self(format!("{}{id}.jpg", Self::THUMBNAILS_PREFIX))
+    }
+
+    /// The image an uploaded object's key names, if it is exactly a key [`ObjectKey::for_upload`]
+    /// makes. Anything else (another prefix, a stray suffix, an id that is not ours) is `None`.
+    pub fn parse_upload(key: &str) -> Option<(ImageId, ImageType)> {
+        let (id, ext) = key.strip_prefix(Self::UPLOADS_PREFIX)?.rsplit_once('.')?;
+        let id = ImageId::parse(id)?;
+        let image_type = ImageType::ALL.into_iter().find(|t| t.extension() == ext)?;
+        Some((id, image_type))
     }
 }
 
@@ -28,5 +45,42 @@ impl AsRef<str> for ObjectKey {
 impl std::fmt::Display for ObjectKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_upload_key_parses_back_to_its_image() {
+        let id = ImageId::new_random();
+        for image_type in ImageType::ALL {
+            let key = ObjectKey::for_upload(id, image_type);
+            assert_eq!(
+                ObjectKey::parse_upload(key.as_ref()),
+                Some((id, image_type))
+            );
+        }
+    }
+
+    #[test]
+    fn keys_this_service_never_makes_do_not_parse() {
+        let id = ImageId::new_random();
+        for key in [
+            format!("thumbnails/{id}.jpg"),
+            format!("uploads/{id}.jpeg"),
+            format!("uploads/{id}.svg"),
+            format!("uploads/{id}.png.html"),
+            format!("uploads/x/{id}.png"),
+            format!("uploads/{id}"),
+            "uploads/not-an-id.png".to_owned(),
+        ] {
+            assert_eq!(ObjectKey::parse_upload(&key), None, "{key}");
+        }
+        assert_eq!(
+            ObjectKey::for_thumbnail(id).as_ref(),
+            format!("thumbnails/{id}.jpg")
+        );
     }
 }

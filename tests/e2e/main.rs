@@ -4,4 +4,6 @@
 
 mod failures;
 mod helpers;
+mod images;
+mod lifecycle;
 mod upload;

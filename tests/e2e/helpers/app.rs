@@ -1,4 +1,5 @@
-//! One running API per test, on a random port, with its own bucket and table.
+//! One running API per test, on a random port, with its own bucket, table and (when the test is
+//! about processing) its own upload queue, S3 notifications and queue poller.
 
 use std::collections::HashMap;
 use std::sync::Once;
@@ -9,7 +10,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use image_upload::api::{self, AppState};
 use image_upload::aws::{AwsClients, config_loader};
 use image_upload::config::{AwsTimeouts, Settings};
-use image_upload::provision::{ensure_bucket, ensure_table};
+use image_upload::processor::{Processor, QueuePoller};
+use image_upload::provision::{
+    ensure_bucket, ensure_queue, ensure_table, ensure_upload_notifications,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -23,8 +27,24 @@ pub struct TestApp {
     /// Clients of the test's own, to look at S3 and DynamoDB directly.
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub http: reqwest::Client,
+    /// What the API handlers share, to drive the same app through the Lambda entry.
+    pub state: AppState,
+    /// The upload queue the bucket notifies, when there is one.
+    pub queue_url: Option<String>,
     _shutdown: oneshot::Sender<()>,
+}
+
+/// What happens to objects uploaded to the test's bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uploads {
+    /// Nothing: no notifications; rows stay PENDING (tests of the upload API alone).
+    Unprocessed,
+    /// S3 notifies the test's queue, and nobody reads it: the test receives the messages itself.
+    Queued,
+    /// S3 notifies the test's queue, and a poller feeds the processor, as `just dev` does.
+    Processed,
 }
 
 /// An app with default settings.
@@ -34,6 +54,16 @@ pub async fn spawn_app() -> TestApp {
 
 /// An app with `overrides` applied to its settings (as environment variables would be).
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn(overrides, Uploads::Unprocessed).await
+}
+
+/// An app whose uploads are processed through real S3 notifications and a real SQS queue.
+pub async fn spawn_processing_app() -> TestApp {
+    spawn(&[], Uploads::Processed).await
+}
+
+/// An app, and what happens to its uploads.
+pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
     init_test_log();
     let stack = endpoints().await;
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -42,6 +72,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("TABLE_NAME".into(), format!("ImageMetadata-{suffix}")),
         ("AWS_ENDPOINT_URL_S3".into(), stack.s3.clone()),
         ("AWS_ENDPOINT_URL_DYNAMODB".into(), stack.dynamodb.clone()),
+        ("AWS_ENDPOINT_URL_SQS".into(), stack.sqs.clone()),
     ]);
     vars.extend(
         overrides
@@ -68,13 +99,37 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     ensure_table(&own.dynamodb, &settings.table_name)
         .await
         .expect("creating the table");
+    let queue_url = if uploads == Uploads::Unprocessed {
+        None
+    } else {
+        // A short visibility timeout, so that a message whose processing failed comes back soon.
+        let queue = ensure_queue(
+            &own.sqs,
+            &format!("e2e-uploads-{suffix}"),
+            Duration::from_secs(5),
+            3,
+        )
+        .await
+        .expect("creating the upload queue");
+        ensure_upload_notifications(&own.s3, &settings.bucket_name, &queue.arn)
+            .await
+            .expect("connecting the bucket's notifications to the queue");
+        Some(queue.url)
+    };
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
-    let app = api::app(AppState::new(&clients, &settings));
-    tokio::spawn(api::serve(listener, app, async {
+    let state = AppState::new(&clients, &settings);
+    let stopped = tokio_util::sync::CancellationToken::new();
+    if let (Uploads::Processed, Some(queue_url)) = (uploads, &queue_url) {
+        let processor = Processor::new(&clients, &settings);
+        let poller = QueuePoller::new(clients.sqs.clone(), queue_url, processor);
+        tokio::spawn(poller.run(stopped.clone().cancelled_owned()));
+    }
+    tokio::spawn(api::serve(listener, api::app(state.clone()), async move {
         let _ = stop.await;
+        stopped.cancel();
     }));
 
     TestApp {
@@ -83,7 +138,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         table: settings.table_name.clone(),
         s3: own.s3,
         dynamodb: own.dynamodb,
+        sqs: own.sqs,
         http: reqwest::Client::new(),
+        state,
+        queue_url,
         _shutdown: shutdown,
     }
 }
@@ -155,6 +213,88 @@ impl TestApp {
             .await
             .expect("GetItem")
             .item
+    }
+
+    /// The row's `status`, polled until it is no longer PENDING or `within` has passed.
+    pub async fn settled_status(&self, image_id: &str, within: Duration) -> String {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let status = self
+                .item(image_id)
+                .await
+                .and_then(|item| item.get("status")?.as_s().ok().cloned())
+                .unwrap_or_else(|| "MISSING".into());
+            if status != "PENDING" || tokio::time::Instant::now() >= deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Whether the bucket has an object at `key`.
+    pub async fn object_exists(&self, key: &str) -> bool {
+        match self
+            .s3
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => true,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => false,
+            Err(e) => panic!("HeadObject {key}: {e:?}"),
+        }
+    }
+
+    /// The bytes of the object at `key`.
+    pub async fn object(&self, key: &str) -> Vec<u8> {
+        self.s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GetObject {key}: {e:?}"))
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    /// `GET {path}` on the app; the status and the JSON body (`null` when empty).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("GET");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `DELETE {path}` on the app; the status.
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.http
+            .delete(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("DELETE")
+            .status()
+            .as_u16()
+    }
+
+    /// Presigns an upload, PUTs `bytes` to it, and returns the image id.
+    pub async fn upload(&self, file_name: &str, file_type: &str, bytes: &[u8]) -> String {
+        let upload = self
+            .presign(&serde_json::json!({"fileName": file_name, "fileType": file_type}))
+            .await;
+        let put = self.put_with_given_headers(&upload, bytes.to_vec()).await;
+        assert_eq!(put.status(), 200, "PUT {file_name}");
+        upload["imageId"].as_str().unwrap().to_owned()
     }
 
     /// Every row in the test's table.

@@ -1,6 +1,7 @@
 mod app;
+mod lambda;
 mod private_dynamodb;
 mod stack;
 
-pub use app::{spawn_app, spawn_app_with};
+pub use app::{TestApp, Uploads, spawn, spawn_app, spawn_app_with, spawn_processing_app};
 pub use private_dynamodb::PrivateDynamoDb;

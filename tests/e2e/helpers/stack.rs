@@ -13,6 +13,8 @@ use tokio::sync::OnceCell;
 #[derive(Debug, Clone)]
 pub struct Endpoints {
     pub s3: String,
+    /// LocalStack serves SQS on the same port as S3 unless the environment says otherwise.
+    pub sqs: String,
     pub dynamodb: String,
     pub kind: StackKind,
 }
@@ -39,6 +41,7 @@ async fn find_or_start() -> Endpoints {
     let dynamodb = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL"));
     if let (Some(s3), Some(dynamodb)) = (s3, dynamodb) {
         return Endpoints {
+            sqs: var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|| s3.clone()),
             s3,
             dynamodb,
             kind: StackKind::FromEnvironment,
@@ -76,14 +79,16 @@ async fn start_containers() -> Endpoints {
         .start()
         .await
         .expect("starting the DynamoDB Local container");
+    let localstack_url = format!(
+        "http://127.0.0.1:{}",
+        localstack
+            .get_host_port_ipv4(4566)
+            .await
+            .expect("LocalStack port")
+    );
     let endpoints = Endpoints {
-        s3: format!(
-            "http://127.0.0.1:{}",
-            localstack
-                .get_host_port_ipv4(4566)
-                .await
-                .expect("LocalStack port")
-        ),
+        s3: localstack_url.clone(),
+        sqs: localstack_url,
         dynamodb: format!(
             "http://127.0.0.1:{}",
             dynamodb

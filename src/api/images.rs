@@ -1,0 +1,270 @@
+//! `GET /images`, `GET /images/{imageId}`, `DELETE /images/{imageId}`: the caller's own images.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::AppState;
+use super::error::ApiError;
+use super::request::Caller;
+use crate::aws::{PageKey, format_time};
+use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, Owner};
+
+/// The page size when `limit` is not given, and the largest allowed.
+pub const DEFAULT_LIMIT: u16 = 20;
+pub const MAX_LIMIT: u16 = 100;
+
+/// One image as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageView {
+    pub image_id: String,
+    pub file_name: String,
+    pub file_type: &'static str,
+    /// `PENDING`, `READY` or `REJECTED`.
+    pub status: &'static str,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processed_at: Option<String>,
+    /// Why a REJECTED upload was refused (`TOO_LARGE`, `SIZE_MISMATCH`, `TYPE_MISMATCH`,
+    /// `UNDECODABLE`, `TOO_MANY_PIXELS`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<&'static str>,
+    /// READY only: a short-lived GET URL of the thumbnail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thumbnail_url: Option<String>,
+    /// READY only: a short-lived GET URL of the original.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// READY only: when the two URLs stop working (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub urls_expire_at: Option<String>,
+}
+
+/// The body of `GET /images`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageList {
+    pub images: Vec<ImageView>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The query of `GET /images`, as sent; parsed by [`list_images`] for its own error messages.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// The caller's images, newest first, a page at a time.
+///
+/// # Errors
+/// 400 for a bad `limit` or `cursor`; 5xx when DynamoDB or presigning fails.
+pub async fn list_images(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ImageList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_LIMIT,
+        Some(raw) => raw
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "limit must be a whole number from 1 to {MAX_LIMIT}"
+                ))
+            })?,
+    };
+    let start = query.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state
+        .table
+        .list_by_owner(&owner, limit, start.as_ref())
+        .await?;
+    let now = now_whole_seconds();
+    let mut images = Vec::with_capacity(page.images.len());
+    for image in &page.images {
+        images.push(view(&state, image, now).await?);
+    }
+    Ok(Json(ImageList {
+        images,
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }))
+}
+
+/// One of the caller's images.
+///
+/// # Errors
+/// 404 when there is no such image or it is someone else's; 5xx when DynamoDB or presigning fails.
+pub async fn get_image(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    Path(raw_id): Path<String>,
+) -> Result<Json<ImageView>, ApiError> {
+    let image = owned_image(&state, &owner, &raw_id)
+        .await?
+        .ok_or(ApiError::ImageNotFound)?;
+    Ok(Json(view(&state, &image, now_whole_seconds()).await?))
+}
+
+/// Deletes one of the caller's images: the original, the thumbnail, then the row. Deleting an
+/// image that is already gone succeeds, so a retried DELETE is safe.
+///
+/// # Errors
+/// 404 when the image is someone else's; 5xx when S3 or DynamoDB fails (the row is only
+/// deleted after both objects, so a retry finishes the job).
+pub async fn delete_image(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    Path(raw_id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let Some(id) = ImageId::parse(&raw_id) else {
+        return Err(ApiError::ImageNotFound);
+    };
+    tracing::Span::current().record("image_id", tracing::field::display(id));
+    let Some(image) = state.table.get(id).await? else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    if image.owner != owner {
+        return Err(ApiError::ImageNotFound);
+    }
+    let thumbnail = ObjectKey::for_thumbnail(id);
+    futures_util::try_join!(
+        state.objects.delete(image.object_key.as_ref()),
+        state.objects.delete(thumbnail.as_ref()),
+    )?;
+    state.table.delete(id, &owner).await?;
+    tracing::info!("image deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The image with this id if `owner` owns it. Someone else's image and a malformed id look the
+/// same as a missing one, so ids cannot be probed.
+async fn owned_image(
+    state: &AppState,
+    owner: &Owner,
+    raw_id: &str,
+) -> Result<Option<ImageMetadata>, ApiError> {
+    let Some(id) = ImageId::parse(raw_id) else {
+        return Ok(None);
+    };
+    tracing::Span::current().record("image_id", tracing::field::display(id));
+    Ok(state.table.get(id).await?.filter(|i| &i.owner == owner))
+}
+
+async fn view(
+    state: &AppState,
+    image: &ImageMetadata,
+    now: OffsetDateTime,
+) -> Result<ImageView, ApiError> {
+    let mut view = ImageView {
+        image_id: image.image_id.to_string(),
+        file_name: image.file_name.as_ref().to_owned(),
+        file_type: image.image_type.mime(),
+        status: image.status().as_str(),
+        created_at: format_time(image.created_at),
+        file_size: image.declared_size.map(|s| s.bytes()),
+        width: None,
+        height: None,
+        size_bytes: None,
+        processed_at: None,
+        rejection_reason: None,
+        thumbnail_url: None,
+        url: None,
+        urls_expire_at: None,
+    };
+    match &image.state {
+        ImageState::Pending => {}
+        ImageState::Ready(ready) => {
+            let expiry = state.view_url_expiry;
+            let (thumbnail_url, url) = futures_util::try_join!(
+                state.objects.presign_get(&ready.thumbnail_key, now, expiry),
+                state.objects.presign_get(&image.object_key, now, expiry),
+            )?;
+            view.width = Some(ready.width);
+            view.height = Some(ready.height);
+            view.size_bytes = Some(ready.size_bytes);
+            view.processed_at = Some(format_time(ready.processed_at));
+            view.thumbnail_url = Some(thumbnail_url);
+            view.url = Some(url);
+            view.urls_expire_at = (now + expiry).format(&Rfc3339).ok();
+        }
+        ImageState::Rejected(rejection) => {
+            view.processed_at = Some(format_time(rejection.processed_at));
+            view.rejection_reason = Some(rejection.reason.code());
+        }
+    }
+    Ok(view)
+}
+
+/// SigV4 dates have whole seconds; starting on one makes `urlsExpireAt` exact.
+fn now_whole_seconds() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 ns is always valid")
+}
+
+/// The cursor is opaque to clients: base64url of `createdAt|imageId` of the page's last image.
+/// It names a position only; the query is always limited to the caller's own images.
+fn encode_cursor(key: &PageKey) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", format_time(key.created_at), key.image_id))
+}
+
+fn decode_cursor(raw: &str) -> Result<PageKey, ApiError> {
+    let invalid = || ApiError::InvalidQuery("cursor is not one this API returned".into());
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let (created_at, image_id) = text.split_once('|').ok_or_else(invalid)?;
+    Ok(PageKey {
+        created_at: OffsetDateTime::parse(created_at, &Rfc3339).map_err(|_| invalid())?,
+        image_id: ImageId::parse(image_id).ok_or_else(invalid)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_cursor_round_trips() {
+        let key = PageKey {
+            created_at: datetime!(2026-11-24 10:00:00.120 UTC),
+            image_id: ImageId::new_random(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
+    }
+
+    #[test]
+    fn a_forged_cursor_is_refused() {
+        let id = ImageId::new_random();
+        for text in [
+            "not base64 !".to_owned(),
+            URL_SAFE_NO_PAD.encode("no separator"),
+            URL_SAFE_NO_PAD.encode(format!("yesterday|{id}")),
+            URL_SAFE_NO_PAD.encode("2026-11-24T10:00:00.000Z|not-an-id"),
+        ] {
+            assert!(
+                matches!(decode_cursor(&text), Err(ApiError::InvalidQuery(_))),
+                "{text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! What the upload processor decides about an uploaded object, and the limits it decides by.
+
+use time::OffsetDateTime;
+
+use super::ObjectKey;
+
+/// Limits for verifying uploads and making thumbnails, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessingPolicy {
+    /// The largest object accepted, in bytes (the upload policy's `max_bytes`).
+    pub max_bytes: u64,
+    /// The widest image decoded, in pixels.
+    pub max_width: u32,
+    /// The tallest image decoded, in pixels.
+    pub max_height: u32,
+    /// The most pixels (width x height) decoded: the memory bound against decompression bombs.
+    pub max_pixels: u64,
+    /// The longest side of a thumbnail, in pixels.
+    pub thumbnail_size: u32,
+}
+
+impl Default for ProcessingPolicy {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_width: 16_384,
+            max_height: 16_384,
+            max_pixels: 50_000_000,
+            thumbnail_size: 256,
+        }
+    }
+}
+
+impl ProcessingPolicy {
+    /// Whether an image of `width` x `height` is within the limits.
+    pub fn allows_dimensions(&self, width: u32, height: u32) -> bool {
+        width <= self.max_width
+            && height <= self.max_height
+            && u64::from(width) * u64::from(height) <= self.max_pixels
+    }
+}
+
+/// Why an uploaded object was refused. Stored as its code on the REJECTED row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RejectionReason {
+    #[error("the object is larger than the maximum size")]
+    TooLarge,
+    #[error("the object's size is not the size declared when the upload was requested")]
+    SizeMismatch,
+    #[error("the object's bytes are not an image of the declared type")]
+    TypeMismatch,
+    #[error("the object could not be decoded as an image")]
+    Undecodable,
+    #[error("the image's dimensions are over the limits")]
+    TooManyPixels,
+}
+
+impl RejectionReason {
+    const ALL: [Self; 5] = [
+        Self::TooLarge,
+        Self::SizeMismatch,
+        Self::TypeMismatch,
+        Self::Undecodable,
+        Self::TooManyPixels,
+    ];
+
+    /// The stored code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::TooLarge => "TOO_LARGE",
+            Self::SizeMismatch => "SIZE_MISMATCH",
+            Self::TypeMismatch => "TYPE_MISMATCH",
+            Self::Undecodable => "UNDECODABLE",
+            Self::TooManyPixels => "TOO_MANY_PIXELS",
+        }
+    }
+
+    /// Parses a stored code.
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
+/// What the processor learned about an accepted image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadyImage {
+    /// Upright width and height (after EXIF orientation).
+    pub width: u32,
+    pub height: u32,
+    pub size_bytes: u64,
+    pub thumbnail_key: ObjectKey,
+    pub processed_at: OffsetDateTime,
+}
+
+/// A refused upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: RejectionReason,
+    pub processed_at: OffsetDateTime,
+}
+
+/// Where an image is in its life, with what each state knows. A row only ever moves from
+/// `Pending` to one of the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageState {
+    /// The upload URL was handed out; no verified object yet.
+    Pending,
+    Ready(ReadyImage),
+    Rejected(Rejection),
+}
+
+impl ImageState {
+    /// The state's name, as stored in `status`.
+    pub fn status(&self) -> super::ImageStatus {
+        use super::ImageStatus as S;
+        match self {
+            Self::Pending => S::Pending,
+            Self::Ready(_) => S::Ready,
+            Self::Rejected(_) => S::Rejected,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_codes_round_trip() {
+        for reason in RejectionReason::ALL {
+            assert_eq!(RejectionReason::parse(reason.code()), Some(reason));
+        }
+        assert_eq!(RejectionReason::parse("too_large"), None);
+    }
+
+    #[test]
+    fn dimensions_are_bounded_on_each_side_and_in_total() {
+        let policy = ProcessingPolicy {
+            max_width: 100,
+            max_height: 50,
+            max_pixels: 4000,
+            ..ProcessingPolicy::default()
+        };
+        assert!(policy.allows_dimensions(80, 50));
+        assert!(!policy.allows_dimensions(101, 1));
+        assert!(!policy.allows_dimensions(1, 51));
+        assert!(!policy.allows_dimensions(100, 41), "4100 pixels");
+        assert!(
+            !ProcessingPolicy::default().allows_dimensions(u32::MAX, u32::MAX),
+            "no overflow"
+        );
+    }
+}

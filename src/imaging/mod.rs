@@ -1,0 +1,10 @@
+//! Verifying uploaded bytes and making thumbnails: pure functions of bytes and limits, no I/O.
+//!
+//! - [`sniff`]: what the first bytes say the file is.
+//! - [`inspect`]: sniff, check the dimensions before decoding, decode, and make the thumbnail.
+
+mod sniff;
+mod thumbnail;
+
+pub use sniff::sniff;
+pub use thumbnail::{Inspected, Thumbnail, inspect, thumbnail_dimensions};

@@ -1,0 +1,334 @@
+//! The processor against mocked S3 and DynamoDB: faults that a local stack cannot be made to
+//! produce on cue. The same flows against real emulators are in `tests/e2e/lifecycle.rs`.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
+use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::error::NotFound;
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_types::error::ErrorMetadata;
+use time::macros::datetime;
+
+use super::*;
+use crate::aws::dynamodb_item;
+use crate::domain::{NewUpload, Owner, UploadPolicy, UploadRequest};
+
+const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
+
+fn pending_row() -> ImageMetadata {
+    let request = UploadRequest {
+        file_name: "sunset.jpg".into(),
+        file_type: "image/jpeg".into(),
+        file_size: None,
+    };
+    let policy = UploadPolicy::default();
+    ImageMetadata::pending(
+        ImageId::new_random(),
+        NewUpload::parse(&request, &policy).unwrap(),
+        "bucket",
+        Owner::anonymous(),
+        datetime!(2026-11-24 10:00:00 UTC),
+        &policy,
+    )
+}
+
+fn ready(row: &ImageMetadata) -> ImageMetadata {
+    ImageMetadata {
+        state: ImageState::Ready(ReadyImage {
+            width: 64,
+            height: 48,
+            size_bytes: JPEG.len() as u64,
+            thumbnail_key: ObjectKey::for_thumbnail(row.image_id),
+            processed_at: datetime!(2026-11-24 10:00:05 UTC),
+        }),
+        ..row.clone()
+    }
+}
+
+/// An SQS message carrying the S3 notification for `key`, as Lambda delivers it.
+fn message(id: &str, key: &str) -> SqsMessage {
+    let body = include_str!("../../fixtures/events/s3-put-notification.json");
+    let mut notification: serde_json::Value = serde_json::from_str(body).unwrap();
+    let records = notification["Records"].as_array_mut().unwrap();
+    records.truncate(1);
+    records[0]["s3"]["object"]["key"] = key.into();
+    let mut message = SqsMessage::default();
+    message.message_id = Some(id.into());
+    message.body = Some(notification.to_string());
+    message
+}
+
+fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = messages;
+    event
+}
+
+fn get_item_returning(row: ImageMetadata) -> Rule {
+    let id = row.image_id.to_string();
+    mock!(aws_sdk_dynamodb::Client::get_item)
+        .match_requests(move |req| {
+            req.key().and_then(|k| k.get("imageId")) == Some(&AttributeValue::S(id.clone()))
+        })
+        .then_output(move || {
+            GetItemOutput::builder()
+                .set_item(Some(dynamodb_item(&row)))
+                .build()
+        })
+}
+
+/// HeadObject, GetObject and PutObject for a healthy JPEG upload, and any DeleteObject.
+fn s3_serving_the_jpeg() -> Vec<Rule> {
+    vec![
+        mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+            HeadObjectOutput::builder()
+                .content_length(JPEG.len() as i64)
+                .e_tag("\"etag\"")
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(JPEG))
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build()),
+        mock!(aws_sdk_s3::Client::delete_object)
+            .then_output(|| DeleteObjectOutput::builder().build()),
+    ]
+}
+
+fn processor(s3_rules: &[Rule], dynamodb_rules: &[Rule]) -> Processor {
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
+    let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb_rules, |c| c
+        .retry_config(RetryConfig::disabled()));
+    Processor::from_parts(
+        ImageObjects::new(s3, "bucket"),
+        MetadataTable::new(dynamodb, "ImageMetadata"),
+        ProcessingPolicy::default(),
+        2,
+    )
+}
+
+fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
+    response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_missing_object_is_done_not_retried_and_the_row_is_untouched() {
+    let row = pending_row();
+    let head = mock!(aws_sdk_s3::Client::head_object)
+        .then_error(|| HeadObjectError::NotFound(NotFound::builder().build()));
+    let get =
+        mock!(aws_sdk_s3::Client::get_object).then_output(|| GetObjectOutput::builder().build());
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .then_output(|| UpdateItemOutput::builder().build());
+    let processor = processor(
+        &[head.clone(), get.clone()],
+        &[get_item_returning(row.clone()), update.clone()],
+    );
+
+    let response = processor
+        .handle_batch(batch(vec![message("m1", row.object_key.as_ref())]))
+        .await;
+
+    assert!(failed_ids(&response).is_empty());
+    assert_eq!(head.num_calls(), 1);
+    assert_eq!(get.num_calls(), 0);
+    assert_eq!(update.num_calls(), 0);
+    assert_eq!(
+        processor
+            .process_object(row.object_key.as_ref())
+            .await
+            .unwrap(),
+        Outcome::Gone
+    );
+}
+
+#[tokio::test]
+async fn a_conditional_failure_on_a_redelivery_is_treated_as_done() {
+    // The first delivery settled the row between this delivery's read and its write.
+    let row = pending_row();
+    let get_item = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .output({
+            let item = dynamodb_item(&row);
+            move || {
+                GetItemOutput::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+            }
+        })
+        .output({
+            let item = dynamodb_item(&ready(&row));
+            move || {
+                GetItemOutput::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+            }
+        })
+        .build();
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|req| req.condition_expression() == Some("#status = :pending"))
+        .then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder().build(),
+            )
+        });
+    let s3_rules = s3_serving_the_jpeg();
+    let processor = processor(&s3_rules, &[get_item.clone(), update.clone()]);
+
+    let response = processor
+        .handle_batch(batch(vec![message("redelivered", row.object_key.as_ref())]))
+        .await;
+
+    assert!(failed_ids(&response).is_empty(), "{response:?}");
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(get_item.num_calls(), 2, "re-read to see who settled it");
+    let deletes = &s3_rules[3];
+    assert_eq!(deletes.num_calls(), 0, "a READY image keeps its objects");
+}
+
+#[tokio::test]
+async fn a_throttled_write_fails_only_its_own_message() {
+    let throttled = pending_row();
+    let healthy = pending_row();
+    let throttled_id = throttled.image_id.to_string();
+    let update_throttled = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(move |req| {
+            req.key().and_then(|k| k.get("imageId"))
+                == Some(&AttributeValue::S(throttled_id.clone()))
+        })
+        .then_error(|| {
+            UpdateItemError::generic(
+                ErrorMetadata::builder()
+                    .code("ThrottlingException")
+                    .message("Rate of requests exceeds the allowed throughput.")
+                    .build(),
+            )
+        });
+    let update_healthy = mock!(aws_sdk_dynamodb::Client::update_item)
+        .then_output(|| UpdateItemOutput::builder().build());
+    let processor = processor(
+        &s3_serving_the_jpeg(),
+        &[
+            get_item_returning(throttled.clone()),
+            get_item_returning(healthy.clone()),
+            update_throttled.clone(),
+            update_healthy.clone(),
+        ],
+    );
+
+    let response = processor
+        .handle_batch(batch(vec![
+            message("throttled", throttled.object_key.as_ref()),
+            message("healthy", healthy.object_key.as_ref()),
+        ]))
+        .await;
+
+    assert_eq!(failed_ids(&response), ["throttled"]);
+    assert_eq!(update_throttled.num_calls(), 1);
+    assert_eq!(update_healthy.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_message_fails_alone_and_a_test_event_is_done() {
+    let mut malformed = message("malformed", "x");
+    malformed.body = Some("{\"not\": \"an S3 event\"}".into());
+    let mut test_event = message("test", "x");
+    test_event.body = Some(include_str!("../../fixtures/events/s3-test-event.json").into());
+    let processor = processor(&s3_serving_the_jpeg(), &[]);
+
+    let response = processor
+        .handle_batch(batch(vec![malformed, test_event]))
+        .await;
+
+    assert_eq!(failed_ids(&response), ["malformed"]);
+}
+
+#[tokio::test]
+async fn an_object_without_a_row_is_deleted() {
+    let id = ImageId::new_random();
+    let key = ObjectKey::for_upload(id, crate::domain::ImageType::Png);
+    let no_row =
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let delete = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests({
+            let key = key.to_string();
+            move |req| req.key() == Some(key.as_str())
+        })
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let processor = processor(std::slice::from_ref(&delete), &[no_row]);
+
+    let outcome = processor.process_object(key.as_ref()).await.unwrap();
+
+    assert_eq!(outcome, Outcome::Orphan);
+    assert_eq!(delete.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
+    let row = pending_row();
+    let html = b"<!DOCTYPE html><html><body>not a photo</body></html>";
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests({
+            let order = order.clone();
+            move |req| {
+                let values: HashMap<_, _> = req
+                    .expression_attribute_values()
+                    .cloned()
+                    .unwrap_or_default();
+                order.lock().unwrap().push("update");
+                values.get(":reason") == Some(&AttributeValue::S("TYPE_MISMATCH".into()))
+            }
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let delete = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests({
+            let order = order.clone();
+            move |_| {
+                order.lock().unwrap().push("delete");
+                true
+            }
+        })
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let s3_rules = [
+        mock!(aws_sdk_s3::Client::head_object).then_output(move || {
+            HeadObjectOutput::builder()
+                .content_length(html.len() as i64)
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::get_object).then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from_static(html))
+                .build()
+        }),
+        delete.clone(),
+    ];
+    let processor = processor(
+        &s3_rules,
+        &[get_item_returning(row.clone()), update.clone()],
+    );
+
+    let outcome = processor
+        .process_object(row.object_key.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::Rejected(RejectionReason::TypeMismatch));
+    assert_eq!(*order.lock().unwrap(), ["update", "delete"]);
+}
