@@ -9,7 +9,7 @@ tools := env_var_or_default("IMAGE_UPLOAD_STACK_HOME", env_var("HOME") + "/.cach
 default:
     @just --list
 
-# Serve the API at http://127.0.0.1:3000 against the local AWS stack (installed on first use) until Ctrl-C
+# Serve the API at http://127.0.0.1:3000 and process uploads, against the local AWS stack (installed on first use), until Ctrl-C
 dev:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -17,12 +17,14 @@ dev:
     {{stack}} start
     trap '{{stack}} stop' EXIT
     eval "$({{stack}} env)"
-    ./target/debug/provision-local
+    eval "$(./target/debug/provision-local)"
     cat <<'HELP'
 
-    The API is at http://127.0.0.1:3000. Try it: ask for an upload URL, then ask for one and PUT a fixture image to it:
-      curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}'
-      url=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])') && curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' --data-binary @fixtures/images/sunset-64x48.jpg "$url"
+    The API is at http://127.0.0.1:3000, and uploads are verified and thumbnailed as they arrive.
+    Ask for an upload URL, PUT a fixture image to it, then list your images:
+      up=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}')
+      curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' --data-binary @fixtures/images/sunset-64x48.jpg "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])')"
+      curl -s 'http://127.0.0.1:3000/images?limit=5'
 
     HELP
     ./target/debug/image-upload-local
@@ -49,11 +51,12 @@ test-e2e:
     eval "$({{stack}} env)"
     cargo test --test e2e
 
-# Criterion benches of the cold path (results in target/criterion)
+# Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:
     cargo bench --bench cold_path
+    taskset -c 0 cargo bench --bench thumbnail
 
-# Release build of the Lambda function for arm64 with cargo-lambda (installed on first use)
+# Release build of both Lambda functions (API, processor) for arm64 with cargo-lambda (installed on first use)
 build:
     #!/usr/bin/env bash
     set -euo pipefail
@@ -62,8 +65,8 @@ build:
       "{{tools}}/bin/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang
     fi
     rustup target add aarch64-unknown-linux-gnu
-    PATH="{{tools}}/bin:$PATH" cargo lambda build --release --arm64 --bin image-upload-api
-    ls -l target/lambda/image-upload-api/bootstrap
+    PATH="{{tools}}/bin:$PATH" cargo lambda build --release --arm64 --bin image-upload-api --bin image-upload-processor
+    ls -l target/lambda/image-upload-api/bootstrap target/lambda/image-upload-processor/bootstrap
 
 # Start the local stack in the background (`just stack-down` stops it)
 stack-up:

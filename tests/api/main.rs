@@ -3,6 +3,7 @@
 //! and API Gateway events through `lambda_http`.
 
 mod helpers;
+mod images;
 mod lambda_entry;
 mod properties;
 mod upload;
