@@ -54,6 +54,7 @@ test-e2e:
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:
     cargo bench --bench cold_path
+    cargo bench --bench thumbnail --no-run
     taskset -c 0 cargo bench --bench thumbnail
 
 # Release build of both Lambda functions (API, processor) for arm64 with cargo-lambda (installed on first use)

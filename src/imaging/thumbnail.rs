@@ -6,6 +6,7 @@ use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
 
+use super::jpeg_dc::{self, DcError};
 use super::sniff;
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 
@@ -115,6 +116,17 @@ fn decode_jpeg(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, Rejec
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
     let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
+    if width.div_ceil(8) >= thumb_w && height.div_ceil(8) >= thumb_h {
+        match jpeg_dc::decode_dc(bytes) {
+            Ok(dc) => {
+                let pixels = RgbImage::from_raw(dc.width, dc.height, dc.rgb)
+                    .ok_or(RejectionReason::Undecodable)?;
+                return Ok((pixels, orientation, width, height));
+            }
+            Err(DcError::Invalid) => return Err(RejectionReason::Undecodable),
+            Err(DcError::Unsupported) => {}
+        }
+    }
     let as_u16 = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
     let (scaled_w, scaled_h) = decoder
         .scale(as_u16(thumb_w), as_u16(thumb_h))
