@@ -1,8 +1,7 @@
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
-use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
@@ -135,11 +134,7 @@ impl ImageObjects {
         now: OffsetDateTime,
         expiry: Duration,
     ) -> Result<String, AwsError> {
-        let config = PresigningConfig::builder()
-            .start_time(SystemTime::from(now))
-            .expires_in(expiry)
-            .build()
-            .map_err(|e| AwsError::failed("configuring a download URL", e))?;
+        let config = super::s3::presigning(now, expiry, "configuring a download URL")?;
         let request = self
             .client
             .get_object()

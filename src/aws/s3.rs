@@ -54,11 +54,7 @@ impl UploadUrls {
         now: OffsetDateTime,
         expiry: Duration,
     ) -> Result<PresignedUpload, AwsError> {
-        let config = PresigningConfig::builder()
-            .start_time(SystemTime::from(now))
-            .expires_in(expiry)
-            .build()
-            .map_err(|e| AwsError::failed("configuring the upload URL", e))?;
+        let config = presigning(now, expiry, "configuring the upload URL")?;
         let request = self
             .client
             .put_object()
@@ -88,6 +84,19 @@ impl UploadUrls {
             expires_at: now + expiry,
         })
     }
+}
+
+/// A SigV4 presigning window of `expiry` from `now`.
+pub(super) fn presigning(
+    now: OffsetDateTime,
+    expiry: Duration,
+    context: &'static str,
+) -> Result<PresigningConfig, AwsError> {
+    PresigningConfig::builder()
+        .start_time(SystemTime::from(now))
+        .expires_in(expiry)
+        .build()
+        .map_err(|e| AwsError::failed(context, e))
 }
 
 /// `content-type` -> `Content-Type`, as clients expect to see header names.

@@ -466,7 +466,8 @@ fn decode_scan(
                         if size > 11 {
                             return Err(DcError::Invalid);
                         }
-                        predictors[i] += bits.signed(size);
+                        // Wrapping: a hostile stream may add up differences without bound.
+                        predictors[i] = predictors[i].wrapping_add(bits.signed(size));
                         planes[i][(mcu_y * c.v + by) * stride + mcu_x * c.h + bx] = predictors[i];
                         let mut k = 1;
                         while k < 64 {
@@ -511,8 +512,8 @@ fn to_rgb(
     let sample = |i: usize, x: usize, y: usize| -> i32 {
         let c = &components[i];
         let (bx, by) = (x * c.h / h_max, y * c.v / v_max);
-        let dc = planes[i][by * mcus_x * c.h + bx] * quants[i];
-        (dc + 4).div_euclid(8) + 128
+        let dc = planes[i][by * mcus_x * c.h + bx].wrapping_mul(quants[i]);
+        dc.saturating_add(4).div_euclid(8) + 128
     };
     let mut rgb = Vec::with_capacity(out_w * out_h * 3);
     for y in 0..out_h {
@@ -654,5 +655,22 @@ mod tests {
         // SOI, then a progressive frame header (SOF2).
         let progressive = b"\xFF\xD8\xFF\xC2\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00";
         assert_eq!(decode_dc(progressive).unwrap_err(), DcError::Unsupported);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn corrupted_files_are_refused_or_decoded_never_a_panic(
+            edits in proptest::collection::vec((0usize..860, proptest::prelude::any::<u8>()), 1..8)
+        ) {
+            let mut jpeg = include_bytes!("../../fixtures/images/gps-exif-64x48.jpg").to_vec();
+            for (at, byte) in edits {
+                let at = at % jpeg.len();
+                jpeg[at] = byte;
+            }
+            if let Ok(image) = decode_dc(&jpeg) {
+                let expected = image.width as usize * image.height as usize * 3;
+                proptest::prop_assert_eq!(image.rgb.len(), expected);
+            }
+        }
     }
 }
