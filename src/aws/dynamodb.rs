@@ -7,8 +7,8 @@ use time::{OffsetDateTime, macros::format_description};
 
 use super::AwsError;
 use crate::domain::{
-    FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
-    Rejection, RejectionReason, UploadSize,
+    FileName, ImageId, ImageMetadata, ImageState, ImageStatus, ImageType, ObjectKey, Owner,
+    ReadyImage, Rejection, RejectionReason, UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -109,38 +109,25 @@ impl MetadataTable {
     /// # Errors
     /// [`AwsError`] when the write fails for any reason but the row not being PENDING.
     pub async fn settle(&self, id: ImageId, state: &ImageState) -> Result<Transition, AwsError> {
+        if state.status() == ImageStatus::Pending {
+            return Err(AwsError::failed(
+                "settling image metadata",
+                "a row cannot be settled as PENDING",
+            ));
+        }
+        // The same attributes `to_item` writes for this state, so the two cannot drift apart.
+        let mut update = "SET #status = :status".to_owned();
         let mut values = HashMap::from([
-            (":pending".to_owned(), s("PENDING")),
+            (":pending".to_owned(), s(ImageStatus::Pending.as_str())),
             (":status".to_owned(), s(state.status().as_str())),
         ]);
-        let update = match state {
-            ImageState::Pending => {
-                return Err(AwsError::failed(
-                    "settling image metadata",
-                    "a row cannot be settled as PENDING",
-                ));
-            }
-            ImageState::Ready(ready) => {
-                values.extend([
-                    (":width".to_owned(), n(ready.width)),
-                    (":height".to_owned(), n(ready.height)),
-                    (":size".to_owned(), n(ready.size_bytes)),
-                    (":thumb".to_owned(), s(ready.thumbnail_key.as_ref())),
-                    (":at".to_owned(), s(&format_time(ready.processed_at))),
-                ]);
-                format!(
-                    "SET #status = :status, width = :width, height = :height, sizeBytes = :size, \
-                     thumbnailKey = :thumb, processedAt = :at REMOVE {ITEM_TTL_ATTRIBUTE}"
-                )
-            }
-            ImageState::Rejected(rejection) => {
-                values.extend([
-                    (":reason".to_owned(), s(rejection.reason.code())),
-                    (":at".to_owned(), s(&format_time(rejection.processed_at))),
-                ]);
-                "SET #status = :status, rejectionReason = :reason, processedAt = :at".to_owned()
-            }
-        };
+        for (name, value) in state_attributes(state) {
+            update.push_str(&format!(", {name} = :{name}"));
+            values.insert(format!(":{name}"), value);
+        }
+        if state.status() == ImageStatus::Ready {
+            update.push_str(&format!(" REMOVE {ITEM_TTL_ATTRIBUTE}"));
+        }
         let result = self
             .client
             .update_item()
@@ -263,31 +250,30 @@ pub fn to_item(record: &ImageMetadata) -> HashMap<String, AttributeValue> {
     if let Some(expiry) = record.pending_expiry {
         item.insert(ITEM_TTL_ATTRIBUTE.into(), n(expiry.unix_timestamp()));
     }
-    match &record.state {
-        ImageState::Pending => {}
-        ImageState::Ready(ready) => {
-            item.extend([
-                ("width".to_owned(), n(ready.width)),
-                ("height".to_owned(), n(ready.height)),
-                ("sizeBytes".to_owned(), n(ready.size_bytes)),
-                ("thumbnailKey".to_owned(), s(ready.thumbnail_key.as_ref())),
-                (
-                    "processedAt".to_owned(),
-                    s(&format_time(ready.processed_at)),
-                ),
-            ]);
-        }
-        ImageState::Rejected(rejection) => {
-            item.extend([
-                ("rejectionReason".to_owned(), s(rejection.reason.code())),
-                (
-                    "processedAt".to_owned(),
-                    s(&format_time(rejection.processed_at)),
-                ),
-            ]);
-        }
-    }
+    item.extend(
+        state_attributes(&record.state)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
     item
+}
+
+/// The attributes a state adds to its row, beyond `status` (none for PENDING).
+fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
+    match state {
+        ImageState::Pending => Vec::new(),
+        ImageState::Ready(ready) => vec![
+            ("width", n(ready.width)),
+            ("height", n(ready.height)),
+            ("sizeBytes", n(ready.size_bytes)),
+            ("thumbnailKey", s(ready.thumbnail_key.as_ref())),
+            ("processedAt", s(&format_time(ready.processed_at))),
+        ],
+        ImageState::Rejected(rejection) => vec![
+            ("rejectionReason", s(rejection.reason.code())),
+            ("processedAt", s(&format_time(rejection.processed_at))),
+        ],
+    }
 }
 
 /// A time as stored: UTC, millisecond precision, fixed width.
@@ -334,9 +320,10 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
         if s("objectKey")? != object_key.as_ref() {
             return Err(MalformedItem("objectKey"));
         }
-        let state = match s("status")?.as_str() {
-            "PENDING" => ImageState::Pending,
-            "READY" => {
+        let status = ImageStatus::parse(s("status")?).ok_or(MalformedItem("status"))?;
+        let state = match status {
+            ImageStatus::Pending => ImageState::Pending,
+            ImageStatus::Ready => {
                 let thumbnail_key = ObjectKey::for_thumbnail(image_id);
                 if s("thumbnailKey")? != thumbnail_key.as_ref() {
                     return Err(MalformedItem("thumbnailKey"));
@@ -350,12 +337,11 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                     processed_at: time("processedAt")?,
                 })
             }
-            "REJECTED" => ImageState::Rejected(Rejection {
+            ImageStatus::Rejected => ImageState::Rejected(Rejection {
                 reason: RejectionReason::parse(s("rejectionReason")?)
                     .ok_or(MalformedItem("rejectionReason"))?,
                 processed_at: time("processedAt")?,
             }),
-            _ => return Err(MalformedItem("status")),
         };
         Ok(Self {
             image_id,

@@ -293,7 +293,7 @@ async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
                     .cloned()
                     .unwrap_or_default();
                 order.lock().unwrap().push("update");
-                values.get(":reason") == Some(&AttributeValue::S("TYPE_MISMATCH".into()))
+                values.get(":rejectionReason") == Some(&AttributeValue::S("TYPE_MISMATCH".into()))
             }
         })
         .then_output(|| UpdateItemOutput::builder().build());
