@@ -12,7 +12,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_smithy_mocks::{Rule, mock};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use image_upload::aws::{AwsClients, UploadUrls, config_loader};
+use image_upload::aws::{AwsClients, ImageObjects, config_loader};
 use image_upload::domain::{ImageId, ImageType, ObjectKey, UploadSize};
 use time::OffsetDateTime;
 
@@ -61,20 +61,21 @@ fn cold_path(c: &mut Criterion) {
     });
 
     let clients = helpers::clients_with_dynamodb(&settings, &[]);
-    let urls = UploadUrls::new(clients.s3, "bench-bucket");
+    let bucket = ImageObjects::new(clients.s3, "bench-bucket");
     let key = ObjectKey::for_upload(ImageId::new_random(), ImageType::Jpeg);
     let size = UploadSize::within(2 * 1024 * 1024, u64::MAX);
     c.bench_function("presign_upload", |b| {
         b.to_async(&rt).iter(|| async {
-            urls.presign_upload(
-                &key,
-                ImageType::Jpeg,
-                size,
-                OffsetDateTime::now_utc(),
-                Duration::from_secs(300),
-            )
-            .await
-            .unwrap()
+            bucket
+                .presign_upload(
+                    &key,
+                    ImageType::Jpeg,
+                    size,
+                    OffsetDateTime::now_utc(),
+                    Duration::from_secs(300),
+                )
+                .await
+                .unwrap()
         })
     });
 }

@@ -17,14 +17,13 @@ use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::aws::{AwsClients, ImageObjects, MetadataTable, UploadUrls};
+use crate::aws::{AwsClients, ImageObjects, MetadataTable};
 use crate::config::Settings;
 use crate::domain::UploadPolicy;
 
 /// What the handlers share. Cheap to clone: the SDK clients are reference-counted.
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub urls: UploadUrls,
     pub objects: ImageObjects,
     pub table: MetadataTable,
     /// How long the download URLs of READY images stay valid.
@@ -37,7 +36,6 @@ impl AppState {
     /// The state for the configured bucket, table and policy.
     pub fn new(clients: &AwsClients, settings: &Settings) -> Self {
         Self {
-            urls: UploadUrls::new(clients.s3.clone(), &settings.bucket_name),
             objects: ImageObjects::new(clients.s3.clone(), &settings.bucket_name),
             view_url_expiry: settings.view_url_expiry,
             table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),

@@ -47,13 +47,13 @@ pub async fn create_upload(
     let record = ImageMetadata::pending(
         image_id,
         upload,
-        state.urls.bucket(),
+        state.objects.bucket(),
         owner,
         now,
         &state.policy,
     );
     let presigned = state
-        .urls
+        .objects
         .presign_upload(
             &record.object_key,
             record.image_type,

@@ -2,7 +2,6 @@
 
 mod dynamodb;
 mod error;
-mod objects;
 mod s3;
 
 pub use dynamodb::{
@@ -10,8 +9,7 @@ pub use dynamodb::{
     to_item as dynamodb_item,
 };
 pub use error::AwsError;
-pub use objects::{ImageObjects, ObjectHead};
-pub use s3::{PresignedUpload, UploadUrls};
+pub use s3::{ImageObjects, ObjectHead, PresignedUpload};
 
 use aws_config::{
     BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,
