@@ -73,12 +73,14 @@ impl AwsClients {
             dynamodb = dynamodb.endpoint_url(endpoint);
         }
         // A long poll holds the connection open by design: its attempts get that much longer.
-        let long_poll = TimeoutConfig::builder()
-            .connect_timeout(settings.aws_timeouts.connect)
-            .operation_attempt_timeout(LONG_POLL + settings.aws_timeouts.attempt)
-            .operation_timeout(LONG_POLL + settings.aws_timeouts.operation)
-            .build();
-        let mut sqs = aws_sdk_sqs::config::Builder::from(sdk).timeout_config(long_poll);
+        let timeouts = settings.aws_timeouts;
+        let long_poll = AwsTimeouts {
+            attempt: LONG_POLL + timeouts.attempt,
+            operation: LONG_POLL + timeouts.operation,
+            ..timeouts
+        };
+        let mut sqs =
+            aws_sdk_sqs::config::Builder::from(sdk).timeout_config(timeout_config(&long_poll));
         if let Some(endpoint) = &settings.endpoints.sqs {
             sqs = sqs.endpoint_url(endpoint);
         }

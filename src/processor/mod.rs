@@ -9,7 +9,7 @@
 pub mod event;
 mod poller;
 
-pub use poller::QueuePoller;
+pub use poller::{QueuePoller, to_lambda_message};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::{StreamExt, stream};
@@ -19,8 +19,7 @@ use tracing::Instrument;
 use crate::aws::{AwsClients, AwsError, ImageObjects, MetadataTable, Transition};
 use crate::config::Settings;
 use crate::domain::{
-    ImageId, ImageMetadata, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection,
-    RejectionReason,
+    ImageMetadata, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection, RejectionReason,
 };
 use crate::imaging;
 use crate::telemetry::cause_chain;
@@ -174,8 +173,8 @@ impl Processor {
             return Ok(Outcome::Gone);
         };
         match verdict {
-            Ok(ready) => self.accept(&row, id, ready).await,
-            Err(reason) => self.reject(&row, id, reason).await,
+            Ok(ready) => self.accept(&row, ready).await,
+            Err(reason) => self.reject(&row, reason).await,
         }
     }
 
@@ -215,9 +214,9 @@ impl Processor {
     async fn accept(
         &self,
         row: &ImageMetadata,
-        id: ImageId,
         (inspected, size_bytes): (imaging::Inspected, u64),
     ) -> Result<Outcome, MessageError> {
+        let id = row.image_id;
         let thumbnail_key = ObjectKey::for_thumbnail(id);
         self.objects
             .put_thumbnail(&thumbnail_key, inspected.thumbnail.jpeg)
@@ -247,9 +246,9 @@ impl Processor {
     async fn reject(
         &self,
         row: &ImageMetadata,
-        id: ImageId,
         reason: RejectionReason,
     ) -> Result<Outcome, MessageError> {
+        let id = row.image_id;
         tracing::info!(reason = reason.code(), "upload refused: {reason}");
         let state = ImageState::Rejected(Rejection {
             reason,

@@ -99,7 +99,7 @@ impl QueuePoller {
 }
 
 /// An SQS API message as Lambda would hand it to the function.
-fn to_lambda_message(message: aws_sdk_sqs::types::Message) -> SqsMessage {
+pub fn to_lambda_message(message: aws_sdk_sqs::types::Message) -> SqsMessage {
     let mut lambda = SqsMessage::default();
     lambda.message_id = message.message_id;
     lambda.receipt_handle = message.receipt_handle;

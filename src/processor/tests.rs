@@ -21,7 +21,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::aws::dynamodb_item;
-use crate::domain::{NewUpload, Owner, UploadPolicy, UploadRequest};
+use crate::domain::{ImageId, NewUpload, Owner, UploadPolicy, UploadRequest};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
 

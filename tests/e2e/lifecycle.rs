@@ -11,7 +11,7 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
 use image_upload::aws::{ImageObjects, MetadataTable};
 use image_upload::domain::ProcessingPolicy;
-use image_upload::processor::{Outcome, Processor};
+use image_upload::processor::{Outcome, Processor, to_lambda_message};
 use serde_json::json;
 
 use crate::helpers::{Uploads, spawn, spawn_processing_app};
@@ -244,11 +244,7 @@ async fn receive_notification(sqs: &aws_sdk_sqs::Client, queue_url: &str, id: &s
             .expect("ReceiveMessage");
         for message in received.messages.unwrap_or_default() {
             if message.body().is_some_and(|b| b.contains(id)) {
-                let mut lambda = SqsMessage::default();
-                lambda.message_id = message.message_id;
-                lambda.receipt_handle = message.receipt_handle;
-                lambda.body = message.body;
-                return lambda;
+                return to_lambda_message(message);
             }
         }
     }
