@@ -30,7 +30,6 @@ pub struct DcImage {
 
 const LOOKUP_BITS: u32 = 9;
 
-#[derive(Clone)]
 struct Huffman {
     /// For the next `LOOKUP_BITS` bits: (code length, symbol); length 0 means "longer code".
     lookup: Vec<(u8, u8)>,
@@ -212,6 +211,18 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// The frame header, and the MCU grid it implies.
+struct Frame {
+    width: usize,
+    height: usize,
+    components: Vec<Component>,
+    /// The largest sampling factors: an MCU is `8 * h_max` x `8 * v_max` pixels.
+    h_max: usize,
+    v_max: usize,
+    mcus_x: usize,
+    mcus_y: usize,
+}
+
 #[derive(Clone, Copy, Default)]
 struct Component {
     id: u8,
@@ -235,7 +246,7 @@ pub fn decode_dc(data: &[u8]) -> Result<DcImage, DcError> {
     let mut quant_dc = [None::<i32>; 4];
     let mut dc_tables: [Option<Huffman>; 4] = Default::default();
     let mut ac_tables: [Option<Huffman>; 4] = Default::default();
-    let mut frame: Option<(usize, usize, Vec<Component>)> = None;
+    let mut frame: Option<Frame> = None;
     let mut restart_interval = 0usize;
     let mut adobe_transform = None;
     loop {
@@ -274,45 +285,33 @@ pub fn decode_dc(data: &[u8]) -> Result<DcImage, DcError> {
             }
             0xEE if segment.starts_with(b"Adobe") => adobe_transform = segment.get(11).copied(),
             0xDA => {
-                let (width, height, mut components) = frame.ok_or(DcError::Invalid)?;
-                if components.len() == 3 && adobe_transform == Some(0) {
+                let mut frame = frame.ok_or(DcError::Invalid)?;
+                if frame.components.len() == 3 && adobe_transform == Some(0) {
                     return Err(DcError::Unsupported);
                 }
-                parse_scan(segment, &mut components)?;
-                let quant = |c: &Component| quant_dc[c.quant].ok_or(DcError::Invalid);
-                let quants = components
+                parse_scan(segment, &mut frame.components)?;
+                let quants = frame
+                    .components
                     .iter()
-                    .map(quant)
+                    .map(|c| quant_dc[c.quant].ok_or(DcError::Invalid))
                     .collect::<Result<Vec<_>, _>>()?;
-                let table = |tables: &[Option<Huffman>; 4], i: usize| {
-                    tables[i].clone().ok_or(DcError::Invalid)
-                };
-                let dcs = components
+                let tables = frame
+                    .components
                     .iter()
-                    .map(|c| table(&dc_tables, c.dc))
+                    .map(|c| match (&dc_tables[c.dc], &ac_tables[c.ac]) {
+                        (Some(dc), Some(ac)) => Ok((dc, ac)),
+                        _ => Err(DcError::Invalid),
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
-                let acs = components
-                    .iter()
-                    .map(|c| table(&ac_tables, c.ac))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let planes = decode_scan(
-                    data,
-                    pos,
-                    width,
-                    height,
-                    &components,
-                    &dcs,
-                    &acs,
-                    restart_interval,
-                )?;
-                return Ok(to_rgb(width, height, &components, &planes, &quants));
+                let planes = decode_scan(data, pos, &frame, &tables, restart_interval)?;
+                return Ok(to_rgb(&frame, &planes, &quants));
             }
             _ => {}
         }
     }
 }
 
-fn parse_frame(segment: &[u8]) -> Result<(usize, usize, Vec<Component>), DcError> {
+fn parse_frame(segment: &[u8]) -> Result<Frame, DcError> {
     let [precision, h1, h0, w1, w0, count, ..] = *segment else {
         return Err(DcError::Invalid);
     };
@@ -347,7 +346,17 @@ fn parse_frame(segment: &[u8]) -> Result<(usize, usize, Vec<Component>), DcError
         components[0].h = 1;
         components[0].v = 1;
     }
-    Ok((width, height, components))
+    let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
+    let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
+    Ok(Frame {
+        width,
+        height,
+        components,
+        h_max,
+        v_max,
+        mcus_x: width.div_ceil(8 * h_max),
+        mcus_y: height.div_ceil(8 * v_max),
+    })
 }
 
 fn parse_huffman(
@@ -424,21 +433,15 @@ fn parse_scan(segment: &[u8], components: &mut [Component]) -> Result<(), DcErro
 }
 
 /// The DC coefficient of every block, one plane of blocks per component.
-#[allow(clippy::too_many_arguments)]
+/// `tables` are each component's DC and AC Huffman tables.
 fn decode_scan(
     data: &[u8],
     start: usize,
-    width: usize,
-    height: usize,
-    components: &[Component],
-    dc: &[Huffman],
-    ac: &[Huffman],
+    frame: &Frame,
+    tables: &[(&Huffman, &Huffman)],
     restart_interval: usize,
 ) -> Result<Vec<Vec<i32>>, DcError> {
-    let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
-    let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
-    let mcus_x = width.div_ceil(8 * h_max);
-    let mcus_y = height.div_ceil(8 * v_max);
+    let (components, mcus_x, mcus_y) = (&frame.components, frame.mcus_x, frame.mcus_y);
     let mut planes: Vec<Vec<i32>> = components
         .iter()
         .map(|c| vec![0; mcus_x * c.h * mcus_y * c.v])
@@ -462,7 +465,7 @@ fn decode_scan(
                 let stride = mcus_x * c.h;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        let size = u32::from(bits.symbol(&dc[i])?);
+                        let size = u32::from(bits.symbol(tables[i].0)?);
                         if size > 11 {
                             return Err(DcError::Invalid);
                         }
@@ -471,7 +474,7 @@ fn decode_scan(
                         planes[i][(mcu_y * c.v + by) * stride + mcu_x * c.h + bx] = predictors[i];
                         let mut k = 1;
                         while k < 64 {
-                            let rs = bits.symbol(&ac[i])?;
+                            let rs = bits.symbol(tables[i].1)?;
                             let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
                             if size == 0 {
                                 if run != 15 {
@@ -497,17 +500,10 @@ fn decode_scan(
     Ok(planes)
 }
 
-fn to_rgb(
-    width: usize,
-    height: usize,
-    components: &[Component],
-    planes: &[Vec<i32>],
-    quants: &[i32],
-) -> DcImage {
-    let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
-    let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
-    let mcus_x = width.div_ceil(8 * h_max);
-    let (out_w, out_h) = (width.div_ceil(8), height.div_ceil(8));
+fn to_rgb(frame: &Frame, planes: &[Vec<i32>], quants: &[i32]) -> DcImage {
+    let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
+    let mcus_x = frame.mcus_x;
+    let (out_w, out_h) = (frame.width.div_ceil(8), frame.height.div_ceil(8));
     // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128.
     let sample = |i: usize, x: usize, y: usize| -> i32 {
         let c = &components[i];
