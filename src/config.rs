@@ -1,6 +1,9 @@
 //! Settings from environment variables. Every variable has a default that suits the local stack;
 //! a deployment sets `BUCKET_NAME` and the rest as it needs (see README, "Configuration").
 
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+use std::str::FromStr;
 use std::{net::SocketAddr, time::Duration};
 
 use crate::domain::{AllowedTypes, ProcessingPolicy, UploadPolicy};
@@ -103,41 +106,24 @@ impl Settings {
             })?,
         };
         let processing_defaults = ProcessingPolicy::default();
-        let pixels = |v: &str| {
-            v.parse()
-                .ok()
-                .filter(|n| (1..=65_535).contains(n))
-                .ok_or("1 to 65535 pixels")
-        };
+        let pixels = |v: &str| number_within(v, 1..=65_535);
         let processing = ProcessingPolicy {
             max_bytes: upload.max_bytes,
             max_width: env.parse("MAX_IMAGE_WIDTH", processing_defaults.max_width, pixels)?,
             max_height: env.parse("MAX_IMAGE_HEIGHT", processing_defaults.max_height, pixels)?,
             max_pixels: env.parse("MAX_IMAGE_PIXELS", processing_defaults.max_pixels, |v| {
-                v.parse()
-                    .ok()
-                    .filter(|n| (1..=1_000_000_000).contains(n))
-                    .ok_or("1 to 1000000000 pixels")
+                number_within(v, 1..=1_000_000_000)
             })?,
             thumbnail_size: env.parse(
                 "THUMBNAIL_SIZE",
                 processing_defaults.thumbnail_size,
-                |v| {
-                    v.parse()
-                        .ok()
-                        .filter(|n| (16..=2048).contains(n))
-                        .ok_or("16 to 2048 pixels")
-                },
+                |v| number_within(v, 16..=2048),
             )?,
         };
         Ok(Self {
             processing,
-            processor_concurrency: env.parse("PROCESSOR_CONCURRENCY", 2, |v| {
-                v.parse()
-                    .ok()
-                    .filter(|n| (1..=10).contains(n))
-                    .ok_or("1 to 10")
-            })?,
+            processor_concurrency: env
+                .parse("PROCESSOR_CONCURRENCY", 2, |v| number_within(v, 1..=10))?,
             view_url_expiry: env.parse(
                 "VIEW_URL_EXPIRY_SECONDS",
                 Duration::from_secs(300),
@@ -197,12 +183,7 @@ impl Settings {
                     Duration::from_millis(4000),
                     millis,
                 )?,
-                max_attempts: env.parse("AWS_MAX_ATTEMPTS", 3, |v| {
-                    v.parse()
-                        .ok()
-                        .filter(|n| (1..=10).contains(n))
-                        .ok_or("1 to 10")
-                })?,
+                max_attempts: env.parse("AWS_MAX_ATTEMPTS", 3, |v| number_within(v, 1..=10))?,
             },
             endpoints: Endpoints {
                 s3: env
@@ -252,12 +233,21 @@ fn parse_bool(v: &str) -> Result<bool, &'static str> {
     }
 }
 
-fn seconds_within(v: &str, min: u64, max: u64) -> Result<Duration, String> {
+/// A whole number in `range`, with a message naming the range otherwise.
+fn number_within<T>(v: &str, range: RangeInclusive<T>) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + Display,
+{
     v.parse()
         .ok()
-        .filter(|s| (min..=max).contains(s))
+        .filter(|n| range.contains(n))
+        .ok_or_else(|| format!("a whole number from {} to {}", range.start(), range.end()))
+}
+
+fn seconds_within(v: &str, min: u64, max: u64) -> Result<Duration, String> {
+    number_within(v, min..=max)
         .map(Duration::from_secs)
-        .ok_or_else(|| format!("whole seconds from {min} to {max}"))
+        .map_err(|range| format!("{range} (seconds)"))
 }
 
 fn millis(v: &str) -> Result<Duration, &'static str> {
