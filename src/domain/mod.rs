@@ -17,5 +17,8 @@ pub use image_type::{AllowedTypes, ImageType};
 pub use new_upload::{NewUpload, UploadPolicy, UploadRejection, UploadRequest};
 pub use object_key::ObjectKey;
 pub use owner::Owner;
-pub use processing::{ImageState, ProcessingPolicy, ReadyImage, Rejection, RejectionReason};
+pub use processing::{
+    BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
+    Rejection, RejectionReason,
+};
 pub use upload_size::UploadSize;

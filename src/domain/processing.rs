@@ -31,7 +31,25 @@ impl Default for ProcessingPolicy {
     }
 }
 
+/// The memory one image may need while it is processed: this many bytes per pixel of the image...
+pub const BUDGET_BYTES_PER_PIXEL: u64 = 4;
+/// ...plus this much, whatever the image (the uploaded bytes, tables, the thumbnail).
+pub const BUDGET_FIXED_BYTES: u64 = 64 * 1024 * 1024;
+
 impl ProcessingPolicy {
+    /// The most live heap memory processing an image of `pixels` pixels may need:
+    /// [`BUDGET_BYTES_PER_PIXEL`] a pixel plus [`BUDGET_FIXED_BYTES`], whatever the format.
+    pub fn memory_budget(pixels: u64) -> u64 {
+        pixels
+            .saturating_mul(BUDGET_BYTES_PER_PIXEL)
+            .saturating_add(BUDGET_FIXED_BYTES)
+    }
+
+    /// The budget of the largest image these limits allow: what one message needs at most.
+    pub fn max_memory_per_image(&self) -> u64 {
+        Self::memory_budget(self.max_pixels)
+    }
+
     /// Whether an image of `width` x `height` is within the limits.
     pub fn allows_dimensions(&self, width: u32, height: u32) -> bool {
         width <= self.max_width

@@ -11,6 +11,8 @@
 //! cameras and phones write) are handled; anything else is [`DcError::Unsupported`] and the
 //! caller falls back to a general decoder.
 
+use crate::domain::ProcessingPolicy;
+
 /// Why the DC decode did not produce an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DcError {
@@ -18,13 +20,18 @@ pub enum DcError {
     Unsupported,
     /// Not a well-formed JPEG (bad tables, bad Huffman codes, truncated data).
     Invalid,
+    /// The frame's dimensions are over the policy's limits (checked before anything is allocated).
+    OverLimits,
 }
 
-/// The image at 1/8 scale (`ceil(width / 8)` x `ceil(height / 8)`), RGB8.
+/// The image at 1/8 scale (`ceil(width / 8)` x `ceil(height / 8)`), RGB8, and the full-size
+/// dimensions of the frame it was decoded from (the ones the limits were checked against).
 #[derive(Debug, Clone)]
 pub struct DcImage {
     pub width: u32,
     pub height: u32,
+    pub full_width: u32,
+    pub full_height: u32,
     pub rgb: Vec<u8>,
 }
 
@@ -233,12 +240,12 @@ struct Component {
     ac: usize,
 }
 
-/// Decodes `data` at 1/8 scale from the DC coefficients alone.
+/// Decodes `data` at 1/8 scale from the DC coefficients alone, if its frame is within `policy`.
 ///
 /// # Errors
 /// [`DcError::Unsupported`] for JPEG kinds left to a general decoder; [`DcError::Invalid`] for
-/// malformed data.
-pub fn decode_dc(data: &[u8]) -> Result<DcImage, DcError> {
+/// malformed data; [`DcError::OverLimits`] for a frame over the policy's dimensions.
+pub fn decode_dc(data: &[u8], policy: &ProcessingPolicy) -> Result<DcImage, DcError> {
     if data.get(..2) != Some(&[0xFF, 0xD8]) {
         return Err(DcError::Invalid);
     }
@@ -286,6 +293,10 @@ pub fn decode_dc(data: &[u8]) -> Result<DcImage, DcError> {
             0xEE if segment.starts_with(b"Adobe") => adobe_transform = segment.get(11).copied(),
             0xDA => {
                 let mut frame = frame.ok_or(DcError::Invalid)?;
+                let (width, height) = (frame.width as u32, frame.height as u32);
+                if !policy.allows_dimensions(width, height) {
+                    return Err(DcError::OverLimits);
+                }
                 if frame.components.len() == 3 && adobe_transform == Some(0) {
                     return Err(DcError::Unsupported);
                 }
@@ -531,6 +542,8 @@ fn to_rgb(frame: &Frame, planes: &[Vec<i32>], quants: &[i32]) -> DcImage {
     DcImage {
         width: out_w as u32,
         height: out_h as u32,
+        full_width: frame.width as u32,
+        full_height: frame.height as u32,
         rgb,
     }
 }
@@ -613,7 +626,8 @@ mod tests {
             ),
         ];
         for (name, jpeg) in inputs {
-            let ours = decode_dc(&jpeg).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let ours = decode_dc(&jpeg, &ProcessingPolicy::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
             let (w, h, expected) = reference(&jpeg);
             assert_eq!((ours.width, ours.height), (w, h), "{name}");
             let difference = mean_abs_difference(&ours.rgb, &expected);
@@ -634,23 +648,29 @@ mod tests {
         let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
         for cut in [jpeg.len() / 2, scan + 20, jpeg.len() - 40] {
             assert_eq!(
-                decode_dc(&jpeg[..cut]).unwrap_err(),
+                decode_dc(&jpeg[..cut], &ProcessingPolicy::default()).unwrap_err(),
                 DcError::Invalid,
                 "cut at {cut}"
             );
         }
         assert_eq!(
-            decode_dc(b"\xFF\xD8\xFF\xD9").unwrap_err(),
+            decode_dc(b"\xFF\xD8\xFF\xD9", &ProcessingPolicy::default()).unwrap_err(),
             DcError::Invalid
         );
-        assert_eq!(decode_dc(b"GIF89a").unwrap_err(), DcError::Invalid);
+        assert_eq!(
+            decode_dc(b"GIF89a", &ProcessingPolicy::default()).unwrap_err(),
+            DcError::Invalid
+        );
     }
 
     #[test]
     fn progressive_jpegs_are_left_to_the_general_decoder() {
         // SOI, then a progressive frame header (SOF2).
         let progressive = b"\xFF\xD8\xFF\xC2\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00";
-        assert_eq!(decode_dc(progressive).unwrap_err(), DcError::Unsupported);
+        assert_eq!(
+            decode_dc(progressive, &ProcessingPolicy::default()).unwrap_err(),
+            DcError::Unsupported
+        );
     }
 
     proptest::proptest! {
@@ -663,7 +683,7 @@ mod tests {
                 let at = at % jpeg.len();
                 jpeg[at] = byte;
             }
-            if let Ok(image) = decode_dc(&jpeg) {
+            if let Ok(image) = decode_dc(&jpeg, &ProcessingPolicy::default()) {
                 let expected = image.width as usize * image.height as usize * 3;
                 proptest::prop_assert_eq!(image.rgb.len(), expected);
             }

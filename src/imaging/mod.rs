@@ -2,9 +2,9 @@
 //!
 //! - [`sniff`]: what the first bytes say the file is.
 //! - [`inspect`]: sniff, check the dimensions before decoding, decode, and make the thumbnail.
-//! - `jpeg_dc`: large JPEGs decoded at 1/8 scale from their DC coefficients alone.
+//! - [`jpeg_dc`]: large JPEGs decoded at 1/8 scale from their DC coefficients alone.
 
-mod jpeg_dc;
+pub mod jpeg_dc;
 mod sniff;
 mod thumbnail;
 

@@ -117,13 +117,14 @@ fn decode_jpeg(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, Rejec
         .unwrap_or(Orientation::NoTransforms);
     let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
     if width.div_ceil(8) >= thumb_w && height.div_ceil(8) >= thumb_h {
-        match jpeg_dc::decode_dc(bytes) {
+        match jpeg_dc::decode_dc(bytes, policy) {
             Ok(dc) => {
                 let pixels = RgbImage::from_raw(dc.width, dc.height, dc.rgb)
                     .ok_or(RejectionReason::Undecodable)?;
                 return Ok((pixels, orientation, width, height));
             }
             Err(DcError::Invalid) => return Err(RejectionReason::Undecodable),
+            Err(DcError::OverLimits) => return Err(RejectionReason::TooManyPixels),
             Err(DcError::Unsupported) => {}
         }
     }
