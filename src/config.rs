@@ -6,7 +6,19 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::{net::SocketAddr, time::Duration};
 
-use crate::domain::{AllowedTypes, ProcessingPolicy, UploadPolicy};
+use crate::domain::{AllowedTypes, BUDGET_FIXED_BYTES, ProcessingPolicy, UploadPolicy};
+
+/// The largest `MAX_UPLOAD_BYTES`: the processor holds a whole upload in memory while it verifies
+/// it, inside the fixed part of its per-image budget, so an upload may take half of that part.
+pub const MAX_UPLOAD_BYTES_LIMIT: u64 = BUDGET_FIXED_BYTES / 2;
+
+/// How much longer than its upload URL a PENDING row must live: an upload that arrives as its URL
+/// expires must still find its row when the processor gets to it, retries included.
+pub const PENDING_TTL_MARGIN: Duration = Duration::from_secs(15 * 60);
+
+/// What the processor's process needs besides the images it works on: the runtime, the SDK
+/// clients, the batch in flight.
+pub const PROCESSOR_BASELINE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Everything the service reads from its environment.
 #[derive(Debug, Clone)]
@@ -31,6 +43,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub aws_timeouts: AwsTimeouts,
     pub endpoints: Endpoints,
+    /// The memory of the Lambda function this runs in (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB);
+    /// `None` outside Lambda.
+    pub function_memory_mb: Option<u64>,
 }
 
 /// How log lines are written.
@@ -92,10 +107,12 @@ impl Settings {
                 AllowedTypes::parse_list,
             )?,
             max_bytes: env.parse("MAX_UPLOAD_BYTES", defaults.max_bytes, |v| {
-                v.parse()
-                    .ok()
-                    .filter(|b| *b > 0)
-                    .ok_or("a positive number of bytes")
+                number_within(v, 1..=MAX_UPLOAD_BYTES_LIMIT).map_err(|range| {
+                    format!(
+                        "{range} (bytes): the processor holds a whole upload in memory, in half \
+                         of the fixed part of its per-image budget"
+                    )
+                })
             })?,
             require_size: env.parse("REQUIRE_FILE_SIZE", defaults.require_size, parse_bool)?,
             url_expiry: env.parse("UPLOAD_URL_EXPIRY_SECONDS", defaults.url_expiry, |v| {
@@ -105,6 +122,18 @@ impl Settings {
                 seconds_within(v, 60, 30 * 24 * 3600)
             })?,
         };
+        if upload.pending_ttl < upload.url_expiry + PENDING_TTL_MARGIN {
+            return Err(ConfigError {
+                name: "PENDING_TTL_SECONDS",
+                value: upload.pending_ttl.as_secs().to_string(),
+                reason: format!(
+                    "a PENDING row must outlive its upload URL (UPLOAD_URL_EXPIRY_SECONDS={}) by \
+                     at least {} s, or an upload could arrive after its row expired",
+                    upload.url_expiry.as_secs(),
+                    PENDING_TTL_MARGIN.as_secs()
+                ),
+            });
+        }
         let processing_defaults = ProcessingPolicy::default();
         let pixels = |v: &str| number_within(v, 1..=65_535);
         let processing = ProcessingPolicy {
@@ -185,6 +214,9 @@ impl Settings {
                 )?,
                 max_attempts: env.parse("AWS_MAX_ATTEMPTS", 3, |v| number_within(v, 1..=10))?,
             },
+            function_memory_mb: env.parse("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, |v| {
+                number_within(v, 128..=10_240).map(Some)
+            })?,
             endpoints: Endpoints {
                 s3: env
                     .get("AWS_ENDPOINT_URL_S3")
@@ -196,6 +228,41 @@ impl Settings {
                     .get("AWS_ENDPOINT_URL_SQS")
                     .or_else(|| env.get("AWS_ENDPOINT_URL")),
             },
+        })
+    }
+}
+
+impl Settings {
+    /// The memory the processor needs to hold its budget for every message it works on at once:
+    /// `PROCESSOR_CONCURRENCY` x the budget of the largest image allowed, plus its baseline.
+    pub fn processor_memory_needed(&self) -> u64 {
+        (self.processor_concurrency as u64)
+            .saturating_mul(self.processing.max_memory_per_image())
+            .saturating_add(PROCESSOR_BASELINE_BYTES)
+    }
+
+    /// Refuses a processor whose Lambda function has less memory than
+    /// [`Settings::processor_memory_needed`]. Outside Lambda there is nothing to check.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the function's memory and what the limits need.
+    pub fn check_processor_memory(&self) -> Result<(), ConfigError> {
+        let Some(memory_mb) = self.function_memory_mb else {
+            return Ok(());
+        };
+        let needed_mb = self.processor_memory_needed().div_ceil(1024 * 1024);
+        if memory_mb >= needed_mb {
+            return Ok(());
+        }
+        Err(ConfigError {
+            name: "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            value: memory_mb.to_string(),
+            reason: format!(
+                "the processor needs at least {needed_mb} MB: PROCESSOR_CONCURRENCY={} x (4 B x \
+                 MAX_IMAGE_PIXELS={} + 64 MiB) + 64 MiB; give the function more memory or lower \
+                 those settings",
+                self.processor_concurrency, self.processing.max_pixels
+            ),
         })
     }
 }
@@ -370,10 +437,76 @@ mod tests {
             ("THUMBNAIL_SIZE", "4096"),
             ("PROCESSOR_CONCURRENCY", "0"),
             ("VIEW_URL_EXPIRY_SECONDS", "7200"),
+            ("MAX_UPLOAD_BYTES", "33554433"),
+            ("PENDING_TTL_SECONDS", "1199"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn a_pending_row_must_outlive_its_upload_url() {
+        let longest_url = ("UPLOAD_URL_EXPIRY_SECONDS", "3600");
+        let err = settings(&[longest_url, ("PENDING_TTL_SECONDS", "3600")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PENDING_TTL_SECONDS") && err.to_string().contains("3600"),
+            "{err}"
+        );
+        assert!(settings(&[longest_url, ("PENDING_TTL_SECONDS", "4500")]).is_ok());
+        assert!(settings(&[longest_url]).is_ok(), "the default TTL is a day");
+        assert!(settings(&[("PENDING_TTL_SECONDS", "1200")]).is_ok());
+    }
+
+    #[test]
+    fn the_largest_upload_fits_the_processors_budget() {
+        let limit = MAX_UPLOAD_BYTES_LIMIT.to_string();
+        assert_eq!(
+            settings(&[("MAX_UPLOAD_BYTES", limit.as_str())])
+                .unwrap()
+                .upload
+                .max_bytes,
+            32 * 1024 * 1024
+        );
+    }
+
+    #[test]
+    fn a_processor_with_too_little_memory_for_its_limits_is_refused() {
+        // Defaults: 2 x (4 B x 50,000,000 + 64 MiB) + 64 MiB = 601,326,592 B, 574 MB.
+        let needed = settings(&[]).unwrap().processor_memory_needed();
+        assert_eq!(needed, 601_326_592);
+        for (memory, ok) in [
+            ("1024", true),
+            ("574", true),
+            ("573", false),
+            ("512", false),
+        ] {
+            let s = settings(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)]).unwrap();
+            assert_eq!(s.check_processor_memory().is_ok(), ok, "{memory} MB");
+        }
+        let err = settings(&[("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")])
+            .unwrap()
+            .check_processor_memory()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("574 MB") && err.contains("PROCESSOR_CONCURRENCY=2"),
+            "{err}"
+        );
+        let smaller = settings(&[
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512"),
+            ("PROCESSOR_CONCURRENCY", "1"),
+        ])
+        .unwrap();
+        assert!(
+            smaller.check_processor_memory().is_ok(),
+            "1 x 255 MiB + 64 MiB"
+        );
+        assert!(
+            settings(&[]).unwrap().check_processor_memory().is_ok(),
+            "outside Lambda there is nothing to check"
+        );
     }
 }

@@ -68,6 +68,8 @@ pub async fn ensure_bucket(
         .allowed_methods("GET")
         .allowed_methods("HEAD")
         .allowed_headers("content-type")
+        // Signed into every upload URL, so a browser's PUT sends it too (one URL, one object).
+        .allowed_headers("if-none-match")
         .expose_headers("ETag")
         .max_age_seconds(600)
         .build()

@@ -13,8 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use super::AppState;
 use super::error::ApiError;
 use super::request::Caller;
-use crate::aws::{PageKey, format_time};
-use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, Owner};
+use crate::aws::{AwsError, PageKey, Transition, format_time};
+use crate::domain::{ImageId, ImageMetadata, ImageState, Owner};
 
 /// The page size when `limit` is not given, and the largest allowed.
 pub const DEFAULT_LIMIT: u16 = 20;
@@ -124,12 +124,19 @@ pub async fn get_image(
     Ok(Json(view(&state, &image, now_whole_seconds()).await?))
 }
 
-/// Deletes one of the caller's images: the original, the thumbnail, then the row. Deleting an
-/// image that is already gone succeeds, so a retried DELETE is safe.
+/// Deletes one of the caller's images: every object it can have (the upload, the verified
+/// original, the thumbnail), then the row. Deleting an image that is already gone succeeds, so a
+/// retried DELETE is safe.
+///
+/// The row is deleted only if its status is still the one read before the objects were removed.
+/// If the processor settled it in between (and so may have written the original and thumbnail
+/// after they were removed), the objects are removed again and the row deleted in its new status.
+/// A row settles once, so this repeats at most once; and a processor that finds the row gone when
+/// it settles removes what it wrote. No interleaving leaves an object without a row.
 ///
 /// # Errors
-/// 404 when the image is someone else's; 5xx when S3 or DynamoDB fails (the row is only
-/// deleted after both objects, so a retry finishes the job).
+/// 404 when the image is someone else's; 5xx when S3 or DynamoDB fails (the row is only deleted
+/// after every object, so a retry finishes the job).
 pub async fn delete_image(
     State(state): State<AppState>,
     Caller(owner): Caller,
@@ -139,20 +146,34 @@ pub async fn delete_image(
         return Err(ApiError::ImageNotFound);
     };
     tracing::Span::current().record("image_id", tracing::field::display(id));
-    let Some(image) = state.table.get(id).await? else {
-        return Ok(StatusCode::NO_CONTENT);
-    };
-    if image.owner != owner {
-        return Err(ApiError::ImageNotFound);
+    // PENDING -> settled is the only change a row can make, so the second round is the last.
+    for _ in 0..2 {
+        let Some(image) = state.table.get(id).await? else {
+            return Ok(StatusCode::NO_CONTENT);
+        };
+        if image.owner != owner {
+            return Err(ApiError::ImageNotFound);
+        }
+        let keys = image.object_keys();
+        futures_util::try_join!(
+            state.objects.delete(keys.upload.as_ref()),
+            state.objects.delete(keys.original.as_ref()),
+            state.objects.delete(keys.thumbnail.as_ref()),
+        )?;
+        match state.table.delete(id, &owner, image.status()).await? {
+            Transition::Applied => {
+                tracing::info!("image deleted");
+                return Ok(StatusCode::NO_CONTENT);
+            }
+            Transition::Changed => {
+                tracing::info!("the image was settled while it was deleted; deleting again");
+            }
+        }
     }
-    let thumbnail = ObjectKey::for_thumbnail(id);
-    futures_util::try_join!(
-        state.objects.delete(image.object_key.as_ref()),
-        state.objects.delete(thumbnail.as_ref()),
-    )?;
-    state.table.delete(id, &owner).await?;
-    tracing::info!("image deleted");
-    Ok(StatusCode::NO_CONTENT)
+    Err(ApiError::Aws(AwsError::failed(
+        "deleting image metadata",
+        "the row changed status more than once during one delete",
+    )))
 }
 
 /// The image with this id if `owner` owns it. Someone else's image and a malformed id look the
@@ -196,7 +217,7 @@ async fn view(
             let expiry = state.view_url_expiry;
             let (thumbnail_url, url) = futures_util::try_join!(
                 state.objects.presign_get(&ready.thumbnail_key, now, expiry),
-                state.objects.presign_get(&image.object_key, now, expiry),
+                state.objects.presign_get(&ready.original_key, now, expiry),
             )?;
             view.width = Some(ready.width);
             view.height = Some(ready.height);

@@ -1,5 +1,6 @@
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use time::format_description::{BorrowedFormatItem, well_known::Rfc3339};
@@ -30,13 +31,14 @@ pub struct MetadataTable {
     table: String,
 }
 
-/// What became of a conditional status change.
+/// What became of a conditional write (a status change, or a delete).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
-    /// The row was PENDING and now has the new state.
+    /// The row was in the expected status, and the write was applied.
     Applied,
-    /// The row was no longer PENDING (or no longer there): someone settled it first. Nothing changed.
-    NotPending,
+    /// The row was no longer in the expected status (or, for a status change, no longer there):
+    /// someone changed it first. Nothing was written.
+    Changed,
 }
 
 /// Where a page of a listing starts: just after this image (exclusive).
@@ -148,28 +150,51 @@ impl MetadataTable {
                     Some(UpdateItemError::ConditionalCheckFailedException(_))
                 ) =>
             {
-                Ok(Transition::NotPending)
+                Ok(Transition::Changed)
             }
             Err(e) => Err(AwsError::classify("settling image metadata", e)),
         }
     }
 
-    /// Deletes a row if `owner` owns it; a row that is already gone counts as deleted.
+    /// Deletes a row if `owner` owns it and it is still in `status`; a row that is already gone
+    /// counts as deleted. The status condition lets a caller that removed the objects the row
+    /// allowed in that status notice that the processor settled the row meanwhile (and may have
+    /// written more objects), instead of deleting the row that names them.
     ///
     /// # Errors
-    /// [`AwsError`] when the delete fails (including a row owned by someone else).
-    pub async fn delete(&self, id: ImageId, owner: &Owner) -> Result<(), AwsError> {
-        self.client
+    /// [`AwsError`] when the delete fails for any other reason.
+    pub async fn delete(
+        &self,
+        id: ImageId,
+        owner: &Owner,
+        status: ImageStatus,
+    ) -> Result<Transition, AwsError> {
+        let result = self
+            .client
             .delete_item()
             .table_name(&self.table)
             .key("imageId", AttributeValue::S(id.to_string()))
-            .condition_expression("attribute_not_exists(imageId) OR #owner = :owner")
+            .condition_expression(
+                "attribute_not_exists(imageId) OR (#owner = :owner AND #status = :status)",
+            )
             .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#status", "status")
             .expression_attribute_values(":owner", s(owner.as_ref()))
+            .expression_attribute_values(":status", s(status.as_str()))
             .send()
-            .await
-            .map_err(|e| AwsError::classify("deleting image metadata", e))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(Transition::Applied),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(Transition::Changed)
+            }
+            Err(e) => Err(AwsError::classify("deleting image metadata", e)),
+        }
     }
 
     /// One page of `owner`'s images, newest first, from the owner index (a Query, never a Scan).
@@ -266,6 +291,7 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
             ("width", n(ready.width)),
             ("height", n(ready.height)),
             ("sizeBytes", n(ready.size_bytes)),
+            ("originalKey", s(ready.original_key.as_ref())),
             ("thumbnailKey", s(ready.thumbnail_key.as_ref())),
             ("processedAt", s(&format_time(ready.processed_at))),
         ],
@@ -328,11 +354,16 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                 if s("thumbnailKey")? != thumbnail_key.as_ref() {
                     return Err(MalformedItem("thumbnailKey"));
                 }
+                let original_key = ObjectKey::for_original(image_id, image_type);
+                if s("originalKey")? != original_key.as_ref() {
+                    return Err(MalformedItem("originalKey"));
+                }
                 ImageState::Ready(ReadyImage {
                     width: number("width")?,
                     height: number("height")?,
                     size_bytes: u64::try_from(required("sizeBytes")?)
                         .map_err(|_| MalformedItem("sizeBytes"))?,
+                    original_key,
                     thumbnail_key,
                     processed_at: time("processedAt")?,
                 })

@@ -9,7 +9,7 @@ pub use dynamodb::{
     to_item as dynamodb_item,
 };
 pub use error::AwsError;
-pub use s3::{ImageObjects, ObjectHead, PresignedUpload};
+pub use s3::{Copy, ImageObjects, ObjectHead, PresignedUpload};
 
 use aws_config::{
     BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,

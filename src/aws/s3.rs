@@ -1,5 +1,6 @@
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -42,6 +43,10 @@ impl ImageObjects {
     /// Signs a PUT of `key` with its `Content-Type` (and `Content-Length` when the size was declared),
     /// valid for `expiry` from `now`. No I/O beyond resolving cached credentials.
     ///
+    /// `If-None-Match: *` is signed in too (S3 conditional writes): the URL can create its object
+    /// once, a second PUT gets 412, and a client cannot drop the header without breaking the
+    /// signature (403).
+    ///
     /// # Errors
     /// [`AwsError`] when the expiry is out of SigV4's range or signing fails.
     pub async fn presign_upload(
@@ -59,6 +64,7 @@ impl ImageObjects {
             .bucket(&self.bucket)
             .key(key.as_ref())
             .content_type(image_type.mime())
+            .if_none_match("*")
             .set_content_length(size.map(|s| s.bytes() as i64))
             .presigned(config)
             .await
@@ -142,6 +148,38 @@ impl ImageObjects {
         Ok(Some(bytes.to_vec()))
     }
 
+    /// Copies the object at `from` to `to` inside the bucket, only if `from` is still the version
+    /// `head` described (`x-amz-copy-source-if-match`), so what lands at `to` is exactly the bytes
+    /// that were read and verified. Server-side: the bytes do not pass through the caller.
+    ///
+    /// # Errors
+    /// [`AwsError`] for any failure but the source having been deleted or replaced, which is
+    /// [`Copy::SourceChanged`].
+    pub async fn copy_verified(
+        &self,
+        from: &ObjectKey,
+        head: &ObjectHead,
+        to: &ObjectKey,
+    ) -> Result<Copy, AwsError> {
+        let result = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            // Keys are built from a UUID and an extension: nothing in them needs escaping.
+            .copy_source(format!("{}/{from}", self.bucket))
+            .set_copy_source_if_match(head.etag.clone())
+            .key(to.as_ref())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Copy::Copied),
+            Err(e) if matches!(e.code(), Some("PreconditionFailed" | "NoSuchKey")) => {
+                Ok(Copy::SourceChanged)
+            }
+            Err(e) => Err(AwsError::classify("copying the verified original", e)),
+        }
+    }
+
     /// Writes a JPEG thumbnail (private, like everything in the bucket).
     ///
     /// # Errors
@@ -196,6 +234,15 @@ impl ImageObjects {
             .map_err(|e| AwsError::classify("presigning a download URL", e))?;
         Ok(request.uri().to_owned())
     }
+}
+
+/// What [`ImageObjects::copy_verified`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copy {
+    /// The verified version now also stands at the destination.
+    Copied,
+    /// The source was deleted or replaced since it was read: nothing was copied.
+    SourceChanged,
 }
 
 /// A presigned PUT, and what a client needs to use it.

@@ -10,6 +10,9 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     let settings = Settings::from_env()?;
+    // A function too small for its limits would be killed mid-batch, taking innocent messages
+    // with it: better not to start at all, with a message that says why.
+    settings.check_processor_memory()?;
     image_upload::telemetry::init(settings.log_format);
     let clients = AwsClients::from_settings(&settings).await;
     let processor = Processor::new(&clients, &settings);

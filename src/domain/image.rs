@@ -1,7 +1,8 @@
 use time::OffsetDateTime;
 
 use super::{
-    FileName, ImageId, ImageState, ImageType, NewUpload, ObjectKey, Owner, UploadPolicy, UploadSize,
+    FileName, ImageId, ImageObjectKeys, ImageState, ImageType, NewUpload, ObjectKey, Owner,
+    UploadPolicy, UploadSize,
 };
 
 /// Where an image is in its life: `Pending` from the moment its upload URL is handed out.
@@ -52,6 +53,11 @@ impl ImageMetadata {
     /// The stored status.
     pub fn status(&self) -> ImageStatus {
         self.state.status()
+    }
+
+    /// Every object this image can have in the bucket, whatever its state.
+    pub fn object_keys(&self) -> ImageObjectKeys {
+        ImageObjectKeys::new(self.image_id, self.image_type)
     }
 
     /// The PENDING row written before an upload URL is returned.

@@ -15,7 +15,7 @@ pub use image::{ImageMetadata, ImageStatus};
 pub use image_id::ImageId;
 pub use image_type::{AllowedTypes, ImageType};
 pub use new_upload::{NewUpload, UploadPolicy, UploadRejection, UploadRequest};
-pub use object_key::ObjectKey;
+pub use object_key::{ImageObjectKeys, ObjectKey};
 pub use owner::Owner;
 pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,

@@ -8,6 +8,9 @@ pub struct ObjectKey(String);
 impl ObjectKey {
     /// The prefix under which clients upload originals (the processor listens on it).
     pub const UPLOADS_PREFIX: &'static str = "uploads/";
+    /// The prefix verified originals are copied to. No upload URL is ever signed for it, so what
+    /// is there is exactly what the processor verified; it is what `GET /images` serves.
+    pub const ORIGINALS_PREFIX: &'static str = "originals/";
     /// The prefix thumbnails are written under. No notification listens on it, so writing a
     /// thumbnail cannot trigger the processor again.
     pub const THUMBNAILS_PREFIX: &'static str = "thumbnails/";
@@ -17,6 +20,15 @@ impl ObjectKey {
         Self(format!(
             "{}{id}.{}",
             Self::UPLOADS_PREFIX,
+            image_type.extension()
+        ))
+    }
+
+    /// `originals/{imageId}.{ext}`: where the verified bytes of an upload are kept.
+    pub fn for_original(id: ImageId, image_type: ImageType) -> Self {
+        Self(format!(
+            "{}{id}.{}",
+            Self::ORIGINALS_PREFIX,
             image_type.extension()
         ))
     }
@@ -33,6 +45,30 @@ impl ObjectKey {
         let id = ImageId::parse(id)?;
         let image_type = ImageType::ALL.into_iter().find(|t| t.extension() == ext)?;
         Some((id, image_type))
+    }
+}
+
+/// Every object one image can have in the bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageObjectKeys {
+    pub image_id: ImageId,
+    /// `uploads/…`: where the client PUTs; emptied once the row is settled.
+    pub upload: ObjectKey,
+    /// `originals/…`: the verified copy, kept while the image is READY.
+    pub original: ObjectKey,
+    /// `thumbnails/…`: kept while the image is READY.
+    pub thumbnail: ObjectKey,
+}
+
+impl ImageObjectKeys {
+    /// The keys of image `id` uploaded as `image_type`.
+    pub fn new(id: ImageId, image_type: ImageType) -> Self {
+        Self {
+            image_id: id,
+            upload: ObjectKey::for_upload(id, image_type),
+            original: ObjectKey::for_original(id, image_type),
+            thumbnail: ObjectKey::for_thumbnail(id),
+        }
     }
 }
 
@@ -82,5 +118,8 @@ mod tests {
             ObjectKey::for_thumbnail(id).as_ref(),
             format!("thumbnails/{id}.jpg")
         );
+        let original = ObjectKey::for_original(id, ImageType::Png);
+        assert_eq!(original.as_ref(), format!("originals/{id}.png"));
+        assert_eq!(ObjectKey::parse_upload(original.as_ref()), None);
     }
 }

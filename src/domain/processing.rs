@@ -106,6 +106,8 @@ pub struct ReadyImage {
     pub width: u32,
     pub height: u32,
     pub size_bytes: u64,
+    /// The verified copy of the upload (`originals/`), the only original ever served.
+    pub original_key: ObjectKey,
     pub thumbnail_key: ObjectKey,
     pub processed_at: OffsetDateTime,
 }

@@ -16,10 +16,11 @@ use futures_util::{StreamExt, stream};
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-use crate::aws::{AwsClients, AwsError, ImageObjects, MetadataTable, Transition};
+use crate::aws::{AwsClients, AwsError, Copy, ImageObjects, MetadataTable, ObjectHead, Transition};
 use crate::config::Settings;
 use crate::domain::{
-    ImageMetadata, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection, RejectionReason,
+    ImageMetadata, ImageObjectKeys, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection,
+    RejectionReason,
 };
 use crate::imaging;
 use crate::telemetry::cause_chain;
@@ -35,8 +36,10 @@ pub enum Outcome {
     AlreadySettled,
     /// No row belongs to the object (never issued, or deleted by its owner): the object was deleted.
     Orphan,
-    /// The object was gone before it could be processed; nothing to do.
+    /// The object was gone (or replaced) before it could be processed; nothing to do.
     Gone,
+    /// Not in the upload inbox: logged and left alone, never deleted.
+    Ignored,
 }
 
 /// Why a message failed and should be delivered again.
@@ -145,132 +148,213 @@ impl Processor {
     }
 
     async fn process(&self, key: &str) -> Result<Outcome, MessageError> {
-        let Some((id, _)) = ObjectKey::parse_upload(key) else {
+        if !key.starts_with(ObjectKey::UPLOADS_PREFIX) {
+            // Only the upload inbox is ours to judge: whatever else a misconfigured notification
+            // announces (originals, thumbnails, other applications' objects) is never deleted.
+            tracing::warn!("an object outside the upload inbox; leaving it alone");
+            return Ok(Outcome::Ignored);
+        }
+        let Some((id, image_type)) = ObjectKey::parse_upload(key) else {
             tracing::warn!("an object this service did not issue a URL for; deleting it");
             self.objects.delete(key).await?;
             return Ok(Outcome::Orphan);
         };
         tracing::Span::current().record("image_id", tracing::field::display(id));
+        let objects = ImageObjectKeys::new(id, image_type);
         let row = match self.table.get(id).await? {
             Some(row) if row.object_key.as_ref() == key => row,
-            _ => {
-                tracing::warn!("no metadata row for this object; deleting it");
+            Some(_) => {
+                // The row is for another type: this key was never issued for it.
+                tracing::warn!("an object of another type than its row's; deleting it");
                 self.objects.delete(key).await?;
                 return Ok(Outcome::Orphan);
             }
-        };
-        match row.state {
-            ImageState::Pending => {}
-            ImageState::Ready(_) => return Ok(Outcome::AlreadySettled),
-            ImageState::Rejected(_) => {
-                // A rejected upload has no object; one here was PUT again with the same URL.
-                self.objects.delete(key).await?;
-                return Ok(Outcome::AlreadySettled);
+            None => {
+                tracing::warn!("no metadata row for this object; deleting it");
+                self.tidy(&objects, None).await?;
+                return Ok(Outcome::Orphan);
             }
-        }
-        let Some(verdict) = self.verify(&row).await? else {
-            tracing::info!("the object was deleted before it could be processed");
-            return Ok(Outcome::Gone);
         };
-        match verdict {
-            Ok(ready) => self.accept(&row, ready).await,
-            Err(reason) => self.reject(&row, reason).await,
+        if row.state != ImageState::Pending {
+            // A redelivery, or an object PUT again after the row was settled: either way the
+            // inbox may not keep it, and it is never verified or served.
+            self.tidy(&objects, Some(&row.state)).await?;
+            return Ok(Outcome::AlreadySettled);
+        }
+        match self.verify(&row).await? {
+            Verdict::Gone => {
+                tracing::info!("the object was deleted or replaced before it could be processed");
+                Ok(Outcome::Gone)
+            }
+            Verdict::Accepted {
+                inspected,
+                head,
+                size_bytes,
+            } => {
+                self.accept(&row, &objects, inspected, &head, size_bytes)
+                    .await
+            }
+            Verdict::Refused(reason) => self.reject(&row, &objects, reason).await,
         }
     }
 
-    /// `None` when the object is gone; otherwise what verifying it found.
-    async fn verify(
-        &self,
-        row: &ImageMetadata,
-    ) -> Result<Option<Result<(imaging::Inspected, u64), RejectionReason>>, MessageError> {
+    async fn verify(&self, row: &ImageMetadata) -> Result<Verdict, MessageError> {
         let key = row.object_key.as_ref();
         let Some(head) = self.objects.head(key).await? else {
-            return Ok(None);
+            return Ok(Verdict::Gone);
         };
         if head.size > self.policy.max_bytes {
-            return Ok(Some(Err(RejectionReason::TooLarge)));
+            return Ok(Verdict::Refused(RejectionReason::TooLarge));
         }
         if row
             .declared_size
             .is_some_and(|declared| declared.bytes() != head.size)
         {
-            return Ok(Some(Err(RejectionReason::SizeMismatch)));
+            return Ok(Verdict::Refused(RejectionReason::SizeMismatch));
         }
         let Some(bytes) = self.objects.get(key, &head).await? else {
-            return Ok(None);
+            return Ok(Verdict::Gone);
         };
-        let size = bytes.len() as u64;
-        if size > self.policy.max_bytes {
-            return Ok(Some(Err(RejectionReason::TooLarge)));
+        let size_bytes = bytes.len() as u64;
+        if size_bytes > self.policy.max_bytes {
+            return Ok(Verdict::Refused(RejectionReason::TooLarge));
         }
         let (image_type, policy) = (row.image_type, self.policy);
         // Decoding is CPU-bound: keep it off the threads that drive I/O for other messages.
-        let verdict =
+        let inspected =
             tokio::task::spawn_blocking(move || imaging::inspect(&bytes, image_type, &policy))
                 .await?;
-        Ok(Some(verdict.map(|inspected| (inspected, size))))
+        Ok(match inspected {
+            Ok(inspected) => Verdict::Accepted {
+                inspected,
+                head,
+                size_bytes,
+            },
+            Err(reason) => Verdict::Refused(reason),
+        })
     }
 
+    /// Keeps the verified version (copied out of the inbox, where no URL can overwrite it), writes
+    /// the thumbnail, settles the row READY, and only then empties the inbox.
     async fn accept(
         &self,
         row: &ImageMetadata,
-        (inspected, size_bytes): (imaging::Inspected, u64),
+        objects: &ImageObjectKeys,
+        inspected: imaging::Inspected,
+        head: &ObjectHead,
+        size_bytes: u64,
     ) -> Result<Outcome, MessageError> {
         let id = row.image_id;
-        let thumbnail_key = ObjectKey::for_thumbnail(id);
+        match self
+            .objects
+            .copy_verified(&objects.upload, head, &objects.original)
+            .await?
+        {
+            Copy::Copied => {}
+            Copy::SourceChanged => {
+                // Replaced: the new version has an event of its own. Deleted: nothing to keep.
+                tracing::info!("the object changed after it was verified; not keeping it");
+                return Ok(Outcome::Gone);
+            }
+        }
         self.objects
-            .put_thumbnail(&thumbnail_key, inspected.thumbnail.jpeg)
+            .put_thumbnail(&objects.thumbnail, inspected.thumbnail.jpeg)
             .await?;
         let state = ImageState::Ready(ReadyImage {
             width: inspected.width,
             height: inspected.height,
             size_bytes,
-            thumbnail_key: thumbnail_key.clone(),
+            original_key: objects.original.clone(),
+            thumbnail_key: objects.thumbnail.clone(),
             processed_at: OffsetDateTime::now_utc(),
         });
-        match self.table.settle(id, &state).await? {
-            Transition::Applied => Ok(Outcome::Ready),
-            Transition::NotPending => {
-                // Settled by a concurrent duplicate (same object, same thumbnail), or deleted by
-                // its owner meanwhile: then nothing may be left behind.
-                if self.table.get(id).await?.is_none() {
-                    tracing::info!("the image was deleted while it was processed; cleaning up");
-                    self.objects.delete(thumbnail_key.as_ref()).await?;
-                    self.objects.delete(row.object_key.as_ref()).await?;
-                }
-                Ok(Outcome::AlreadySettled)
-            }
-        }
+        let transition = self.table.settle(id, &state).await?;
+        self.settled(objects, transition, &state).await?;
+        Ok(match transition {
+            Transition::Applied => Outcome::Ready,
+            Transition::Changed => Outcome::AlreadySettled,
+        })
     }
 
+    /// Settles the row REJECTED, then removes the object. The row first: if a delete fails, the
+    /// retry finds a REJECTED row and deletes again; the other order could leave a PENDING row
+    /// with no object.
     async fn reject(
         &self,
         row: &ImageMetadata,
+        objects: &ImageObjectKeys,
         reason: RejectionReason,
     ) -> Result<Outcome, MessageError> {
-        let id = row.image_id;
         tracing::info!(reason = reason.code(), "upload refused: {reason}");
         let state = ImageState::Rejected(Rejection {
             reason,
             processed_at: OffsetDateTime::now_utc(),
         });
-        // The row first: if deleting the object then fails, the retry finds a REJECTED row and
-        // deletes the object again. The other order could leave a PENDING row with no object.
-        let transition = self.table.settle(id, &state).await?;
-        let settled_as_ready = transition == Transition::NotPending
-            && matches!(
-                self.table.get(id).await?.map(|r| r.state),
-                Some(ImageState::Ready(_))
-            );
-        if settled_as_ready {
-            return Ok(Outcome::AlreadySettled);
-        }
-        self.objects.delete(row.object_key.as_ref()).await?;
+        let transition = self.table.settle(row.image_id, &state).await?;
+        self.settled(objects, transition, &state).await?;
         Ok(match transition {
             Transition::Applied => Outcome::Rejected(reason),
-            Transition::NotPending => Outcome::AlreadySettled,
+            Transition::Changed => Outcome::AlreadySettled,
         })
     }
+
+    /// After a settle: removes what the row, as it now stands, does not allow. When the settle did
+    /// not apply, the row was settled by a concurrent duplicate or deleted by its owner meanwhile,
+    /// so it is read again: whatever this attempt wrote that the row does not name goes.
+    async fn settled(
+        &self,
+        objects: &ImageObjectKeys,
+        transition: Transition,
+        written: &ImageState,
+    ) -> Result<(), MessageError> {
+        match transition {
+            Transition::Applied => self.tidy(objects, Some(written)).await,
+            Transition::Changed => {
+                let now = self.table.get(objects.image_id).await?;
+                if now.is_none() {
+                    tracing::info!("the image was deleted while it was processed; cleaning up");
+                }
+                self.tidy(objects, now.as_ref().map(|row| &row.state)).await
+            }
+        }
+    }
+
+    /// Deletes the objects of an image that a row in `state` (`None`: no row) does not allow: a
+    /// READY image keeps its verified original and thumbnail and nothing in the inbox; a REJECTED
+    /// or deleted one keeps nothing; a PENDING one is left as it is.
+    async fn tidy(
+        &self,
+        objects: &ImageObjectKeys,
+        state: Option<&ImageState>,
+    ) -> Result<(), MessageError> {
+        match state {
+            Some(ImageState::Pending) => {}
+            Some(ImageState::Ready(_)) => self.objects.delete(objects.upload.as_ref()).await?,
+            Some(ImageState::Rejected(_)) | None => {
+                futures_util::try_join!(
+                    self.objects.delete(objects.upload.as_ref()),
+                    self.objects.delete(objects.original.as_ref()),
+                    self.objects.delete(objects.thumbnail.as_ref()),
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What verifying an uploaded object found.
+#[derive(Debug)]
+enum Verdict {
+    /// The object was deleted (or replaced) before it could be read.
+    Gone,
+    /// A valid image of the declared type within the limits; `head` is the version that was read.
+    Accepted {
+        inspected: imaging::Inspected,
+        head: ObjectHead,
+        size_bytes: u64,
+    },
+    /// Not acceptable, for this reason.
+    Refused(RejectionReason),
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! produce on cue. The same flows against real emulators are in `tests/e2e/lifecycle.rs`.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
@@ -9,6 +10,7 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
+use aws_sdk_s3::operation::copy_object::{CopyObjectError, CopyObjectOutput};
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
@@ -48,6 +50,7 @@ fn ready(row: &ImageMetadata) -> ImageMetadata {
             width: 64,
             height: 48,
             size_bytes: JPEG.len() as u64,
+            original_key: ObjectKey::for_original(row.image_id, row.image_type),
             thumbnail_key: ObjectKey::for_thumbnail(row.image_id),
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
@@ -87,7 +90,31 @@ fn get_item_returning(row: ImageMetadata) -> Rule {
         })
 }
 
-/// HeadObject, GetObject and PutObject for a healthy JPEG upload, and any DeleteObject.
+/// Records the key of every DeleteObject, in order.
+fn deletes_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
+    let deleted = Arc::new(Mutex::new(Vec::new()));
+    let rule = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests({
+            let deleted = deleted.clone();
+            move |req| {
+                deleted
+                    .lock()
+                    .unwrap()
+                    .push(req.key().unwrap_or_default().to_owned());
+                true
+            }
+        })
+        .then_output(|| DeleteObjectOutput::builder().build());
+    (rule, deleted)
+}
+
+fn sorted(keys: &Mutex<Vec<String>>) -> Vec<String> {
+    let mut keys = keys.lock().unwrap().clone();
+    keys.sort();
+    keys
+}
+
+/// HeadObject, GetObject, CopyObject and PutObject for a healthy JPEG upload, and any DeleteObject.
 fn s3_serving_the_jpeg() -> Vec<Rule> {
     vec![
         mock!(aws_sdk_s3::Client::head_object).then_output(|| {
@@ -101,6 +128,7 @@ fn s3_serving_the_jpeg() -> Vec<Rule> {
                 .body(ByteStream::from_static(JPEG))
                 .build()
         }),
+        mock!(aws_sdk_s3::Client::copy_object).then_output(|| CopyObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::delete_object)
             .then_output(|| DeleteObjectOutput::builder().build()),
@@ -188,7 +216,9 @@ async fn a_conditional_failure_on_a_redelivery_is_treated_as_done() {
                 ConditionalCheckFailedException::builder().build(),
             )
         });
-    let s3_rules = s3_serving_the_jpeg();
+    let (deletes, deleted) = deletes_recorded();
+    let mut s3_rules = vec![deletes];
+    s3_rules.extend(s3_serving_the_jpeg());
     let processor = processor(&s3_rules, &[get_item.clone(), update.clone()]);
 
     let response = processor
@@ -198,8 +228,11 @@ async fn a_conditional_failure_on_a_redelivery_is_treated_as_done() {
     assert!(failed_ids(&response).is_empty(), "{response:?}");
     assert_eq!(update.num_calls(), 1);
     assert_eq!(get_item.num_calls(), 2, "re-read to see who settled it");
-    let deletes = &s3_rules[3];
-    assert_eq!(deletes.num_calls(), 0, "a READY image keeps its objects");
+    assert_eq!(
+        *deleted.lock().unwrap(),
+        [row.object_key.to_string()],
+        "a READY image keeps its original and thumbnail; only the inbox is emptied"
+    );
 }
 
 #[tokio::test]
@@ -265,18 +298,159 @@ async fn an_object_without_a_row_is_deleted() {
     let key = ObjectKey::for_upload(id, crate::domain::ImageType::Png);
     let no_row =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let delete = mock!(aws_sdk_s3::Client::delete_object)
-        .match_requests({
-            let key = key.to_string();
-            move |req| req.key() == Some(key.as_str())
-        })
-        .then_output(|| DeleteObjectOutput::builder().build());
+    let (delete, deleted) = deletes_recorded();
     let processor = processor(std::slice::from_ref(&delete), &[no_row]);
 
     let outcome = processor.process_object(key.as_ref()).await.unwrap();
 
     assert_eq!(outcome, Outcome::Orphan);
-    assert_eq!(delete.num_calls(), 1);
+    // Whatever an earlier attempt may have left for this id goes too: with no row, nothing stays.
+    let keys = ImageObjectKeys::new(id, crate::domain::ImageType::Png);
+    let mut expected = vec![
+        keys.upload.to_string(),
+        keys.original.to_string(),
+        keys.thumbnail.to_string(),
+    ];
+    expected.sort();
+    assert_eq!(sorted(&deleted), expected);
+}
+
+#[tokio::test]
+async fn objects_outside_the_upload_inbox_are_left_alone() {
+    let id = ImageId::new_random();
+    // No rules: any call to S3 or DynamoDB would fail the test.
+    let processor = processor(&[], &[]);
+    for key in [
+        format!("originals/{id}.png"),
+        format!("thumbnails/{id}.jpg"),
+        "reports/2026.csv".to_owned(),
+        format!("Uploads/{id}.png"),
+    ] {
+        let outcome = processor.process_object(&key).await.unwrap();
+        assert_eq!(outcome, Outcome::Ignored, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_put_again_after_ready_is_deleted_never_verified() {
+    // Only possible where the bucket ignores `If-None-Match`: the new bytes land in the inbox.
+    let row = pending_row();
+    let (delete, deleted) = deletes_recorded();
+    let processor = processor(
+        std::slice::from_ref(&delete),
+        &[get_item_returning(ready(&row))],
+    );
+
+    let outcome = processor
+        .process_object(row.object_key.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::AlreadySettled);
+    assert_eq!(*deleted.lock().unwrap(), [row.object_key.to_string()]);
+}
+
+#[tokio::test]
+async fn an_accepted_upload_is_copied_as_verified_thumbnailed_settled_then_removed() {
+    let row = pending_row();
+    let keys = row.object_keys();
+    let order = Arc::new(Mutex::new(Vec::<String>::new()));
+    let step = |name: &'static str| {
+        let order = order.clone();
+        move || order.lock().unwrap().push(name.to_owned())
+    };
+    let copy = mock!(aws_sdk_s3::Client::copy_object)
+        .match_requests({
+            let (expected_source, expected_key) =
+                (format!("bucket/{}", keys.upload), keys.original.to_string());
+            let record = step("copy");
+            move |req| {
+                record();
+                req.copy_source() == Some(expected_source.as_str())
+                    && req.copy_source_if_match() == Some("\"etag\"")
+                    && req.key() == Some(expected_key.as_str())
+            }
+        })
+        .then_output(|| CopyObjectOutput::builder().build());
+    let thumbnail = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests({
+            let (key, record) = (keys.thumbnail.to_string(), step("thumbnail"));
+            move |req| {
+                record();
+                req.key() == Some(key.as_str())
+            }
+        })
+        .then_output(|| PutObjectOutput::builder().build());
+    let settle = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests({
+            let (original, record) = (keys.original.to_string(), step("settle"));
+            move |req| {
+                record();
+                req.expression_attribute_values()
+                    .and_then(|v| v.get(":originalKey"))
+                    == Some(&AttributeValue::S(original.clone()))
+            }
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let delete = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests({
+            let (key, record) = (keys.upload.to_string(), step("delete upload"));
+            move |req| {
+                record();
+                req.key() == Some(key.as_str())
+            }
+        })
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let mut s3_rules = vec![copy.clone(), thumbnail.clone(), delete.clone()];
+    s3_rules.extend(s3_serving_the_jpeg().into_iter().take(2));
+    let processor = processor(
+        &s3_rules,
+        &[get_item_returning(row.clone()), settle.clone()],
+    );
+
+    let outcome = processor
+        .process_object(row.object_key.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::Ready);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["copy", "thumbnail", "settle", "delete upload"]
+    );
+}
+
+#[tokio::test]
+async fn an_upload_replaced_after_it_was_verified_is_not_kept() {
+    // The copy is pinned to the verified ETag; S3 answers 412 when the object changed since.
+    let row = pending_row();
+    let copy = mock!(aws_sdk_s3::Client::copy_object).then_error(|| {
+        CopyObjectError::generic(
+            ErrorMetadata::builder()
+                .code("PreconditionFailed")
+                .message("At least one of the pre-conditions you specified did not hold")
+                .build(),
+        )
+    });
+    let thumbnail =
+        mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build());
+    let settle = mock!(aws_sdk_dynamodb::Client::update_item)
+        .then_output(|| UpdateItemOutput::builder().build());
+    let mut s3_rules = vec![copy, thumbnail.clone()];
+    s3_rules.extend(s3_serving_the_jpeg().into_iter().take(2));
+    let processor = processor(
+        &s3_rules,
+        &[get_item_returning(row.clone()), settle.clone()],
+    );
+
+    let outcome = processor
+        .process_object(row.object_key.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::Gone, "the new version has its own event");
+    assert_eq!(thumbnail.num_calls(), 0);
+    assert_eq!(settle.num_calls(), 0);
 }
 
 #[tokio::test]
@@ -330,5 +504,10 @@ async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
         .unwrap();
 
     assert_eq!(outcome, Outcome::Rejected(RejectionReason::TypeMismatch));
-    assert_eq!(*order.lock().unwrap(), ["update", "delete"]);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["update", "delete", "delete", "delete"],
+        "the row first, then every object a REJECTED image may not have"
+    );
+    assert_eq!(delete.num_calls(), 3);
 }

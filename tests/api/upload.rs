@@ -49,10 +49,18 @@ async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
             .ends_with(&format!("photos-bucket.s3.us-east-1.amazonaws.com/{key}"))
     );
     assert_eq!(body["method"], "PUT");
-    assert_eq!(body["headers"], json!({"Content-Type": "image/jpeg"}));
+    // `If-None-Match: *` is signed in: the URL creates its object once (S3 answers a second PUT
+    // with 412) and a client that drops the header breaks the signature.
+    assert_eq!(
+        body["headers"],
+        json!({"Content-Type": "image/jpeg", "If-None-Match": "*"})
+    );
     let query = query_of(upload_url);
     assert_eq!(query["X-Amz-Expires"], "300");
-    assert_eq!(query["X-Amz-SignedHeaders"], "content-type;host");
+    assert_eq!(
+        query["X-Amz-SignedHeaders"],
+        "content-type;host;if-none-match"
+    );
     let expires_at = OffsetDateTime::parse(body["expiresAt"].as_str().unwrap(), &Rfc3339).unwrap();
     let expected = before.replace_nanosecond(0).unwrap() + time::Duration::seconds(300);
     assert!(
@@ -92,7 +100,7 @@ async fn a_declared_size_is_signed_into_the_url_and_stored() {
     let query = query_of(reply.body["uploadUrl"].as_str().unwrap());
     assert_eq!(
         query["X-Amz-SignedHeaders"],
-        "content-length;content-type;host"
+        "content-length;content-type;host;if-none-match"
     );
     assert_eq!(
         written.lock().unwrap()[0]["fileSize"].as_n().unwrap(),
@@ -114,7 +122,10 @@ async fn the_upload_url_carries_no_checksum_a_browser_cannot_send() {
     let url = reply.body["uploadUrl"].as_str().unwrap();
     assert!(url.contains("X-Amz-Signature="), "{url}");
     assert_eq!(checksum_traces(url), Vec::<String>::new(), "{url}");
-    assert_eq!(reply.body["headers"], json!({"Content-Type": "image/webp"}));
+    assert_eq!(
+        reply.body["headers"],
+        json!({"Content-Type": "image/webp", "If-None-Match": "*"})
+    );
 }
 
 /// Control for the test above: a URL the SDK presigns with a checksum is caught by the same check,
