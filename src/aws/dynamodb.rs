@@ -292,6 +292,7 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
             ("height", n(ready.height)),
             ("sizeBytes", n(ready.size_bytes)),
             ("originalKey", s(ready.original_key.as_ref())),
+            ("uploadEtag", s(&ready.upload_etag)),
             ("thumbnailKey", s(ready.thumbnail_key.as_ref())),
             ("processedAt", s(&format_time(ready.processed_at))),
         ],
@@ -364,6 +365,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                     size_bytes: u64::try_from(required("sizeBytes")?)
                         .map_err(|_| MalformedItem("sizeBytes"))?,
                     original_key,
+                    upload_etag: s("uploadEtag")?.clone(),
                     thumbnail_key,
                     processed_at: time("processedAt")?,
                 })

@@ -108,6 +108,11 @@ pub struct ReadyImage {
     pub size_bytes: u64,
     /// The verified copy of the upload (`originals/`), the only original ever served.
     pub original_key: ObjectKey,
+    /// The ETag of the uploaded version that was verified. That object stays in the inbox, so S3
+    /// refuses any second PUT to its key (`If-None-Match`), until the bucket's lifecycle rule or a
+    /// DELETE removes it; an inbox object with another ETag got past a store that ignores the
+    /// header, and is deleted unverified.
+    pub upload_etag: String,
     pub thumbnail_key: ObjectKey,
     pub processed_at: OffsetDateTime,
 }

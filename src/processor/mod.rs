@@ -234,8 +234,9 @@ impl Processor {
         })
     }
 
-    /// Keeps the verified version (copied out of the inbox, where no URL can overwrite it), writes
-    /// the thumbnail, settles the row READY, and only then empties the inbox.
+    /// Keeps the verified version (copied out of the inbox to where no URL can write), writes the
+    /// thumbnail, and settles the row READY. The upload itself stays in the inbox, where it makes
+    /// S3 refuse any second PUT to its key until the bucket's lifecycle rule removes it.
     async fn accept(
         &self,
         row: &ImageMetadata,
@@ -265,6 +266,7 @@ impl Processor {
             height: inspected.height,
             size_bytes,
             original_key: objects.original.clone(),
+            upload_etag: head.etag.clone().unwrap_or_default(),
             thumbnail_key: objects.thumbnail.clone(),
             processed_at: OffsetDateTime::now_utc(),
         });
@@ -300,7 +302,7 @@ impl Processor {
 
     /// After a settle: removes what the row, as it now stands, does not allow. When the settle did
     /// not apply, the row was settled by a concurrent duplicate or deleted by its owner meanwhile,
-    /// so it is read again: whatever this attempt wrote that the row does not name goes.
+    /// so it is read again: whatever this attempt wrote that the row does not allow goes.
     async fn settled(
         &self,
         objects: &ImageObjectKeys,
@@ -308,6 +310,8 @@ impl Processor {
         written: &ImageState,
     ) -> Result<(), MessageError> {
         match transition {
+            // The verified upload stays: it is what makes S3 refuse a second PUT to its URL.
+            Transition::Applied if matches!(written, ImageState::Ready(_)) => Ok(()),
             Transition::Applied => self.tidy(objects, Some(written)).await,
             Transition::Changed => {
                 let now = self.table.get(objects.image_id).await?;
@@ -320,8 +324,8 @@ impl Processor {
     }
 
     /// Deletes the objects of an image that a row in `state` (`None`: no row) does not allow: a
-    /// READY image keeps its verified original and thumbnail and nothing in the inbox; a REJECTED
-    /// or deleted one keeps nothing; a PENDING one is left as it is.
+    /// READY image keeps its verified original, its thumbnail, and in the inbox only the version
+    /// that was verified; a REJECTED or deleted one keeps nothing; a PENDING one is left as it is.
     async fn tidy(
         &self,
         objects: &ImageObjectKeys,
@@ -329,7 +333,20 @@ impl Processor {
     ) -> Result<(), MessageError> {
         match state {
             Some(ImageState::Pending) => {}
-            Some(ImageState::Ready(_)) => self.objects.delete(objects.upload.as_ref()).await?,
+            Some(ImageState::Ready(ready)) => {
+                let key = objects.upload.as_ref();
+                let replaced =
+                    self.objects.head(key).await?.is_some_and(|head| {
+                        head.etag.as_deref() != Some(ready.upload_etag.as_str())
+                    });
+                if replaced {
+                    tracing::warn!(
+                        "the upload was replaced after it was verified (the store ignored \
+                         If-None-Match); deleting the new object unverified"
+                    );
+                    self.objects.delete(key).await?;
+                }
+            }
             Some(ImageState::Rejected(_)) | None => {
                 futures_util::try_join!(
                     self.objects.delete(objects.upload.as_ref()),

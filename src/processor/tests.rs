@@ -51,6 +51,7 @@ fn ready(row: &ImageMetadata) -> ImageMetadata {
             height: 48,
             size_bytes: JPEG.len() as u64,
             original_key: ObjectKey::for_original(row.image_id, row.image_type),
+            upload_etag: "\"etag\"".into(),
             thumbnail_key: ObjectKey::for_thumbnail(row.image_id),
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
@@ -230,8 +231,8 @@ async fn a_conditional_failure_on_a_redelivery_is_treated_as_done() {
     assert_eq!(get_item.num_calls(), 2, "re-read to see who settled it");
     assert_eq!(
         *deleted.lock().unwrap(),
-        [row.object_key.to_string()],
-        "a READY image keeps its original and thumbnail; only the inbox is emptied"
+        Vec::<String>::new(),
+        "a READY image keeps its objects, the verified upload included"
     );
 }
 
@@ -336,10 +337,13 @@ async fn an_upload_put_again_after_ready_is_deleted_never_verified() {
     // Only possible where the bucket ignores `If-None-Match`: the new bytes land in the inbox.
     let row = pending_row();
     let (delete, deleted) = deletes_recorded();
-    let processor = processor(
-        std::slice::from_ref(&delete),
-        &[get_item_returning(ready(&row))],
-    );
+    let replaced = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
+        HeadObjectOutput::builder()
+            .content_length(10)
+            .e_tag("\"another-version\"")
+            .build()
+    });
+    let processor = processor(&[delete, replaced], &[get_item_returning(ready(&row))]);
 
     let outcome = processor
         .process_object(row.object_key.as_ref())
@@ -351,7 +355,24 @@ async fn an_upload_put_again_after_ready_is_deleted_never_verified() {
 }
 
 #[tokio::test]
-async fn an_accepted_upload_is_copied_as_verified_thumbnailed_settled_then_removed() {
+async fn a_redelivery_after_ready_keeps_the_verified_upload() {
+    let row = pending_row();
+    let (delete, deleted) = deletes_recorded();
+    let mut s3_rules = vec![delete];
+    s3_rules.extend(s3_serving_the_jpeg());
+    let processor = processor(&s3_rules, &[get_item_returning(ready(&row))]);
+
+    let outcome = processor
+        .process_object(row.object_key.as_ref())
+        .await
+        .unwrap();
+
+    assert_eq!(outcome, Outcome::AlreadySettled);
+    assert_eq!(*deleted.lock().unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
     let row = pending_row();
     let keys = row.object_keys();
     let order = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -386,22 +407,17 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_settled_then_remov
             let (original, record) = (keys.original.to_string(), step("settle"));
             move |req| {
                 record();
-                req.expression_attribute_values()
-                    .and_then(|v| v.get(":originalKey"))
-                    == Some(&AttributeValue::S(original.clone()))
+                let values = req
+                    .expression_attribute_values()
+                    .cloned()
+                    .unwrap_or_default();
+                values.get(":originalKey") == Some(&AttributeValue::S(original.clone()))
+                    && values.get(":uploadEtag") == Some(&AttributeValue::S("\"etag\"".into()))
             }
         })
         .then_output(|| UpdateItemOutput::builder().build());
-    let delete = mock!(aws_sdk_s3::Client::delete_object)
-        .match_requests({
-            let (key, record) = (keys.upload.to_string(), step("delete upload"));
-            move |req| {
-                record();
-                req.key() == Some(key.as_str())
-            }
-        })
-        .then_output(|| DeleteObjectOutput::builder().build());
-    let mut s3_rules = vec![copy.clone(), thumbnail.clone(), delete.clone()];
+    let (delete, deleted) = deletes_recorded();
+    let mut s3_rules = vec![copy.clone(), thumbnail.clone(), delete];
     s3_rules.extend(s3_serving_the_jpeg().into_iter().take(2));
     let processor = processor(
         &s3_rules,
@@ -414,9 +430,11 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_settled_then_remov
         .unwrap();
 
     assert_eq!(outcome, Outcome::Ready);
+    assert_eq!(*order.lock().unwrap(), ["copy", "thumbnail", "settle"]);
     assert_eq!(
-        *order.lock().unwrap(),
-        ["copy", "thumbnail", "settle", "delete upload"]
+        *deleted.lock().unwrap(),
+        Vec::<String>::new(),
+        "the verified upload stays in the inbox, so its URL cannot create it again"
     );
 }
 
