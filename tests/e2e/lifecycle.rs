@@ -70,7 +70,14 @@ async fn a_real_jpeg_becomes_ready_with_a_small_thumbnail_without_exif() {
             .expect("the thumbnail is a JPEG");
         assert!(decoded.width().max(decoded.height()) <= 256);
         assert!(!has_exif(&thumbnail), "no EXIF in the thumbnail of {id}");
-        assert!(app.object_exists(&format!("uploads/{id}.jpg")).await);
+        // The verified bytes are copied where no upload URL can write; the upload stays in the
+        // inbox (so its URL cannot create it again) until the bucket's lifecycle rule expires it.
+        assert_eq!(
+            item["originalKey"].as_s().unwrap(),
+            &format!("originals/{id}.jpg")
+        );
+        assert_eq!(&app.object(&format!("originals/{id}.jpg")).await, bytes);
+        assert_eq!(&app.object(&format!("uploads/{id}.jpg")).await, bytes);
     }
     let large_thumb = app.object(&format!("thumbnails/{large_id}.jpg")).await;
     let decoded = image::load_from_memory(&large_thumb).unwrap();

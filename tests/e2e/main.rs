@@ -6,4 +6,6 @@ mod failures;
 mod helpers;
 mod images;
 mod lifecycle;
+mod one_shot;
+mod races;
 mod upload;

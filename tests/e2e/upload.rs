@@ -156,7 +156,8 @@ async fn the_bucket_lets_the_local_page_put_from_a_browser() {
         )
         .header("Origin", "http://localhost:3000")
         .header("Access-Control-Request-Method", "PUT")
-        .header("Access-Control-Request-Headers", "content-type")
+        // Every header the API tells the client to send, as a browser would announce them.
+        .header("Access-Control-Request-Headers", "content-type,if-none-match")
         .send()
         .await
         .unwrap();
@@ -166,4 +167,9 @@ async fn the_bucket_lets_the_local_page_put_from_a_browser() {
         preflight.headers()["access-control-allow-origin"],
         "http://localhost:3000"
     );
+    let allowed = preflight.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("if-none-match"), "{allowed}");
 }
