@@ -458,6 +458,43 @@ mod tests {
     }
 
     #[test]
+    fn a_ready_row_names_its_verified_original_and_comes_back() {
+        let pending = record(None);
+        let keys = pending.object_keys();
+        let row = ImageMetadata {
+            state: ImageState::Ready(ReadyImage {
+                width: 4000,
+                height: 3000,
+                size_bytes: 4_362_608,
+                original_key: keys.original.clone(),
+                upload_etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
+                thumbnail_key: keys.thumbnail.clone(),
+                processed_at: datetime!(2026-11-24 10:00:01.456 UTC),
+            }),
+            pending_expiry: None,
+            ..pending
+        };
+        let item = to_item(&row);
+        assert_eq!(
+            item["originalKey"].as_s().unwrap(),
+            &format!("originals/{}.png", row.image_id)
+        );
+        assert_eq!(
+            item["uploadEtag"].as_s().unwrap(),
+            "\"9b2cf535f27731c974343645a3985328\""
+        );
+        assert_eq!(ImageMetadata::try_from(&item).unwrap(), row);
+
+        // A READY row must name exactly the key the processor writes; anything else is malformed.
+        let mut elsewhere = item.clone();
+        elsewhere.insert("originalKey".into(), s(keys.upload.as_ref()));
+        assert_eq!(
+            ImageMetadata::try_from(&elsewhere).unwrap_err().to_string(),
+            MalformedItem("originalKey").to_string()
+        );
+    }
+
+    #[test]
     fn an_undeclared_size_is_left_out_not_null() {
         let row = record(None);
         let item = to_item(&row);

@@ -157,7 +157,10 @@ async fn the_bucket_lets_the_local_page_put_from_a_browser() {
         .header("Origin", "http://localhost:3000")
         .header("Access-Control-Request-Method", "PUT")
         // Every header the API tells the client to send, as a browser would announce them.
-        .header("Access-Control-Request-Headers", "content-type,if-none-match")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,if-none-match",
+        )
         .send()
         .await
         .unwrap();
