@@ -145,7 +145,8 @@ impl ImageObjects {
                 context: "downloading the uploaded object",
                 source: Box::new(e),
             })?;
-        Ok(Some(bytes.to_vec()))
+        // One contiguous buffer, not a second copy of it: the upload counts against the budget.
+        Ok(Some(bytes.into_bytes().into()))
     }
 
     /// Copies the object at `from` to `to` inside the bucket, only if `from` is still the version
