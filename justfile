@@ -23,7 +23,7 @@ dev:
     The API is at http://127.0.0.1:3000, and uploads are verified and thumbnailed as they arrive.
     Ask for an upload URL, PUT a fixture image to it, then list your images:
       up=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}')
-      curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' --data-binary @fixtures/images/sunset-64x48.jpg "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])')"
+      curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' -H 'If-None-Match: *' --data-binary @fixtures/images/sunset-64x48.jpg "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])')"
       curl -s 'http://127.0.0.1:3000/images?limit=5'
 
     HELP

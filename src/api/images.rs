@@ -1,7 +1,7 @@
 //! `GET /images`, `GET /images/{imageId}`, `DELETE /images/{imageId}`: the caller's own images.
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use base64::Engine;
@@ -13,7 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::AppState;
 use super::error::ApiError;
 use super::request::Caller;
-use crate::aws::{AwsError, PageKey, Transition, format_time};
+use crate::aws::{AwsError, PageKey, Transition, format_time, parse_stored_time};
 use crate::domain::{ImageId, ImageMetadata, ImageState, Owner};
 
 /// The page size when `limit` is not given, and the largest allowed.
@@ -116,8 +116,11 @@ pub async fn list_images(
 pub async fn get_image(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(raw_id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ImageView>, ApiError> {
+    let Ok(Path(raw_id)) = path else {
+        return Err(ApiError::ImageNotFound);
+    };
     let image = owned_image(&state, &owner, &raw_id)
         .await?
         .ok_or(ApiError::ImageNotFound)?;
@@ -134,15 +137,19 @@ pub async fn get_image(
 /// A row settles once, so this repeats at most once; and a processor that finds the row gone when
 /// it settles removes what it wrote. No interleaving leaves an object without a row.
 ///
+/// Someone else's image answers 204 like a missing one (and nothing of it is deleted), so ids
+/// cannot be probed.
+///
 /// # Errors
-/// 404 when the image is someone else's; 5xx when S3 or DynamoDB fails (the row is only deleted
-/// after every object, so a retry finishes the job).
+/// 404 for a malformed id; 5xx when S3 or DynamoDB fails (the row is only deleted after every
+/// object, so a retry finishes the job).
 pub async fn delete_image(
     State(state): State<AppState>,
     Caller(owner): Caller,
-    Path(raw_id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    let Some(id) = ImageId::parse(&raw_id) else {
+    // A path that is not even an id (bad percent-encoding included) names nothing anyone owns.
+    let Some(id) = path.ok().and_then(|Path(raw)| ImageId::parse(&raw)) else {
         return Err(ApiError::ImageNotFound);
     };
     tracing::Span::current().record("image_id", tracing::field::display(id));
@@ -152,7 +159,10 @@ pub async fn delete_image(
             return Ok(StatusCode::NO_CONTENT);
         };
         if image.owner != owner {
-            return Err(ApiError::ImageNotFound);
+            // Exactly what a missing image answers, after the same one read: that an id is
+            // someone else's cannot be told from outside.
+            tracing::info!("not the caller's image; nothing deleted");
+            return Ok(StatusCode::NO_CONTENT);
         }
         let keys = image.object_keys();
         futures_util::try_join!(
@@ -254,7 +264,9 @@ fn decode_cursor(raw: &str) -> Result<PageKey, ApiError> {
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
     let (created_at, image_id) = text.split_once('|').ok_or_else(invalid)?;
     Ok(PageKey {
-        created_at: OffsetDateTime::parse(created_at, &Rfc3339).map_err(|_| invalid())?,
+        // Only the exact form `encode_cursor` writes: an RFC 3339 time with an offset could name
+        // a UTC time beyond what can be stored (and formatting it again would fail).
+        created_at: parse_stored_time(created_at).ok_or_else(invalid)?,
         image_id: ImageId::parse(image_id).ok_or_else(invalid)?,
     })
 }
@@ -281,6 +293,10 @@ mod tests {
             URL_SAFE_NO_PAD.encode("no separator"),
             URL_SAFE_NO_PAD.encode(format!("yesterday|{id}")),
             URL_SAFE_NO_PAD.encode("2026-11-24T10:00:00.000Z|not-an-id"),
+            // Valid RFC 3339, but past year 9999 in UTC: used to panic when formatted again.
+            URL_SAFE_NO_PAD.encode(format!("9999-12-31T23:59:59.999-23:59|{id}")),
+            URL_SAFE_NO_PAD.encode(format!("2026-11-24T10:00:00.000+01:00|{id}")),
+            URL_SAFE_NO_PAD.encode(format!("2026-11-24T10:00:00Z|{id}")),
         ] {
             assert!(
                 matches!(decode_cursor(&text), Err(ApiError::InvalidQuery(_))),

@@ -303,6 +303,14 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
     }
 }
 
+/// A time in exactly the stored form (UTC, `Z`, three fractional digits), or `None`. Offsets
+/// are refused: a time that only exists as a local time (year 9999 behind UTC) cannot be stored.
+pub fn parse_stored_time(text: &str) -> Option<OffsetDateTime> {
+    time::PrimitiveDateTime::parse(text, STORED_TIME)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
+}
+
 /// A time as stored: UTC, millisecond precision, fixed width.
 pub fn format_time(t: OffsetDateTime) -> String {
     t.to_offset(time::UtcOffset::UTC)

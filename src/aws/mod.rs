@@ -6,7 +6,7 @@ mod s3;
 
 pub use dynamodb::{
     ITEM_TTL_ATTRIBUTE, MetadataTable, OWNER_INDEX, Page, PageKey, Transition, format_time,
-    to_item as dynamodb_item,
+    parse_stored_time, to_item as dynamodb_item,
 };
 pub use error::AwsError;
 pub use s3::{Copy, ImageObjects, ObjectHead, PresignedUpload};

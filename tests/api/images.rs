@@ -55,6 +55,8 @@ async fn a_malformed_id_is_not_found_without_asking_dynamodb() {
         "/images/not-an-id",
         "/images/3F1E2C4A-8B6D-4E2F-9A1B-2C3D4E5F6A7B",
         "/images/00000000-0000-1000-8000-000000000000",
+        // Not even UTF-8 once percent-decoded: still the same JSON 404, not a text/plain 400.
+        "/images/%FF",
     ] {
         let reply = send(&app, get(path)).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");

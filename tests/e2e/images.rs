@@ -150,7 +150,7 @@ async fn delete_removes_both_objects_and_the_row_and_can_be_repeated() {
 }
 
 #[tokio::test]
-async fn another_owners_image_is_not_found_and_not_deleted() {
+async fn another_owners_image_answers_like_a_missing_one_and_is_not_deleted() {
     let app = spawn_app().await;
     let (ana, ben) = ("sub-ana-0001", "sub-ben-0002");
     let (status, upload) = app
@@ -171,7 +171,18 @@ async fn another_owners_image_is_not_found_and_not_deleted() {
 
     assert_eq!(ben_get, 404);
     assert_eq!(ben_body["error"]["code"], "IMAGE_NOT_FOUND");
-    assert_eq!(ben_delete, 404);
+    let missing = format!("/images/{}", uuid::Uuid::new_v4());
+    let (missing_get, missing_body) = app.as_owner(ben, "GET", &missing, None).await;
+    let (missing_delete, _) = app.as_owner(ben, "DELETE", &missing, None).await;
+    // Someone else's image and a missing one get the same answers, so ids cannot be probed.
+    assert_eq!((ben_get, ben_delete), (missing_get, missing_delete));
+    for field in ["code", "message"] {
+        assert_eq!(
+            ben_body["error"][field], missing_body["error"][field],
+            "{field}"
+        );
+    }
+    assert_eq!(ben_delete, 204);
     assert_eq!(ben_list["images"], json!([]));
     assert_eq!(app.item(id).await.unwrap()["owner"].as_s().unwrap(), ana);
     let (ana_get, ana_body) = app.as_owner(ana, "GET", &path, None).await;
