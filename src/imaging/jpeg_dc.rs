@@ -7,9 +7,15 @@
 //! 1/8 scale still fill and hand over full coefficient buffers; this one does not, which is most
 //! of the processor's time on large photos.
 //!
-//! Only baseline and extended-sequential Huffman JPEGs with 8-bit samples and one scan (what
-//! cameras and phones write) are handled; anything else is [`DcError::Unsupported`] and the
-//! caller falls back to a general decoder.
+//! Handled: Huffman-coded JPEGs with 8-bit samples, one or three components, either sequential
+//! in one scan (what cameras and phones write) or progressive (what web tools write). A
+//! progressive file is decoded scan by scan without storing any AC coefficient: DC scans fill
+//! the DC plane, AC scans are entropy-decoded to verify the file, keeping only a bitmap per
+//! block of which coefficients are non-zero so far (what refinement scans need to know which
+//! coefficients get correction bits). Memory is then independent of the AC data: 2 + 8 bytes a
+//! block, about 1/6 byte a pixel for each full-resolution component. Anything else (arithmetic coding, 12-bit,
+//! lossless, hierarchical, CMYK, sequential over several scans) is [`DcError::Unsupported`] and
+//! the caller falls back to a general decoder.
 //!
 //! # Hostile input
 //!
@@ -25,6 +31,11 @@
 //!   pads with zero bits at a marker or at the end of the data, and the scan checks after every
 //!   MCU (at most [`MAX_BLOCKS_IN_MCU`] blocks) whether it consumed any padding, so a stream that
 //!   runs out is refused within one MCU of where it ran out.
+//! - Progressive scans can visit every block of a component at almost no cost in bits (an
+//!   end-of-band run covers up to 32767 blocks), so each scan is charged its blocks before it is
+//!   decoded, against a budget of [`MAX_PASSES`] visits per block of the frame and per byte of
+//!   the file; the progression itself is checked (G.1.1.1: the DC first, each coefficient coded
+//!   once then refined a bit at a time), and a DC scan's blocks must fit in the bytes left.
 //! - Arithmetic is either checked or bounded by a proof in a comment next to it; the tests run
 //!   as debug builds, with overflow checks on, over crafted streams.
 
@@ -33,7 +44,7 @@ use crate::domain::ProcessingPolicy;
 /// Why the DC decode did not produce an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DcError {
-    /// A valid kind of JPEG this decoder does not handle (progressive, arithmetic, CMYK, ...).
+    /// A valid kind of JPEG this decoder does not handle (arithmetic, 12-bit, CMYK, ...).
     Unsupported,
     /// Not a well-formed JPEG (bad tables, bad Huffman codes, truncated data).
     Invalid,
@@ -76,6 +87,20 @@ type Dc = i16;
 
 /// Bytes a DC plane needs for each block.
 const PLANE_BYTES_PER_BLOCK: u64 = 2;
+
+/// Bytes a progressive frame needs for each block: the DC plane and the non-zero bitmap.
+const PROGRESSIVE_BYTES_PER_BLOCK: u64 = PLANE_BYTES_PER_BLOCK + 8;
+
+/// Blocks progressive scans may visit, per block of the frame and per byte of the file. The
+/// usual scripts (libjpeg's, mozjpeg's) pass over each component 6 to 10 times; a file of many
+/// more scans than that has to bring the bytes for them.
+const MAX_PASSES: u64 = 16;
+
+/// The largest point transform (successive approximation bit) of a scan (G.1.1.1.1).
+const MAX_POINT_TRANSFORM: u8 = 13;
+
+/// A coefficient not yet coded by any scan, in [`Progression::point_transform`].
+const NOT_CODED: u8 = u8::MAX;
 
 const LOOKUP_BITS: u32 = 9;
 
@@ -250,17 +275,43 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// `n` (at most 16) raw bits, as an unsigned number.
+    #[inline]
+    fn raw(&mut self, n: u32) -> u32 {
+        if n == 0 {
+            return 0;
+        }
+        if self.count < n {
+            self.fill();
+        }
+        // `n` in 1..=16: the top `n` bits, below 2^16.
+        let v = (self.acc >> (64 - n)) as u32;
+        self.consume(n);
+        v
+    }
+
+    /// Drops `n` bits, any number (refinement bits whose values do not matter here).
+    fn skip(&mut self, mut n: u32) {
+        while n > 0 {
+            let step = n.min(32);
+            if self.count < step {
+                self.fill();
+            }
+            self.consume(step);
+            n -= step;
+        }
+    }
+
     /// Whether any padding bit was consumed: the data ran out (or hit a marker) mid-scan.
     #[inline]
     fn truncated(&self) -> bool {
         self.padding > self.count
     }
 
-    /// At a restart interval: drop the byte's leftover bits and step over `RSTn`.
-    ///
-    /// Bytes between the last MCU and the marker are skipped, as libjpeg does (with a warning):
-    /// each byte once, so in time proportional to the data.
-    fn restart(&mut self, expected: u8) -> Result<(), DcError> {
+    /// After the last MCU of an interval or a scan: refuses a stream that ran out, then moves
+    /// `pos` to the next marker. Bytes between the last MCU and the marker are skipped, as
+    /// libjpeg does (with a warning): each byte once, so in time proportional to the data.
+    fn to_marker(&mut self) -> Result<(), DcError> {
         if self.truncated() {
             return Err(DcError::Invalid);
         }
@@ -283,6 +334,12 @@ impl<'a> Bits<'a> {
         while self.data.get(self.pos + 1) == Some(&0xFF) {
             self.pos += 1;
         }
+        Ok(())
+    }
+
+    /// At a restart interval: drop the byte's leftover bits and step over `RSTn`.
+    fn restart(&mut self, expected: u8) -> Result<(), DcError> {
+        self.to_marker()?;
         if self.data.get(self.pos..self.pos + 2) != Some(&[0xFF, 0xD0 + expected]) {
             return Err(DcError::Invalid);
         }
@@ -297,6 +354,7 @@ impl<'a> Bits<'a> {
 
 /// The frame header, and the MCU grid it implies.
 struct Frame {
+    progressive: bool,
     width: u16,
     height: u16,
     components: Vec<Component>,
@@ -320,6 +378,23 @@ impl Frame {
             .saturating_mul(v)
     }
 
+    /// The blocks across and down of component `c` alone, which a one-component scan covers
+    /// (A.2.2: no padding to whole MCUs), each within the plane's `mcus_x * c.h` x
+    /// `mcus_y * c.v`.
+    fn component_blocks(&self, c: &Component) -> (usize, usize) {
+        let across = (usize::from(self.width) * c.h).div_ceil(self.h_max);
+        let down = (usize::from(self.height) * c.v).div_ceil(self.v_max);
+        (across.div_ceil(8), down.div_ceil(8))
+    }
+
+    /// Blocks in all of the frame's DC planes.
+    fn all_blocks(&self) -> u64 {
+        self.components
+            .iter()
+            .map(|c| self.blocks(c))
+            .fold(0, u64::saturating_add)
+    }
+
     /// The 1/8-scale output's width and height: each at most 8192.
     fn output_size(&self) -> (u16, u16) {
         (self.width.div_ceil(8), self.height.div_ceil(8))
@@ -332,6 +407,15 @@ struct Component {
     h: usize,
     v: usize,
     quant: usize,
+}
+
+/// The tables defined so far (DQT, DHT): the latest of each id.
+#[derive(Default)]
+struct Tables {
+    /// Each quantization table's DC quantizer.
+    quant_dc: [Option<u16>; 4],
+    dc: [Option<Huffman>; 4],
+    ac: [Option<Huffman>; 4],
 }
 
 /// What one decode did, for the tests that show refusing costs in proportion to the bytes.
@@ -355,16 +439,16 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
         return Err(DcError::Invalid);
     }
     let mut pos = 2;
-    let mut quant_dc = [None::<u16>; 4];
-    let mut dc_tables: [Option<Huffman>; 4] = Default::default();
-    let mut ac_tables: [Option<Huffman>; 4] = Default::default();
+    let mut tables = Tables::default();
     let mut frame: Option<Frame> = None;
     let mut restart_interval = 0u16;
     let mut adobe_transform = None;
+    let mut progression: Option<Progression> = None;
+    let mut after_scan = false;
     loop {
         match data.get(pos) {
             Some(0xFF) => {}
-            // The data ended before a scan.
+            // The data ended before a scan (or before a progressive image's EOI).
             None => return Err(DcError::Invalid),
             // Bytes between segments are not JPEG, but libjpeg and `jpeg-decoder` skip them
             // (some cameras write them), so the general decoder gets to read such a file.
@@ -379,10 +463,24 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
         match marker {
             // FF 00 outside entropy-coded data: junk, as above.
             0x00 => return Err(DcError::Unsupported),
-            // TEM, reserved markers, RSTn, SOI, EOI and DNL have no place before the first scan.
+            // The end of a progressive image, after all its scans.
+            0xD9 if progression.is_some() => {
+                return match (&frame, &progression) {
+                    (Some(frame), Some(progression)) => progression.finish(frame),
+                    _ => Err(DcError::Invalid),
+                };
+            }
+            // Some encoders write an RSTn after a scan's last MCU; libjpeg and `jpeg-decoder`
+            // step over it.
+            0xD0..=0xD7 if after_scan => {
+                after_scan = false;
+                continue;
+            }
+            // TEM, reserved markers, RSTn, SOI, EOI and DNL have no place here.
             0x01..=0xBF | 0xD0..=0xD9 | 0xDC => return Err(DcError::Invalid),
             _ => {}
         }
+        after_scan = false;
         let length = data
             .get(pos..pos + 2)
             .and_then(|b| <[u8; 2]>::try_from(b).ok())
@@ -397,7 +495,7 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
         let segment = data.get(pos + 2..pos + length).ok_or(DcError::Invalid)?;
         pos += length;
         match marker {
-            0xC4 => parse_huffman(segment, &mut dc_tables, &mut ac_tables)?,
+            0xC4 => parse_huffman(segment, &mut tables.dc, &mut tables.ac)?,
             // JPG, DAC (arithmetic conditioning), DHP and EXP (hierarchical), JPGn extensions.
             0xC8 | 0xCC | 0xDE | 0xDF | 0xF0..=0xFD => return Err(DcError::Unsupported),
             // Every other SOFn: a frame header.
@@ -407,7 +505,7 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
                 }
                 frame = Some(parse_frame(marker, segment, policy)?);
             }
-            0xDB => parse_quant(segment, &mut quant_dc)?,
+            0xDB => parse_quant(segment, &mut tables.quant_dc)?,
             0xDD => {
                 restart_interval = <[u8; 2]>::try_from(segment)
                     .map(u16::from_be_bytes)
@@ -422,22 +520,47 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
                 if frame.components.len() == 3 && adobe_transform == Some(0) {
                     return Err(DcError::Unsupported);
                 }
-                let scan_tables = parse_scan(segment, frame)?;
+                let scan = parse_scan(segment, frame)?;
+                if frame.progressive {
+                    let progression = match progression.as_mut() {
+                        Some(progression) => progression,
+                        None => progression.insert(Progression::new(frame, data.len())?),
+                    };
+                    let mut bits = Bits::new(data, pos);
+                    let context = (frame, &tables, restart_interval);
+                    decode_progressive_scan(&mut bits, context, &scan, progression, work)?;
+                    pos = bits.pos;
+                    after_scan = true;
+                    continue;
+                }
+                if scan.components.len() != frame.components.len() {
+                    // Sequential files may spread components over several scans; leave those
+                    // to the fallback.
+                    return Err(DcError::Unsupported);
+                }
+                // A sequential scan covers coefficients 0..=63 at full precision (Se = 0 is
+                // read as 63, as `jpeg-decoder` does).
+                if scan.start != 0 || !matches!(scan.end, 0 | 63) || scan.high != 0 || scan.low != 0
+                {
+                    return Err(DcError::Invalid);
+                }
                 let quants = frame
                     .components
                     .iter()
-                    .map(|c| quant_dc[c.quant].ok_or(DcError::Invalid))
+                    .map(|c| tables.quant_dc[c.quant].ok_or(DcError::Invalid))
                     .collect::<Result<Vec<_>, _>>()?;
-                let tables = scan_tables
+                let huffman = scan
+                    .components
                     .iter()
-                    .map(|&(dc, ac)| match (&dc_tables[dc], &ac_tables[ac]) {
+                    .map(|&(_, dc, ac)| match (&tables.dc[dc], &tables.ac[ac]) {
                         (Some(dc), Some(ac)) => Ok((dc, ac)),
                         _ => Err(DcError::Invalid),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
+                charge_memory(frame, PLANE_BYTES_PER_BLOCK)?;
                 // `pos` is within the data: the segment before it was.
-                check_allocation(frame, data.len() - pos)?;
-                let planes = decode_scan(data, pos, frame, &tables, restart_interval, work)?;
+                fits_in(frame.all_blocks(), MIN_BITS_PER_BLOCK, data.len() - pos)?;
+                let planes = decode_scan(data, pos, frame, &huffman, restart_interval, work)?;
                 return Ok(to_rgb(frame, &planes, &quants));
             }
             // Everything else was refused before its length was read.
@@ -465,8 +588,8 @@ fn parse_frame(marker: u8, segment: &[u8], policy: &ProcessingPolicy) -> Result<
     if !policy.allows_dimensions(u32::from(width), u32::from(height)) {
         return Err(DcError::OverLimits);
     }
-    if !matches!(marker, 0xC0 | 0xC1) {
-        // Progressive, lossless, hierarchical or arithmetic-coded.
+    if !matches!(marker, 0xC0..=0xC2) {
+        // Lossless, hierarchical or arithmetic-coded.
         return Err(DcError::Unsupported);
     }
     if precision != 8 {
@@ -508,6 +631,7 @@ fn parse_frame(marker: u8, segment: &[u8], policy: &ProcessingPolicy) -> Result<
     let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
     let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
     Ok(Frame {
+        progressive: marker == 0xC2,
         width,
         height,
         h_max,
@@ -577,67 +701,82 @@ fn parse_quant(mut segment: &[u8], quant_dc: &mut [Option<u16>; 4]) -> Result<()
     Ok(())
 }
 
-/// Each frame component's (DC, AC) table ids, from a scan header that must cover the whole
-/// frame (several scans are left to the fallback).
-fn parse_scan(segment: &[u8], frame: &Frame) -> Result<Vec<(usize, usize)>, DcError> {
+/// A scan header.
+struct Scan {
+    /// (frame component index, DC table id, AC table id), in the frame's order.
+    components: Vec<(usize, usize, usize)>,
+    /// Spectral selection: the first and last coefficient coded, in zigzag order.
+    start: u8,
+    end: u8,
+    /// Successive approximation: the point transform of the coefficients' previous scan (0 for
+    /// their first), and of this one.
+    high: u8,
+    low: u8,
+}
+
+fn parse_scan(segment: &[u8], frame: &Frame) -> Result<Scan, DcError> {
     let (&count, rest) = segment.split_first().ok_or(DcError::Invalid)?;
     let count = usize::from(count);
     if !(1..=4).contains(&count) || rest.len() != 2 * count + 3 {
         return Err(DcError::Invalid);
     }
-    if count != frame.components.len() {
-        // Baseline files may spread components over several scans; leave those to the fallback.
-        return Err(DcError::Unsupported);
-    }
     let (selectors, parameters) = rest.split_at(2 * count);
-    let mut tables = Vec::with_capacity(count);
-    for (selector, component) in selectors.chunks_exact(2).zip(&frame.components) {
+    let mut components: Vec<(usize, usize, usize)> = Vec::with_capacity(count);
+    for selector in selectors.chunks_exact(2) {
         let &[id, ids] = selector else {
             return Err(DcError::Invalid);
         };
-        // Each frame component once, in the frame's order (B.2.3): no repeats, none missing.
-        if id != component.id {
+        let index = frame
+            .components
+            .iter()
+            .position(|c| c.id == id)
+            .ok_or(DcError::Invalid)?;
+        // Each component once, in the frame's order (B.2.3).
+        if components.last().is_some_and(|&(last, ..)| index <= last) {
             return Err(DcError::Invalid);
         }
         let (dc, ac) = (usize::from(ids >> 4), usize::from(ids & 15));
         if dc > 3 || ac > 3 {
             return Err(DcError::Invalid);
         }
-        tables.push((dc, ac));
+        components.push((index, dc, ac));
     }
-    // A sequential scan covers coefficients 0..=63 at full precision (Se = 0 is read as 63,
-    // as `jpeg-decoder` does).
-    if !matches!(parameters, [0, 0 | 63, 0]) {
+    let &[start, end, approximation] = parameters else {
         return Err(DcError::Invalid);
-    }
-    Ok(tables)
+    };
+    Ok(Scan {
+        components,
+        start,
+        end,
+        high: approximation >> 4,
+        low: approximation & 15,
+    })
 }
 
-/// Refuses, before anything is allocated for it, a frame whose buffers are over the memory
-/// budget or whose blocks cannot all be coded in the `scan_bytes` left in the file.
+/// Refuses, before anything is allocated for it, a frame whose buffers (`bytes_per_block` for
+/// every block, and the output) are over the memory budget of its pixels.
 ///
-/// The budget check cannot fire with today's sampling factors (planes take at most
-/// 2 x 10 x ~2 bytes per 64 pixels); it is there so the buffers, not the header, are what is
-/// charged.
-fn check_allocation(frame: &Frame, scan_bytes: usize) -> Result<(), DcError> {
-    let blocks = frame
-        .components
-        .iter()
-        .map(|c| frame.blocks(c))
-        .fold(0, u64::saturating_add);
+/// It cannot fire with today's sampling factors (at most 10 x 10 bytes per 64 pixels, and
+/// the fixed part of the budget for small frames); it is there so that the buffers, not the
+/// header, are what is charged.
+fn charge_memory(frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
     let (out_w, out_h) = frame.output_size();
     let output_bytes = u64::from(out_w) * u64::from(out_h) * 3;
-    let allocated = blocks
-        .saturating_mul(PLANE_BYTES_PER_BLOCK)
+    let allocated = frame
+        .all_blocks()
+        .saturating_mul(bytes_per_block)
         .saturating_add(output_bytes);
     let pixels = u64::from(frame.width) * u64::from(frame.height);
     if allocated > ProcessingPolicy::memory_budget(pixels) {
         return Err(DcError::OverLimits);
     }
-    let bits = u64::try_from(scan_bytes)
-        .unwrap_or(u64::MAX)
-        .saturating_mul(8);
-    if blocks.saturating_mul(MIN_BITS_PER_BLOCK) > bits {
+    Ok(())
+}
+
+/// Refuses `blocks` that cannot all be coded, at `min_bits` each, in the `bytes` left.
+fn fits_in(blocks: u64, min_bits: u64, bytes: usize) -> Result<(), DcError> {
+    let bits = u64::try_from(bytes).unwrap_or(u64::MAX).saturating_mul(8);
+    if blocks.saturating_mul(min_bits) > bits {
         return Err(DcError::Invalid);
     }
     Ok(())
@@ -663,19 +802,11 @@ fn decode_scan(
         .collect::<Result<Vec<Vec<Dc>>, DcError>>()?;
     let mut predictors = vec![0i32; components.len()];
     let mut bits = Bits::new(data, start);
-    let restart_interval = usize::from(restart_interval);
-    let mut until_restart = restart_interval;
-    let mut next_restart = 0u8;
+    let mut restarts = Restarts::new(restart_interval);
     for mcu_y in 0..mcus_y {
         for mcu_x in 0..mcus_x {
-            if restart_interval > 0 {
-                if until_restart == 0 {
-                    bits.restart(next_restart)?;
-                    next_restart = (next_restart + 1) % 8;
-                    predictors.fill(0);
-                    until_restart = restart_interval;
-                }
-                until_restart -= 1;
+            if restarts.before_mcu(&mut bits)? {
+                predictors.fill(0);
             }
             for (i, c) in components.iter().enumerate() {
                 let (dc_table, ac_table) = tables[i];
@@ -732,6 +863,425 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
     }
     if k > 64 {
         return Err(DcError::Invalid);
+    }
+    Ok(())
+}
+
+/// Where a scan's restart intervals end.
+struct Restarts {
+    /// MCUs an interval (0: no restarts).
+    interval: usize,
+    /// MCUs left in the current interval.
+    left: usize,
+    /// The number n of the next `RSTn`.
+    next: u8,
+}
+
+impl Restarts {
+    fn new(interval: u16) -> Self {
+        let interval = usize::from(interval);
+        Self {
+            interval,
+            left: interval,
+            next: 0,
+        }
+    }
+
+    /// Before each MCU: at the end of an interval, steps over the expected `RSTn` (or refuses
+    /// the stream) and says so, for the caller to reset its predictors.
+    fn before_mcu(&mut self, bits: &mut Bits) -> Result<bool, DcError> {
+        if self.interval == 0 {
+            return Ok(false);
+        }
+        let restarted = self.left == 0;
+        if restarted {
+            bits.restart(self.next)?;
+            self.next = (self.next + 1) % 8;
+            self.left = self.interval;
+        }
+        self.left -= 1;
+        Ok(restarted)
+    }
+}
+
+/// What the scans of a progressive frame have decoded so far.
+struct Progression {
+    /// Per component: the DC plane, empty until the component's first DC scan.
+    dc: Vec<Vec<Dc>>,
+    /// Per component, per block: bit k set once AC coefficient k (zigzag order) is non-zero.
+    /// A refinement scan reads a correction bit for each of those and codes only the others.
+    nonzero: Vec<Vec<u64>>,
+    /// Per component, per coefficient: the point transform of the last scan that coded it,
+    /// `NOT_CODED` before the first.
+    point_transform: Vec<[u8; 64]>,
+    /// Per component: the DC quantizer, latched at its first scan (as libjpeg does).
+    quants: Vec<Option<u16>>,
+    /// Blocks the remaining scans may visit.
+    visits_left: u64,
+}
+
+impl Progression {
+    /// # Errors
+    /// [`DcError::OverLimits`] if the frame's buffers are over the memory budget.
+    fn new(frame: &Frame, file_bytes: usize) -> Result<Self, DcError> {
+        charge_memory(frame, PROGRESSIVE_BYTES_PER_BLOCK)?;
+        let n = frame.components.len();
+        let bytes = u64::try_from(file_bytes).unwrap_or(u64::MAX);
+        Ok(Self {
+            dc: vec![Vec::new(); n],
+            nonzero: vec![Vec::new(); n],
+            point_transform: vec![[NOT_CODED; 64]; n],
+            quants: vec![None; n],
+            visits_left: frame
+                .all_blocks()
+                .saturating_add(bytes)
+                .saturating_mul(MAX_PASSES),
+        })
+    }
+
+    /// The image, once EOI says all scans are in.
+    ///
+    /// # Errors
+    /// [`DcError::Invalid`] if a component never had a DC scan.
+    fn finish(&self, frame: &Frame) -> Result<DcImage, DcError> {
+        let quants = self
+            .quants
+            .iter()
+            .map(|q| q.ok_or(DcError::Invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(to_rgb(frame, &self.dc, &quants))
+    }
+}
+
+/// Each scan component's decoding state, reset at every restart marker.
+#[derive(Default)]
+struct ScanState {
+    /// DC predictors, one per scan component (at most 4).
+    predictors: [i32; 4],
+    /// Blocks left in the current end-of-band run.
+    eob_run: u32,
+}
+
+/// Decodes one scan of a progressive frame into `progression`, leaving `bits` at the next
+/// marker. `context` is the frame, the tables in force and the restart interval.
+fn decode_progressive_scan(
+    bits: &mut Bits,
+    (frame, tables, restart_interval): (&Frame, &Tables, u16),
+    scan: &Scan,
+    progression: &mut Progression,
+    work: &mut Work,
+) -> Result<(), DcError> {
+    let Scan {
+        ref components,
+        start,
+        end,
+        high,
+        low,
+    } = *scan;
+    // G.1.1.1.1: a DC scan codes the DC alone, an AC scan one band of one component, and each
+    // scan after a coefficient's first refines it by exactly one bit.
+    let dc_scan = start == 0;
+    if end > 63
+        || start > end
+        || (dc_scan && end != 0)
+        || (!dc_scan && components.len() != 1)
+        || high > MAX_POINT_TRANSFORM
+        || low > MAX_POINT_TRANSFORM
+        || (high != 0 && high != low + 1)
+    {
+        return Err(DcError::Invalid);
+    }
+    for &(c, ..) in components {
+        let coded = &mut progression.point_transform[c];
+        // The DC before any AC coefficient (G.1.1.1.1).
+        if !dc_scan && coded[0] == NOT_CODED {
+            return Err(DcError::Invalid);
+        }
+        let expected = if high == 0 { NOT_CODED } else { high };
+        for k in start..=end {
+            // k <= end <= 63.
+            let point_transform = &mut coded[usize::from(k)];
+            if *point_transform != expected {
+                return Err(DcError::Invalid);
+            }
+            *point_transform = low;
+        }
+    }
+    // Every scan is charged the blocks it visits before it is decoded: an end-of-band run
+    // makes an AC scan cost next to no bits whatever the number of blocks.
+    let blocks = match components.as_slice() {
+        &[(c, ..)] => {
+            let (across, down) = frame.component_blocks(&frame.components[c]);
+            u64::try_from(across * down).unwrap_or(u64::MAX)
+        }
+        _ => {
+            let per_mcu: usize = components
+                .iter()
+                .map(|&(c, ..)| frame.components[c].h * frame.components[c].v)
+                .sum();
+            u64::try_from(frame.mcus_x * frame.mcus_y * per_mcu).unwrap_or(u64::MAX)
+        }
+    };
+    progression.visits_left = progression
+        .visits_left
+        .checked_sub(blocks)
+        .ok_or(DcError::Invalid)?;
+    if dc_scan {
+        // A DC scan codes at least a bit a block: a Huffman code, or the refinement bit.
+        fits_in(blocks, 1, bits.data.len().saturating_sub(bits.pos))?;
+    }
+    match (dc_scan, high) {
+        (true, 0) => {
+            let mut huffman = Vec::with_capacity(components.len());
+            for &(c, dc, _) in components {
+                huffman.push(tables.dc[dc].as_ref().ok_or(DcError::Invalid)?);
+                let component = &frame.components[c];
+                progression.quants[c] =
+                    Some(tables.quant_dc[component.quant].ok_or(DcError::Invalid)?);
+                // Allocated once a component: its first DC scan is its only one (checked
+                // above), and its blocks fit in the bytes left (also above).
+                let blocks =
+                    usize::try_from(frame.blocks(component)).map_err(|_| DcError::OverLimits)?;
+                progression.dc[c] = vec![0; blocks];
+                progression.nonzero[c] = vec![0; blocks];
+            }
+            let planes = &mut progression.dc;
+            walk_scan(
+                bits,
+                frame,
+                components,
+                restart_interval,
+                work,
+                |bits, state, i, block| {
+                    let size = u32::from(bits.symbol(huffman[i])?);
+                    if size > MAX_DC_CATEGORY {
+                        return Err(DcError::Invalid);
+                    }
+                    // |predictor| <= DC_LIMIT and |difference| < 2^11: no overflow.
+                    let predictor = state.predictors[i] + bits.signed(size);
+                    if predictor.abs() > DC_LIMIT {
+                        return Err(DcError::Invalid);
+                    }
+                    state.predictors[i] = predictor;
+                    // Below 2^12 x 2^13: no overflow; then bounded like any DC coefficient.
+                    let dc = predictor << low;
+                    if dc.abs() > DC_LIMIT {
+                        return Err(DcError::Invalid);
+                    }
+                    // Within DC_LIMIT: exact in i16.
+                    planes[components[i].0][block] = dc as Dc;
+                    Ok(())
+                },
+            )
+        }
+        (true, _) => {
+            let planes = &mut progression.dc;
+            walk_scan(
+                bits,
+                frame,
+                components,
+                restart_interval,
+                work,
+                |bits, _, i, block| {
+                    if bits.raw(1) == 1 {
+                        let plane = &mut planes[components[i].0];
+                        // The bit is below 2^14 and the value within DC_LIMIT: then bounded again.
+                        let dc = i32::from(plane[block]) | (1 << low);
+                        if dc.abs() > DC_LIMIT {
+                            return Err(DcError::Invalid);
+                        }
+                        // Within DC_LIMIT: exact in i16.
+                        plane[block] = dc as Dc;
+                    }
+                    Ok(())
+                },
+            )
+        }
+        (false, _) => {
+            let &[(c, _, ac)] = components.as_slice() else {
+                return Err(DcError::Invalid);
+            };
+            let table = tables.ac[ac].as_ref().ok_or(DcError::Invalid)?;
+            let nonzero = &mut progression.nonzero[c];
+            let band = (start, end);
+            walk_scan(
+                bits,
+                frame,
+                components,
+                restart_interval,
+                work,
+                |bits, state, _, block| {
+                    let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
+                    if high == 0 {
+                        ac_first(bits, table, eob_run, nonzero, band)
+                    } else {
+                        ac_refine(bits, table, eob_run, nonzero, band)
+                    }
+                },
+            )
+        }
+    }?;
+    bits.to_marker()
+}
+
+/// Walks a scan's blocks in coding order (A.2): MCU by MCU if it has several components,
+/// block by block over the component's own grid if one, with restarts and a truncation check
+/// after every MCU. `block` decodes scan component `i`'s block at `index` in its plane.
+fn walk_scan(
+    bits: &mut Bits,
+    frame: &Frame,
+    components: &[(usize, usize, usize)],
+    restart_interval: u16,
+    work: &mut Work,
+    mut block: impl FnMut(&mut Bits, &mut ScanState, usize, usize) -> Result<(), DcError>,
+) -> Result<(), DcError> {
+    let mut restarts = Restarts::new(restart_interval);
+    let mut state = ScanState::default();
+    if let &[(c, ..)] = components {
+        let component = &frame.components[c];
+        let (across, down) = frame.component_blocks(component);
+        // across <= mcus_x * h (the plane's stride) and down <= mcus_y * v: within the plane.
+        let stride = frame.mcus_x * component.h;
+        for y in 0..down {
+            for x in 0..across {
+                if restarts.before_mcu(bits)? {
+                    state = ScanState::default();
+                }
+                block(bits, &mut state, 0, y * stride + x)?;
+                work.mcus += 1;
+                if bits.truncated() {
+                    return Err(DcError::Invalid);
+                }
+            }
+        }
+        return Ok(());
+    }
+    for mcu_y in 0..frame.mcus_y {
+        for mcu_x in 0..frame.mcus_x {
+            if restarts.before_mcu(bits)? {
+                state = ScanState::default();
+            }
+            for (i, &(c, ..)) in components.iter().enumerate() {
+                let component = &frame.components[c];
+                // As in `decode_scan`: within the plane.
+                let stride = frame.mcus_x * component.h;
+                for by in 0..component.v {
+                    for bx in 0..component.h {
+                        let row = mcu_y * component.v + by;
+                        block(bits, &mut state, i, row * stride + mcu_x * component.h + bx)?;
+                    }
+                }
+            }
+            work.mcus += 1;
+            if bits.truncated() {
+                return Err(DcError::Invalid);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One block of an AC first scan over coefficients `band` (G.1.2.2): only which coefficients
+/// become non-zero is kept.
+fn ac_first(
+    bits: &mut Bits,
+    table: &Huffman,
+    eob_run: &mut u32,
+    nonzero: &mut u64,
+    (start, end): (u8, u8),
+) -> Result<(), DcError> {
+    if *eob_run > 0 {
+        *eob_run -= 1;
+        return Ok(());
+    }
+    // k <= 63 + 16 throughout.
+    let (mut k, end) = (u32::from(start), u32::from(end));
+    while k <= end {
+        let rs = bits.symbol(table)?;
+        let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if run == 15 {
+                k += 16;
+                continue;
+            }
+            // An end-of-band run: this block and 2^run - 1 + (the next `run` bits) more;
+            // run <= 14, so below 2^15.
+            *eob_run = (1 << run) - 1 + bits.raw(run);
+            return Ok(());
+        }
+        k += run;
+        if k > end {
+            return Err(DcError::Invalid);
+        }
+        // At most 15 bits, and `symbol` left at least 16 buffered.
+        bits.consume(size);
+        *nonzero |= 1 << k;
+        k += 1;
+    }
+    // Sixteen zeros past the end of the band.
+    if k > end + 1 {
+        return Err(DcError::Invalid);
+    }
+    Ok(())
+}
+
+/// One block of an AC refinement scan over coefficients `band` (G.1.2.3): a correction bit for
+/// every coefficient already non-zero, and new coefficients of magnitude 1 among the zeros.
+fn ac_refine(
+    bits: &mut Bits,
+    table: &Huffman,
+    eob_run: &mut u32,
+    nonzero: &mut u64,
+    (start, end): (u8, u8),
+) -> Result<(), DcError> {
+    // k <= 64 throughout.
+    let (mut k, end) = (u32::from(start), u32::from(end));
+    if *eob_run == 0 {
+        while k <= end {
+            let rs = bits.symbol(table)?;
+            let (mut run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+            let new = match (size, run) {
+                // A new coefficient: its sign bit comes first.
+                (1, _) => {
+                    bits.raw(1);
+                    true
+                }
+                // Sixteen zero coefficients.
+                (0, 15) => false,
+                // An end-of-band run, of this block and 2^run + (the next `run` bits) - 1 more.
+                (0, _) => {
+                    *eob_run = (1 << run) + bits.raw(run);
+                    break;
+                }
+                _ => return Err(DcError::Invalid),
+            };
+            // To the `run`-th zero coefficient from k, with a correction bit for each non-zero
+            // one on the way.
+            loop {
+                if k > end {
+                    return Err(DcError::Invalid);
+                }
+                if *nonzero >> k & 1 == 1 {
+                    bits.raw(1);
+                } else if run == 0 {
+                    break;
+                } else {
+                    run -= 1;
+                }
+                k += 1;
+            }
+            if new {
+                *nonzero |= 1 << k;
+            }
+            k += 1;
+        }
+    }
+    if *eob_run > 0 {
+        // In an end-of-band run: only the correction bits of the band's non-zero coefficients
+        // from k on, whose values do not matter here.
+        let band = (u64::MAX >> (63 - end)) & u64::MAX.checked_shl(k).unwrap_or(0);
+        bits.skip((*nonzero & band).count_ones());
+        *eob_run -= 1;
     }
     Ok(())
 }
@@ -1463,9 +2013,9 @@ mod tests {
                 Unsupported,
             ),
             (
-                "progressive",
+                "a progressive frame with a sequential scan",
                 with(&sof(0xC2, 16, 16, &[(1, 0x11, 0)]), &gray_scan),
-                Unsupported,
+                Invalid,
             ),
             (
                 "lossless",
@@ -1954,13 +2504,295 @@ mod tests {
     }
 
     #[test]
-    fn progressive_jpegs_are_left_to_the_general_decoder() {
-        // SOI, then a progressive frame header (SOF2).
-        let progressive = b"\xFF\xD8\xFF\xC2\x00\x0B\x08\x00\x10\x00\x10\x01\x01\x11\x00";
-        assert_eq!(
-            decode_dc(progressive, &ProcessingPolicy::default()).unwrap_err(),
-            DcError::Unsupported
+    fn arithmetic_lossless_and_hierarchical_jpegs_are_left_to_the_general_decoder() {
+        // SOI, then a frame header of each kind: SOF3 lossless, SOF5 differential sequential,
+        // SOF9 arithmetic sequential, SOF10 arithmetic progressive.
+        for marker in [0xC3, 0xC5, 0xC9, 0xCA] {
+            let jpeg = stream(&[&sof(marker, 16, 16, &[(1, 0x11, 0)])]);
+            assert_eq!(
+                decode_dc(&jpeg, &ProcessingPolicy::default()).map(|_| ()),
+                Err(DcError::Unsupported),
+                "SOF{}",
+                marker - 0xC0
+            );
+        }
+    }
+
+    /// Progressive fixtures, each with its sequential twin: the same quantized coefficients
+    /// (see `fixtures/images/progressive/make_progressive.py`).
+    fn progressive_pairs() -> [(&'static str, &'static [u8], &'static [u8]); 4] {
+        [
+            (
+                "4:2:0",
+                include_bytes!("../../fixtures/images/progressive/420-progressive.jpg"),
+                include_bytes!("../../fixtures/images/progressive/420-sequential.jpg"),
+            ),
+            (
+                "4:4:4",
+                include_bytes!("../../fixtures/images/progressive/444-progressive.jpg"),
+                include_bytes!("../../fixtures/images/progressive/444-sequential.jpg"),
+            ),
+            (
+                "grayscale",
+                include_bytes!("../../fixtures/images/progressive/gray-progressive.jpg"),
+                include_bytes!("../../fixtures/images/progressive/gray-sequential.jpg"),
+            ),
+            (
+                "4:2:0, optimized tables, restarts",
+                include_bytes!(
+                    "../../fixtures/images/progressive/420-optimized-restarts-progressive.jpg"
+                ),
+                include_bytes!(
+                    "../../fixtures/images/progressive/420-optimized-restarts-sequential.jpg"
+                ),
+            ),
+        ]
+    }
+
+    #[test]
+    fn progressive_files_decode_like_their_sequential_twins_and_a_general_decoder() {
+        for (name, progressive, sequential) in progressive_pairs() {
+            // Act
+            let ours = decode_dc(progressive, &ProcessingPolicy::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let twin = decode_dc(sequential, &ProcessingPolicy::default()).unwrap();
+            // Assert: the same DC coefficients, so exactly the same image.
+            assert_eq!(
+                (ours.width, ours.height),
+                (twin.width, twin.height),
+                "{name}"
+            );
+            assert_eq!(
+                ours.rgb, twin.rgb,
+                "{name}: differs from the sequential twin"
+            );
+            // And close to a general decoder's (which rounds and upsamples differently).
+            let (w, h, expected) = reference(progressive);
+            assert_eq!((ours.width, ours.height), (w, h), "{name}");
+            let luma = mean_abs_difference(&gray(&ours.rgb), &gray(&expected));
+            assert!(luma < 1.5, "{name}: mean luma difference {luma}");
+            if !name.starts_with("4:2:0") {
+                let difference = mean_abs_difference(&ours.rgb, &expected);
+                assert!(difference < 1.5, "{name}: mean difference {difference}");
+            }
+        }
+    }
+
+    #[test]
+    fn progressive_files_truncated_at_every_byte_are_invalid() {
+        // A progressive file is complete only at its EOI: any cut loses a scan or part of one.
+        // Two of the four files (every cut of each is a few thousand decodes in a debug build):
+        // one component, and three with restarts.
+        for (name, progressive, _) in [&progressive_pairs()[2], &progressive_pairs()[3]] {
+            for cut in 0..progressive.len() {
+                assert_eq!(
+                    decode_dc(&progressive[..cut], &ProcessingPolicy::default()).map(|_| ()),
+                    Err(DcError::Invalid),
+                    "{name}: cut at {cut}"
+                );
+            }
+        }
+    }
+
+    /// A progressive scan header: components (id, tables), spectral selection, Ah << 4 | Al.
+    fn progressive_sos(components: &[(u8, u8)], start: u8, end: u8, approximation: u8) -> Vec<u8> {
+        let mut payload = vec![u8::try_from(components.len()).unwrap()];
+        for &(id, ids) in components {
+            payload.extend([id, ids]);
+        }
+        payload.extend([start, end, approximation]);
+        segment(0xDA, &payload)
+    }
+
+    /// A 512 x 512 grayscale progressive file (4096 blocks) whose DC first scan (point
+    /// transform 1) codes every difference as 0 (2 bits each) and whose AC table 1 has one
+    /// code, `0`, for a run of 4096 blocks (EOBRUN 12); `scans` follow, each as (Ss, Se,
+    /// Ah << 4 | Al), coding nothing but that run.
+    fn progressive_gray_512(scans: &[(u8, u8, u8)]) -> Vec<u8> {
+        let mut parts = vec![
+            dqt(0, 8),
+            sof(0xC2, 512, 512, &[(1, 0x11, 0)]),
+            tables(),
+            dht(0x11, &EOB_COUNTS, &[0xC0]),
+            progressive_sos(&[(1, 0x00)], 0, 0, 0x01),
+            vec![0; 1024],
+        ];
+        for &(start, end, approximation) in scans {
+            parts.push(progressive_sos(&[(1, 0x01)], start, end, approximation));
+            if start == 0 {
+                // A DC refinement: a bit a block.
+                parts.push(vec![0; 512]);
+            } else {
+                // The code `0` and 12 zero bits of run length, then padding: 4096 blocks.
+                parts.push(vec![0x00, 0x07]);
+            }
+        }
+        parts.push(EOI.to_vec());
+        let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        stream(&parts)
+    }
+
+    #[test]
+    fn crafted_progressive_streams_are_refused_with_the_right_error() {
+        use DcError::Invalid;
+        let good = progressive_gray_512(&[(1, 63, 0x01), (0, 0, 0x10), (1, 63, 0x10)]);
+        let image = decode_dc(&good, &ProcessingPolicy::default()).unwrap();
+        assert_eq!(image.rgb, vec![128; 64 * 64 * 3]);
+        let colour_dc_only = stream(&[
+            &dqt(0, 8),
+            &sof(0xC2, 16, 16, &[(1, 0x22, 0), (2, 0x11, 0), (3, 0x11, 0)]),
+            &tables(),
+            &progressive_sos(&[(1, 0), (2, 0)], 0, 0, 0),
+            &[0; 3],
+            &EOI,
+        ]);
+        let cases: Vec<(&str, Vec<u8>, DcError)> = vec![
+            (
+                "an AC band coded twice",
+                progressive_gray_512(&[(1, 5, 0), (5, 9, 0)]),
+                Invalid,
+            ),
+            (
+                "the DC coded twice",
+                progressive_gray_512(&[(0, 0, 0x01)]),
+                Invalid,
+            ),
+            (
+                "a refinement from the wrong bit",
+                progressive_gray_512(&[(0, 0, 0x21)]),
+                Invalid,
+            ),
+            (
+                "a refinement of two bits",
+                progressive_gray_512(&[(1, 63, 0x02), (1, 63, 0x20)]),
+                Invalid,
+            ),
+            (
+                "a refinement before the first scan",
+                progressive_gray_512(&[(1, 63, 0x10)]),
+                Invalid,
+            ),
+            (
+                "a band past coefficient 63",
+                progressive_gray_512(&[(1, 64, 0)]),
+                Invalid,
+            ),
+            (
+                "a band ending before it starts",
+                progressive_gray_512(&[(9, 5, 0)]),
+                Invalid,
+            ),
+            (
+                "a DC scan with AC coefficients",
+                progressive_gray_512(&[(0, 5, 0x10)]),
+                Invalid,
+            ),
+            (
+                "a point transform of 14",
+                progressive_gray_512(&[(1, 63, 0x0E)]),
+                Invalid,
+            ),
+            (
+                "an AC scan before the DC",
+                stream(&[
+                    &dqt(0, 8),
+                    &sof(0xC2, 16, 16, &[(1, 0x11, 0)]),
+                    &tables(),
+                    &progressive_sos(&[(1, 0)], 1, 63, 0),
+                    &[0; 4],
+                    &EOI,
+                ]),
+                Invalid,
+            ),
+            (
+                "an AC scan of two components",
+                stream(&[
+                    &dqt(0, 8),
+                    &sof(0xC2, 16, 16, &[(1, 0x22, 0), (2, 0x11, 0), (3, 0x11, 0)]),
+                    &tables(),
+                    &progressive_sos(&[(1, 0), (2, 0), (3, 0)], 0, 0, 0),
+                    &[0; 3],
+                    &progressive_sos(&[(1, 0), (2, 0)], 1, 63, 0),
+                    &[0; 3],
+                    &EOI,
+                ]),
+                Invalid,
+            ),
+            (
+                "EOI with a component's DC never coded",
+                colour_dc_only,
+                Invalid,
+            ),
+            ("no EOI", good[..good.len() - 2].to_vec(), Invalid),
+            (
+                "EOI without a scan",
+                stream(&[&dqt(0, 8), &sof(0xC2, 16, 16, &[(1, 0x11, 0)]), &EOI]),
+                Invalid,
+            ),
+            (
+                "a DC scan its bytes cannot hold",
+                {
+                    let mut short = good.clone();
+                    let scan = short.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+                    short.truncate(scan + 10 + 100);
+                    short.extend(EOI);
+                    short
+                },
+                Invalid,
+            ),
+            (
+                "a second frame header between scans",
+                good.clone()
+                    .splice_before(&progressive_sos(&[(1, 0x01)], 1, 63, 0x01), &gray_sof(8, 8)),
+                Invalid,
+            ),
+        ];
+        for (name, jpeg, expected) in cases {
+            assert_eq!(
+                decode_dc(&jpeg, &ProcessingPolicy::default()).map(|_| ()),
+                Err(expected),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn progressive_scans_visit_a_bounded_number_of_blocks() {
+        // Root cause (guarded against): an end-of-band run makes an AC scan of every block
+        // cost two bytes, and a file may hold as many scans as its bytes allow. Coefficient by
+        // coefficient, 63 first scans and 13 refinements of each is 882 scans of 4096 blocks:
+        // 3.6 million block visits from 30 KB. The budget is 16 visits per block of the frame
+        // and per byte of the file.
+        let mut scans = Vec::new();
+        for k in 1..=63 {
+            scans.push((k, k, 13));
+        }
+        for high in (1..=13).rev() {
+            for k in 1..=63 {
+                scans.push((k, k, high << 4 | (high - 1)));
+            }
+        }
+        let jpeg = progressive_gray_512(&scans);
+        let (result, mcus) = decode_counting(&jpeg, &ProcessingPolicy::default());
+        assert_eq!(result.map(|_| ()), Err(DcError::Invalid));
+        let budget = MAX_PASSES * (4096 + jpeg.len() as u64);
+        assert!(mcus <= budget, "{mcus} blocks visited, budget {budget}");
+        assert!(
+            budget - mcus < 4096,
+            "refused by the budget, at the scan that overdrew it"
         );
+        assert!(mcus < 882 * 4096 / 4, "{mcus} blocks visited");
+        // Ten scans, as usual scripts have, are well within it.
+        let usual = progressive_gray_512(&scans[..9]);
+        assert!(decode_dc(&usual, &ProcessingPolicy::default()).is_ok());
+        // A DC scan codes at least a bit a block: 4096 blocks do not fit in 100 bytes, and
+        // that is known before any is decoded.
+        let mut short = usual.clone();
+        let scan = short.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        short.truncate(scan + 10 + 100);
+        short.extend(EOI);
+        let (result, mcus) = decode_counting(&short, &ProcessingPolicy::default());
+        assert_eq!((result.map(|_| ()), mcus), (Err(DcError::Invalid), 0));
     }
 
     /// One edit of a file, for the corruption property.
@@ -2010,13 +2842,19 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn corrupted_files_are_refused_or_decoded_never_a_panic(
-            which in 0usize..3,
+            which in 0usize..5,
             edits in proptest::collection::vec(edit(), 1..8)
         ) {
             let dcs: Vec<i32> = (0..20).map(|i| i * 11 - 100).collect();
             let original = match which {
                 0 => include_bytes!("../../fixtures/images/gps-exif-64x48.jpg").to_vec(),
                 1 => include_bytes!("../../fixtures/images/sunset-64x48.jpg").to_vec(),
+                2 => include_bytes!("../../fixtures/images/progressive/420-progressive.jpg")
+                    .to_vec(),
+                3 => include_bytes!(
+                    "../../fixtures/images/progressive/420-optimized-restarts-progressive.jpg"
+                )
+                .to_vec(),
                 _ => gray_jpeg(160, 8, &dcs, 2),
             };
             let jpeg = corrupt(original, &edits);
@@ -2025,9 +2863,10 @@ mod tests {
                 let expected = image.width as usize * image.height as usize * 3;
                 proptest::prop_assert_eq!(image.rgb.len(), expected);
             }
-            // Work stays proportional to the bytes: at most 4 blocks a byte, whatever the
-            // header claims.
-            proptest::prop_assert!(mcus <= 4 * jpeg.len() as u64);
+            // Work stays proportional to the bytes, whatever the header claims: a sequential
+            // scan decodes at most 4 blocks a byte; progressive scans visit at most MAX_PASSES
+            // blocks per block (at most 8 a byte: their DC scans) and per byte.
+            proptest::prop_assert!(mcus <= MAX_PASSES * 9 * jpeg.len() as u64);
         }
     }
 }
