@@ -70,10 +70,16 @@ unsafe impl GlobalAlloc for Counting {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let _ = ALLOCATED.try_with(|n| n.set(n.get().saturating_add(new_size)));
-        // Charged as "allocate the new block, then free the old one": a reallocation that has to
-        // move holds both for a moment, and the peak should not depend on whether it moved.
-        count_alloc(new_size);
-        count_dealloc(layout.size());
+        // Growing is charged as "allocate the new block, then free the old one": a reallocation
+        // that has to move holds both for a moment, and the peak should not depend on whether it
+        // moved. Shrinking is charged as the difference: the system allocator shrinks in place
+        // (glibc trims heap chunks and `mremap`s mapped ones), it never copies to shrink.
+        if new_size > layout.size() {
+            count_alloc(new_size);
+            count_dealloc(layout.size());
+        } else {
+            count_dealloc(layout.size() - new_size);
+        }
         // SAFETY: as above.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
