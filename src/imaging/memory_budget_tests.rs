@@ -534,3 +534,35 @@ fn truncated_webp_is_refused_cheaply() {
     assert_eq!(m.verdict, Err(RejectionReason::Undecodable));
     assert!(m.peak < MIB, "{}", m.peak);
 }
+
+#[test]
+fn webp_lossless_with_thousands_of_huffman_groups_is_refused() {
+    alone!(webp_lossless_with_thousands_of_huffman_groups_is_refused);
+    // image-webp reads every group up to the largest index in the entropy image: one pixel
+    // naming group 8191 costs 8192 groups of five 4 kB tables (163 MiB before this check).
+    let file = vp8l_with_huffman_groups(8192);
+    println!("the file is {} bytes", file.len());
+    let m = measure(
+        "WebP",
+        "1x1 lossless, 8192 Huffman groups",
+        1,
+        &file,
+        ImageType::Webp,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}
+
+#[test]
+fn webp_lossless_from_libwebp_12_mp() {
+    alone!(webp_lossless_from_libwebp_12_mp);
+    let file = include_bytes!("../../fixtures/images/lossless-shapes-4000x3000.webp");
+    let m = measure(
+        "WebP",
+        "lossless (libwebp), 12 MP",
+        12_000_000,
+        file,
+        ImageType::Webp,
+    );
+    assert_eq!(m.verdict, Ok((4000, 3000)));
+}

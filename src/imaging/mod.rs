@@ -14,6 +14,7 @@ mod png_decode;
 mod shrink;
 mod sniff;
 mod thumbnail;
+mod vp8l_bound;
 mod webp_decode;
 
 pub use sniff::sniff;

@@ -18,7 +18,10 @@
 //!
 //! Every size is checked before a decoder allocates for it: the canvas against the limits, each
 //! frame against the canvas, and each bitstream's own header against its frame (a VP8 header is
-//! what `image-webp` allocates for, so a small canvas cannot carry a huge VP8 frame). The frames
+//! what `image-webp` allocates for, so a small canvas cannot carry a huge VP8 frame). Each
+//! frame's peak is estimated before it is decoded, lossless Huffman tables included (see
+//! [`super::vp8l_bound`]: their number is the file's choice, not the image's), and a frame over
+//! the budget is [`RejectionReason::TooManyPixels`]. The frames
 //! of an animation are all decoded, within [`ProcessingPolicy::max_total_frame_pixels`]; the
 //! first one, composed onto a transparent canvas, makes the thumbnail.
 
@@ -31,6 +34,7 @@ use image_webp::vp8::{Frame as Vp8Frame, Vp8Decoder};
 
 use super::shrink::{Layout, Shrinker, over_white, to_rgb};
 use super::thumbnail::{Decoded, FrameWork, check_budget, check_dimensions, thumbnail_dimensions};
+use super::vp8l_bound::huffman_table_bytes;
 use crate::domain::{ProcessingPolicy, RejectionReason};
 
 const VP8X_ALPHA: u8 = 0b0001_0000;
@@ -157,25 +161,33 @@ impl Frame<'_> {
     /// An upper bound of what decoding this frame holds at its peak (see the module's notes):
     /// lossy, the YUV planes in whole macroblocks, the decoder's list of macroblocks (kept for
     /// loop filtering; counted twice for its growth) and the alpha plane; lossless, the RGBA
-    /// buffer and the transform and entropy images (a quarter of a byte a pixel each, at their
-    /// finest) and the copy of the bitstream. Compressed alpha is decoded like a lossless image
-    /// first, before the colour is.
-    fn peak_bytes(&self) -> u64 {
+    /// buffer, the transform and entropy images (7/8 of a byte a pixel at their finest), the copy
+    /// of the bitstream and its Huffman tables ([`huffman_table_bytes`]). Compressed alpha is
+    /// decoded like a lossless image first, before the colour is.
+    ///
+    /// # Errors
+    /// [`RejectionReason::Undecodable`] for a lossless bitstream whose codes do not parse.
+    fn peak_bytes(&self) -> Result<u64, RejectionReason> {
         let pixels = u64::from(self.width) * u64::from(self.height);
-        let lossless = |payload: &[u8]| pixels * 4 + pixels * 3 / 4 + payload.len() as u64 + 64;
-        match self.bitstream {
+        let lossless = |stream: &[u8], implicit| -> Result<u64, RejectionReason> {
+            let tables = huffman_table_bytes(stream, implicit)?;
+            Ok(pixels * 4 + pixels * 7 / 8 + stream.len() as u64 + 64 + tables)
+        };
+        Ok(match self.bitstream {
             Bitstream::Lossy { alpha, .. } => {
                 let macroblocks = u64::from(self.width.div_ceil(16) * self.height.div_ceil(16));
                 let colour = macroblocks * (384 + 2 * 64);
-                let alpha_plane = if alpha.is_some() { pixels } else { 0 };
-                let alpha_decoding = alpha.map_or(0, |a| match a.first() {
-                    Some(info) if info & 3 == 1 => lossless(a),
-                    _ => pixels,
-                });
+                let (alpha_plane, alpha_decoding) = match alpha {
+                    None => (0, 0),
+                    Some([info, stream @ ..]) if info & 3 == 1 => {
+                        (pixels, lossless(stream, Some((self.width, self.height)))?)
+                    }
+                    Some(_) => (pixels, pixels),
+                };
                 (colour + alpha_plane).max(alpha_decoding)
             }
-            Bitstream::Lossless { vp8l, .. } => lossless(vp8l),
-        }
+            Bitstream::Lossless { vp8l, .. } => lossless(vp8l, None)?,
+        })
     }
 }
 
@@ -333,7 +345,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded,
     let mut work = FrameWork::new(policy);
     let mut check = |frame: &Frame<'_>| {
         frame.check((width, height))?;
-        check_budget(width, height, frame.peak_bytes())?;
+        check_budget(width, height, frame.peak_bytes()?)?;
         work.add(frame.width, frame.height)
     };
     let pixels = match content {
@@ -685,6 +697,14 @@ mod tests {
             ("lossy", LOSSY),
             ("lossy with alpha, odd sides", LOSSY_ALPHA_ODD),
             ("animated, first frame", ANIMATED),
+            (
+                "lossless from libwebp",
+                include_bytes!("../../fixtures/images/lossless-noisy-64x48.webp"),
+            ),
+            (
+                "lossless with a palette",
+                include_bytes!("../../fixtures/images/lossless-palette-120x90.webp"),
+            ),
         ] {
             assert!(our_rows(bytes) == reference_rows(bytes), "{name}");
         }
