@@ -36,6 +36,11 @@ pub const BUDGET_BYTES_PER_PIXEL: u64 = 4;
 /// ...plus this much, whatever the image (the uploaded bytes, tables, the thumbnail).
 pub const BUDGET_FIXED_BYTES: u64 = 64 * 1024 * 1024;
 
+/// The frames of one animated image (GIF, APNG, animated WebP) may have this many times
+/// [`ProcessingPolicy::max_pixels`] between them. Every frame is decoded to verify the file, so
+/// this bounds the work a file of many large frames can ask for: four images of the largest size.
+pub const FRAME_PIXELS_PER_IMAGE_PIXEL: u64 = 4;
+
 impl ProcessingPolicy {
     /// The most live heap memory processing an image of `pixels` pixels may need:
     /// [`BUDGET_BYTES_PER_PIXEL`] a pixel plus [`BUDGET_FIXED_BYTES`], whatever the format.
@@ -48,6 +53,11 @@ impl ProcessingPolicy {
     /// The budget of the largest image these limits allow: what one message needs at most.
     pub fn max_memory_per_image(&self) -> u64 {
         Self::memory_budget(self.max_pixels)
+    }
+
+    /// The most pixels all frames of one animated image may have together.
+    pub fn max_total_frame_pixels(&self) -> u64 {
+        self.max_pixels.saturating_mul(FRAME_PIXELS_PER_IMAGE_PIXEL)
     }
 
     /// Whether an image of `width` x `height` is within the limits.

@@ -1,13 +1,10 @@
-use std::io::Cursor;
-
 use fast_image_resize::images::Image as ResizeImage;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits, RgbImage};
+use image::{DynamicImage, RgbImage};
 
-use super::jpeg_dc::{self, DcError};
-use super::sniff;
+use super::{gif_decode, jpeg_decode, png_decode, sniff, webp_decode};
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 
 /// JPEG quality of thumbnails: small files, no visible blocking at 256 px.
@@ -32,13 +29,18 @@ pub struct Thumbnail {
 /// Verifies that `bytes` are an image of the `declared` type within the `policy`'s limits, and
 /// makes its thumbnail.
 ///
-/// Dimensions are read from the header and checked before anything is decoded, so a small file
-/// that declares a huge image is refused without allocating for it. JPEGs are decoded at a reduced
-/// scale in the DCT domain (1/2, 1/4 or 1/8, the smallest that still covers the thumbnail), which
-/// is where most of the time would otherwise go.
+/// Dimensions are read from the headers and checked before anything is decoded, so a small file
+/// that declares a huge image is refused without allocating for it; every header a decoder would
+/// honour (each frame of an animation, each frame header of a JPEG) is checked, not just the
+/// first. Processing holds [`ProcessingPolicy::memory_budget`] of the image's pixels: PNG, GIF and
+/// WebP are reduced while they are decoded (see [`super::shrink`]), JPEGs are decoded at a reduced
+/// scale in the DCT domain, and a JPEG whose fallback decoder would need more than the budget is
+/// refused from its header.
 ///
 /// # Errors
-/// The [`RejectionReason`] for bytes that are not a valid image of the declared type within limits.
+/// The [`RejectionReason`] for bytes that are not a valid image of the declared type within limits:
+/// [`RejectionReason::TooManyPixels`] for dimensions, frames or memory over the limits,
+/// [`RejectionReason::Undecodable`] for broken, truncated or inconsistent data.
 pub fn inspect(
     bytes: &[u8],
     declared: ImageType,
@@ -47,11 +49,16 @@ pub fn inspect(
     if sniff(bytes) != Some(declared) {
         return Err(RejectionReason::TypeMismatch);
     }
-    let (pixels, orientation, width, height) = match declared {
-        ImageType::Jpeg => decode_jpeg(bytes, policy)?,
-        ImageType::Png => decode_other(bytes, ImageFormat::Png, policy)?,
-        ImageType::Gif => decode_other(bytes, ImageFormat::Gif, policy)?,
-        ImageType::Webp => decode_other(bytes, ImageFormat::WebP, policy)?,
+    let Decoded {
+        pixels,
+        orientation,
+        width,
+        height,
+    } = match declared {
+        ImageType::Jpeg => jpeg_decode::decode(bytes, policy)?,
+        ImageType::Png => png_decode::decode(bytes, policy)?,
+        ImageType::Gif => gif_decode::decode(bytes, policy)?,
+        ImageType::Webp => webp_decode::decode(bytes, policy)?,
     };
     let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
     let small = resize(pixels, thumb_w, thumb_h)?;
@@ -94,119 +101,80 @@ fn swaps_sides(orientation: Orientation) -> bool {
     )
 }
 
-/// Decoded pixels (RGB8, possibly at a reduced scale), the EXIF orientation, and the full-size
+/// What a format's decoder hands to [`inspect`]: the image reduced to at least the thumbnail's
+/// size (RGB8, transparency already flattened onto white), its EXIF orientation, and its full
 /// dimensions as stored.
-type Decoded = (RgbImage, Orientation, u32, u32);
-
-fn decode_jpeg(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, RejectionReason> {
-    let mut decoder = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    decoder
-        .read_info()
-        .map_err(|_| RejectionReason::Undecodable)?;
-    let info = decoder.info().ok_or(RejectionReason::Undecodable)?;
-    let (width, height) = (u32::from(info.width), u32::from(info.height));
-    if width == 0 || height == 0 {
-        return Err(RejectionReason::Undecodable);
-    }
-    if !policy.allows_dimensions(width, height) {
-        return Err(RejectionReason::TooManyPixels);
-    }
-    let orientation = decoder
-        .exif_data()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-    let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
-    if width.div_ceil(8) >= thumb_w && height.div_ceil(8) >= thumb_h {
-        match jpeg_dc::decode_dc(bytes, policy) {
-            Ok(dc) => {
-                let pixels = RgbImage::from_raw(dc.width, dc.height, dc.rgb)
-                    .ok_or(RejectionReason::Undecodable)?;
-                return Ok((pixels, orientation, width, height));
-            }
-            Err(DcError::Invalid) => return Err(RejectionReason::Undecodable),
-            Err(DcError::OverLimits) => return Err(RejectionReason::TooManyPixels),
-            Err(DcError::Unsupported) => {}
-        }
-    }
-    let as_u16 = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
-    let (scaled_w, scaled_h) = decoder
-        .scale(as_u16(thumb_w), as_u16(thumb_h))
-        .map_err(|_| RejectionReason::Undecodable)?;
-    // Four bytes a pixel covers every output format (CMYK is the widest).
-    decoder.set_max_decoding_buffer_size(usize::from(scaled_w) * usize::from(scaled_h) * 4);
-    let raw = decoder.decode().map_err(|_| RejectionReason::Undecodable)?;
-    let (w, h) = (u32::from(scaled_w), u32::from(scaled_h));
-    let format = decoder
-        .info()
-        .ok_or(RejectionReason::Undecodable)?
-        .pixel_format;
-    let rgb: Vec<u8> = match format {
-        jpeg_decoder::PixelFormat::RGB24 => raw,
-        jpeg_decoder::PixelFormat::L8 => raw.iter().flat_map(|&l| [l, l, l]).collect(),
-        jpeg_decoder::PixelFormat::L16 => raw
-            .chunks_exact(2)
-            .flat_map(|l| [l[0], l[0], l[0]])
-            .collect(),
-        jpeg_decoder::PixelFormat::CMYK32 => raw
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let k = u16::from(p[3]);
-                [0, 1, 2].map(|i| (u16::from(p[i]) * k / 255) as u8)
-            })
-            .collect(),
-    };
-    let pixels = RgbImage::from_raw(w, h, rgb).ok_or(RejectionReason::Undecodable)?;
-    Ok((pixels, orientation, width, height))
+pub(super) struct Decoded {
+    pub pixels: RgbImage,
+    pub orientation: Orientation,
+    pub width: u32,
+    pub height: u32,
 }
 
-fn decode_other(
-    bytes: &[u8],
-    format: ImageFormat,
+/// Checks a header's `width` x `height` against the `policy`.
+///
+/// # Errors
+/// [`RejectionReason::Undecodable`] for an empty side, [`RejectionReason::TooManyPixels`] for
+/// dimensions over the limits.
+pub(super) fn check_dimensions(
     policy: &ProcessingPolicy,
-) -> Result<Decoded, RejectionReason> {
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(policy.max_width);
-    limits.max_image_height = Some(policy.max_height);
-    // RGBA16 is the widest buffer a decoder may ask for.
-    limits.max_alloc = Some(policy.max_pixels.saturating_mul(8));
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(rejection)?;
-    let (width, height) = decoder.dimensions();
+    width: u32,
+    height: u32,
+) -> Result<(), RejectionReason> {
     if width == 0 || height == 0 {
         return Err(RejectionReason::Undecodable);
     }
     if !policy.allows_dimensions(width, height) {
         return Err(RejectionReason::TooManyPixels);
     }
-    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
-    let image = DynamicImage::from_decoder(decoder).map_err(rejection)?;
-    Ok((flatten_on_white(image), orientation, width, height))
+    Ok(())
 }
 
-fn rejection(err: ImageError) -> RejectionReason {
-    match err {
-        ImageError::Limits(_) => RejectionReason::TooManyPixels,
-        _ => RejectionReason::Undecodable,
+/// Checks that decoding an image of `width` x `height` in a way estimated (from its headers) to
+/// need `estimated_bytes` of memory at its peak stays within the image's budget.
+///
+/// # Errors
+/// [`RejectionReason::TooManyPixels`] if it would not.
+pub(super) fn check_budget(
+    width: u32,
+    height: u32,
+    estimated_bytes: u64,
+) -> Result<(), RejectionReason> {
+    let pixels = u64::from(width) * u64::from(height);
+    if estimated_bytes > ProcessingPolicy::memory_budget(pixels) {
+        return Err(RejectionReason::TooManyPixels);
     }
+    Ok(())
 }
 
-/// JPEG has no transparency: transparent pixels become white rather than whatever colour their
-/// (invisible) RGB happened to hold.
-fn flatten_on_white(image: DynamicImage) -> RgbImage {
-    if !image.color().has_alpha() {
-        return image.into_rgb8();
-    }
-    let rgba = image.into_rgba8();
-    let (w, h) = rgba.dimensions();
-    let mut rgb = RgbImage::new(w, h);
-    for (out, px) in rgb.pixels_mut().zip(rgba.pixels()) {
-        let alpha = u16::from(px[3]);
-        for c in 0..3 {
-            out[c] = ((u16::from(px[c]) * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+/// Counts the pixels of the frames of an animation as they are met, against the policy's
+/// [`ProcessingPolicy::max_total_frame_pixels`].
+pub(super) struct FrameWork {
+    pixels: u64,
+    max: u64,
+}
+
+impl FrameWork {
+    pub fn new(policy: &ProcessingPolicy) -> Self {
+        Self {
+            pixels: 0,
+            max: policy.max_total_frame_pixels(),
         }
     }
-    rgb
+
+    /// Adds a `width` x `height` frame.
+    ///
+    /// # Errors
+    /// [`RejectionReason::TooManyPixels`] once the frames add up to more than the policy allows.
+    pub fn add(&mut self, width: u32, height: u32) -> Result<(), RejectionReason> {
+        self.pixels = self
+            .pixels
+            .saturating_add(u64::from(width) * u64::from(height));
+        if self.pixels > self.max {
+            return Err(RejectionReason::TooManyPixels);
+        }
+        Ok(())
+    }
 }
 
 fn resize(pixels: RgbImage, width: u32, height: u32) -> Result<RgbImage, RejectionReason> {
@@ -242,6 +210,8 @@ fn encode(image: &RgbImage) -> Result<Thumbnail, RejectionReason> {
 
 #[cfg(test)]
 mod tests {
+    use image::ImageFormat;
+
     use super::*;
     use crate::test_alloc::bytes_allocated_by;
 

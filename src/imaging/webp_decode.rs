@@ -1,0 +1,756 @@
+//! WebP: the RIFF container walked here, each frame's bitstream decoded on its own and reduced as
+//! it is converted.
+//!
+//! `image-webp`'s own reader holds more than one whole-image buffer for several kinds of file:
+//! lossy frames as YUV and again as RGB(A); a lossless image without alpha as RGBA and again as
+//! RGB; a compressed alpha channel as RGBA and again as a plane, beside the colour; animations
+//! as the decoded frame, the canvas and the output. So the container is parsed here and the
+//! bitstreams are handed to it one at a time:
+//!
+//! - lossy (VP8): decoded by `image_webp::vp8` into its YUV planes (1.5 bytes a pixel), which
+//!   are converted to RGB a row at a time (the same fancy upsampling and integer arithmetic as
+//!   `image-webp`) and added to the [`Shrinker`];
+//! - alpha (ALPH): decoded into one byte a pixel before the colour, and unfiltered in place;
+//!   compressed alpha is a headerless lossless bitstream, given a VP8L header and decoded like one;
+//! - lossless (VP8L): decoded by `image-webp` into one RGBA buffer (it decodes straight into the
+//!   caller's buffer when the image says it has alpha, so the bitstream is given that flag and
+//!   alpha is ignored afterwards if the file did not have it).
+//!
+//! Every size is checked before a decoder allocates for it: the canvas against the limits, each
+//! frame against the canvas, and each bitstream's own header against its frame (a VP8 header is
+//! what `image-webp` allocates for, so a small canvas cannot carry a huge VP8 frame). Each
+//! frame's peak is estimated before it is decoded, lossless Huffman tables included (see
+//! [`super::vp8l_bound`]: their number is the file's choice, not the image's), and a frame over
+//! the budget is [`RejectionReason::TooManyPixels`]. The frames
+//! of an animation are all decoded, within [`ProcessingPolicy::max_total_frame_pixels`]; the
+//! first one, composed onto a transparent canvas, makes the thumbnail.
+
+use std::io::Cursor;
+
+use image::RgbImage;
+use image::metadata::Orientation;
+use image_webp::WebPDecoder;
+use image_webp::vp8::{Frame as Vp8Frame, Vp8Decoder};
+
+use super::shrink::{Layout, Shrinker, over_white, to_rgb};
+use super::thumbnail::{Decoded, FrameWork, check_budget, check_dimensions, thumbnail_dimensions};
+use super::vp8l_bound::huffman_table_bytes;
+use crate::domain::{ProcessingPolicy, RejectionReason};
+
+const VP8X_ALPHA: u8 = 0b0001_0000;
+const VP8X_ANIMATION: u8 = 0b0000_0010;
+
+/// The chunks of a RIFF body, each checked to lie within it.
+struct Chunks<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = Result<([u8; 4], &'a [u8]), RejectionReason>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let chunk = (|| {
+            let header = self.rest.get(..8)?;
+            let fourcc: [u8; 4] = header[..4].try_into().ok()?;
+            let size = usize::try_from(u32::from_le_bytes(header[4..8].try_into().ok()?)).ok()?;
+            let payload = self.rest.get(8..8 + size)?;
+            // Chunks are padded to an even size; a missing pad byte at the very end is tolerated.
+            self.rest = self.rest.get(8 + size + (size & 1)..).unwrap_or(&[]);
+            Some((fourcc, payload))
+        })();
+        if chunk.is_none() {
+            self.rest = &[];
+        }
+        Some(chunk.ok_or(RejectionReason::Undecodable))
+    }
+}
+
+/// The chunks of the file, after checking the RIFF header and that the file holds the size the
+/// header declares (a truncated file is refused here, before any decoder sees it).
+fn riff_chunks(bytes: &[u8]) -> Result<Chunks<'_>, RejectionReason> {
+    let declared = bytes
+        .get(4..8)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or(RejectionReason::Undecodable)?;
+    if !bytes.starts_with(b"RIFF") || bytes.get(8..12) != Some(b"WEBP") || declared < 4 {
+        return Err(RejectionReason::Undecodable);
+    }
+    let body = bytes
+        .get(12..8 + declared)
+        .ok_or(RejectionReason::Undecodable)?;
+    Ok(Chunks { rest: body })
+}
+
+/// The dimensions in a VP8 key frame header, which `image-webp` allocates its planes for.
+fn vp8_size(vp8: &[u8]) -> Result<(u32, u32), RejectionReason> {
+    let header = vp8.get(..10).ok_or(RejectionReason::Undecodable)?;
+    let key_frame = header[0] & 1 == 0;
+    if !key_frame || header[3..6] != [0x9D, 0x01, 0x2A] {
+        return Err(RejectionReason::Undecodable);
+    }
+    let side = |lo: u8, hi: u8| u32::from(u16::from_le_bytes([lo, hi]) & 0x3FFF);
+    Ok((side(header[6], header[7]), side(header[8], header[9])))
+}
+
+/// The dimensions and alpha hint in a VP8L header.
+fn vp8l_header(vp8l: &[u8]) -> Result<(u32, u32, bool), RejectionReason> {
+    let header = vp8l.get(..5).ok_or(RejectionReason::Undecodable)?;
+    if header[0] != 0x2F {
+        return Err(RejectionReason::Undecodable);
+    }
+    let bits = u32::from_le_bytes([header[1], header[2], header[3], header[4]]);
+    Ok((
+        (bits & 0x3FFF) + 1,
+        ((bits >> 14) & 0x3FFF) + 1,
+        (bits >> 28) & 1 == 1,
+    ))
+}
+
+fn u24(bytes: &[u8]) -> u32 {
+    u32::from(bytes[0]) | u32::from(bytes[1]) << 8 | u32::from(bytes[2]) << 16
+}
+
+/// One frame's bitstream.
+#[derive(Clone, Copy)]
+enum Bitstream<'a> {
+    /// VP8 data, and the ALPH chunk beside it if the frame has one.
+    Lossy {
+        vp8: &'a [u8],
+        alpha: Option<&'a [u8]>,
+    },
+    /// VP8L data, and whether its alpha is shown.
+    Lossless { vp8l: &'a [u8], alpha: bool },
+}
+
+/// A frame: where it goes on the canvas and its bitstream.
+#[derive(Clone, Copy)]
+struct Frame<'a> {
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+    bitstream: Bitstream<'a>,
+}
+
+impl Frame<'_> {
+    /// Checks the frame lies in the `canvas` and its bitstream's header agrees with its size.
+    fn check(&self, canvas: (u32, u32)) -> Result<(), RejectionReason> {
+        if self.width == 0
+            || self.height == 0
+            || self.x + self.width > canvas.0
+            || self.y + self.height > canvas.1
+        {
+            return Err(RejectionReason::Undecodable);
+        }
+        let stored = match self.bitstream {
+            Bitstream::Lossy { vp8, .. } => vp8_size(vp8)?,
+            Bitstream::Lossless { vp8l, .. } => {
+                let (w, h, _) = vp8l_header(vp8l)?;
+                (w, h)
+            }
+        };
+        if stored != (self.width, self.height) {
+            return Err(RejectionReason::Undecodable);
+        }
+        Ok(())
+    }
+
+    /// An upper bound of what decoding this frame holds at its peak (see the module's notes):
+    /// lossy, the YUV planes in whole macroblocks, the decoder's list of macroblocks (kept for
+    /// loop filtering; counted twice for its growth) and the alpha plane; lossless, the RGBA
+    /// buffer, the transform and entropy images (7/8 of a byte a pixel at their finest), the copy
+    /// of the bitstream and its Huffman tables ([`huffman_table_bytes`]). Compressed alpha is
+    /// decoded like a lossless image first, before the colour is.
+    ///
+    /// # Errors
+    /// [`RejectionReason::Undecodable`] for a lossless bitstream whose codes do not parse.
+    fn peak_bytes(&self) -> Result<u64, RejectionReason> {
+        let pixels = u64::from(self.width) * u64::from(self.height);
+        let lossless = |stream: &[u8], implicit| -> Result<u64, RejectionReason> {
+            let tables = huffman_table_bytes(stream, implicit)?;
+            Ok(pixels * 4 + pixels * 7 / 8 + stream.len() as u64 + 64 + tables)
+        };
+        Ok(match self.bitstream {
+            Bitstream::Lossy { alpha, .. } => {
+                let macroblocks = u64::from(self.width.div_ceil(16) * self.height.div_ceil(16));
+                let colour = macroblocks * (384 + 2 * 64);
+                let (alpha_plane, alpha_decoding) = match alpha {
+                    None => (0, 0),
+                    Some([info, stream @ ..]) if info & 3 == 1 => {
+                        (pixels, lossless(stream, Some((self.width, self.height)))?)
+                    }
+                    Some(_) => (pixels, pixels),
+                };
+                (colour + alpha_plane).max(alpha_decoding)
+            }
+            Bitstream::Lossless { vp8l, .. } => lossless(vp8l, None)?,
+        })
+    }
+}
+
+/// The still image or the frames of the animation, after the container's checks.
+struct Container<'a> {
+    width: u32,
+    height: u32,
+    /// The still image, or the rest of the file's chunks, where the animation's frames are.
+    content: Content<'a>,
+    exif: Option<&'a [u8]>,
+}
+
+enum Content<'a> {
+    Still(Frame<'a>),
+    Animation(Chunks<'a>),
+}
+
+fn container<'a>(bytes: &'a [u8]) -> Result<Container<'a>, RejectionReason> {
+    let mut chunks = riff_chunks(bytes)?;
+    let (fourcc, first) = chunks.next().ok_or(RejectionReason::Undecodable)??;
+    let whole = |width, height, bitstream| Frame {
+        x: 0,
+        y: 0,
+        width,
+        height,
+        bitstream,
+    };
+    match &fourcc {
+        b"VP8 " => {
+            let (width, height) = vp8_size(first)?;
+            let bitstream = Bitstream::Lossy {
+                vp8: first,
+                alpha: None,
+            };
+            Ok(Container {
+                width,
+                height,
+                content: Content::Still(whole(width, height, bitstream)),
+                exif: None,
+            })
+        }
+        b"VP8L" => {
+            let (width, height, alpha) = vp8l_header(first)?;
+            let bitstream = Bitstream::Lossless { vp8l: first, alpha };
+            Ok(Container {
+                width,
+                height,
+                content: Content::Still(whole(width, height, bitstream)),
+                exif: None,
+            })
+        }
+        b"VP8X" => {
+            let header = first.get(..10).ok_or(RejectionReason::Undecodable)?;
+            let (flags, width, height) = (header[0], u24(&header[4..]) + 1, u24(&header[7..]) + 1);
+            if flags & VP8X_ANIMATION != 0 {
+                // The frames are read one at a time as they are decoded; EXIF, which the
+                // specification puts after them, is looked for separately.
+                let exif = riff_chunks(bytes)?
+                    .filter_map(Result::ok)
+                    .find(|(fourcc, _)| fourcc == b"EXIF")
+                    .map(|(_, payload)| payload);
+                return Ok(Container {
+                    width,
+                    height,
+                    content: Content::Animation(chunks),
+                    exif,
+                });
+            }
+            let (mut alph, mut vp8, mut vp8l, mut exif) = (None, None, None, None);
+            for chunk in chunks {
+                let (fourcc, payload) = chunk?;
+                let slot = match &fourcc {
+                    b"ALPH" => &mut alph,
+                    b"VP8 " => &mut vp8,
+                    b"VP8L" => &mut vp8l,
+                    b"EXIF" => &mut exif,
+                    _ => continue,
+                };
+                slot.get_or_insert(payload);
+            }
+            let bitstream = match (vp8, vp8l) {
+                (Some(vp8), None) => Bitstream::Lossy {
+                    vp8,
+                    alpha: alph.filter(|_| flags & VP8X_ALPHA != 0),
+                },
+                (None, Some(vp8l)) => Bitstream::Lossless {
+                    vp8l,
+                    alpha: flags & VP8X_ALPHA != 0,
+                },
+                _ => return Err(RejectionReason::Undecodable),
+            };
+            Ok(Container {
+                width,
+                height,
+                content: Content::Still(whole(width, height, bitstream)),
+                exif,
+            })
+        }
+        _ => Err(RejectionReason::Undecodable),
+    }
+}
+
+/// The frame in an ANMF chunk's payload.
+fn animation_frame(anmf: &[u8]) -> Result<Frame<'_>, RejectionReason> {
+    let header = anmf.get(..16).ok_or(RejectionReason::Undecodable)?;
+    let mut chunks = Chunks { rest: &anmf[16..] };
+    let (fourcc, payload) = chunks.next().ok_or(RejectionReason::Undecodable)??;
+    let bitstream = match &fourcc {
+        b"VP8 " => Bitstream::Lossy {
+            vp8: payload,
+            alpha: None,
+        },
+        // Frames of an animation are composed with their alpha, as `image-webp` does.
+        b"VP8L" => Bitstream::Lossless {
+            vp8l: payload,
+            alpha: true,
+        },
+        b"ALPH" => match chunks.next().ok_or(RejectionReason::Undecodable)?? {
+            (fourcc, vp8) if &fourcc == b"VP8 " => Bitstream::Lossy {
+                vp8,
+                alpha: Some(payload),
+            },
+            _ => return Err(RejectionReason::Undecodable),
+        },
+        _ => return Err(RejectionReason::Undecodable),
+    };
+    Ok(Frame {
+        x: u24(&header[0..]) * 2,
+        y: u24(&header[3..]) * 2,
+        width: u24(&header[6..]) + 1,
+        height: u24(&header[9..]) + 1,
+        bitstream,
+    })
+}
+
+/// Decodes a WebP (the first frame of an animation), reduced to at least its thumbnail's size,
+/// and verifies the other frames.
+///
+/// # Errors
+/// [`RejectionReason::TooManyPixels`] for a canvas over the limits, a frame over the budget or
+/// frames adding up to too many pixels; [`RejectionReason::Undecodable`] for a malformed or
+/// truncated container, a frame outside the canvas, a bitstream whose header disagrees with its
+/// frame, and data the decoders refuse.
+pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, RejectionReason> {
+    let Container {
+        width,
+        height,
+        content,
+        exif,
+    } = container(bytes)?;
+    check_dimensions(policy, width, height)?;
+    let orientation = exif
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let mut work = FrameWork::new(policy);
+    let mut check = |frame: &Frame<'_>| {
+        frame.check((width, height))?;
+        check_budget(width, height, frame.peak_bytes()?)?;
+        work.add(frame.width, frame.height)
+    };
+    let pixels = match content {
+        Content::Still(frame) => {
+            check(&frame)?;
+            thumbnail_of(&frame, (width, height), policy)?
+        }
+        Content::Animation(chunks) => {
+            let mut pixels = None;
+            for chunk in chunks {
+                let (fourcc, payload) = chunk?;
+                if &fourcc != b"ANMF" {
+                    continue;
+                }
+                let frame = animation_frame(payload)?;
+                check(&frame)?;
+                match pixels {
+                    None => pixels = Some(thumbnail_of(&frame, (width, height), policy)?),
+                    Some(_) => decode_frame(&frame, None)?,
+                }
+            }
+            pixels.ok_or(RejectionReason::Undecodable)?
+        }
+    };
+    Ok(Decoded {
+        pixels,
+        orientation,
+        width,
+        height,
+    })
+}
+
+/// Decodes `frame` onto a transparent `canvas` (white once flattened) and reduces it.
+fn thumbnail_of(
+    frame: &Frame<'_>,
+    canvas: (u32, u32),
+    policy: &ProcessingPolicy,
+) -> Result<RgbImage, RejectionReason> {
+    let (width, height) = canvas;
+    let mut shrinker = Shrinker::new(
+        width,
+        height,
+        thumbnail_dimensions(width, height, policy.thumbnail_size),
+    );
+    let mut row = vec![255u8; width as usize * 3];
+    for y in (0..frame.y).chain(frame.y + frame.height..height) {
+        shrinker.add_row(y, &row);
+    }
+    let span = frame.x as usize * 3..(frame.x + frame.width) as usize * 3;
+    decode_frame(
+        frame,
+        Some(&mut |y, rgb: &[u8]| {
+            row[span.clone()].copy_from_slice(rgb);
+            shrinker.add_row(frame.y + y, &row);
+        }),
+    )?;
+    shrinker.finish()
+}
+
+/// A row sink: row number within the frame, the row as RGB flattened onto white.
+type RowSink<'s> = &'s mut dyn FnMut(u32, &[u8]);
+
+/// Decodes `frame`'s bitstream, giving each row to `rows` if there is one (else only verifying).
+fn decode_frame(frame: &Frame<'_>, rows: Option<RowSink<'_>>) -> Result<(), RejectionReason> {
+    let (width, height) = (frame.width, frame.height);
+    match frame.bitstream {
+        Bitstream::Lossy { vp8, alpha } => {
+            let alpha = alpha.map(|a| decode_alpha(a, width, height)).transpose()?;
+            let yuv = Vp8Decoder::decode_frame(vp8).map_err(|_| RejectionReason::Undecodable)?;
+            if (u32::from(yuv.width), u32::from(yuv.height)) != (width, height) {
+                return Err(RejectionReason::Undecodable);
+            }
+            let Some(rows) = rows else {
+                return Ok(());
+            };
+            let planes = Planes::new(&yuv)?;
+            let mut rgb = vec![0u8; width as usize * 3];
+            for y in 0..height {
+                planes.row_to_rgb(y as usize, &mut rgb);
+                if let Some(alpha) = &alpha {
+                    let start = y as usize * width as usize;
+                    let row_alpha = &alpha[start..start + width as usize];
+                    for (px, &a) in rgb.chunks_exact_mut(3).zip(row_alpha) {
+                        px.iter_mut().for_each(|c| *c = over_white(*c, a));
+                    }
+                }
+                rows(y, &rgb);
+            }
+        }
+        Bitstream::Lossless { vp8l, alpha } => {
+            let rgba = decode_lossless(vp8l, width, height)?;
+            let Some(rows) = rows else {
+                return Ok(());
+            };
+            let layout = if alpha { Layout::Rgba } else { Layout::Rgb };
+            let mut rgb = vec![0u8; width as usize * 3];
+            for (y, pixels) in rgba.chunks_exact(width as usize * 4).enumerate() {
+                if alpha {
+                    to_rgb(layout, pixels, &mut rgb);
+                } else {
+                    for (out, px) in rgb.chunks_exact_mut(3).zip(pixels.chunks_exact(4)) {
+                        out.copy_from_slice(&px[..3]);
+                    }
+                }
+                rows(y as u32, &rgb);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decodes a VP8L bitstream of `width` x `height` into RGBA, through `image-webp` (whose
+/// lossless decoder is not public) given the bitstream as a file of its own.
+fn decode_lossless(vp8l: &[u8], width: u32, height: u32) -> Result<Vec<u8>, RejectionReason> {
+    let mut file = Vec::with_capacity(vp8l.len() + 21);
+    let chunk_len = u32::try_from(vp8l.len()).map_err(|_| RejectionReason::Undecodable)?;
+    file.extend_from_slice(b"RIFF");
+    file.extend_from_slice(&(chunk_len + 12 + (chunk_len & 1)).to_le_bytes());
+    file.extend_from_slice(b"WEBPVP8L");
+    file.extend_from_slice(&chunk_len.to_le_bytes());
+    file.extend_from_slice(vp8l);
+    if chunk_len & 1 == 1 {
+        file.push(0);
+    }
+    // The alpha hint (bit 28 of the header after the signature byte) makes `image-webp` decode
+    // straight into the RGBA buffer instead of into one of its own and copying to RGB.
+    *file.get_mut(24).ok_or(RejectionReason::Undecodable)? |= 0x10;
+    let mut decoder =
+        WebPDecoder::new(Cursor::new(&file)).map_err(|_| RejectionReason::Undecodable)?;
+    if decoder.dimensions() != (width, height) || !decoder.has_alpha() {
+        return Err(RejectionReason::Undecodable);
+    }
+    let mut rgba = vec![0u8; width as usize * height as usize * 4];
+    decoder
+        .read_image(&mut rgba)
+        .map_err(|_| RejectionReason::Undecodable)?;
+    Ok(rgba)
+}
+
+/// Decodes an ALPH chunk of a `width` x `height` frame into one byte a pixel.
+fn decode_alpha(alph: &[u8], width: u32, height: u32) -> Result<Vec<u8>, RejectionReason> {
+    let (&info, data) = alph.split_first().ok_or(RejectionReason::Undecodable)?;
+    let pixels = width as usize * height as usize;
+    if (info >> 4) & 3 > 1 {
+        return Err(RejectionReason::Undecodable);
+    }
+    let mut plane = match info & 3 {
+        0 => data
+            .get(..pixels)
+            .ok_or(RejectionReason::Undecodable)?
+            .to_vec(),
+        1 => {
+            // A lossless bitstream without its header: give it one (signature, sides less one,
+            // alpha hint, version 0) and keep the green channel, compacted in place.
+            let header = (width - 1) | (height - 1) << 14 | 1 << 28;
+            let mut vp8l = Vec::with_capacity(data.len() + 5);
+            vp8l.push(0x2F);
+            vp8l.extend_from_slice(&header.to_le_bytes());
+            vp8l.extend_from_slice(data);
+            let mut rgba = decode_lossless(&vp8l, width, height)?;
+            drop(vp8l);
+            for i in 0..pixels {
+                rgba[i] = rgba[4 * i + 1];
+            }
+            rgba.truncate(pixels);
+            rgba.shrink_to_fit();
+            rgba
+        }
+        _ => return Err(RejectionReason::Undecodable),
+    };
+    unfilter_alpha(&mut plane, width as usize, (info >> 2) & 3);
+    Ok(plane)
+}
+
+/// Undoes the ALPH chunk's spatial prediction in place: each value was stored as its difference
+/// from the left, upper or gradient prediction of values already reconstructed.
+fn unfilter_alpha(plane: &mut [u8], width: usize, method: u8) {
+    if method == 0 {
+        return;
+    }
+    for i in 0..plane.len() {
+        let (x, y) = (i % width, i / width);
+        let left = |p: &[u8]| p[i - 1];
+        let up = |p: &[u8]| p[i - width];
+        let predictor = match (method, x, y) {
+            (_, 0, 0) => 0,
+            (_, 0, _) => up(plane),
+            (_, _, 0) | (1, _, _) => left(plane),
+            (2, _, _) => up(plane),
+            _ => {
+                let gradient =
+                    i16::from(left(plane)) + i16::from(up(plane)) - i16::from(plane[i - width - 1]);
+                gradient.clamp(0, 255) as u8
+            }
+        };
+        plane[i] = plane[i].wrapping_add(predictor);
+    }
+}
+
+/// A decoded VP8 frame's planes, converted to RGB a row at a time.
+struct Planes<'a> {
+    frame: &'a Vp8Frame,
+    width: usize,
+    luma_stride: usize,
+    chroma_stride: usize,
+    chroma_width: usize,
+    chroma_height: usize,
+}
+
+impl<'a> Planes<'a> {
+    fn new(frame: &'a Vp8Frame) -> Result<Self, RejectionReason> {
+        let (width, height) = (usize::from(frame.width), usize::from(frame.height));
+        let luma_stride = width.div_ceil(16) * 16;
+        let chroma_stride = luma_stride / 2;
+        let (chroma_width, chroma_height) = (width.div_ceil(2), height.div_ceil(2));
+        if frame.ybuf.len() < luma_stride * height
+            || frame.ubuf.len() < chroma_stride * chroma_height
+            || frame.vbuf.len() < chroma_stride * chroma_height
+        {
+            return Err(RejectionReason::Undecodable);
+        }
+        Ok(Self {
+            frame,
+            width,
+            luma_stride,
+            chroma_stride,
+            chroma_width,
+            chroma_height,
+        })
+    }
+
+    /// Row `y` as RGB into `rgb`, with libwebp's "fancy" upsampling of chroma as `image-webp`
+    /// does it: each pixel's chroma is (9 a + 3 b + 3 c + d) / 16 of the nearest chroma sample
+    /// `a`, its horizontal and vertical neighbours on the pixel's side `b` and `c`, and the
+    /// diagonal one `d` (at the edges, the sample itself).
+    fn row_to_rgb(&self, y: usize, rgb: &mut [u8]) {
+        let (near_row, far_row) = nearest_two(y, self.chroma_height);
+        let luma = &self.frame.ybuf[y * self.luma_stride..][..self.width];
+        let row = |plane: &'a [u8], r: usize| &plane[r * self.chroma_stride..][..self.chroma_width];
+        let (u_near, u_far) = (
+            row(&self.frame.ubuf, near_row),
+            row(&self.frame.ubuf, far_row),
+        );
+        let (v_near, v_far) = (
+            row(&self.frame.vbuf, near_row),
+            row(&self.frame.vbuf, far_row),
+        );
+        for (x, (out, &l)) in rgb.chunks_exact_mut(3).zip(luma).enumerate() {
+            let (near, far) = nearest_two(x, self.chroma_width);
+            let fancy = |n: &[u8], f: &[u8]| {
+                let sum = 9 * u16::from(n[near])
+                    + 3 * u16::from(n[far])
+                    + 3 * u16::from(f[near])
+                    + u16::from(f[far])
+                    + 8;
+                (sum / 16) as u8
+            };
+            let (u, v) = (fancy(u_near, u_far), fancy(v_near, v_far));
+            out[0] = yuv_to_r(l, v);
+            out[1] = yuv_to_g(l, u, v);
+            out[2] = yuv_to_b(l, u);
+        }
+    }
+}
+
+/// For pixel `i` of a row or column, the nearest chroma sample and the next nearest one (of
+/// `chroma_len`): pixel 2k + 1 lies between samples k and k + 1, pixel 2k + 2 between k + 1 and k,
+/// and pixel 0 (and a last pixel past the last pair) on its own sample.
+fn nearest_two(i: usize, chroma_len: usize) -> (usize, usize) {
+    if i == 0 {
+        (0, 0)
+    } else if i % 2 == 1 {
+        let k = (i - 1) / 2;
+        (k, (k + 1).min(chroma_len - 1))
+    } else {
+        (i / 2, i / 2 - 1)
+    }
+}
+
+// libwebp's integer YUV to RGB (src/dsp/yuv.h), as `image-webp` has it.
+fn mulhi(v: u8, coefficient: u16) -> i32 {
+    ((u32::from(v) * u32::from(coefficient)) >> 8) as i32
+}
+
+fn clip(v: i32) -> u8 {
+    (v >> 6).clamp(0, 255) as u8
+}
+
+fn yuv_to_r(y: u8, v: u8) -> u8 {
+    clip(mulhi(y, 19077) + mulhi(v, 26149) - 14234)
+}
+
+fn yuv_to_g(y: u8, u: u8, v: u8) -> u8 {
+    clip(mulhi(y, 19077) - mulhi(u, 6419) - mulhi(v, 13320) + 8708)
+}
+
+fn yuv_to_b(y: u8, u: u8) -> u8 {
+    clip(mulhi(y, 19077) + mulhi(u, 33050) - 17685)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOSSY_ALPHA_ODD: &[u8] = include_bytes!("../../fixtures/images/lossy-alpha-37x29.webp");
+    const LOSSY: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.webp");
+    const ANIMATED: &[u8] = include_bytes!("../../fixtures/images/animated-lossy-2000x1500.webp");
+
+    /// Every row of `bytes`' first frame as this module converts it.
+    fn our_rows(bytes: &[u8]) -> Vec<u8> {
+        let Container { content, .. } = container(bytes).unwrap();
+        let frame = match content {
+            Content::Still(frame) => frame,
+            Content::Animation(mut chunks) => loop {
+                let (fourcc, payload) = chunks.next().unwrap().unwrap();
+                if &fourcc == b"ANMF" {
+                    break animation_frame(payload).unwrap();
+                }
+            },
+        };
+        let mut all = Vec::new();
+        decode_frame(
+            &frame,
+            Some(&mut |_, rgb: &[u8]| all.extend_from_slice(rgb)),
+        )
+        .unwrap();
+        all
+    }
+
+    /// The same, from `image-webp`'s whole-image decoder, flattened onto white the same way.
+    fn reference_rows(bytes: &[u8]) -> Vec<u8> {
+        let mut decoder = WebPDecoder::new(Cursor::new(bytes)).unwrap();
+        let mut buf = vec![0; decoder.output_buffer_size().unwrap()];
+        decoder.read_image(&mut buf).unwrap();
+        let layout = if decoder.has_alpha() {
+            Layout::Rgba
+        } else {
+            Layout::Rgb
+        };
+        let (w, h) = decoder.dimensions();
+        let mut rgb = vec![0; w as usize * h as usize * 3];
+        to_rgb(layout, &buf, &mut rgb);
+        rgb
+    }
+
+    #[test]
+    fn rows_match_image_webp_exactly() {
+        for (name, bytes) in [
+            ("lossy", LOSSY),
+            ("lossy with alpha, odd sides", LOSSY_ALPHA_ODD),
+            ("animated, first frame", ANIMATED),
+            (
+                "lossless from libwebp",
+                include_bytes!("../../fixtures/images/lossless-noisy-64x48.webp"),
+            ),
+            (
+                "lossless with a palette",
+                include_bytes!("../../fixtures/images/lossless-palette-120x90.webp"),
+            ),
+        ] {
+            assert!(our_rows(bytes) == reference_rows(bytes), "{name}");
+        }
+    }
+
+    #[test]
+    fn lossless_images_match_image_webp_with_and_without_alpha() {
+        for color in [image_webp::ColorType::Rgb8, image_webp::ColorType::Rgba8] {
+            let channels = if color == image_webp::ColorType::Rgb8 {
+                3
+            } else {
+                4
+            };
+            let pixels: Vec<u8> = (0..37u32 * 29 * channels)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let mut file = Vec::new();
+            image_webp::WebPEncoder::new(&mut file)
+                .encode(&pixels, 37, 29, color)
+                .unwrap();
+            assert!(our_rows(&file) == reference_rows(&file), "{color:?}");
+        }
+    }
+
+    #[test]
+    fn chroma_neighbours_follow_the_pixel_pairs() {
+        let pairs: Vec<_> = (0..6).map(|i| nearest_two(i, 3)).collect();
+        assert_eq!(pairs, [(0, 0), (0, 1), (1, 0), (1, 2), (2, 1), (2, 2)]);
+    }
+
+    #[test]
+    fn alpha_filters_predict_from_reconstructed_neighbours() {
+        // 3 x 2, every stored difference 1: what each method reconstructs.
+        let cases = [
+            (1, [1, 2, 3, 2, 3, 4]),
+            (2, [1, 2, 3, 2, 3, 4]),
+            (3, [1, 2, 3, 2, 4, 6]),
+        ];
+        for (method, expected) in cases {
+            let mut plane = [1u8; 6];
+            unfilter_alpha(&mut plane, 3, method);
+            assert_eq!(plane, expected, "method {method}");
+        }
+        let mut plane = [10, 5, 5, 20, 1, 1];
+        unfilter_alpha(&mut plane, 3, 3);
+        // Row 1: x 0 from above (10 + 20); x 1 from 30 + 15 - 10 = 35; x 2 from 36 + 20 - 15.
+        assert_eq!(plane, [10, 15, 20, 30, 36, 42]);
+    }
+}
