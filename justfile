@@ -3,6 +3,11 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 stack := "./localstack/stack.sh"
+# Fuzzing flags: optimised, with debug assertions and overflow checks; no sanitizer, because the
+# sanitizers are unstable rustc flags and this builds on stable (see fuzz/README.md).
+fuzz_flags := "-O --debug-assertions --sanitizer none"
+# A 1 MP input that takes longer than this is a finding (a quadratic loop), not a slow machine.
+fuzz_timeout := "10"
 tools := env_var_or_default("IMAGE_UPLOAD_STACK_HOME", env_var("HOME") + "/.cache/image-upload-stack") + "/tools"
 
 # List the recipes
@@ -29,17 +34,59 @@ dev:
     HELP
     ./target/debug/image-upload-local
 
-# Everything CI checks: formatting, lints, unit/property/mocked-SDK tests, e2e tests on the local stack
-test: lint test-unit test-e2e
+# Everything CI checks: formatting, lints, unit/property/mocked-SDK tests, a short run of each fuzz target, e2e tests on the local stack
+test: lint test-unit fuzz-smoke test-e2e
 
-# Formatting and clippy with warnings as errors
+# Formatting (the service and the fuzz crate) and clippy with warnings as errors
 lint:
     cargo fmt --check
+    cargo fmt --check --manifest-path fuzz/Cargo.toml
     cargo clippy --all-targets -- -D warnings
 
 # Unit, property, mocked-SDK and Lambda-entry tests (no stack needed)
 test-unit:
     cargo test --lib --test api
+
+# Fuzz one target (upload_request, sniff, jpeg_dc, inspect) for SECONDS; ARGS go to libFuzzer (log in fuzz/logs/)
+fuzz TARGET SECONDS *ARGS: fuzz-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    ./fuzz/seed-corpus.sh
+    mkdir -p fuzz/logs
+    log=fuzz/logs/{{TARGET}}.log
+    echo "fuzzing {{TARGET}} for {{SECONDS}} s (log: $log)"
+    # The fuzz crate has its own target dir (fuzz/target); a CARGO_TARGET_DIR from the shell would
+    # hide the binaries from cargo-fuzz.
+    if ! env -u CARGO_TARGET_DIR PATH="{{tools}}/bin:$PATH" cargo fuzz run {{fuzz_flags}} {{TARGET}} -- \
+        -max_total_time={{SECONDS}} -timeout={{fuzz_timeout}} {{ARGS}} >"$log" 2>&1; then
+      tail -n 40 "$log"
+      echo "fuzz {{TARGET}}: FAILED; the input is under fuzz/artifacts/{{TARGET}}/ (see fuzz/README.md)"
+      exit 1
+    fi
+    # libFuzzer's last status line: total execs, coverage, corpus size (also in -fork mode).
+    grep -E '^#[0-9]+' "$log" | tail -n 1
+    grep -E '^Done [0-9]+ runs' "$log" || true
+    kinds=$(grep -c '^jpeg_dc differential' "$log" || true)
+    if [ "$kinds" -gt 0 ]; then
+      echo "$kinds kinds of decode_dc/jpeg-decoder disagreement, reported not failed: grep 'differential' $log"
+    fi
+
+# A short run of every fuzz target (FUZZ_SMOKE_SECONDS each, default 20); fails on any crash
+fuzz-smoke: fuzz-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for target in upload_request sniff jpeg_dc inspect; do
+      {{just_executable()}} fuzz "$target" "${FUZZ_SMOKE_SECONDS:-20}"
+    done
+
+# cargo-fuzz, installed into the tool cache on first use
+[private]
+fuzz-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -x "{{tools}}/bin/cargo-fuzz" ]; then
+      cargo install --root "{{tools}}" cargo-fuzz --version 0.13.2 --locked
+    fi
 
 # End-to-end tests: starts the local stack, runs tests/e2e, stops the stack even when tests fail
 test-e2e:

@@ -8,14 +8,23 @@
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup.
+//!
+//! `api`, `processor`, `aws`, `provision` and `telemetry` need the default `aws` feature; without
+//! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
+//! build.
 
+#[cfg(feature = "aws")]
 pub mod api;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod imaging;
+#[cfg(feature = "aws")]
 pub mod processor;
+#[cfg(feature = "aws")]
 pub mod provision;
+#[cfg(feature = "aws")]
 pub mod telemetry;
 
 #[cfg(test)]

@@ -1,0 +1,114 @@
+//! `POST /upload` bodies: JSON bytes -> `UploadRequest` -> `NewUpload::parse` with the default policy.
+//!
+//! Oracle: an accepted upload's parts say the same as the request (the name round-trips through
+//! `FileName::parse`, the type is the one the MIME names and its extension agrees with the name's,
+//! the size is the number sent and within the policy, the object key parses back), and every
+//! refusal is the one its rule gives when checked on its own.
+
+#![no_main]
+
+use image_upload::domain::{
+    FileName, ImageId, ImageType, NewUpload, ObjectKey, UploadPolicy, UploadRejection,
+    UploadRequest,
+};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(request) = serde_json::from_slice::<UploadRequest>(data) else {
+        return;
+    };
+    let policy = UploadPolicy::default();
+    match NewUpload::parse(&request, &policy) {
+        Ok(upload) => check_accepted(&request, &policy, &upload),
+        Err(rejection) => check_refused(&request, &policy, &rejection),
+    }
+});
+
+fn check_accepted(request: &UploadRequest, policy: &UploadPolicy, upload: &NewUpload) {
+    let name = upload.file_name.as_ref();
+    assert_eq!(
+        name,
+        request.file_name.trim(),
+        "the name is the trimmed request"
+    );
+    assert_eq!(
+        FileName::parse(name).as_ref(),
+        Ok(&upload.file_name),
+        "an accepted name parses to itself"
+    );
+    assert!(!name.is_empty() && name.len() <= FileName::MAX_BYTES);
+    assert!(!name.chars().any(char::is_control));
+
+    let image_type = upload.image_type;
+    assert_eq!(ImageType::from_mime(&request.file_type), Some(image_type));
+    assert_eq!(
+        policy.allowed_types.get(image_type.mime()),
+        Some(image_type)
+    );
+    assert_eq!(ImageType::from_mime(image_type.mime()), Some(image_type));
+    let extension = upload
+        .file_name
+        .extension()
+        .expect("an accepted name has an extension");
+    assert!(image_type.accepts_extension(&extension));
+    assert!(image_type.accepts_extension(image_type.extension()));
+    assert_eq!(extension, extension.to_lowercase());
+
+    match (&request.file_size, upload.declared_size) {
+        (None, None) => assert!(!policy.require_size),
+        (Some(sent), Some(size)) => {
+            assert_eq!(sent.as_u64(), Some(size.bytes()));
+            assert!((1..=policy.max_bytes).contains(&size.bytes()));
+        }
+        (sent, kept) => panic!("size sent {sent:?} but kept {kept:?}"),
+    }
+
+    // The key of an accepted upload names the same type when it is read back.
+    let id = ImageId::parse("6f1c2a9e-3b4d-4c5e-8f70-1a2b3c4d5e6f").expect("a v4 id");
+    let key = ObjectKey::for_upload(id, image_type);
+    assert_eq!(
+        ObjectKey::parse_upload(key.as_ref()),
+        Some((id, image_type))
+    );
+}
+
+fn check_refused(request: &UploadRequest, policy: &UploadPolicy, rejection: &UploadRejection) {
+    // Every refusal is shown to the client: its message must render.
+    assert!(!rejection.to_string().is_empty());
+    match rejection {
+        UploadRejection::InvalidFileName(err) => {
+            assert_eq!(FileName::parse(&request.file_name).as_ref(), Err(err));
+        }
+        UploadRejection::UnsupportedType { given, .. } => {
+            assert_eq!(given, &request.file_type);
+            assert_eq!(policy.allowed_types.get(given), None);
+        }
+        UploadRejection::ExtensionMismatch { image_type } => {
+            assert_eq!(
+                policy.allowed_types.get(&request.file_type),
+                Some(*image_type)
+            );
+            let name = FileName::parse(&request.file_name).expect("the name rule passed");
+            assert!(
+                !name
+                    .extension()
+                    .is_some_and(|ext| image_type.accepts_extension(&ext))
+            );
+        }
+        UploadRejection::InvalidFileSize => {
+            let sent = request.file_size.as_ref().expect("a size was sent");
+            assert!(sent.as_u64().is_none_or(|n| n == 0));
+        }
+        UploadRejection::FileTooLarge { max } => {
+            assert_eq!(*max, policy.max_bytes);
+            let sent = request.file_size.as_ref().expect("a size was sent");
+            match sent.as_u64() {
+                Some(n) => assert!(n > *max),
+                None => assert!(sent.as_f64().is_some_and(|f| f > *max as f64)),
+            }
+        }
+        UploadRejection::FileSizeRequired => {
+            assert!(policy.require_size && request.file_size.is_none());
+        }
+    }
+}
