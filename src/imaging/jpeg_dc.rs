@@ -311,7 +311,7 @@ impl<'a> Bits<'a> {
     /// After the last MCU of an interval or a scan: refuses a stream that ran out, then moves
     /// `pos` to the next marker. Bytes between the last MCU and the marker are skipped, as
     /// libjpeg does (with a warning): each byte once, so in time proportional to the data.
-    fn to_marker(&mut self) -> Result<(), DcError> {
+    fn skip_to_marker(&mut self) -> Result<(), DcError> {
         if self.truncated() {
             return Err(DcError::Invalid);
         }
@@ -339,7 +339,7 @@ impl<'a> Bits<'a> {
 
     /// At a restart interval: drop the byte's leftover bits and step over `RSTn`.
     fn restart(&mut self, expected: u8) -> Result<(), DcError> {
-        self.to_marker()?;
+        self.skip_to_marker()?;
         if self.data.get(self.pos..self.pos + 2) != Some(&[0xFF, 0xD0 + expected]) {
             return Err(DcError::Invalid);
         }
@@ -1121,7 +1121,7 @@ fn decode_progressive_scan(
             )
         }
     }?;
-    bits.to_marker()
+    bits.skip_to_marker()
 }
 
 /// Walks a scan's blocks in coding order (A.2): MCU by MCU if it has several components,
