@@ -4,6 +4,8 @@
 //! - [`inspect`]: sniff, check the dimensions before decoding, decode, and make the thumbnail.
 //! - [`jpeg_dc`]: large JPEGs decoded at 1/8 scale from their DC coefficients alone.
 
+#[cfg(test)]
+mod fuzz_regressions;
 pub mod jpeg_dc;
 mod sniff;
 mod thumbnail;
