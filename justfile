@@ -59,7 +59,9 @@ fuzz TARGET SECONDS *ARGS: fuzz-tools
     # hide the binaries from cargo-fuzz.
     if ! env -u CARGO_TARGET_DIR PATH="{{tools}}/bin:$PATH" cargo fuzz run {{fuzz_flags}} {{TARGET}} -- \
         -max_total_time={{SECONDS}} -timeout={{fuzz_timeout}} {{ARGS}} >"$log" 2>&1; then
-      tail -n 40 "$log"
+      grep -E -A1 'panicked at|^SUMMARY|^==[0-9]+==ERROR' "$log" || tail -n 40 "$log"
+      grep -E 'Test unit written to|^Reproduce with|^[[:space:]]+cargo fuzz (run|tmin)' "$log" || true
+      echo "full log: $log"
       echo "fuzz {{TARGET}}: FAILED; the input is under fuzz/artifacts/{{TARGET}}/ (see fuzz/README.md)"
       exit 1
     fi

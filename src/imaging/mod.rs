@@ -7,6 +7,8 @@
 //!   checking every header it honours and reducing the image as it decodes (`shrink`).
 //! - [`jpeg_dc`]: large JPEGs decoded at 1/8 scale from their DC coefficients alone.
 
+#[cfg(test)]
+mod fuzz_regressions;
 mod gif_decode;
 pub mod jpeg_dc;
 mod jpeg_decode;

@@ -1,0 +1,34 @@
+//! Inputs the fuzz targets (`fuzz/`) found, each pinned to the verdict the code must give. The
+//! files are the minimised inputs under `fixtures/fuzz/<target>/`; they also seed every later
+//! fuzz run.
+
+use super::jpeg_dc::decode_dc;
+use crate::domain::ProcessingPolicy;
+
+/// Found by the `jpeg_dc` target; `inspect` reaches it whenever a thumbnail takes the DC path.
+///
+/// Root cause: `to_rgb` converts Y/Cb/Cr block means to RGB in 16.16 fixed point without first
+/// bringing them into the 0..=255 sample range. This file's chroma quantiser has a DC step of
+/// 251, so its chroma DC terms dequantise far outside that range and `91_881 * cr` overflows
+/// `i32`: a panic with overflow checks on, silently wrapped colours in a release build. The scan
+/// itself is well-formed (a 64 x 48 frame, 4:2:0), so the verdict is an 8 x 6 image. Fixed by
+/// clamping each block mean to a sample's range before the conversion, as a full decoder's IDCT
+/// output is (`to_rgb`'s `sample`).
+#[test]
+fn chroma_dc_far_out_of_range_decodes_without_overflow() {
+    let jpeg = include_bytes!("../../fixtures/fuzz/jpeg_dc/chroma-dc-out-of-range.jpg");
+
+    let image = decode_dc(jpeg, &ProcessingPolicy::default());
+
+    let image = image.expect("the scan decodes");
+    assert_eq!(
+        (
+            image.width,
+            image.height,
+            image.full_width,
+            image.full_height
+        ),
+        (8, 6, 64, 48)
+    );
+    assert_eq!(image.rgb.len(), 8 * 6 * 3);
+}
