@@ -245,11 +245,12 @@ fn survey(data: &[u8], policy: &ProcessingPolicy) -> Result<Frame, RejectionReas
         let length = data
             .get(pos..pos + 2)
             .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            .filter(|&length| length >= 2)
             .ok_or(RejectionReason::Undecodable)?;
         let segment = data
-            .get(pos + 2..pos + length.max(2))
+            .get(pos + 2..pos + length)
             .ok_or(RejectionReason::Undecodable)?;
-        pos += length.max(2);
+        pos += length;
         match marker {
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                 if frame.is_some() {
@@ -483,6 +484,57 @@ mod tests {
         let small = frame(0xC2, 1200, 900, &[(1, 1)]);
         assert_eq!(general_decoder_scale(&small, (256, 192)), 2);
         assert_eq!(general_decoder_scale(&small, (1200, 900)), 8);
+    }
+
+    #[test]
+    fn the_survey_refuses_what_no_decoder_should_walk() {
+        const PROGRESSIVE: &[u8] =
+            include_bytes!("../../fixtures/images/progressive-420-4000x3000.jpg");
+        const SMALL: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
+        let policy = ProcessingPolicy::default();
+        assert!(survey(PROGRESSIVE, &policy).is_ok());
+        assert!(survey(SMALL, &policy).is_ok());
+
+        // The last scan (luma, all coefficients) 60 times more: 60 more walks of 187,500 blocks.
+        let eoi = PROGRESSIVE.len() - 2;
+        let last_scan = PROGRESSIVE
+            .windows(2)
+            .rposition(|w| w == [0xFF, 0xDA])
+            .unwrap();
+        let mut repeated = PROGRESSIVE[..eoi].to_vec();
+        for _ in 0..60 {
+            repeated.extend_from_slice(&PROGRESSIVE[last_scan..eoi]);
+        }
+        repeated.extend_from_slice(&[0xFF, 0xD9]);
+
+        let mut short_segment = SMALL.to_vec();
+        short_segment[4..6].copy_from_slice(&[0, 1]);
+
+        let cases: [(&[u8], RejectionReason, &str); 4] = [
+            (
+                &repeated,
+                RejectionReason::TooManyPixels,
+                "scans walking the image 60 more times",
+            ),
+            (
+                &short_segment,
+                RejectionReason::Undecodable,
+                "a segment length under 2",
+            ),
+            (
+                &SMALL[..24],
+                RejectionReason::Undecodable,
+                "a segment cut short",
+            ),
+            (
+                b"\xFF\xD8\xFF\xD9",
+                RejectionReason::Undecodable,
+                "no frame at all",
+            ),
+        ];
+        for (data, reason, case) in cases {
+            assert_eq!(survey(data, &policy).err(), Some(reason), "{case}");
+        }
     }
 
     #[test]
