@@ -104,9 +104,14 @@ impl Frame {
         self.marker >= 0xC9
     }
 
-    /// Whether only the general decoder can take this frame, whatever else the file holds.
+    /// Whether only the general decoder can take this frame, whatever else the file holds. The DC
+    /// decoder takes baseline, extended and progressive Huffman frames of 8-bit samples with one
+    /// or three components, using little memory at any size, so those are not refused from the
+    /// header; what falls back to the general decoder anyway (a sequential file spread over
+    /// several scans, an image too small for 1/8 scale) has its budget checked in [`decode`]
+    /// before it is decoded.
     fn needs_general_decoder(&self) -> bool {
-        !matches!(self.marker, 0xC0 | 0xC1) || self.precision != 8 || self.components.len() == 4
+        !matches!(self.marker, 0xC0..=0xC2) || self.precision != 8 || self.components.len() == 4
     }
 
     fn max_sampling(&self) -> (u64, u64) {

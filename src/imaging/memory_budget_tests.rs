@@ -119,7 +119,28 @@ fn jpeg_progressive_444_12_mp() {
 #[test]
 fn jpeg_progressive_444_over_its_budget_is_refused_from_the_header() {
     alone!(jpeg_progressive_444_over_its_budget_is_refused_from_the_header);
-    // 5000 x 4000 at 4:4:4: a decoder that keeps every coefficient needs 6 B/px for them alone.
+    // 5000 x 4000 at 4:4:4, arithmetic-coded: only the general decoder would take it, and a
+    // decoder that keeps every coefficient needs 6 B/px for them alone.
+    let mut jpeg = with_frame_size(PROGRESSIVE_444, 0xC2, 5000, 4000);
+    let sof = jpeg_segment(&jpeg, 0xC2);
+    jpeg[sof + 1] = 0xCA;
+    let m = measure(
+        "JPEG",
+        "arithmetic progressive 4:4:4 header, 20 MP",
+        20_000_000,
+        &jpeg,
+        ImageType::Jpeg,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}
+
+#[test]
+fn huffman_progressive_444_is_left_to_the_dc_decoder_at_any_size() {
+    alone!(huffman_progressive_444_is_left_to_the_dc_decoder_at_any_size);
+    // The same header, Huffman-coded: the DC decoder keeps no AC coefficient, so it is not
+    // refused for what the general decoder would need; these bytes cannot hold 20 MP, and that
+    // is found before anything large is allocated.
     let jpeg = with_frame_size(PROGRESSIVE_444, 0xC2, 5000, 4000);
     let m = measure(
         "JPEG",
@@ -128,7 +149,7 @@ fn jpeg_progressive_444_over_its_budget_is_refused_from_the_header() {
         &jpeg,
         ImageType::Jpeg,
     );
-    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert_eq!(m.verdict, Err(RejectionReason::Undecodable));
     assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
 }
 
