@@ -52,7 +52,8 @@ impl ObjectKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageObjectKeys {
     pub image_id: ImageId,
-    /// `uploads/…`: where the client PUTs; emptied once the row is settled.
+    /// `uploads/…`: where the client PUTs. Kept after READY (so S3 refuses a second PUT to its
+    /// URL) until the bucket's lifecycle rule or a DELETE removes it; emptied on rejection.
     pub upload: ObjectKey,
     /// `originals/…`: the verified copy, kept while the image is READY.
     pub original: ObjectKey,
