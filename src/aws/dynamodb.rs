@@ -1,5 +1,7 @@
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -142,18 +144,9 @@ impl MetadataTable {
             .return_values(ReturnValue::None)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Transition::Applied),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Transition::Changed)
-            }
-            Err(e) => Err(AwsError::classify("settling image metadata", e)),
-        }
+        transition(result, "settling image metadata", |e| {
+            matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+        })
     }
 
     /// Deletes a row if `owner` owns it and it is still in `status`; a row that is already gone
@@ -183,18 +176,9 @@ impl MetadataTable {
             .expression_attribute_values(":status", s(status.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Transition::Applied),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(Transition::Changed)
-            }
-            Err(e) => Err(AwsError::classify("deleting image metadata", e)),
-        }
+        transition(result, "deleting image metadata", |e| {
+            matches!(e, DeleteItemError::ConditionalCheckFailedException(_))
+        })
     }
 
     /// One page of `owner`'s images, newest first, from the owner index (a Query, never a Scan).
@@ -246,6 +230,23 @@ impl MetadataTable {
             }
         });
         Ok(Page { images, next })
+    }
+}
+
+/// A conditional write's result: its condition failing (`condition_failed`) is
+/// [`Transition::Changed`], an answer rather than an error; any other failure is classified.
+fn transition<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    context: &'static str,
+    condition_failed: impl Fn(&E) -> bool,
+) -> Result<Transition, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Transition::Applied),
+        Err(e) if e.as_service_error().is_some_and(&condition_failed) => Ok(Transition::Changed),
+        Err(e) => Err(AwsError::classify(context, e)),
     }
 }
 
