@@ -46,6 +46,57 @@ pub struct Settings {
     /// The memory of the Lambda function this runs in (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, MB);
     /// `None` outside Lambda.
     pub function_memory_mb: Option<u64>,
+    /// Where CloudWatch metrics go, and whether they are written at all.
+    pub metrics: MetricsSettings,
+}
+
+/// CloudWatch metrics (embedded metric format lines on stdout, see `telemetry::metrics`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsSettings {
+    /// `METRICS_NAMESPACE`, default `ImageUpload`.
+    pub namespace: MetricsNamespace,
+    /// `EMF_METRICS`; by default on in Lambda (where CloudWatch Logs extracts the metrics from
+    /// stdout) and off elsewhere (where the lines would only clutter a terminal).
+    pub enabled: bool,
+}
+
+/// A CloudWatch namespace a custom metric may use: 1 to 255 characters from letters, digits and
+/// `. - _ / # :` (what the AWS embedded-metric libraries accept), not starting with `AWS/`
+/// (reserved for AWS services). CloudWatch drops the metrics of a line whose namespace breaks
+/// these rules, silently, so they are checked at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsNamespace(String);
+
+impl MetricsNamespace {
+    /// The longest namespace CloudWatch accepts.
+    pub const MAX_LEN: usize = 255;
+
+    /// Parses a namespace.
+    ///
+    /// # Errors
+    /// A message saying which rule `value` breaks.
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_/#:".contains(c);
+        if value.is_empty() || value.len() > Self::MAX_LEN || !value.chars().all(allowed) {
+            return Err("1 to 255 characters from letters, digits and . - _ / # :");
+        }
+        if value.starts_with("AWS/") {
+            return Err("a namespace of your own: AWS/ is reserved for AWS services");
+        }
+        Ok(Self(value.to_owned()))
+    }
+}
+
+impl Default for MetricsNamespace {
+    fn default() -> Self {
+        Self("ImageUpload".into())
+    }
+}
+
+impl AsRef<str> for MetricsNamespace {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// How log lines are written.
@@ -217,6 +268,14 @@ impl Settings {
             function_memory_mb: env.parse("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", None, |v| {
                 number_within(v, 128..=10_240).map(Some)
             })?,
+            metrics: MetricsSettings {
+                namespace: env.parse(
+                    "METRICS_NAMESPACE",
+                    MetricsNamespace::default(),
+                    MetricsNamespace::parse,
+                )?,
+                enabled: env.parse("EMF_METRICS", in_lambda, parse_bool)?,
+            },
             endpoints: Endpoints {
                 s3: env
                     .get("AWS_ENDPOINT_URL_S3")
@@ -440,11 +499,41 @@ mod tests {
             ("MAX_UPLOAD_BYTES", "33554433"),
             ("PENDING_TTL_SECONDS", "1199"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "64"),
+            ("EMF_METRICS", "yes"),
+            ("METRICS_NAMESPACE", "AWS/Lambda"),
+            ("METRICS_NAMESPACE", "Image Upload"),
+            ("METRICS_NAMESPACE", "Bildérs"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
+    }
+
+    #[test]
+    fn metrics_are_written_in_lambda_unless_turned_off_and_elsewhere_when_asked() {
+        let lambda = ("AWS_LAMBDA_FUNCTION_NAME", "ImageUploadApi");
+        let cases: [(&[(&str, &str)], bool); 5] = [
+            (&[], false),
+            (&[lambda], true),
+            (&[lambda, ("EMF_METRICS", "false")], false),
+            (&[("EMF_METRICS", "true")], true),
+            (&[("EMF_METRICS", "1")], true),
+        ];
+        for (vars, enabled) in cases {
+            assert_eq!(settings(vars).unwrap().metrics.enabled, enabled, "{vars:?}");
+        }
+        assert_eq!(
+            settings(&[]).unwrap().metrics.namespace.as_ref(),
+            "ImageUpload"
+        );
+        let custom = settings(&[("METRICS_NAMESPACE", "Team/Image-Upload_2#prod:eu")]).unwrap();
+        assert_eq!(
+            custom.metrics.namespace.as_ref(),
+            "Team/Image-Upload_2#prod:eu"
+        );
+        let too_long = "N".repeat(MetricsNamespace::MAX_LEN + 1);
+        assert!(settings(&[("METRICS_NAMESPACE", too_long.as_str())]).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! - [`aws`]: the adapters to S3, DynamoDB and SQS.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
-//! - [`telemetry`]: logging setup.
+//! - [`telemetry`]: logging setup and CloudWatch metrics.
 //!
 //! `api`, `processor`, `aws`, `provision` and `telemetry` need the default `aws` feature; without
 //! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets

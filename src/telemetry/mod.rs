@@ -1,4 +1,12 @@
-//! Logging through `tracing`: JSON lines for CloudWatch, readable lines in a terminal.
+//! What the functions tell CloudWatch: logs through `tracing` (JSON lines for CloudWatch,
+//! readable lines in a terminal) and metrics in the embedded metric format ([`metrics`]).
+
+pub mod emf;
+#[cfg(test)]
+pub(crate) mod emf_spec;
+pub mod metrics;
+
+pub use metrics::{Function, Metrics};
 
 use tracing_subscriber::EnvFilter;
 
