@@ -20,6 +20,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::aws::{AwsClients, ImageObjects, MetadataTable};
 use crate::config::Settings;
 use crate::domain::UploadPolicy;
+use crate::telemetry::{Function, Metrics};
 
 /// What the handlers share. Cheap to clone: the SDK clients are reference-counted.
 #[derive(Clone, Debug)]
@@ -30,6 +31,8 @@ pub struct AppState {
     pub view_url_expiry: std::time::Duration,
     pub policy: Arc<UploadPolicy>,
     pub allowed_origins: Arc<[String]>,
+    /// Where the API's CloudWatch metrics go (tests swap in [`Metrics::in_memory`]).
+    pub metrics: Metrics,
 }
 
 impl AppState {
@@ -41,6 +44,7 @@ impl AppState {
             table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),
             policy: Arc::new(settings.upload.clone()),
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
+            metrics: Metrics::from_settings(&settings.metrics, Function::Api),
         }
     }
 }

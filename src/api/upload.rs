@@ -63,6 +63,7 @@ pub async fn create_upload(
         )
         .await?;
     state.table.insert(&record).await?;
+    state.metrics.upload_url_issued(image_id);
     tracing::info!(object_key = %record.object_key, owner = record.owner.as_ref(), "upload URL issued");
     Ok(Json(UploadResponse {
         upload_url: presigned.url,

@@ -23,7 +23,7 @@ use crate::domain::{
     RejectionReason,
 };
 use crate::imaging;
-use crate::telemetry::cause_chain;
+use crate::telemetry::{Function, Metrics, cause_chain};
 
 /// What processing one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +62,7 @@ pub struct Processor {
     table: MetadataTable,
     policy: ProcessingPolicy,
     concurrency: usize,
+    metrics: Metrics,
 }
 
 impl Processor {
@@ -73,9 +74,13 @@ impl Processor {
             settings.processing,
             settings.processor_concurrency,
         )
+        .with_metrics(Metrics::from_settings(
+            &settings.metrics,
+            Function::Processor,
+        ))
     }
 
-    /// A processor from its parts (tests pass mocked clients this way).
+    /// A processor from its parts (tests pass mocked clients this way), writing no metrics.
     pub fn from_parts(
         objects: ImageObjects,
         table: MetadataTable,
@@ -87,7 +92,14 @@ impl Processor {
             table,
             policy,
             concurrency: concurrency.max(1),
+            metrics: Metrics::off(),
         }
+    }
+
+    /// The same processor, writing its metrics to `metrics`.
+    #[must_use]
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Processes an SQS batch. Messages are independent: each one that fails is listed in the
@@ -118,12 +130,20 @@ impl Processor {
         response
     }
 
-    /// Processes every object one message announces.
+    /// Processes every object one message announces, and records how long that took
+    /// (`ProcessingTime`, whatever the outcome).
     ///
     /// # Errors
     /// [`MessageError`] when the message is malformed or an object could not be processed for a
     /// reason worth retrying. Processing is idempotent, so a retry of a partly done message is safe.
     pub async fn handle_message(&self, message: &SqsMessage) -> Result<Vec<Outcome>, MessageError> {
+        let started = std::time::Instant::now();
+        let outcomes = self.process_message(message).await;
+        self.metrics.message_processed(started.elapsed());
+        outcomes
+    }
+
+    async fn process_message(&self, message: &SqsMessage) -> Result<Vec<Outcome>, MessageError> {
         let body = message.body.as_deref().ok_or(MessageError::NoBody)?;
         let mut outcomes = Vec::new();
         for key in event::created_keys(body)? {
@@ -190,11 +210,23 @@ impl Processor {
                 inspected,
                 head,
                 size_bytes,
+                thumbnail_time,
             } => {
-                self.accept(&row, &objects, inspected, &head, size_bytes)
-                    .await
+                let outcome = self
+                    .accept(&row, &objects, inspected, &head, size_bytes)
+                    .await?;
+                if outcome == Outcome::Ready {
+                    self.metrics.upload_ready(id, thumbnail_time);
+                }
+                Ok(outcome)
             }
-            Verdict::Refused(reason) => self.reject(&row, &objects, reason).await,
+            Verdict::Refused(reason) => {
+                let outcome = self.reject(&row, &objects, reason).await?;
+                if outcome == Outcome::Rejected(reason) {
+                    self.metrics.upload_rejected(id, reason);
+                }
+                Ok(outcome)
+            }
         }
     }
 
@@ -220,15 +252,20 @@ impl Processor {
             return Ok(Verdict::Refused(RejectionReason::TooLarge));
         }
         let (image_type, policy) = (row.image_type, self.policy);
-        // Decoding is CPU-bound: keep it off the threads that drive I/O for other messages.
-        let inspected =
-            tokio::task::spawn_blocking(move || imaging::inspect(&bytes, image_type, &policy))
-                .await?;
+        // Decoding is CPU-bound: keep it off the threads that drive I/O for other messages. It is
+        // timed on the blocking thread, so a wait for a free one does not count.
+        let (inspected, thumbnail_time) = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let inspected = imaging::inspect(&bytes, image_type, &policy);
+            (inspected, started.elapsed())
+        })
+        .await?;
         Ok(match inspected {
             Ok(inspected) => Verdict::Accepted {
                 inspected,
                 head,
                 size_bytes,
+                thumbnail_time,
             },
             Err(reason) => Verdict::Refused(reason),
         })
@@ -369,6 +406,8 @@ enum Verdict {
         inspected: imaging::Inspected,
         head: ObjectHead,
         size_bytes: u64,
+        /// Decoding, reducing and encoding the thumbnail: `imaging::inspect`, one pass.
+        thumbnail_time: std::time::Duration,
     },
     /// Not acceptable, for this reason.
     Refused(RejectionReason),

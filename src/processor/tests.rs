@@ -23,7 +23,9 @@ use time::macros::datetime;
 
 use super::*;
 use crate::aws::dynamodb_item;
+use crate::config::MetricsNamespace;
 use crate::domain::{ImageId, NewUpload, Owner, UploadPolicy, UploadRequest};
+use crate::telemetry::emf_spec::{EmfLine, validate};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
 
@@ -146,6 +148,22 @@ fn processor(s3_rules: &[Rule], dynamodb_rules: &[Rule]) -> Processor {
         ProcessingPolicy::default(),
         2,
     )
+}
+
+/// The processor over `processor(..)`'s mocks, writing its metrics to memory.
+fn processor_with_metrics(s3_rules: &[Rule], dynamodb_rules: &[Rule]) -> (Processor, Metrics) {
+    let metrics = Metrics::in_memory(MetricsNamespace::default(), Function::Processor);
+    let processor = processor(s3_rules, dynamodb_rules).with_metrics(metrics.clone());
+    (processor, metrics)
+}
+
+/// Every metric line written, each checked against the EMF specification.
+fn metric_lines(metrics: &Metrics) -> Vec<EmfLine> {
+    metrics
+        .lines()
+        .iter()
+        .map(|line| validate(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
 }
 
 fn failed_ids(response: &SqsBatchResponse) -> Vec<&str> {
@@ -419,18 +437,43 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
     let (delete, deleted) = deletes_recorded();
     let mut s3_rules = vec![copy.clone(), thumbnail.clone(), delete];
     s3_rules.extend(s3_serving_the_jpeg().into_iter().take(2));
-    let processor = processor(
+    let (processor, metrics) = processor_with_metrics(
         &s3_rules,
         &[get_item_returning(row.clone()), settle.clone()],
     );
 
-    let outcome = processor
-        .process_object(row.object_key.as_ref())
+    let outcomes = processor
+        .handle_message(&message("m1", row.object_key.as_ref()))
         .await
         .unwrap();
 
-    assert_eq!(outcome, Outcome::Ready);
+    assert_eq!(outcomes, [Outcome::Ready]);
     assert_eq!(*order.lock().unwrap(), ["copy", "thumbnail", "settle"]);
+    let lines = metric_lines(&metrics);
+    let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
+    assert_eq!(
+        names,
+        [
+            vec!["UploadsReady", "ThumbnailTime"],
+            vec!["ProcessingTime"]
+        ],
+        "one line as the row turns READY, one when the message is done"
+    );
+    assert_eq!(lines[0].number("UploadsReady"), Some(1.0));
+    assert_eq!(
+        lines[0].dimension("imageId"),
+        Some(row.image_id.to_string().as_str())
+    );
+    let thumbnail_ms = lines[0].number("ThumbnailTime").unwrap();
+    let processing_ms = lines[1].number("ProcessingTime").unwrap();
+    assert!(
+        thumbnail_ms <= processing_ms,
+        "making the thumbnail is part of processing the message: {thumbnail_ms} > {processing_ms}"
+    );
+    for line in &lines {
+        assert_eq!(line.dimension("Function"), Some("processor"));
+        assert_eq!(line.dimension_sets(), [["Function"]]);
+    }
     assert_eq!(
         *deleted.lock().unwrap(),
         Vec::<String>::new(),
@@ -511,21 +554,48 @@ async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
         }),
         delete.clone(),
     ];
-    let processor = processor(
+    let (processor, metrics) = processor_with_metrics(
         &s3_rules,
         &[get_item_returning(row.clone()), update.clone()],
     );
 
-    let outcome = processor
-        .process_object(row.object_key.as_ref())
+    let outcomes = processor
+        .handle_message(&message("m1", row.object_key.as_ref()))
         .await
         .unwrap();
 
-    assert_eq!(outcome, Outcome::Rejected(RejectionReason::TypeMismatch));
+    assert_eq!(outcomes, [Outcome::Rejected(RejectionReason::TypeMismatch)]);
     assert_eq!(
         *order.lock().unwrap(),
         ["update", "delete", "delete", "delete"],
         "the row first, then every object a REJECTED image may not have"
     );
     assert_eq!(delete.num_calls(), 3);
+    let lines = metric_lines(&metrics);
+    let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
+    assert_eq!(names, [vec!["UploadsRejected"], vec!["ProcessingTime"]]);
+    let rejected = &lines[0];
+    assert_eq!(rejected.number("UploadsRejected"), Some(1.0));
+    assert_eq!(rejected.dimension("Reason"), Some("TYPE_MISMATCH"));
+    assert_eq!(
+        rejected.dimension_sets(),
+        [vec!["Function"], vec!["Function", "Reason"]]
+    );
+}
+
+#[tokio::test]
+async fn a_redelivery_counts_no_second_upload_but_its_processing_time() {
+    let row = pending_row();
+    let (processor, metrics) =
+        processor_with_metrics(&s3_serving_the_jpeg(), &[get_item_returning(ready(&row))]);
+
+    let outcomes = processor
+        .handle_message(&message("again", row.object_key.as_ref()))
+        .await
+        .unwrap();
+
+    assert_eq!(outcomes, [Outcome::AlreadySettled]);
+    let lines = metric_lines(&metrics);
+    let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
+    assert_eq!(names, [vec!["ProcessingTime"]]);
 }

@@ -12,7 +12,15 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use image_upload::api::{self, App, AppState};
 use image_upload::aws::{AwsClients, retry_config, timeout_config};
 use image_upload::config::Settings;
+use image_upload::telemetry::{Function, Metrics};
 use tower::ServiceExt;
+
+// The EMF rules the library's own tests use, so both hold metric lines to the same checker.
+#[path = "../../src/telemetry/emf_spec.rs"]
+#[allow(dead_code)] // the API tests use part of the checker
+mod emf_spec;
+
+use emf_spec::{EmfLine, validate};
 
 pub type Item = HashMap<String, AttributeValue>;
 
@@ -67,6 +75,23 @@ pub fn app(settings: &Settings, rules: &[&Rule]) -> App {
         &clients_with_dynamodb(settings, rules),
         settings,
     ))
+}
+
+/// The app over mocked DynamoDB, writing its metrics to memory.
+pub fn app_with_metrics(settings: &Settings, rules: &[&Rule]) -> (App, Metrics) {
+    let metrics = Metrics::in_memory(settings.metrics.namespace.clone(), Function::Api);
+    let mut state = AppState::new(&clients_with_dynamodb(settings, rules), settings);
+    state.metrics = metrics.clone();
+    (api::app(state), metrics)
+}
+
+/// Every metric line written, each checked against the EMF specification.
+pub fn metric_lines(metrics: &Metrics) -> Vec<EmfLine> {
+    metrics
+        .lines()
+        .iter()
+        .map(|line| validate(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
 }
 
 /// A PutItem rule that succeeds and records every item written.

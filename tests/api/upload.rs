@@ -13,14 +13,20 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 
 use crate::helpers::{
-    app, clients_with_dynamodb, post_json, post_upload, query_of, recording_put_item, send,
-    settings,
+    app, app_with_metrics, clients_with_dynamodb, metric_lines, post_json, post_upload, query_of,
+    recording_put_item, send, settings,
 };
 
 #[tokio::test]
 async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
     let (put_item, written) = recording_put_item();
-    let app = app(&settings(&[("BUCKET_NAME", "photos-bucket")]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(
+        &settings(&[
+            ("BUCKET_NAME", "photos-bucket"),
+            ("METRICS_NAMESPACE", "Photos/prod"),
+        ]),
+        &[&put_item],
+    );
     let before = OffsetDateTime::now_utc();
 
     let reply = post_json(
@@ -83,6 +89,17 @@ async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
     let created = OffsetDateTime::parse(s("createdAt"), &Rfc3339).unwrap();
     let ttl: i64 = item["pendingExpiry"].as_n().unwrap().parse().unwrap();
     assert_eq!(ttl, (created + time::Duration::hours(24)).unix_timestamp());
+
+    let lines = metric_lines(&metrics);
+    assert_eq!(lines.len(), 1, "one metric line per issued URL");
+    let line = &lines[0];
+    assert_eq!(line.metric_names(), ["UploadUrlsIssued"]);
+    assert_eq!(line.number("UploadUrlsIssued"), Some(1.0));
+    assert_eq!(line.unit("UploadUrlsIssued"), Some("Count"));
+    assert_eq!(line.dimension("Function"), Some("api"));
+    assert_eq!(line.dimension_sets(), [["Function"]]);
+    assert_eq!(line.directives[0].namespace, "Photos/prod");
+    assert_eq!(line.dimension("imageId"), Some(image_id));
 }
 
 #[tokio::test]
@@ -188,7 +205,7 @@ async fn the_expiry_follows_configuration() {
 #[tokio::test]
 async fn bad_requests_get_their_status_and_code_and_write_nothing() {
     let (put_item, written) = recording_put_item();
-    let app = app(&settings(&[("MAX_UPLOAD_BYTES", "1000")]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(&settings(&[("MAX_UPLOAD_BYTES", "1000")]), &[&put_item]);
     let cases: Vec<(&str, StatusCode, &str, &str)> = vec![
         ("", StatusCode::BAD_REQUEST, "INVALID_REQUEST", "empty body"),
         (
@@ -324,6 +341,11 @@ async fn bad_requests_get_their_status_and_code_and_write_nothing() {
         written.lock().unwrap().is_empty(),
         "a refused request wrote a row"
     );
+    assert_eq!(
+        metrics.lines(),
+        Vec::<String>::new(),
+        "a refused request counted as an issued URL"
+    );
 }
 
 #[tokio::test]
@@ -422,7 +444,7 @@ async fn a_hard_dynamodb_failure_gives_a_generic_500_without_a_url() {
                 .build(),
         )
     });
-    let app = app(&settings(&[]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(&settings(&[]), &[&put_item]);
 
     let reply = post_json(&app, json!({"fileName": "a.png", "fileType": "image/png"})).await;
 
@@ -431,6 +453,10 @@ async fn a_hard_dynamodb_failure_gives_a_generic_500_without_a_url() {
     assert_eq!(reply.body["error"]["message"], "internal error");
     assert!(reply.body.get("uploadUrl").is_none());
     assert!(!reply.body.to_string().contains("ImageMetadata"));
+    assert!(
+        metrics.lines().is_empty(),
+        "no URL left the service, so none is counted"
+    );
 }
 
 #[tokio::test]
