@@ -8,8 +8,9 @@
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
+//! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //!
-//! `api`, `processor`, `aws`, `provision` and `telemetry` need the default `aws` feature; without
+//! `api`, `processor`, `aws`, `provision`, `smoke` and `telemetry` need the default `aws` feature; without
 //! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
 //! build.
 
@@ -24,6 +25,8 @@ pub mod imaging;
 pub mod processor;
 #[cfg(feature = "aws")]
 pub mod provision;
+#[cfg(feature = "aws")]
+pub mod smoke;
 #[cfg(feature = "aws")]
 pub mod telemetry;
 

@@ -8,4 +8,5 @@ mod images;
 mod lifecycle;
 mod one_shot;
 mod races;
+mod smoke;
 mod upload;

@@ -139,7 +139,7 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
         s3: own.s3,
         dynamodb: own.dynamodb,
         sqs: own.sqs,
-        http: reqwest::Client::new(),
+        http: super::http_client(),
         state,
         queue_url,
         _shutdown: shutdown,

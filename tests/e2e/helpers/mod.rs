@@ -7,3 +7,10 @@ mod stack;
 pub use app::{TestApp, Uploads, spawn, spawn_app, spawn_app_with, spawn_processing_app};
 pub use gate::{Gate, gate_before};
 pub use private_dynamodb::PrivateDynamoDb;
+
+/// The HTTP client for tests: the smoke client's, which installs the TLS crypto provider that
+/// reqwest, built without one of its own, needs before any client exists (`reqwest::Client::new()`
+/// or `reqwest::get` without it panics with "No provider set").
+pub fn http_client() -> reqwest::Client {
+    image_upload::smoke::http_client().expect("building the HTTP client")
+}

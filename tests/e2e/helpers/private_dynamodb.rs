@@ -58,7 +58,8 @@ impl PrivateDynamoDb {
             .unwrap_or_else(|e| panic!("running {}: {e}", script.display()));
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::get(&endpoint).await.is_err() {
+        let http = super::http_client();
+        while http.get(&endpoint).send().await.is_err() {
             assert!(
                 Instant::now() < deadline,
                 "DynamoDB Local on port {port} did not answer within 60 s"
