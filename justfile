@@ -100,6 +100,54 @@ test-e2e:
     eval "$({{stack}} env)"
     cargo test --test e2e
 
+# The whole upload flow against a deployment (API_URL ends with the stage), each step timed; signs in with TOKEN, or COGNITO_CLIENT_ID + COGNITO_USERNAME + COGNITO_PASSWORD in AWS_REGION, else anonymously
+smoke API_URL:
+    cargo run --quiet --bin image-upload-smoke -- '{{API_URL}}'
+
+# `just smoke` against the local server on the local stack, anonymously: starts the stack and the server on a free port, stops both on exit
+smoke-local:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --bin image-upload-local --bin provision-local --bin image-upload-smoke
+    bin="${CARGO_TARGET_DIR:-target}/debug"
+    server_log=$(mktemp "${TMPDIR:-/tmp}/smoke-local-server.XXXXXX")
+    server=
+    stop() {
+      if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+      {{stack}} stop
+      rm -f "$server_log"
+    }
+    trap stop EXIT
+    {{stack}} start
+    eval "$({{stack}} env)"
+    eval "$("$bin/provision-local")"
+    # A free port: the first of a few random ones that nothing answers on.
+    port=
+    for candidate in $(shuf -i 20000-60000 -n 50); do
+      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+    done
+    [ -n "$port" ] || { echo "smoke-local: no free port found" >&2; exit 1; }
+    # Anonymous for now: no token verification, and metrics on, to check they reach stdout.
+    env -u AUTH_ISSUER -u AUTH_AUDIENCE -u AUTH_JWKS_URL \
+      LISTEN_ADDR="127.0.0.1:$port" LOG_FORMAT=json EMF_METRICS=true \
+      "$bin/image-upload-local" >"$server_log" 2>&1 &
+    server=$!
+    for _ in $(seq 1 100); do
+      curl -s -o /dev/null "http://127.0.0.1:$port/images" && break
+      kill -0 "$server" 2>/dev/null || { echo "smoke-local: the server exited:" >&2; cat "$server_log" >&2; exit 1; }
+      sleep 0.1
+    done
+    if ! env -u TOKEN -u COGNITO_CLIENT_ID -u COGNITO_USERNAME -u COGNITO_PASSWORD \
+      "$bin/image-upload-smoke" "http://127.0.0.1:$port"; then
+      echo "smoke-local: the server's last lines:" >&2
+      tail -n 30 "$server_log" >&2
+      exit 1
+    fi
+    for metric in UploadUrlsIssued UploadsReady ThumbnailTime ProcessingTime; do
+      grep -q "\"$metric\":" "$server_log" || { echo "smoke-local: the server wrote no $metric metric line" >&2; exit 1; }
+    done
+    echo "smoke-local: the server wrote its EMF metric lines ($(grep -c '"_aws":' "$server_log") of them)"
+
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:
     cargo bench --bench cold_path
