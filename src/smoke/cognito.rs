@@ -108,3 +108,90 @@ impl CognitoUser {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The wire format of `InitiateAuth`, against a stand-in that answers as Cognito does. Signing
+    //! in to a real emulator (moto) is the authenticated smoke run's business, with the local
+    //! Cognito.
+
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Serves `answer` for a well-formed InitiateAuth from `client`, 400 otherwise.
+    async fn stand_in(answer: &'static str) -> String {
+        let app = axum::Router::new().route(
+            "/",
+            post(move |headers: HeaderMap, body: String| async move {
+                let request: Value = serde_json::from_str(&body).unwrap_or_default();
+                let well_formed = headers["x-amz-target"]
+                    == "AWSCognitoIdentityProviderService.InitiateAuth"
+                    && headers["content-type"] == "application/x-amz-json-1.1"
+                    && request["AuthFlow"] == "USER_PASSWORD_AUTH"
+                    && request["ClientId"] == "client-1"
+                    && request["AuthParameters"]["USERNAME"] == "demo@example.com"
+                    && request["AuthParameters"]["PASSWORD"] == "Demo-Passw0rd!";
+                if well_formed {
+                    (StatusCode::OK, answer)
+                } else {
+                    (
+                        StatusCode::BAD_REQUEST,
+                        r#"{"__type":"NotAuthorizedException","message":"Incorrect username or password."}"#,
+                    )
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        address
+    }
+
+    fn user(endpoint: String, password: &str) -> CognitoUser {
+        CognitoUser {
+            endpoint,
+            client_id: "client-1".into(),
+            username: "demo@example.com".into(),
+            password: password.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signed_in_user_gets_the_id_token_not_the_access_token() {
+        let endpoint = stand_in(
+            r#"{"AuthenticationResult":{"AccessToken":"access.jwt","IdToken":"id.jwt","ExpiresIn":3600,"TokenType":"Bearer"},"ChallengeParameters":{}}"#,
+        )
+        .await;
+        let http = crate::smoke::http_client().unwrap();
+
+        let token = user(endpoint, "Demo-Passw0rd!").id_token(&http).await;
+
+        assert_eq!(token.unwrap(), "id.jwt");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_or_a_challenge_fails_the_sign_in_step() {
+        let endpoint = stand_in(
+            r#"{"ChallengeName":"NEW_PASSWORD_REQUIRED","Session":"s","ChallengeParameters":{}}"#,
+        )
+        .await;
+        let http = crate::smoke::http_client().unwrap();
+
+        let refused = user(endpoint.clone(), "wrong").id_token(&http).await;
+        let challenged = user(endpoint, "Demo-Passw0rd!").id_token(&http).await;
+
+        let refused = refused.unwrap_err();
+        assert!(
+            matches!(&refused, SmokeError::Unexpected { step: "sign in", status: 400, body } if body.contains("NotAuthorizedException")),
+            "{refused}"
+        );
+        let challenged = challenged.unwrap_err().to_string();
+        assert!(
+            challenged.starts_with("sign in: ") && challenged.contains("NEW_PASSWORD_REQUIRED"),
+            "{challenged}"
+        );
+    }
+}

@@ -22,8 +22,8 @@ const FIXTURE_NAME: &str = "smoke-sunset-64x48.jpg";
 /// How long the processor may take to settle an upload before the run fails.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Who the smoke run is.
-#[derive(Debug, Clone)]
+/// Who the smoke run is. `Debug` shows neither the token nor the password.
+#[derive(Clone)]
 pub enum SignIn {
     /// A ready ID token (`TOKEN`).
     Token(String),
@@ -85,6 +85,16 @@ impl SignIn {
             Self::Token(_) => "the ID token in TOKEN".into(),
             Self::Cognito(user) => format!("Cognito user {}", user.username),
             Self::Anonymous => "anonymous (no token)".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Token(_) => f.write_str("Token(..)"),
+            Self::Cognito(user) => f.debug_tuple("Cognito").field(user).finish(),
+            Self::Anonymous => f.write_str("Anonymous"),
         }
     }
 }
@@ -564,9 +574,12 @@ mod tests {
     }
 
     #[test]
-    fn the_password_never_shows_in_debug_output() {
+    fn secrets_never_show_in_debug_output() {
         let regional = [USER.as_slice(), &[("AWS_REGION", "eu-west-1")]].concat();
         let shown = format!("{:?}", sign_in(&regional).unwrap());
         assert!(!shown.contains("Secret-123"), "{shown}");
+        assert!(shown.contains("demo@example.com"), "{shown}");
+        let shown = format!("{:?}", sign_in(&[("TOKEN", "eyJ.secret.sig")]).unwrap());
+        assert_eq!(shown, "Token(..)");
     }
 }
