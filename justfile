@@ -167,7 +167,8 @@ deploy: build
     lower case, a digit and a symbol), then run the whole flow against the deployment:
 
       $aws cognito-idp admin-create-user --region $region --user-pool-id $(output UserPoolId) \\
-        --username you@example.com --message-action SUPPRESS
+        --username you@example.com --message-action SUPPRESS \\
+        --user-attributes Name=email,Value=you@example.com Name=email_verified,Value=true
       $aws cognito-idp admin-set-user-password --region $region --user-pool-id $(output UserPoolId) \\
         --username you@example.com --password 'a-Passw0rd-of-yours!' --permanent
       COGNITO_CLIENT_ID=$(output UserPoolClientId) COGNITO_USERNAME=you@example.com \\
