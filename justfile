@@ -217,7 +217,10 @@ destroy:
       echo "Redeploy with TableDeletionProtection=false if you really mean to delete its data."
       exit 1
     fi
-    read -r -p "Delete stack $stack in $region, with every image and row? Type the stack name: " answer
+    answer=${CONFIRM_DESTROY:-}
+    if [ -z "$answer" ]; then
+      read -r -p "Delete stack $stack in $region, with every image and row? Type the stack name: " answer
+    fi
     [ "$answer" = "$stack" ] || { echo "not confirmed; nothing deleted"; exit 1; }
     infra/empty-bucket.sh "$(resource ImageBucket)" "$region"
     "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts
