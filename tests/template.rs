@@ -564,6 +564,14 @@ impl<'a> Template<'a> {
 
     // ------------------------------------------------------------------ the functions
     fn check_environment(&self, problems: &mut Vec<String>) {
+        // A function the declarations do not know would escape the role check.
+        for (id, _) in self.of_type("AWS::Lambda::Function") {
+            if ![API.logical_id, PROCESSOR.logical_id].contains(&id) {
+                problems.push(format!(
+                    "function {id} has no permissions declared in src/aws/permissions.rs"
+                ));
+            }
+        }
         let bucket = self.of_type("AWS::S3::Bucket").first().map(|(id, _)| *id);
         let table = self
             .of_type("AWS::DynamoDB::Table")
@@ -893,5 +901,13 @@ fn anonymous_access_in_the_deployment_is_caught() {
                 json!("true");
         },
         "ApiFunction sets ALLOW_ANONYMOUS",
+    );
+}
+
+#[test]
+fn a_function_without_declared_permissions_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["ThirdFunction"] = t["Resources"]["ApiFunction"].clone(),
+        "function ThirdFunction has no permissions declared",
     );
 }
