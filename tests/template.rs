@@ -50,6 +50,9 @@ fn problems(template: &Value) -> Vec<String> {
     t.check_table(&mut problems);
     t.check_bucket(&mut problems);
     t.check_environment(&mut problems);
+    for access in [&API, &PROCESSOR] {
+        t.check_settings(access, &mut problems);
+    }
     problems
 }
 
@@ -596,6 +599,86 @@ impl<'a> Template<'a> {
     }
 }
 
+impl Template<'_> {
+    /// Every value a deployment can give a function's environment (each parameter's default and
+    /// bounds, or its allowed values) must be one the service starts with: a parameter range
+    /// wider than the code's would deploy a function that refuses to start.
+    fn check_settings(&self, access: &FunctionAccess, problems: &mut Vec<String>) {
+        let function = access.logical_id;
+        let props = self.props(function);
+        let Some(env) = props["Environment"]["Variables"].as_object() else {
+            problems.push(format!("{function} has no environment"));
+            return;
+        };
+        // What Lambda itself sets, which the service reads.
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), function.to_owned()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+                props["MemorySize"].as_u64().unwrap_or(128).to_string(),
+            ),
+        ];
+        let mut base = std::collections::HashMap::from(lambda);
+        let mut choices = Vec::new();
+        for (name, value) in env {
+            let param = reference(value).map(|id| &self.0["Parameters"][id]);
+            let literal = match value {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            match (literal, param) {
+                (Some(text), _) => {
+                    base.insert(name.clone(), text);
+                }
+                (None, Some(param)) if !param.is_null() => {
+                    let text = |v: &Value| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .or_else(|| Some(v.to_string()))
+                    };
+                    let default = text(&param["Default"]).unwrap_or_default();
+                    base.insert(name.clone(), default);
+                    for bound in ["MinValue", "MaxValue"] {
+                        if !param[bound].is_null() {
+                            choices.push((name.clone(), text(&param[bound]).unwrap_or_default()));
+                        }
+                    }
+                    for allowed in one_or_many(&param["AllowedValues"]) {
+                        choices.push((name.clone(), text(allowed).unwrap_or_default()));
+                    }
+                }
+                // A resource's name or another intrinsic: any name will do.
+                _ => {
+                    base.insert(name.clone(), "resource-name".to_owned());
+                }
+            }
+        }
+        let start = |vars: &std::collections::HashMap<String, String>| {
+            let settings = Settings::from_lookup(|name| vars.get(name).cloned())?;
+            if function == PROCESSOR.logical_id {
+                settings.check_processor_memory()?;
+            }
+            Ok::<_, image_upload::config::ConfigError>(())
+        };
+        if let Err(e) = start(&base) {
+            problems.push(format!(
+                "{function} refuses to start with the defaults: {e}"
+            ));
+        }
+        for (name, value) in choices {
+            let mut vars = base.clone();
+            vars.insert(name.clone(), value.clone());
+            if let Err(e) = start(&vars) {
+                problems.push(format!(
+                    "{function} refuses to start with {name}={value}, which the template's \
+                     parameter allows: {e}"
+                ));
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------- the template as deployed
 
 #[test]
@@ -909,5 +992,26 @@ fn a_function_without_declared_permissions_is_caught() {
     assert_caught(
         |t| t["Resources"]["ThirdFunction"] = t["Resources"]["ApiFunction"].clone(),
         "function ThirdFunction has no permissions declared",
+    );
+}
+
+#[test]
+fn a_parameter_range_wider_than_the_code_accepts_is_caught() {
+    assert_caught(
+        |t| t["Parameters"]["MaxUploadBytes"]["MaxValue"] = json!(67_108_864),
+        "ApiFunction refuses to start with MAX_UPLOAD_BYTES=67108864, which the template's \
+         parameter allows",
+    );
+    assert_caught(
+        |t| t["Parameters"]["ThumbnailSize"]["MinValue"] = json!(8),
+        "ProcessorFunction refuses to start with THUMBNAIL_SIZE=8",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]["MAX_IMAGE_PIXELS"] =
+                json!("400000000");
+        },
+        "ProcessorFunction refuses to start with the defaults: invalid setting \
+         AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     );
 }
