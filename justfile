@@ -34,14 +34,32 @@ dev:
     HELP
     ./target/debug/image-upload-local
 
-# Everything CI checks: formatting, lints, unit/property/mocked-SDK tests, a short run of each fuzz target, e2e tests on the local stack
-test: lint test-unit fuzz-smoke test-e2e
+# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack
+test: lint lint-infra test-unit build fuzz-smoke test-e2e
 
 # Formatting (the service and the fuzz crate) and clippy with warnings as errors
 lint:
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
     cargo clippy --all-targets -- -D warnings
+
+# template.yaml, offline: sam validate --lint, cfn-lint, checkov (template and expansion), then the template test against the code
+lint-infra:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SAM_CLI_TELEMETRY=0
+    # Nothing here calls AWS; SAM writes the region into the ARNs it generates, so one is needed.
+    export AWS_REGION="${AWS_REGION:-us-east-1}"
+    sam=$(infra/tools.sh bin sam)
+    checkov=$(infra/tools.sh bin checkov)
+    "$sam/sam" validate --lint --region "$AWS_REGION" --template-file template.yaml
+    "$sam/cfn-lint" template.yaml
+    # What `sam deploy` really submits: SAM expanded to plain CloudFormation (samtranslator).
+    "$sam/python" infra/expand.py template.yaml target/infra/expanded.json
+    "$sam/cfn-lint" target/infra/expanded.json
+    "$checkov/python" infra/checkov.py template.yaml target/infra/expanded.json
+    # The template against the code's own declarations (tests/template.rs; not in plain `cargo test`).
+    IMAGE_UPLOAD_EXPANDED_TEMPLATE="$PWD/target/infra/expanded.json" cargo test --test template
 
 # Unit, property, mocked-SDK and Lambda-entry tests (no stack needed)
 test-unit:
@@ -154,17 +172,116 @@ bench:
     cargo bench --bench thumbnail --no-run
     taskset -c 0 cargo bench --bench thumbnail
 
-# Release build of both Lambda functions (API, processor) for arm64 with cargo-lambda (installed on first use)
+# Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build, with the zip size of each
 build:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ ! -x "{{tools}}/bin/cargo-lambda" ]; then
-      python3 -m venv "{{tools}}"
-      "{{tools}}/bin/pip" install --quiet --disable-pip-version-check cargo-lambda ziglang
+    export SAM_CLI_TELEMETRY=0
+    sam=$(infra/tools.sh bin sam)
+    lambda=$(infra/tools.sh bin lambda) # cargo-lambda and zig, pinned
+    rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
+    started=$SECONDS
+    # For BuildMethod rust-cargolambda SAM runs `cargo lambda build --release --arm64 --bin NAME`
+    # in the crate itself (that workflow only builds in source: no scratch copy), into cargo's
+    # own target dir (CARGO_TARGET_DIR when set), so a second build recompiles only what
+    # changed; cargo-lambda finds zig through the tools venv's python.
+    PATH="$lambda:$PATH" "$sam/sam" build --template-file template.yaml
+    echo "sam build: $((SECONDS - started)) s"
+    # What Lambda receives: the bootstrap deflated in a zip, as `sam deploy` uploads it.
+    "$sam/python" infra/zip_size.py .aws-sam/build/ApiFunction/bootstrap .aws-sam/build/ProcessorFunction/bootstrap
+
+# Deploy to AWS: build, then `sam deploy` (guided the first time: stack, region, stage, origins, saved in samconfig.toml); prints the outputs and what to try next
+deploy: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SAM_CLI_TELEMETRY=0
+    sam=$(infra/tools.sh bin sam)
+    if stack=$("$sam/python" infra/samconfig.py stack_name); then
+      echo "deploying stack $stack (settings in samconfig.toml; \`sam deploy --guided\` to change them)"
+      "$sam/sam" deploy
+    else
+      echo "first deployment: sam asks for a stack name, a region and the parameters, and saves them in samconfig.toml"
+      "$sam/sam" deploy --guided
+      stack=$("$sam/python" infra/samconfig.py stack_name)
     fi
-    rustup target add aarch64-unknown-linux-gnu
-    PATH="{{tools}}/bin:$PATH" cargo lambda build --release --arm64 --bin image-upload-api --bin image-upload-processor
-    ls -l target/lambda/image-upload-api/bootstrap target/lambda/image-upload-processor/bootstrap
+    region=$("$sam/python" infra/samconfig.py region)
+    outputs=$("$sam/sam" list stack-outputs --stack-name "$stack" --region "$region" --output json)
+    output() { "$sam/python" -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == sys.argv[1]))' "$1" <<<"$outputs"; }
+    "$sam/sam" list stack-outputs --stack-name "$stack" --region "$region" --output table
+    aws="$(infra/tools.sh bin awscli)/aws" # the pinned aws CLI, or use your own
+    cat <<NEXT
+
+    Deployed. Create a user (no self sign-up; the password needs 12+ characters with upper and
+    lower case, a digit and a symbol), then run the whole flow against the deployment:
+
+      $aws cognito-idp admin-create-user --region $region --user-pool-id $(output UserPoolId) \\
+        --username you@example.com --message-action SUPPRESS \\
+        --user-attributes Name=email,Value=you@example.com Name=email_verified,Value=true
+      $aws cognito-idp admin-set-user-password --region $region --user-pool-id $(output UserPoolId) \\
+        --username you@example.com --password 'a-Passw0rd-of-yours!' --permanent
+      COGNITO_CLIENT_ID=$(output UserPoolClientId) COGNITO_USERNAME=you@example.com \\
+        COGNITO_PASSWORD='a-Passw0rd-of-yours!' AWS_REGION=$region just smoke $(output ApiUrl)
+
+    New code only (no CloudFormation round trip): just deploy-code. Everything gone: just destroy.
+    NEXT
+
+# Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
+deploy-code: build
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sam=$(infra/tools.sh bin sam)
+    lambda=$(infra/tools.sh bin lambda)
+    aws=$(infra/tools.sh bin awscli)
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or STACK_NAME): run just deploy first"; exit 1; }
+    region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
+    for function in ApiFunction ProcessorFunction; do
+      name=$("$aws/aws" cloudformation describe-stack-resource --region "$region" --stack-name "$stack" \
+        --logical-resource-id "$function" --query StackResourceDetail.PhysicalResourceId --output text)
+      # Only the code changes: with no flags for them, cargo-lambda leaves the configuration
+      # (role, memory, timeout, environment) as the stack set it.
+      PATH="$lambda:$PATH" cargo lambda deploy --region "$region" \
+        --binary-path ".aws-sam/build/$function/bootstrap" "$name"
+    done
+    echo "both functions run the new code; the stack's configuration is unchanged (just deploy changes that)"
+
+# Delete the deployment: empty the bucket (every version), delete the stack, then the log groups it leaves
+destroy:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SAM_CLI_TELEMETRY=0
+    sam=$(infra/tools.sh bin sam)
+    aws=$(infra/tools.sh bin awscli)
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or STACK_NAME)"; exit 1; }
+    region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
+    resource() {
+      "$aws/aws" cloudformation describe-stack-resource --region "$region" --stack-name "$stack" \
+        --logical-resource-id "$1" --query StackResourceDetail.PhysicalResourceId --output text
+    }
+    table=$(resource ImageTable)
+    protected=$("$aws/aws" dynamodb describe-table --region "$region" --table-name "$table" \
+      --query Table.DeletionProtectionEnabled --output text)
+    if [ "$protected" = "True" ]; then
+      echo "table $table has deletion protection (TableDeletionProtection=true): nothing deleted."
+      echo "Redeploy with TableDeletionProtection=false if you really mean to delete its data."
+      exit 1
+    fi
+    answer=${CONFIRM_DESTROY:-}
+    if [ -z "$answer" ]; then
+      read -r -p "Delete stack $stack in $region, with every image and row? Type the stack name: " answer
+    fi
+    [ "$answer" = "$stack" ] || { echo "not confirmed; nothing deleted"; exit 1; }
+    infra/empty-bucket.sh "$(resource ImageBucket)" "$region"
+    "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts
+    # The stack deletes its log groups, but a function invoked while the stack went may have
+    # written again and recreated one; remove whatever is left under the stack's names.
+    for prefix in "/aws/lambda/$stack-" "/aws/apigateway/$stack-"; do
+      for group in $("$aws/aws" logs describe-log-groups --region "$region" --log-group-name-prefix "$prefix" \
+          --query 'logGroups[].logGroupName' --output text); do
+        "$aws/aws" logs delete-log-group --region "$region" --log-group-name "$group"
+        echo "deleted log group $group"
+      done
+    done
+    echo "stack $stack is gone. Kept on purpose: API Gateway's account-wide CloudWatch role (other APIs may log with it)."
 
 # Start the local stack in the background (`just stack-down` stops it)
 stack-up:

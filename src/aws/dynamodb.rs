@@ -18,8 +18,15 @@ use crate::domain::{
 /// rows expire by it; READY rows do not have it.
 pub const ITEM_TTL_ATTRIBUTE: &str = "pendingExpiry";
 
+/// The table's partition key (a string: the image id).
+pub const TABLE_KEY: &str = "imageId";
+
 /// The index the gallery lists by: partition `owner`, sort `createdAt`.
 pub const OWNER_INDEX: &str = "byOwner";
+
+/// [`OWNER_INDEX`]'s key: (partition, sort), both strings. Its projection must be ALL: a listing
+/// reads whole items from it.
+pub const OWNER_INDEX_KEY: (&str, &str) = ("owner", "createdAt");
 
 /// Times are stored with exactly three fractional digits, so that their strings sort as times
 /// (RFC 3339 formatting drops trailing zeros: `…:00Z` would sort after `…:00.5Z`).
@@ -93,7 +100,7 @@ impl MetadataTable {
             .client
             .get_item()
             .table_name(&self.table)
-            .key("imageId", AttributeValue::S(id.to_string()))
+            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
             .consistent_read(true)
             .send()
             .await
@@ -136,7 +143,7 @@ impl MetadataTable {
             .client
             .update_item()
             .table_name(&self.table)
-            .key("imageId", AttributeValue::S(id.to_string()))
+            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
             .update_expression(update)
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
@@ -166,7 +173,7 @@ impl MetadataTable {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("imageId", AttributeValue::S(id.to_string()))
+            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
             .condition_expression(
                 "attribute_not_exists(imageId) OR (#owner = :owner AND #status = :status)",
             )
@@ -194,9 +201,12 @@ impl MetadataTable {
         let limit = usize::from(limit.max(1));
         let start = start_after.map(|key| {
             HashMap::from([
-                ("imageId".to_owned(), s(&key.image_id.to_string())),
-                ("owner".to_owned(), s(owner.as_ref())),
-                ("createdAt".to_owned(), s(&format_time(key.created_at))),
+                (TABLE_KEY.to_owned(), s(&key.image_id.to_string())),
+                (OWNER_INDEX_KEY.0.to_owned(), s(owner.as_ref())),
+                (
+                    OWNER_INDEX_KEY.1.to_owned(),
+                    s(&format_time(key.created_at)),
+                ),
             ])
         });
         // One more than asked for tells whether another page exists, so the last page never
@@ -438,6 +448,16 @@ mod tests {
             now,
             &policy,
         )
+    }
+
+    #[test]
+    fn every_item_carries_the_table_and_index_keys_as_strings() {
+        // The template declares these attributes as strings (S); an item without them, or with
+        // another type, would be refused by the table or missing from the listing index.
+        let item = to_item(&record(None));
+        for name in [TABLE_KEY, OWNER_INDEX_KEY.0, OWNER_INDEX_KEY.1] {
+            assert!(item.get(name).is_some_and(AttributeValue::is_s), "{name}");
+        }
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 mod dynamodb;
 mod error;
+pub mod permissions;
 mod s3;
 
 pub use dynamodb::{
-    ITEM_TTL_ATTRIBUTE, MetadataTable, OWNER_INDEX, Page, PageKey, Transition, format_time,
-    parse_stored_time, to_item as dynamodb_item,
+    ITEM_TTL_ATTRIBUTE, MetadataTable, OWNER_INDEX, OWNER_INDEX_KEY, Page, PageKey, TABLE_KEY,
+    Transition, format_time, parse_stored_time, to_item as dynamodb_item,
 };
 pub use error::AwsError;
 pub use s3::{Copy, ImageObjects, ObjectHead, PresignedUpload};

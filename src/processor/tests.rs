@@ -23,6 +23,7 @@ use time::macros::datetime;
 
 use super::*;
 use crate::aws::dynamodb_item;
+use crate::aws::permissions::{CallCheck, PROCESSOR};
 use crate::config::MetricsNamespace;
 use crate::domain::{ImageId, NewUpload, Owner, UploadPolicy, UploadRequest};
 use crate::telemetry::emf_spec::{EmfLine, validate};
@@ -138,13 +139,19 @@ fn s3_serving_the_jpeg() -> Vec<Rule> {
     ]
 }
 
+/// A processor over mocked clients. Every test runs them through a [`CallCheck`]: a call that
+/// `permissions::PROCESSOR` does not declare (and the deployed role would refuse) panics.
 fn processor(s3_rules: &[Rule], dynamodb_rules: &[Rule]) -> Processor {
+    processor_checked(&CallCheck::new(&PROCESSOR), s3_rules, dynamodb_rules)
+}
+
+fn processor_checked(check: &CallCheck, s3_rules: &[Rule], dynamodb_rules: &[Rule]) -> Processor {
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
     let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb_rules, |c| c
         .retry_config(RetryConfig::disabled()));
     Processor::from_parts(
-        ImageObjects::new(s3, "bucket"),
-        MetadataTable::new(dynamodb, "ImageMetadata"),
+        ImageObjects::new(check.on_s3(&s3), "bucket"),
+        MetadataTable::new(check.on_dynamodb(&dynamodb), "ImageMetadata"),
         ProcessingPolicy::default(),
         2,
     )
@@ -598,4 +605,51 @@ async fn a_redelivery_counts_no_second_upload_but_its_processing_time() {
     let lines = metric_lines(&metrics);
     let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
     assert_eq!(names, [vec!["ProcessingTime"]]);
+}
+
+#[tokio::test]
+async fn the_processor_calls_exactly_the_operations_its_role_is_granted() {
+    // An accepted upload, a refused one and an orphan between them make every call the
+    // processor has; the declaration (and so the deployed role) must hold no more than that.
+    let check = CallCheck::new(&PROCESSOR);
+    let accepted = pending_row();
+    let mut s3_rules = s3_serving_the_jpeg();
+    let processor = processor_checked(
+        &check,
+        &s3_rules,
+        &[
+            get_item_returning(accepted.clone()),
+            mock!(aws_sdk_dynamodb::Client::update_item)
+                .then_output(|| UpdateItemOutput::builder().build()),
+        ],
+    );
+    let outcome = processor.process_object(accepted.object_key.as_ref()).await;
+    assert_eq!(outcome.unwrap(), Outcome::Ready);
+
+    let orphan = ObjectKey::for_upload(ImageId::new_random(), crate::domain::ImageType::Png);
+    s3_rules.truncate(0);
+    s3_rules.push(deletes_recorded().0);
+    let no_row =
+        mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
+    let processor = processor_checked(&check, &s3_rules, &[no_row]);
+    let outcome = processor.process_object(orphan.as_ref()).await;
+    assert_eq!(outcome.unwrap(), Outcome::Orphan);
+
+    assert_eq!(check.calls(), PROCESSOR.operation_names());
+}
+
+#[tokio::test]
+#[should_panic(
+    expected = "ProcessorFunction calls S3.ListObjectsV2, which src/aws/permissions.rs does not declare"
+)]
+async fn a_call_the_role_does_not_grant_fails_the_test_that_makes_it() {
+    let check = CallCheck::new(&PROCESSOR);
+    let s3 = check.on_s3(&mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        &[mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        })]
+    ));
+    let _ = s3.list_objects_v2().bucket("bucket").send().await;
 }

@@ -10,6 +10,7 @@ use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use image_upload::api::{self, App, AppState};
+use image_upload::aws::permissions::{API, CallCheck};
 use image_upload::aws::{AwsClients, retry_config, timeout_config};
 use image_upload::config::Settings;
 use image_upload::telemetry::{Function, Metrics};
@@ -52,9 +53,12 @@ pub fn sdk_config(settings: &Settings) -> SdkConfig {
 }
 
 /// The service's own clients, with DynamoDB answered by `rules` instead of the network.
-/// Presigning never touches the network, so S3 stays real.
+/// Presigning never touches the network, so S3 stays real. Both run through a `CallCheck`: an
+/// operation the API's role is not granted (`aws::permissions::API`) panics.
 pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients {
+    let check = CallCheck::new(&API);
     let mut clients = AwsClients::new(&sdk_config(settings), settings);
+    clients.s3 = check.on_s3(&clients.s3);
     let interceptor = rules.iter().fold(
         MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
         |i, rule| i.with_rule(rule),
@@ -65,7 +69,7 @@ pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients
         .to_builder()
         .interceptor(interceptor)
         .http_client(create_mock_http_client());
-    clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(config.build());
+    clients.dynamodb = check.on_dynamodb(&aws_sdk_dynamodb::Client::from_conf(config.build()));
     clients
 }
 

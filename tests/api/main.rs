@@ -5,5 +5,6 @@
 mod helpers;
 mod images;
 mod lambda_entry;
+mod permissions;
 mod properties;
 mod upload;

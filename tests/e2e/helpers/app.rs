@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use image_upload::api::{self, AppState};
+use image_upload::aws::permissions::{API, CallCheck, FunctionAccess, PROCESSOR};
 use image_upload::aws::{AwsClients, config_loader};
 use image_upload::config::{AwsTimeouts, Settings};
 use image_upload::processor::{Processor, QueuePoller};
@@ -120,10 +121,12 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
-    let state = AppState::new(&clients, &settings);
+    // Each function's clients run through a CallCheck: an SDK operation its deployed IAM role
+    // would refuse (not in `aws::permissions`) panics, failing the test that made it.
+    let state = AppState::new(&checked(&clients, &API), &settings);
     let stopped = tokio_util::sync::CancellationToken::new();
     if let (Uploads::Processed, Some(queue_url)) = (uploads, &queue_url) {
-        let processor = Processor::new(&clients, &settings);
+        let processor = Processor::new(&checked(&clients, &PROCESSOR), &settings);
         let poller = QueuePoller::new(clients.sqs.clone(), queue_url, processor);
         tokio::spawn(poller.run(stopped.clone().cancelled_owned()));
     }
@@ -143,6 +146,17 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
         state,
         queue_url,
         _shutdown: shutdown,
+    }
+}
+
+/// `clients` with a [`CallCheck`] for `access` on S3 and DynamoDB (SQS is the local poller's, not
+/// the function's: Lambda's event source mapping polls in AWS).
+fn checked(clients: &AwsClients, access: &'static FunctionAccess) -> AwsClients {
+    let check = CallCheck::new(access);
+    AwsClients {
+        s3: check.on_s3(&clients.s3),
+        dynamodb: check.on_dynamodb(&clients.dynamodb),
+        sqs: clients.sqs.clone(),
     }
 }
 

@@ -1,0 +1,1017 @@
+//! The deployed template against the code. Reads `template.yaml`'s expansion to plain
+//! CloudFormation (`infra/expand.py`, written by `just lint-infra` to `target/infra/expanded.json`,
+//! or the file `IMAGE_UPLOAD_EXPANDED_TEMPLATE` names) and checks what scanners cannot know:
+//! every route but `OPTIONS` behind the Cognito authorizer; each role granting exactly what
+//! `aws::permissions` declares the code calls; the queue's visibility timeout at least six times
+//! the processor's timeout; the notification prefix, table key, index and TTL attribute the code
+//! uses; Block Public Access, TLS-only policies and encryption.
+//!
+//! Not part of `cargo test` (`test = false`): it needs the expansion, which needs the SAM tools;
+//! `just lint-infra` runs it. Every check is also run on a broken copy of the template, to prove
+//! that it can fail.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use image_upload::aws::permissions::{API, FunctionAccess, PROCESSOR, Resource};
+use image_upload::aws::{ITEM_TTL_ATTRIBUTE, OWNER_INDEX, OWNER_INDEX_KEY, TABLE_KEY};
+use image_upload::config::Settings;
+use image_upload::domain::ObjectKey;
+use serde_json::{Value, json};
+
+/// The expanded template. Panics, saying how to make it, when it is missing: this test never
+/// passes without having read the template.
+fn expanded() -> Value {
+    let path = std::env::var_os("IMAGE_UPLOAD_EXPANDED_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/infra/expanded.json")
+        });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. This test reads template.yaml expanded to plain CloudFormation; \
+             `just lint-infra` writes it (infra/expand.py) and runs this test.",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+/// Everything wrong with `template`, one sentence each.
+fn problems(template: &Value) -> Vec<String> {
+    let t = Template(template);
+    let mut problems = Vec::new();
+    t.check_authorizers(&mut problems);
+    for access in [&API, &PROCESSOR] {
+        t.check_role(access, &mut problems);
+    }
+    t.check_queue(&mut problems);
+    t.check_notification(&mut problems);
+    t.check_table(&mut problems);
+    t.check_bucket(&mut problems);
+    t.check_environment(&mut problems);
+    for access in [&API, &PROCESSOR] {
+        t.check_settings(access, &mut problems);
+    }
+    problems
+}
+
+struct Template<'a>(&'a Value);
+
+/// `{"Fn::GetAtt": [id, "Arn"]}` -> `id`.
+fn get_att_arn(v: &Value) -> Option<&str> {
+    match v.get("Fn::GetAtt")?.as_array()?.as_slice() {
+        [id, attr] if attr == "Arn" => id.as_str(),
+        _ => None,
+    }
+}
+
+/// `{"Ref": id}` -> `id`.
+fn reference(v: &Value) -> Option<&str> {
+    v.get("Ref")?.as_str()
+}
+
+/// A value that is one string or a list of them (IAM's Action and Resource).
+fn one_or_many(v: &Value) -> Vec<&Value> {
+    match v {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        other => vec![other],
+    }
+}
+
+fn is_true(v: &Value) -> bool {
+    v == &json!(true) || v == &json!("true")
+}
+
+impl<'a> Template<'a> {
+    fn resources(&self) -> impl Iterator<Item = (&'a str, &'a Value)> {
+        self.0["Resources"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(id, r)| (id.as_str(), r))
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(&'a str, &'a Value)> {
+        self.resources()
+            .filter(|(_, r)| r["Type"] == kind)
+            .collect()
+    }
+
+    fn resource(&self, id: &str) -> &'a Value {
+        &self.0["Resources"][id]
+    }
+
+    fn props(&self, id: &str) -> &'a Value {
+        &self.resource(id)["Properties"]
+    }
+
+    /// The one resource of `kind` (the template has one bucket, one table).
+    fn the_one(&self, kind: &str, problems: &mut Vec<String>) -> Option<&'a str> {
+        match self.of_type(kind).as_slice() {
+            [(id, _)] => Some(id),
+            found => {
+                problems.push(format!("expected one {kind}, found {}", found.len()));
+                None
+            }
+        }
+    }
+
+    /// The queue the processor's event source mapping reads.
+    fn upload_queue(&self) -> Option<&'a str> {
+        self.processor_mapping()
+            .and_then(|m| get_att_arn(&m["Properties"]["EventSourceArn"]))
+    }
+
+    fn processor_mapping(&self) -> Option<&'a Value> {
+        self.of_type("AWS::Lambda::EventSourceMapping")
+            .into_iter()
+            .map(|(_, m)| m)
+            .find(|m| reference(&m["Properties"]["FunctionName"]) == Some(PROCESSOR.logical_id))
+    }
+
+    /// A parameter's `MaxValue` when `v` refers to it, else `v` itself as a number.
+    fn largest(&self, v: &Value) -> Option<f64> {
+        match reference(v) {
+            Some(param) => self.0["Parameters"][param]["MaxValue"].as_f64(),
+            None => v.as_f64().or_else(|| v.as_str()?.parse().ok()),
+        }
+    }
+
+    // ------------------------------------------------------------------ the API
+    fn check_authorizers(&self, problems: &mut Vec<String>) {
+        let apis = self.of_type("AWS::ApiGateway::RestApi");
+        if apis.is_empty() {
+            problems.push("no REST API in the template".into());
+        }
+        let mut routes = BTreeSet::new();
+        for (api_id, api) in apis {
+            let body = &api["Properties"]["Body"];
+            let schemes = &body["components"]["securitySchemes"];
+            let cognito = |name: &str| {
+                let scheme = &schemes[name];
+                scheme["x-amazon-apigateway-authtype"] == "cognito_user_pools"
+                    && one_or_many(&scheme["x-amazon-apigateway-authorizer"]["providerARNs"])
+                        .iter()
+                        .any(|arn| {
+                            get_att_arn(arn).is_some_and(|id| {
+                                self.resource(id)["Type"] == "AWS::Cognito::UserPool"
+                            })
+                        })
+            };
+            for (path, methods) in body["paths"].as_object().into_iter().flatten() {
+                for (method, operation) in methods.as_object().into_iter().flatten() {
+                    let method = method.to_ascii_uppercase();
+                    routes.insert(format!("{method} {path}"));
+                    if method == "OPTIONS" || method == "PARAMETERS" {
+                        continue;
+                    }
+                    let protected = one_or_many(&operation["security"]).iter().any(|req| {
+                        req.as_object()
+                            .is_some_and(|names| names.keys().any(|name| cognito(name)))
+                    });
+                    if !protected {
+                        problems.push(format!(
+                            "{method} {path} ({api_id}) has no Cognito user pool authorizer"
+                        ));
+                    }
+                }
+            }
+        }
+        for route in [
+            "POST /upload",
+            "GET /images",
+            "GET /images/{imageId}",
+            "DELETE /images/{imageId}",
+            "OPTIONS /upload",
+            "OPTIONS /images",
+            "OPTIONS /images/{imageId}",
+        ] {
+            if !routes.contains(route) {
+                problems.push(format!(
+                    "the API has no route {route}, which the service serves"
+                ));
+            }
+        }
+        // Methods declared outside the OpenAPI body would escape the check above.
+        for (id, method) in self.of_type("AWS::ApiGateway::Method") {
+            if method["Properties"]["HttpMethod"] != "OPTIONS"
+                && method["Properties"]["AuthorizationType"] != "COGNITO_USER_POOLS"
+            {
+                problems.push(format!("method {id} has no Cognito user pool authorizer"));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ IAM
+    fn check_role(&self, access: &FunctionAccess, problems: &mut Vec<String>) {
+        let function = access.logical_id;
+        if self.resource(function)["Type"] != "AWS::Lambda::Function" {
+            problems.push(format!("no function {function}"));
+            return;
+        }
+        let Some(role) = get_att_arn(&self.props(function)["Role"]) else {
+            problems.push(format!(
+                "{function} has no role of this template (SAM's generated role adds managed policies)"
+            ));
+            return;
+        };
+        let role_props = self.props(role);
+        if !role_props["ManagedPolicyArns"].is_null() {
+            problems.push(format!(
+                "{function}'s role {role} has managed policies, which grant beyond the code"
+            ));
+        }
+        let mut statements: Vec<&Value> = one_or_many(&role_props["Policies"])
+            .into_iter()
+            .flat_map(|p| one_or_many(&p["PolicyDocument"]["Statement"]))
+            .collect();
+        // Policies attached from outside the role count too.
+        for kind in ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"] {
+            for (_, policy) in self.of_type(kind) {
+                if one_or_many(&policy["Properties"]["Roles"])
+                    .iter()
+                    .any(|r| reference(r) == Some(role))
+                {
+                    statements.extend(one_or_many(
+                        &policy["Properties"]["PolicyDocument"]["Statement"],
+                    ));
+                }
+            }
+        }
+        let log_group = reference(&self.props(function)["LoggingConfig"]["LogGroup"]);
+        let mut granted = BTreeSet::new();
+        for statement in statements {
+            if statement["Effect"] != "Allow" {
+                continue; // a Deny only takes away
+            }
+            if !statement["NotAction"].is_null() || !statement["NotResource"].is_null() {
+                problems.push(format!(
+                    "{function}'s role uses NotAction/NotResource: it grants everything else"
+                ));
+            }
+            for action in one_or_many(&statement["Action"]) {
+                let action = action.as_str().unwrap_or_default();
+                if action.contains('*') || action.is_empty() {
+                    problems.push(format!(
+                        "{function}'s role grants the wildcard action `{action}`"
+                    ));
+                    continue;
+                }
+                for resource in one_or_many(&statement["Resource"]) {
+                    match self.classify(resource, log_group) {
+                        Some(resource) => {
+                            granted.insert((action.to_owned(), resource));
+                        }
+                        None => problems.push(format!(
+                            "{function}'s role grants {action} on {resource}, which is none of \
+                             the resources the code uses (or wider than them)"
+                        )),
+                    }
+                }
+            }
+        }
+        let declared: BTreeSet<(String, Resource)> = access
+            .permissions()
+            .into_iter()
+            .map(|p| (p.action.to_owned(), p.resource))
+            .collect();
+        for (action, resource) in granted.difference(&declared) {
+            problems.push(format!(
+                "{function}'s role grants {action} on {resource:?}, beyond what its code calls \
+                 (src/aws/permissions.rs)"
+            ));
+        }
+        for (action, resource) in declared.difference(&granted) {
+            problems.push(format!(
+                "{function}'s role lacks {action} on {resource:?}, which its code calls"
+            ));
+        }
+    }
+
+    /// Which declared resource an IAM `Resource` entry is, if exactly one of them.
+    fn classify(&self, v: &Value, log_group: Option<&str>) -> Option<Resource> {
+        let mut ignored = Vec::new();
+        let bucket = self.the_one("AWS::S3::Bucket", &mut ignored)?;
+        let table = self.the_one("AWS::DynamoDB::Table", &mut ignored)?;
+        if let Some(id) = get_att_arn(v) {
+            return match id {
+                _ if id == bucket => Some(Resource::Bucket),
+                _ if id == table => Some(Resource::Table),
+                _ if Some(id) == self.upload_queue() => Some(Resource::Queue),
+                _ if Some(id) == log_group => Some(Resource::LogGroup),
+                _ => None,
+            };
+        }
+        let sub = v.get("Fn::Sub")?.as_str()?;
+        if let Some(rest) = sub.strip_prefix(&format!("${{{bucket}.Arn}}/")) {
+            let prefix = rest.strip_suffix('*')?;
+            return [
+                ObjectKey::UPLOADS_PREFIX,
+                ObjectKey::ORIGINALS_PREFIX,
+                ObjectKey::THUMBNAILS_PREFIX,
+            ]
+            .into_iter()
+            .find(|known| *known == prefix)
+            .map(Resource::Objects);
+        }
+        let index = sub.strip_prefix(&format!("${{{table}.Arn}}/index/"))?;
+        (index == OWNER_INDEX).then_some(Resource::Index(OWNER_INDEX))
+    }
+
+    // ------------------------------------------------------------------ the queue
+    fn check_queue(&self, problems: &mut Vec<String>) {
+        let Some(mapping) = self.processor_mapping() else {
+            problems.push(format!(
+                "no event source mapping feeds {}",
+                PROCESSOR.logical_id
+            ));
+            return;
+        };
+        let Some(queue) = self.upload_queue() else {
+            problems.push("the processor's event source is not a queue of this template".into());
+            return;
+        };
+        let mapping = &mapping["Properties"];
+        if !one_or_many(&mapping["FunctionResponseTypes"])
+            .contains(&&json!("ReportBatchItemFailures"))
+        {
+            problems.push(
+                "the processor's event source does not report batch item failures: one failed \
+                 message would redeliver its whole batch"
+                    .into(),
+            );
+        }
+        let function = self.props(PROCESSOR.logical_id);
+        let timeout = function["Timeout"].as_f64().unwrap_or(3.0);
+        match self.props(queue)["VisibilityTimeout"].as_f64() {
+            Some(visibility) if visibility >= 6.0 * timeout => {}
+            visibility => problems.push(format!(
+                "the upload queue's visibility timeout ({visibility:?} s) is under six times the \
+                 processor's timeout ({timeout} s)"
+            )),
+        }
+        // The timeout is reasoned for one round of messages per batch (template.yaml).
+        let concurrency = &function["Environment"]["Variables"]["PROCESSOR_CONCURRENCY"];
+        if mapping["BatchSize"] != *concurrency {
+            problems.push(format!(
+                "the batch size ({}) is not PROCESSOR_CONCURRENCY ({concurrency}): a batch would \
+                 take more than one round, beyond what the timeout allows for",
+                mapping["BatchSize"]
+            ));
+        }
+        // The function's memory must hold the budget of every message in flight.
+        match (self.largest(concurrency), function["MemorySize"].as_f64()) {
+            (Some(most), Some(memory_mb)) => {
+                let settings = Settings::from_lookup(|name| {
+                    (name == "PROCESSOR_CONCURRENCY").then(|| most.to_string())
+                })
+                .expect("the largest PROCESSOR_CONCURRENCY the template allows is valid");
+                let needed_mb = settings.processor_memory_needed().div_ceil(1024 * 1024);
+                if (memory_mb as u64) < needed_mb {
+                    problems.push(format!(
+                        "the processor has {memory_mb} MB, but PROCESSOR_CONCURRENCY up to {most} \
+                         needs {needed_mb} MB (README, \"Memory and time budget\")"
+                    ));
+                }
+            }
+            _ => {
+                problems.push("the processor's memory or concurrency bound is not a number".into())
+            }
+        }
+        let dlq = get_att_arn(&self.props(queue)["RedrivePolicy"]["deadLetterTargetArn"]);
+        for id in std::iter::once(queue).chain(dlq) {
+            let props = self.props(id);
+            if !is_true(&props["SqsManagedSseEnabled"]) && props["KmsMasterKeyId"].is_null() {
+                problems.push(format!("queue {id} is not encrypted"));
+            }
+        }
+        if dlq.is_none() {
+            problems.push("the upload queue has no dead-letter queue".into());
+        }
+    }
+
+    fn check_notification(&self, problems: &mut Vec<String>) {
+        let Some(bucket) = self.the_one("AWS::S3::Bucket", problems) else {
+            return;
+        };
+        let notification = &self.props(bucket)["NotificationConfiguration"];
+        let configs = one_or_many(&notification["QueueConfigurations"]);
+        if configs.is_empty() {
+            problems.push("the bucket notifies no queue of new uploads".into());
+        }
+        for config in configs {
+            let prefixes: Vec<&Value> = one_or_many(&config["Filter"]["S3Key"]["Rules"])
+                .into_iter()
+                .filter(|rule| rule["Name"] == "prefix")
+                .map(|rule| &rule["Value"])
+                .collect();
+            if prefixes != [&json!(ObjectKey::UPLOADS_PREFIX)] {
+                problems.push(format!(
+                    "the bucket's notification filters by prefix {prefixes:?}, not `{}`, the \
+                     upload inbox the code reads (and the only prefix it may)",
+                    ObjectKey::UPLOADS_PREFIX
+                ));
+            }
+            if get_att_arn(&config["Queue"]) != self.upload_queue() {
+                problems.push("the bucket notifies a queue the processor does not read".into());
+            }
+            if !config["Event"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("s3:ObjectCreated:"))
+            {
+                problems.push(format!(
+                    "the notification is for {}, not ObjectCreated",
+                    config["Event"]
+                ));
+            }
+        }
+        // Only this bucket, in this account, may send.
+        let queue = self.upload_queue();
+        let allowed = self
+            .of_type("AWS::SQS::QueuePolicy")
+            .into_iter()
+            .filter(|(_, p)| {
+                one_or_many(&p["Properties"]["Queues"])
+                    .iter()
+                    .any(|q| reference(q) == queue)
+            })
+            .flat_map(|(_, p)| one_or_many(&p["Properties"]["PolicyDocument"]["Statement"]))
+            .filter(|s| s["Effect"] == "Allow")
+            .collect::<Vec<_>>();
+        let scoped = |s: &&Value| {
+            s["Principal"] == json!({"Service": "s3.amazonaws.com"})
+                && !s["Condition"]["ArnEquals"]["aws:SourceArn"].is_null()
+                && !s["Condition"]["StringEquals"]["aws:SourceAccount"].is_null()
+        };
+        if allowed.is_empty() || !allowed.iter().all(scoped) {
+            problems.push(
+                "the upload queue's policy must allow only s3.amazonaws.com, for this bucket \
+                 (aws:SourceArn) and account (aws:SourceAccount)"
+                    .into(),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ the table
+    fn check_table(&self, problems: &mut Vec<String>) {
+        let Some(table) = self.the_one("AWS::DynamoDB::Table", problems) else {
+            return;
+        };
+        let props = self.props(table);
+        if props["KeySchema"] != json!([{"AttributeName": TABLE_KEY, "KeyType": "HASH"}]) {
+            problems.push(format!(
+                "the table's key is {}, not `{TABLE_KEY}` alone",
+                props["KeySchema"]
+            ));
+        }
+        let index = one_or_many(&props["GlobalSecondaryIndexes"])
+            .into_iter()
+            .find(|i| i["IndexName"] == OWNER_INDEX);
+        match index {
+            None => problems.push(format!("the table has no index `{OWNER_INDEX}`")),
+            Some(index) => {
+                let (hash, range) = OWNER_INDEX_KEY;
+                if index["KeySchema"]
+                    != json!([{"AttributeName": hash, "KeyType": "HASH"},
+                              {"AttributeName": range, "KeyType": "RANGE"}])
+                {
+                    problems.push(format!(
+                        "index `{OWNER_INDEX}` is keyed {}, not {hash} then {range}",
+                        index["KeySchema"]
+                    ));
+                }
+                if index["Projection"]["ProjectionType"] != "ALL" {
+                    problems.push(format!(
+                        "index `{OWNER_INDEX}` must project ALL: listings read whole items"
+                    ));
+                }
+            }
+        }
+        for name in [TABLE_KEY, OWNER_INDEX_KEY.0, OWNER_INDEX_KEY.1] {
+            let declared = json!({"AttributeName": name, "AttributeType": "S"});
+            if !one_or_many(&props["AttributeDefinitions"]).contains(&&declared) {
+                problems.push(format!("attribute `{name}` is not declared as a string"));
+            }
+        }
+        let ttl = &props["TimeToLiveSpecification"];
+        if ttl["AttributeName"] != ITEM_TTL_ATTRIBUTE || !is_true(&ttl["Enabled"]) {
+            problems.push(format!(
+                "the table's TTL is {ttl}, not on `{ITEM_TTL_ATTRIBUTE}`, the attribute the code \
+                 writes"
+            ));
+        }
+    }
+
+    // ------------------------------------------------------------------ the bucket
+    fn check_bucket(&self, problems: &mut Vec<String>) {
+        let Some(bucket) = self.the_one("AWS::S3::Bucket", problems) else {
+            return;
+        };
+        let props = self.props(bucket);
+        for setting in [
+            "BlockPublicAcls",
+            "BlockPublicPolicy",
+            "IgnorePublicAcls",
+            "RestrictPublicBuckets",
+        ] {
+            if !is_true(&props["PublicAccessBlockConfiguration"][setting]) {
+                problems.push(format!("the bucket's Block Public Access lacks {setting}"));
+            }
+        }
+        if !one_or_many(&props["OwnershipControls"]["Rules"])
+            .iter()
+            .any(|r| r["ObjectOwnership"] == "BucketOwnerEnforced")
+        {
+            problems.push("the bucket does not enforce bucket ownership (ACLs off)".into());
+        }
+        let encrypted =
+            one_or_many(&props["BucketEncryption"]["ServerSideEncryptionConfiguration"])
+                .iter()
+                .any(|c| {
+                    ["AES256", "aws:kms", "aws:kms:dsse"].contains(
+                        &c["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+                            .as_str()
+                            .unwrap_or(""),
+                    )
+                });
+        if !encrypted {
+            problems.push("the bucket has no default encryption".into());
+        }
+        let objects = json!({"Fn::Sub": format!("${{{bucket}.Arn}}/*")});
+        let bucket_arn = json!({"Fn::GetAtt": [bucket, "Arn"]});
+        let tls_only = self
+            .of_type("AWS::S3::BucketPolicy")
+            .into_iter()
+            .filter(|(_, p)| reference(&p["Properties"]["Bucket"]) == Some(bucket))
+            .flat_map(|(_, p)| one_or_many(&p["Properties"]["PolicyDocument"]["Statement"]))
+            .any(|s| {
+                let resources = one_or_many(&s["Resource"]);
+                let secure = &s["Condition"]["Bool"]["aws:SecureTransport"];
+                s["Effect"] == "Deny"
+                    && s["Principal"] == "*"
+                    && (s["Action"] == "s3:*" || s["Action"] == "*")
+                    && resources.contains(&&objects)
+                    && resources.contains(&&bucket_arn)
+                    && (secure == "false" || secure == &json!(false))
+            });
+        if !tls_only {
+            problems.push(
+                "no bucket policy denies every request without TLS (aws:SecureTransport false) \
+                 on the bucket and its objects"
+                    .into(),
+            );
+        }
+    }
+
+    // ------------------------------------------------------------------ the functions
+    fn check_environment(&self, problems: &mut Vec<String>) {
+        // A function the declarations do not know would escape the role check.
+        for (id, _) in self.of_type("AWS::Lambda::Function") {
+            if ![API.logical_id, PROCESSOR.logical_id].contains(&id) {
+                problems.push(format!(
+                    "function {id} has no permissions declared in src/aws/permissions.rs"
+                ));
+            }
+        }
+        let bucket = self.of_type("AWS::S3::Bucket").first().map(|(id, _)| *id);
+        let table = self
+            .of_type("AWS::DynamoDB::Table")
+            .first()
+            .map(|(id, _)| *id);
+        for access in [&API, &PROCESSOR] {
+            let env = &self.props(access.logical_id)["Environment"]["Variables"];
+            let function = access.logical_id;
+            if !env["ALLOW_ANONYMOUS"].is_null() {
+                problems.push(format!(
+                    "{function} sets ALLOW_ANONYMOUS: behind API Gateway every request must be \
+                     someone's"
+                ));
+            }
+            if reference(&env["BUCKET_NAME"]) != bucket {
+                problems.push(format!("{function}'s BUCKET_NAME is not the bucket"));
+            }
+            if reference(&env["TABLE_NAME"]) != table {
+                problems.push(format!("{function}'s TABLE_NAME is not the table"));
+            }
+        }
+    }
+}
+
+impl Template<'_> {
+    /// Every value a deployment can give a function's environment (each parameter's default and
+    /// bounds, or its allowed values) must be one the service starts with: a parameter range
+    /// wider than the code's would deploy a function that refuses to start.
+    fn check_settings(&self, access: &FunctionAccess, problems: &mut Vec<String>) {
+        let function = access.logical_id;
+        let props = self.props(function);
+        let Some(env) = props["Environment"]["Variables"].as_object() else {
+            problems.push(format!("{function} has no environment"));
+            return;
+        };
+        // What Lambda itself sets, which the service reads.
+        let lambda = [
+            ("AWS_LAMBDA_FUNCTION_NAME".to_owned(), function.to_owned()),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".to_owned(),
+                props["MemorySize"].as_u64().unwrap_or(128).to_string(),
+            ),
+        ];
+        let mut base = std::collections::HashMap::from(lambda);
+        let mut choices = Vec::new();
+        for (name, value) in env {
+            let param = reference(value).map(|id| &self.0["Parameters"][id]);
+            let literal = match value {
+                Value::String(text) => Some(text.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            };
+            match (literal, param) {
+                (Some(text), _) => {
+                    base.insert(name.clone(), text);
+                }
+                (None, Some(param)) if !param.is_null() => {
+                    let text = |v: &Value| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .or_else(|| Some(v.to_string()))
+                    };
+                    let default = text(&param["Default"]).unwrap_or_default();
+                    base.insert(name.clone(), default);
+                    for bound in ["MinValue", "MaxValue"] {
+                        if !param[bound].is_null() {
+                            choices.push((name.clone(), text(&param[bound]).unwrap_or_default()));
+                        }
+                    }
+                    for allowed in one_or_many(&param["AllowedValues"]) {
+                        choices.push((name.clone(), text(allowed).unwrap_or_default()));
+                    }
+                }
+                // A resource's name or another intrinsic: any name will do.
+                _ => {
+                    base.insert(name.clone(), "resource-name".to_owned());
+                }
+            }
+        }
+        let start = |vars: &std::collections::HashMap<String, String>| {
+            let settings = Settings::from_lookup(|name| vars.get(name).cloned())?;
+            if function == PROCESSOR.logical_id {
+                settings.check_processor_memory()?;
+            }
+            Ok::<_, image_upload::config::ConfigError>(())
+        };
+        if let Err(e) = start(&base) {
+            problems.push(format!(
+                "{function} refuses to start with the defaults: {e}"
+            ));
+        }
+        for (name, value) in choices {
+            let mut vars = base.clone();
+            vars.insert(name.clone(), value.clone());
+            if let Err(e) = start(&vars) {
+                problems.push(format!(
+                    "{function} refuses to start with {name}={value}, which the template's \
+                     parameter allows: {e}"
+                ));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------- the template as deployed
+
+#[test]
+fn the_deployed_template_matches_the_code() {
+    let problems = problems(&expanded());
+    assert!(
+        problems.is_empty(),
+        "template.yaml, expanded:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------- each check can fail
+
+/// The problems of a copy of the template that `break_it` changed; asserts one of them says
+/// `expected`.
+fn assert_caught(break_it: impl FnOnce(&mut Value), expected: &str) {
+    let mut template = expanded();
+    break_it(&mut template);
+    let problems = problems(&template);
+    assert!(
+        problems.iter().any(|p| p.contains(expected)),
+        "a template broken this way should be reported with `{expected}`; got {problems:#?}"
+    );
+}
+
+fn api_body(t: &mut Value) -> &mut Value {
+    let id = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r["Type"] == "AWS::ApiGateway::RestApi")
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    &mut t["Resources"][id]["Properties"]["Body"]
+}
+
+fn statements<'t>(t: &'t mut Value, role: &str) -> &'t mut Vec<Value> {
+    t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+}
+
+fn statement<'t>(t: &'t mut Value, role: &str, sid: &str) -> &'t mut Value {
+    statements(t, role)
+        .iter_mut()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
+}
+
+#[test]
+fn a_route_without_the_authorizer_is_caught() {
+    assert_caught(
+        |t| api_body(t)["paths"]["/images"]["get"]["security"] = json!([{"NONE": []}]),
+        "GET /images (Api) has no Cognito user pool authorizer",
+    );
+    assert_caught(
+        |t| {
+            api_body(t)["paths"]["/images/{imageId}"]["delete"]
+                .as_object_mut()
+                .unwrap()
+                .remove("security");
+        },
+        "DELETE /images/{imageId} (Api) has no Cognito user pool authorizer",
+    );
+}
+
+#[test]
+fn an_authorizer_that_is_not_cognito_is_caught() {
+    assert_caught(
+        |t| {
+            api_body(t)["components"]["securitySchemes"]["CognitoAuthorizer"]["x-amazon-apigateway-authtype"] =
+                json!("custom");
+        },
+        "POST /upload (Api) has no Cognito user pool authorizer",
+    );
+}
+
+#[test]
+fn a_wildcard_action_is_caught() {
+    assert_caught(
+        |t| statement(t, "ProcessorRole", "ReadUploads")["Action"] = json!("s3:*"),
+        "grants the wildcard action `s3:*`",
+    );
+}
+
+#[test]
+fn an_action_the_code_does_not_call_is_caught() {
+    assert_caught(
+        |t| {
+            statement(t, "ProcessorRole", "SettleRows")["Action"] = json!([
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem"
+            ]);
+        },
+        "ProcessorFunction's role grants dynamodb:PutItem on Table, beyond what its code calls",
+    );
+}
+
+#[test]
+fn a_prefix_the_code_does_not_use_is_caught() {
+    // The API writing where only verified bytes may be.
+    assert_caught(
+        |t| {
+            statement(t, "ApiRole", "PresignUploads")["Resource"] =
+                json!({"Fn::Sub": "${ImageBucket.Arn}/originals/*"});
+        },
+        "ApiFunction's role grants s3:PutObject on Objects(\"originals/\"), beyond",
+    );
+    assert_caught(
+        |t| {
+            statement(t, "ApiRole", "DeleteImages")["Resource"] =
+                json!({"Fn::Sub": "${ImageBucket.Arn}/*"});
+        },
+        "ApiFunction's role grants s3:DeleteObject on {\"Fn::Sub\":\"${ImageBucket.Arn}/*\"}",
+    );
+    assert_caught(
+        |t| statement(t, "ApiRole", "Rows")["Resource"] = json!("*"),
+        "ApiFunction's role grants dynamodb:PutItem on \"*\"",
+    );
+}
+
+#[test]
+fn a_missing_permission_is_caught() {
+    assert_caught(
+        |t| {
+            statements(t, "ProcessorRole").retain(|s| s["Sid"] != "SeeMissingObjects");
+        },
+        "ProcessorFunction's role lacks s3:ListBucket on Bucket",
+    );
+}
+
+#[test]
+fn a_managed_policy_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ApiRole"]["Properties"]["ManagedPolicyArns"] =
+                json!(["arn:aws:iam::aws:policy/AmazonS3FullAccess"]);
+        },
+        "ApiFunction's role ApiRole has managed policies",
+    );
+}
+
+#[test]
+fn a_short_visibility_timeout_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["UploadQueue"]["Properties"]["VisibilityTimeout"] = json!(359),
+        "visibility timeout (Some(359.0) s) is under six times the processor's timeout (60 s)",
+    );
+    assert_caught(
+        |t| t["Resources"]["ProcessorFunction"]["Properties"]["Timeout"] = json!(61),
+        "is under six times the processor's timeout (61 s)",
+    );
+}
+
+#[test]
+fn a_processor_too_small_for_its_budget_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["ProcessorFunction"]["Properties"]["MemorySize"] = json!(512),
+        "the processor has 512 MB, but PROCESSOR_CONCURRENCY up to 3 needs 829 MB",
+    );
+    assert_caught(
+        |t| t["Parameters"]["ProcessorConcurrency"]["MaxValue"] = json!(4),
+        "PROCESSOR_CONCURRENCY up to 4 needs 1083 MB",
+    );
+}
+
+#[test]
+fn batch_failures_reported_whole_are_caught() {
+    assert_caught(
+        |t| {
+            let mapping = t["Resources"]
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+                .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+                .unwrap();
+            mapping["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("FunctionResponseTypes");
+        },
+        "does not report batch item failures",
+    );
+}
+
+#[test]
+fn a_notification_on_another_prefix_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+                [0]["Filter"]["S3Key"]["Rules"][0]["Value"] = json!("");
+        },
+        "the bucket's notification filters by prefix [String(\"\")], not `uploads/`",
+    );
+}
+
+#[test]
+fn a_queue_anyone_may_send_to_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["UploadQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+                ["Condition"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ArnEquals");
+        },
+        "must allow only s3.amazonaws.com",
+    );
+}
+
+#[test]
+fn table_keys_index_and_ttl_other_than_the_codes_are_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["KeySchema"][0]["AttributeName"] =
+                json!("id");
+        },
+        "not `imageId` alone",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["GlobalSecondaryIndexes"][0]["IndexName"] =
+                json!("byUser");
+        },
+        "the table has no index `byOwner`",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["GlobalSecondaryIndexes"][0]["Projection"] =
+                json!({"ProjectionType": "KEYS_ONLY"});
+        },
+        "must project ALL",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
+                json!("expiresAt");
+        },
+        "not on `pendingExpiry`",
+    );
+}
+
+#[test]
+fn public_access_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] =
+                json!(false);
+        },
+        "Block Public Access lacks RestrictPublicBuckets",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("PublicAccessBlockConfiguration");
+        },
+        "Block Public Access lacks BlockPublicAcls",
+    );
+}
+
+#[test]
+fn requests_without_tls_are_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["Sid"] != "DenyInsecureTransport");
+        },
+        "no bucket policy denies every request without TLS",
+    );
+}
+
+#[test]
+fn missing_encryption_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("BucketEncryption");
+        },
+        "the bucket has no default encryption",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["UploadDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] =
+                json!(false);
+        },
+        "queue UploadDeadLetterQueue is not encrypted",
+    );
+}
+
+#[test]
+fn anonymous_access_in_the_deployment_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]["ALLOW_ANONYMOUS"] =
+                json!("true");
+        },
+        "ApiFunction sets ALLOW_ANONYMOUS",
+    );
+}
+
+#[test]
+fn a_function_without_declared_permissions_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["ThirdFunction"] = t["Resources"]["ApiFunction"].clone(),
+        "function ThirdFunction has no permissions declared",
+    );
+}
+
+#[test]
+fn a_parameter_range_wider_than_the_code_accepts_is_caught() {
+    assert_caught(
+        |t| t["Parameters"]["MaxUploadBytes"]["MaxValue"] = json!(67_108_864),
+        "ApiFunction refuses to start with MAX_UPLOAD_BYTES=67108864, which the template's \
+         parameter allows",
+    );
+    assert_caught(
+        |t| t["Parameters"]["ThumbnailSize"]["MinValue"] = json!(8),
+        "ProcessorFunction refuses to start with THUMBNAIL_SIZE=8",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]["MAX_IMAGE_PIXELS"] =
+                json!("400000000");
+        },
+        "ProcessorFunction refuses to start with the defaults: invalid setting \
+         AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    );
+}
