@@ -17,12 +17,21 @@ use tower::ServiceExt;
 pub type Item = HashMap<String, AttributeValue>;
 
 /// The settings a fresh deployment has, with `overrides` applied (as environment variables).
+/// Requests without an authorizer context are refused with these.
 pub fn settings(overrides: &[(&str, &str)]) -> Settings {
     let vars: HashMap<String, String> = overrides
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid")
+}
+
+/// [`settings`] with `ALLOW_ANONYMOUS=true`: for tests of the upload and image contracts,
+/// which send requests straight to the router, with no authorizer, as the local server gets them.
+pub fn anonymous_settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![("ALLOW_ANONYMOUS", "true")];
+    vars.extend_from_slice(overrides);
+    settings(&vars)
 }
 
 /// The shared AWS configuration the service would load, with fixed test credentials.
@@ -63,10 +72,10 @@ pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients
 
 /// The app over mocked DynamoDB.
 pub fn app(settings: &Settings, rules: &[&Rule]) -> App {
-    api::app(AppState::new(
-        &clients_with_dynamodb(settings, rules),
-        settings,
-    ))
+    api::app(
+        AppState::new(&clients_with_dynamodb(settings, rules), settings)
+            .expect("the app state builds"),
+    )
 }
 
 /// A PutItem rule that succeeds and records every item written.

@@ -62,8 +62,21 @@ pub async fn spawn_processing_app() -> TestApp {
     spawn(&[], Uploads::Processed).await
 }
 
-/// An app, and what happens to its uploads.
+/// How the app identifies callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    /// `ALLOW_ANONYMOUS=true`: plain HTTP requests are owner `anonymous`, as with `just dev`;
+    /// API Gateway events with authorizer claims (`TestApp::as_owner`) are their `sub`.
+    Anonymous,
+}
+
+/// An app, and what happens to its uploads. Its callers are anonymous, set explicitly, because
+/// most tests are about uploads, not identity (tests/e2e/auth.rs is about identity).
 pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
+    spawn_as(overrides, uploads, Callers::Anonymous).await
+}
+
+async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers) -> TestApp {
     init_test_log();
     let stack = endpoints().await;
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -74,6 +87,9 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
         ("AWS_ENDPOINT_URL_DYNAMODB".into(), stack.dynamodb.clone()),
         ("AWS_ENDPOINT_URL_SQS".into(), stack.sqs.clone()),
     ]);
+    if callers == Callers::Anonymous {
+        vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
+    }
     vars.extend(
         overrides
             .iter()
@@ -120,7 +136,7 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
-    let state = AppState::new(&clients, &settings);
+    let state = AppState::new(&clients, &settings).expect("the app state builds");
     let stopped = tokio_util::sync::CancellationToken::new();
     if let (Uploads::Processed, Some(queue_url)) = (uploads, &queue_url) {
         let processor = Processor::new(&clients, &settings);
