@@ -8,22 +8,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
 use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The HTTP(S) client that fetches key sets.
+pub(super) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// The largest key set read, in bytes. Cognito's holds two RSA keys (under 1 KiB each); a larger
 /// answer is not a key set we want to parse.
 pub const MAX_JWKS_BYTES: usize = 64 * 1024;
 
+/// The longest a fetch of the key set may take, connection included: a hung key server must not
+/// hang the requests waiting for it.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Why the key set could not be had. Each is a 503 to the caller, with the detail in the log.
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
+    #[error("the key set URL {url} is not a valid URL")]
+    BadUrl { url: String },
     #[error("fetching the key set from {url}")]
     Fetch {
         url: String,
         #[source]
-        source: reqwest::Error,
+        source: BoxError,
     },
+    #[error(
+        "fetching the key set from {url} took longer than {0:?}",
+        FETCH_TIMEOUT
+    )]
+    TimedOut { url: String },
     #[error("the key set URL {url} answered HTTP {status}")]
     Status { url: String, status: u16 },
     #[error("the key set at {url} is larger than {MAX_JWKS_BYTES} bytes")]
@@ -44,7 +64,7 @@ pub enum JwksError {
 #[derive(Debug)]
 pub(super) struct KeySet {
     url: String,
-    http: reqwest::Client,
+    http: HttpClient,
     refetch_interval: Duration,
     keys: RwLock<Arc<HashMap<String, DecodingKey>>>,
     /// Held across a fetch, so concurrent misses make one request.
@@ -61,7 +81,7 @@ struct FetchHistory {
 }
 
 impl KeySet {
-    pub(super) fn new(url: &str, http: reqwest::Client, refetch_interval: Duration) -> Self {
+    pub(super) fn new(url: &str, http: HttpClient, refetch_interval: Duration) -> Self {
         Self {
             url: url.to_owned(),
             http,
@@ -124,33 +144,47 @@ impl KeySet {
 
     async fn fetch(&self) -> Result<HashMap<String, DecodingKey>, JwksError> {
         let url = || self.url.clone();
-        let fetch_error = |source| JwksError::Fetch { url: url(), source };
-        let mut response = self.http.get(&self.url).send().await.map_err(fetch_error)?;
-        if !response.status().is_success() {
-            return Err(JwksError::Status {
-                url: url(),
-                status: response.status().as_u16(),
-            });
-        }
-        if response
-            .content_length()
-            .is_some_and(|len| len > MAX_JWKS_BYTES as u64)
-        {
-            return Err(JwksError::TooLarge { url: url() });
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(fetch_error)? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(JwksError::TooLarge { url: url() });
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = tokio::time::timeout(FETCH_TIMEOUT, self.fetch_body())
+            .await
+            .map_err(|_| JwksError::TimedOut { url: url() })??;
         let keys =
             parse_key_set(&body).map_err(|source| JwksError::NotAKeySet { url: url(), source })?;
         if keys.is_empty() {
             return Err(JwksError::NoUsableKeys { url: url() });
         }
         Ok(keys)
+    }
+
+    /// The body at the URL, read up to [`MAX_JWKS_BYTES`]. Redirects are not followed: the key
+    /// set is at the URL configured, not wherever that URL points.
+    async fn fetch_body(&self) -> Result<Bytes, JwksError> {
+        let url = || self.url.clone();
+        let request = axum::http::Request::get(self.url.as_str())
+            .header(axum::http::header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(|_| JwksError::BadUrl { url: url() })?;
+        let response = self
+            .http
+            .request(request)
+            .await
+            .map_err(|source| JwksError::Fetch {
+                url: url(),
+                source: source.into(),
+            })?;
+        if !response.status().is_success() {
+            return Err(JwksError::Status {
+                url: url(),
+                status: response.status().as_u16(),
+            });
+        }
+        match Limited::new(response.into_body(), MAX_JWKS_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => Ok(body.to_bytes()),
+            Err(err) if err.is::<LengthLimitError>() => Err(JwksError::TooLarge { url: url() }),
+            Err(source) => Err(JwksError::Fetch { url: url(), source }),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ mod authorizer;
 mod jwks;
 mod verifier;
 
-pub use jwks::{JwksError, MAX_JWKS_BYTES};
+pub use jwks::{FETCH_TIMEOUT, JwksError, MAX_JWKS_BYTES};
 pub use verifier::{LEEWAY, MAX_TOKEN_BYTES, TokenVerifier, VerifierSetupError};
 
 use std::sync::Arc;
@@ -31,7 +31,7 @@ impl Authentication {
     /// The mode `settings` asks for.
     ///
     /// # Errors
-    /// [`VerifierSetupError`] when the HTTP client for the key set cannot be built.
+    /// [`VerifierSetupError`] when the TLS configuration for fetching the key set cannot be built.
     pub fn from_settings(settings: &AuthSettings) -> Result<Self, VerifierSetupError> {
         Ok(match settings {
             AuthSettings::Authorizer { allow_anonymous } => Self::Authorizer {

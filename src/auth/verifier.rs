@@ -5,6 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
@@ -24,14 +27,14 @@ pub const LEEWAY: Duration = Duration::from_secs(60);
 /// How often at most the key set is fetched again for a `kid` we do not know.
 pub const DEFAULT_REFETCH_INTERVAL: Duration = Duration::from_secs(30);
 
-/// Bounds on fetching the key set: a hung key server must not hang requests.
+/// How long connecting to the key server may take (the whole fetch is bounded by
+/// [`FETCH_TIMEOUT`](super::jwks::FETCH_TIMEOUT)).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The verifier could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("building the HTTP client that fetches the token signing keys")]
-pub struct VerifierSetupError(#[source] reqwest::Error);
+#[error("building the TLS configuration for fetching the token signing keys")]
+pub struct VerifierSetupError(#[source] rustls::Error);
 
 /// Checks Cognito ID tokens against one user pool and app client.
 #[derive(Debug)]
@@ -54,7 +57,7 @@ impl TokenVerifier {
     /// [`DEFAULT_REFETCH_INTERVAL`].
     ///
     /// # Errors
-    /// [`VerifierSetupError`] when the HTTP client cannot be built.
+    /// [`VerifierSetupError`] when the TLS configuration cannot be built.
     pub fn new(settings: &TokenSettings) -> Result<Self, VerifierSetupError> {
         Self::with_refetch_interval(settings, DEFAULT_REFETCH_INTERVAL)
     }
@@ -63,19 +66,20 @@ impl TokenVerifier {
     /// per `refetch_interval`.
     ///
     /// # Errors
-    /// [`VerifierSetupError`] when the HTTP client cannot be built.
+    /// [`VerifierSetupError`] when the TLS configuration cannot be built.
     pub fn with_refetch_interval(
         settings: &TokenSettings,
         refetch_interval: Duration,
     ) -> Result<Self, VerifierSetupError> {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls_config())
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(FETCH_TIMEOUT)
-            // The key set is at the URL configured, not wherever that URL points to.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(VerifierSetupError)?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        connector.enforce_http(false);
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config().map_err(VerifierSetupError)?)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(connector);
+        let http = Client::builder(TokioExecutor::new()).build(https);
         let mut validation = Validation::new(Algorithm::RS256);
         validation.leeway = LEEWAY.as_secs();
         validation.validate_exp = true;
@@ -162,18 +166,17 @@ fn unix_now() -> u64 {
 /// rustls with the aws-lc-rs provider (the one the AWS SDK uses) and the system's roots.
 /// Named explicitly rather than taken from rustls' process default, which is ambiguous when
 /// another crate in the build enables the `ring` provider too.
-fn tls_config() -> rustls::ClientConfig {
+fn tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(native.certs);
     if added == 0 {
         tracing::warn!(errors = ?native.errors, "no system root certificates: https key sets will not verify");
     }
-    rustls::ClientConfig::builder_with_provider(Arc::new(
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
-    .with_safe_default_protocol_versions()
-    .expect("aws-lc-rs supports the default TLS versions")
+    .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)
-    .with_no_client_auth()
+    .with_no_client_auth())
 }
