@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use image_upload::api::{self, AppState};
 use image_upload::aws::{AwsClients, config_loader};
-use image_upload::config::{AwsTimeouts, Settings};
+use image_upload::config::{AwsTimeouts, Settings, TokenSettings};
 use image_upload::processor::{Processor, QueuePoller};
 use image_upload::provision::{
     ensure_bucket, ensure_queue, ensure_table, ensure_upload_notifications,
@@ -57,6 +57,17 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn(overrides, Uploads::Unprocessed).await
 }
 
+/// An app that verifies bearer ID tokens itself (`AUTH_*`), as the local server does with
+/// `just dev-auth`: nobody is anonymous.
+pub async fn spawn_verifying_app(tokens: &TokenSettings) -> TestApp {
+    let vars = [
+        ("AUTH_ISSUER", tokens.issuer.as_str()),
+        ("AUTH_AUDIENCE", tokens.audience.as_str()),
+        ("AUTH_JWKS_URL", tokens.jwks_url.as_str()),
+    ];
+    spawn_as(&vars, Uploads::Unprocessed, Callers::Verified).await
+}
+
 /// An app whose uploads are processed through real S3 notifications and a real SQS queue.
 pub async fn spawn_processing_app() -> TestApp {
     spawn(&[], Uploads::Processed).await
@@ -68,6 +79,8 @@ enum Callers {
     /// `ALLOW_ANONYMOUS=true`: plain HTTP requests are owner `anonymous`, as with `just dev`;
     /// API Gateway events with authorizer claims (`TestApp::as_owner`) are their `sub`.
     Anonymous,
+    /// The overrides carry AUTH_*: every request needs a valid ID token.
+    Verified,
 }
 
 /// An app, and what happens to its uploads. Its callers are anonymous, set explicitly, because
