@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::Request;
 use image_upload::api::{WWW_AUTHENTICATE_BEARER, WWW_AUTHENTICATE_INVALID_TOKEN};
-use image_upload::auth::{AuthError, AuthRejection, JwksError, MAX_TOKEN_BYTES, TokenVerifier};
+use image_upload::auth::{
+    AuthError, AuthRejection, FETCH_TIMEOUT, JwksError, MAX_TOKEN_BYTES, TokenVerifier,
+};
 use image_upload::config::TokenSettings;
 use serde_json::{Value, json};
 
@@ -322,6 +324,34 @@ async fn an_unreachable_key_set_is_unavailable_not_a_bad_token_and_is_not_hammer
         "{second:?}"
     );
     assert_eq!(verifier.key_set_fetches(), 1);
+}
+
+/// Paused time: the runtime jumps the clock while it waits on the silent server, so the bound is
+/// checked without a real five-second wait (and without a timer in the assertion).
+#[tokio::test(start_paused = true)]
+async fn a_key_server_that_never_answers_is_cut_off_at_the_fetch_timeout() {
+    // Connections complete (the kernel accepts them into the backlog) but nobody ever reads.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks.json", silent.local_addr().unwrap());
+    let verifier = TokenVerifier::new(&token_settings(&url)).unwrap();
+    let started = tokio::time::Instant::now();
+
+    let result = verifier
+        .verify(&mint(KEY_A, Some("test-key-a"), &claims()))
+        .await;
+
+    assert!(
+        matches!(
+            result,
+            Err(AuthError::KeysUnavailable(JwksError::TimedOut { .. }))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(
+        started.elapsed(),
+        FETCH_TIMEOUT,
+        "cut off at the bound, on the paused clock"
+    );
 }
 
 #[tokio::test]
