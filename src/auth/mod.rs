@@ -107,16 +107,16 @@ pub enum AuthRejection {
     WrongIssuer,
     #[error("the token's audience is not this app client")]
     WrongAudience,
-    #[error("the token lacks the `{0}` claim")]
+    #[error("the token lacks a usable `{0}` claim")]
     MissingClaim(String),
     #[error("the token is not an ID token (token_use is not `id`)")]
     NotAnIdToken,
 }
 
 impl AuthRejection {
-    /// Whether the client sent a token (or the authorizer passed claims) that we then refused:
-    /// RFC 6750 answers that with `error="invalid_token"`, and a missing token without an error
-    /// code.
+    /// Whether the client sent a bearer token (or the authorizer passed claims) that we then
+    /// refused: RFC 6750 answers that with `error="invalid_token"`, and a request with no token,
+    /// or credentials of another scheme, without an error code (section 3.1).
     pub fn presented_token(&self) -> bool {
         !matches!(
             self,
