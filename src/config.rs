@@ -48,6 +48,8 @@ pub struct Settings {
     pub function_memory_mb: Option<u64>,
     /// Where CloudWatch metrics go, and whether they are written at all.
     pub metrics: MetricsSettings,
+    /// How callers are identified.
+    pub auth: AuthSettings,
 }
 
 /// CloudWatch metrics (embedded metric format lines on stdout, see `telemetry::metrics`).
@@ -97,6 +99,34 @@ impl AsRef<str> for MetricsNamespace {
     fn as_ref(&self) -> &str {
         &self.0
     }
+}
+
+/// The variables that turn on local token verification; all three or none.
+pub const AUTH_VARIABLES: [&str; 3] = ["AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"];
+
+/// How the API learns who calls it. One setting, so no combination of flags can leave a
+/// request both unverified and attributed to someone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSettings {
+    /// API Gateway's authorizer verified the caller and passes its claims; a request without an
+    /// authorizer context is refused unless `allow_anonymous` (`ALLOW_ANONYMOUS=true`), when its
+    /// owner is `anonymous`.
+    Authorizer { allow_anonymous: bool },
+    /// The service verifies `Authorization: Bearer` ID tokens itself, as the authorizer would
+    /// (`AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL`); nobody is anonymous.
+    VerifyTokens(TokenSettings),
+}
+
+/// What a Cognito ID token must match. The issuer and the JWKS URL are separate because an
+/// emulator's `iss` claim names AWS, not the emulator's own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSettings {
+    /// The exact `iss` claim, e.g. `https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC`.
+    pub issuer: String,
+    /// The exact `aud` claim: the app client id.
+    pub audience: String,
+    /// Where the signing keys are: an `http(s)://` URL of a JSON Web Key Set.
+    pub jwks_url: String,
 }
 
 /// How log lines are written.
@@ -276,6 +306,7 @@ impl Settings {
                 )?,
                 enabled: env.parse("EMF_METRICS", in_lambda, parse_bool)?,
             },
+            auth: auth_settings(&env)?,
             endpoints: Endpoints {
                 s3: env
                     .get("AWS_ENDPOINT_URL_S3")
@@ -292,6 +323,34 @@ impl Settings {
 }
 
 impl Settings {
+    /// Reads the process environment as the local server (`image-upload-local`) does: like
+    /// [`Settings::from_env`], except that an unset `ALLOW_ANONYMOUS` means `true` when no
+    /// `AUTH_*` variable is set, so `just dev` works without signing in.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_env_for_local_server() -> Result<Self, ConfigError> {
+        Self::from_lookup_for_local_server(|name| std::env::var(name).ok())
+    }
+
+    /// [`Settings::from_env_for_local_server`] through `lookup`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_lookup_for_local_server(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        let verifying = AUTH_VARIABLES.iter().any(|name| set(name));
+        Self::from_lookup(|name| {
+            if name == "ALLOW_ANONYMOUS" && !verifying && !set(name) {
+                Some("true".into())
+            } else {
+                lookup(name)
+            }
+        })
+    }
+
     /// The memory the processor needs to hold its budget for every message it works on at once:
     /// `PROCESSOR_CONCURRENCY` x the budget of the largest image allowed, plus its baseline.
     pub fn processor_memory_needed(&self) -> u64 {
@@ -349,6 +408,52 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
             }),
         }
     }
+}
+
+fn auth_settings<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+) -> Result<AuthSettings, ConfigError> {
+    let allow_anonymous = env.parse("ALLOW_ANONYMOUS", false, parse_bool)?;
+    let [issuer, audience, jwks_url] = AUTH_VARIABLES.map(|name| env.get(name));
+    let (issuer, audience, jwks_url) = match (issuer, audience, jwks_url) {
+        (None, None, None) => return Ok(AuthSettings::Authorizer { allow_anonymous }),
+        (Some(issuer), Some(audience), Some(jwks_url)) => (issuer, audience, jwks_url),
+        (issuer, audience, jwks_url) => {
+            let (name, value) = [issuer, audience, jwks_url]
+                .into_iter()
+                .zip(AUTH_VARIABLES)
+                .find_map(|(value, name)| value.map(|v| (name, v)))
+                .expect("one of them is set");
+            return Err(ConfigError {
+                name,
+                value,
+                reason: "AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL go together: set all \
+                         three to verify tokens, or none"
+                    .into(),
+            });
+        }
+    };
+    if allow_anonymous {
+        return Err(ConfigError {
+            name: "ALLOW_ANONYMOUS",
+            value: "true".into(),
+            reason: "with AUTH_* set every request must carry a valid token; unset it".into(),
+        });
+    }
+    let jwks_url = jwks_url.trim().to_owned();
+    let scheme_ok = jwks_url.starts_with("https://") || jwks_url.starts_with("http://");
+    if !scheme_ok || jwks_url.contains(char::is_whitespace) {
+        return Err(ConfigError {
+            name: "AUTH_JWKS_URL",
+            value: jwks_url,
+            reason: "an http(s):// URL of a JSON Web Key Set".into(),
+        });
+    }
+    Ok(AuthSettings::VerifyTokens(TokenSettings {
+        issuer: issuer.trim().to_owned(),
+        audience: audience.trim().to_owned(),
+        jwks_url,
+    }))
 }
 
 fn parse_bool(v: &str) -> Result<bool, &'static str> {
@@ -434,6 +539,95 @@ mod tests {
         assert_eq!(s.log_format, LogFormat::Text);
         assert_eq!(s.processing, ProcessingPolicy::default());
         assert_eq!(s.queue_url, None);
+        assert_eq!(
+            s.auth,
+            AuthSettings::Authorizer {
+                allow_anonymous: false
+            },
+            "a deployment refuses callers the authorizer did not identify"
+        );
+    }
+
+    const AUTH: [(&str, &str); 3] = [
+        (
+            "AUTH_ISSUER",
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+        ),
+        ("AUTH_AUDIENCE", "client123"),
+        (
+            "AUTH_JWKS_URL",
+            "http://127.0.0.1:4567/us-east-1_abc/.well-known/jwks.json",
+        ),
+    ];
+
+    fn local_settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup_for_local_server(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn all_three_auth_variables_turn_on_token_verification() {
+        let s = settings(&AUTH).unwrap();
+        assert_eq!(
+            s.auth,
+            AuthSettings::VerifyTokens(TokenSettings {
+                issuer: AUTH[0].1.into(),
+                audience: AUTH[1].1.into(),
+                jwks_url: AUTH[2].1.into(),
+            })
+        );
+        assert_eq!(local_settings(&AUTH).unwrap().auth, s.auth);
+    }
+
+    #[test]
+    fn the_local_server_is_anonymous_unless_told_otherwise() {
+        let cases: [(&[(&str, &str)], bool); 4] = [
+            (&[], true),
+            (&[("ALLOW_ANONYMOUS", "false")], false),
+            (&[("ALLOW_ANONYMOUS", "")], true),
+            (&[("ALLOW_ANONYMOUS", "true")], true),
+        ];
+        for (vars, anonymous) in cases {
+            assert_eq!(
+                local_settings(vars).unwrap().auth,
+                AuthSettings::Authorizer {
+                    allow_anonymous: anonymous
+                },
+                "{vars:?}"
+            );
+        }
+        assert_eq!(
+            settings(&[("ALLOW_ANONYMOUS", "true")]).unwrap().auth,
+            AuthSettings::Authorizer {
+                allow_anonymous: true
+            }
+        );
+    }
+
+    #[test]
+    fn auth_settings_that_do_not_fit_together_are_refused() {
+        let cases: [(&[(&str, &str)], &str); 5] = [
+            (&AUTH[..1], "AUTH_ISSUER"),
+            (&AUTH[1..], "AUTH_AUDIENCE"),
+            (&[AUTH[0], AUTH[2]], "AUTH_ISSUER"),
+            (
+                &[AUTH[0], AUTH[1], ("AUTH_JWKS_URL", "file:///etc/keys")],
+                "AUTH_JWKS_URL",
+            ),
+            (
+                &[AUTH[0], AUTH[1], AUTH[2], ("ALLOW_ANONYMOUS", "true")],
+                "ALLOW_ANONYMOUS",
+            ),
+        ];
+        for (vars, named) in cases {
+            let err = settings(vars).unwrap_err().to_string();
+            assert!(err.contains(named), "{vars:?}: {err}");
+            let err = local_settings(vars).unwrap_err().to_string();
+            assert!(err.contains(named), "local server, {vars:?}: {err}");
+        }
     }
 
     #[test]
@@ -503,6 +697,7 @@ mod tests {
             ("METRICS_NAMESPACE", "AWS/Lambda"),
             ("METRICS_NAMESPACE", "Image Upload"),
             ("METRICS_NAMESPACE", "Bildérs"),
+            ("ALLOW_ANONYMOUS", "yes"),
         ];
         for (name, value) in cases {
             let err = settings(&[(name, value)]).unwrap_err();

@@ -4,18 +4,21 @@
 //! - [`api`]: the HTTP API (one axum router, served by Lambda and by the local server).
 //! - [`imaging`]: verifying uploaded bytes and making thumbnails (pure, no I/O).
 //! - [`processor`]: verifies each upload and settles its metadata (the second Lambda function).
+//! - [`auth`]: who is calling (API Gateway's authorizer claims, or verified Cognito ID tokens).
 //! - [`aws`]: the adapters to S3, DynamoDB and SQS.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //!
-//! `api`, `processor`, `aws`, `provision`, `smoke` and `telemetry` need the default `aws` feature; without
+//! `api`, `auth`, `processor`, `aws`, `provision`, `smoke` and `telemetry` need the default `aws` feature; without
 //! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
 //! build.
 
 #[cfg(feature = "aws")]
 pub mod api;
+#[cfg(feature = "aws")]
+pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;

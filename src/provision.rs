@@ -267,3 +267,177 @@ pub async fn ensure_upload_notifications(
         .map_err(|e| AwsError::classify("sending upload notifications to the queue", e))?;
     Ok(())
 }
+
+/// The `iss` claim of a Cognito user pool's tokens. Emulators use it too (moto does), though
+/// they serve their keys elsewhere: see [`jwks_url`].
+pub fn cognito_issuer(region: &str, pool_id: &str) -> String {
+    format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}")
+}
+
+/// Where a user pool's signing keys are, under the Cognito endpoint `endpoint` (AWS's issuer URL,
+/// or an emulator's address).
+pub fn jwks_url(endpoint: &str, pool_id: &str) -> String {
+    format!(
+        "{}/{pool_id}/.well-known/jwks.json",
+        endpoint.trim_end_matches('/')
+    )
+}
+
+/// Creates the user pool `name` if no pool has that name: users sign in with their e-mail
+/// address, and passwords need 12 characters with upper and lower case letters and a digit.
+/// Returns the pool id.
+///
+/// # Errors
+/// [`AwsError`] naming the step that failed.
+pub async fn ensure_user_pool(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    name: &str,
+) -> Result<String, AwsError> {
+    use aws_sdk_cognitoidentityprovider::types::{
+        PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
+    };
+    let pools: Vec<_> = cognito
+        .list_user_pools()
+        .max_results(60)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::classify("listing user pools", e))?;
+    if let Some(id) = pools
+        .into_iter()
+        .find(|pool| pool.name() == Some(name))
+        .and_then(|pool| pool.id)
+    {
+        return Ok(id);
+    }
+    let password_policy = PasswordPolicyType::builder()
+        .minimum_length(12)
+        .require_uppercase(true)
+        .require_lowercase(true)
+        .require_numbers(true)
+        .require_symbols(false)
+        .temporary_password_validity_days(7)
+        .build();
+    cognito
+        .create_user_pool()
+        .pool_name(name)
+        .username_attributes(UsernameAttributeType::Email)
+        .auto_verified_attributes(VerifiedAttributeType::Email)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(password_policy)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("creating the user pool", e))?
+        .user_pool
+        .and_then(|pool| pool.id)
+        .ok_or_else(|| AwsError::failed("creating the user pool", "the answer has no pool id"))
+}
+
+/// Creates the app client `name` in `pool_id` if the pool has none of that name: no secret (a
+/// browser or CLI cannot keep one), sign-in with USER_PASSWORD_AUTH or SRP, refresh tokens.
+/// Returns the client id, which is the `aud` of its ID tokens.
+///
+/// # Errors
+/// [`AwsError`] naming the step that failed.
+pub async fn ensure_app_client(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool_id: &str,
+    name: &str,
+) -> Result<String, AwsError> {
+    use aws_sdk_cognitoidentityprovider::types::ExplicitAuthFlowsType as Flow;
+    let clients: Vec<_> = cognito
+        .list_user_pool_clients()
+        .user_pool_id(pool_id)
+        .max_results(60)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| AwsError::classify("listing the pool's app clients", e))?;
+    if let Some(id) = clients
+        .into_iter()
+        .find(|client| client.client_name() == Some(name))
+        .and_then(|client| client.client_id)
+    {
+        return Ok(id);
+    }
+    cognito
+        .create_user_pool_client()
+        .user_pool_id(pool_id)
+        .client_name(name)
+        .generate_secret(false)
+        .explicit_auth_flows(Flow::AllowUserPasswordAuth)
+        .explicit_auth_flows(Flow::AllowUserSrpAuth)
+        .explicit_auth_flows(Flow::AllowRefreshTokenAuth)
+        .prevent_user_existence_errors(
+            aws_sdk_cognitoidentityprovider::types::PreventUserExistenceErrorTypes::Enabled,
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("creating the app client", e))?
+        .user_pool_client
+        .and_then(|client| client.client_id)
+        .ok_or_else(|| AwsError::failed("creating the app client", "the answer has no client id"))
+}
+
+/// Creates the user `email` in `pool_id` if missing (verified e-mail, no invitation message) and
+/// sets `password` as its permanent password, so it can sign in at once. Returns the user's `sub`.
+///
+/// # Errors
+/// [`AwsError`] naming the step that failed (a password the pool's policy refuses, too).
+pub async fn ensure_user(
+    cognito: &aws_sdk_cognitoidentityprovider::Client,
+    pool_id: &str,
+    email: &str,
+    password: &str,
+) -> Result<String, AwsError> {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, MessageActionType};
+    let attribute = |name: &str, value: &str| {
+        AttributeType::builder()
+            .name(name)
+            .value(value)
+            .build()
+            .expect("the name is set")
+    };
+    let created = cognito
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(email)
+        .user_attributes(attribute("email", email))
+        .user_attributes(attribute("email_verified", "true"))
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("UsernameExistsException") => {}
+        Err(e) => return Err(AwsError::classify("creating the user", e)),
+    }
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(pool_id)
+        .username(email)
+        .password(password)
+        .permanent(true)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("setting the user's password", e))?;
+    cognito
+        .admin_get_user()
+        .user_pool_id(pool_id)
+        .username(email)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("reading the user", e))?
+        .user_attributes()
+        .iter()
+        .find(|attribute| attribute.name() == "sub")
+        .and_then(|attribute| attribute.value.clone())
+        .ok_or_else(|| AwsError::failed("reading the user", "the user has no sub"))
+}

@@ -1,9 +1,25 @@
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::auth::{AuthError, AuthRejection, JwksError};
 use crate::aws::AwsError;
 use crate::domain::UploadRejection;
 use crate::telemetry::cause_chain;
+
+/// The challenge of a 401 when no token came (RFC 6750 section 3: no error code then).
+pub const WWW_AUTHENTICATE_BEARER: &str = r#"Bearer realm="image-upload""#;
+/// The challenge of a 401 for a token that was sent and refused.
+pub const WWW_AUTHENTICATE_INVALID_TOKEN: &str =
+    r#"Bearer realm="image-upload", error="invalid_token""#;
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Rejected(rejection) => Self::Unauthenticated(rejection),
+            AuthError::KeysUnavailable(cause) => Self::AuthUnavailable(cause),
+        }
+    }
+}
 
 /// Everything a request can fail with. The one `match` from an error to an HTTP status is here.
 #[derive(Debug, thiserror::Error)]
@@ -14,8 +30,10 @@ pub enum ApiError {
     MalformedBody(String),
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
-    #[error("the caller's identity from the authorizer is not usable")]
-    BadIdentity,
+    #[error("not authenticated: {0}")]
+    Unauthenticated(#[from] AuthRejection),
+    #[error("the token signing keys are unavailable")]
+    AuthUnavailable(#[source] JwksError),
     #[error("{0}")]
     InvalidQuery(String),
     #[error("no such image")]
@@ -54,7 +72,8 @@ impl ApiError {
             }
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
-            Self::BadIdentity => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            Self::AuthUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
             Self::ImageNotFound => (StatusCode::NOT_FOUND, "IMAGE_NOT_FOUND"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
@@ -80,11 +99,24 @@ impl IntoResponse for ApiError {
                 }
                 _ => "internal error".into(),
             }
+        } else if let Self::Unauthenticated(rejection) = &self {
+            tracing::info!(code, reason = %rejection, "request refused");
+            rejection.public_message().into()
         } else {
             tracing::info!(code, reason = %self, "request refused");
             self.to_string()
         };
         let mut response = status.into_response();
+        if let Self::Unauthenticated(rejection) = &self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(if rejection.presented_token() {
+                    WWW_AUTHENTICATE_INVALID_TOKEN
+                } else {
+                    WWW_AUTHENTICATE_BEARER
+                }),
+            );
+        }
         response
             .extensions_mut()
             .insert(ErrorBody { code, message });

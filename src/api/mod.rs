@@ -5,18 +5,20 @@ mod images;
 mod request;
 mod upload;
 
-pub use error::ApiError;
+pub use error::{ApiError, WWW_AUTHENTICATE_BEARER, WWW_AUTHENTICATE_INVALID_TOKEN};
 pub use images::{DEFAULT_LIMIT, ImageList, ImageView, MAX_LIMIT};
 pub use request::{Caller, JsonBody, MAX_BODY_BYTES, StripStage};
 pub use upload::UploadResponse;
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use crate::auth::{Authentication, VerifierSetupError};
 use crate::aws::{AwsClients, ImageObjects, MetadataTable};
 use crate::config::Settings;
 use crate::domain::UploadPolicy;
@@ -33,27 +35,41 @@ pub struct AppState {
     pub allowed_origins: Arc<[String]>,
     /// Where the API's CloudWatch metrics go (tests swap in [`Metrics::in_memory`]).
     pub metrics: Metrics,
+    /// How callers are identified (API Gateway's authorizer, or tokens verified here).
+    pub auth: Authentication,
+}
+
+impl FromRef<AppState> for Authentication {
+    fn from_ref(state: &AppState) -> Self {
+        state.auth.clone()
+    }
 }
 
 impl AppState {
-    /// The state for the configured bucket, table and policy.
-    pub fn new(clients: &AwsClients, settings: &Settings) -> Self {
-        Self {
+    /// The state for the configured bucket, table, policy and authentication.
+    ///
+    /// # Errors
+    /// [`VerifierSetupError`] when token verification is configured and its HTTP client cannot
+    /// be built.
+    pub fn new(clients: &AwsClients, settings: &Settings) -> Result<Self, VerifierSetupError> {
+        Ok(Self {
             objects: ImageObjects::new(clients.s3.clone(), &settings.bucket_name),
             view_url_expiry: settings.view_url_expiry,
             table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),
             policy: Arc::new(settings.upload.clone()),
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
             metrics: Metrics::from_settings(&settings.metrics, Function::Api),
-        }
+            auth: Authentication::from_settings(&settings.auth)?,
+        })
     }
 }
 
 /// The whole service: routes, error shape, CORS, request ids, and stage-prefixed paths.
 pub type App = StripStage<Router>;
 
-/// Builds the service around `state`. Routes are plain paths; an authorizer is API Gateway's
-/// business, and the handlers read its claims through [`Caller`].
+/// Builds the service around `state`. Routes are plain paths; the handlers learn who calls
+/// through [`Caller`], which applies `state.auth`. CORS preflights are answered by the CORS layer
+/// before any route, so they need no credentials (browsers send none).
 pub fn app(state: AppState) -> App {
     let cors = cors_layer(&state.allowed_origins);
     let router = Router::new()
@@ -80,7 +96,10 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
-        .expose_headers([HeaderName::from_static("x-request-id")])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::WWW_AUTHENTICATE,
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 

@@ -4,11 +4,13 @@
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::{self, HeaderValue, request::Parts};
 use axum::middleware::Next;
 use axum::response::Response;
 use lambda_http::request::RequestContext;
+
+use crate::auth::Authentication;
 use serde::de::DeserializeOwned;
 use tracing::Instrument;
 
@@ -74,36 +76,22 @@ pub async fn track_request(req: Request, next: Next) -> Response {
     .await
 }
 
-/// The caller, from the API Gateway authorizer's claims: REST APIs with a Cognito authorizer put them
-/// in `requestContext.authorizer.claims`, HTTP APIs with a JWT authorizer in
-/// `requestContext.authorizer.jwt.claims`. No authorizer means [`Owner::anonymous`].
+/// The caller, identified as [`AppState::auth`](super::AppState) says: from API Gateway's
+/// authorizer claims, or from a bearer token the service verifies itself. A handler that takes a
+/// `Caller` runs only for an identified caller (or an anonymous one where that is allowed); the
+/// rest get 401 with `WWW-Authenticate: Bearer`.
 #[derive(Debug, Clone)]
 pub struct Caller(pub Owner);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl<S: Send + Sync> FromRequestParts<S> for Caller
+where
+    Authentication: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let subject: Option<String> = match parts.extensions.get::<RequestContext>() {
-            Some(RequestContext::ApiGatewayV1(ctx)) => ctx
-                .authorizer
-                .fields
-                .get("claims")
-                .and_then(|claims| claims.get("sub"))
-                .map(|sub| sub.as_str().map(str::to_owned).unwrap_or_default()),
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-                .authorizer
-                .as_ref()
-                .and_then(|auth| auth.jwt.as_ref())
-                .and_then(|jwt| jwt.claims.get("sub").cloned()),
-            _ => None,
-        };
-        match subject {
-            None => Ok(Self(Owner::anonymous())),
-            Some(sub) => Owner::from_subject(&sub)
-                .map(Self)
-                .ok_or(ApiError::BadIdentity),
-        }
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = Authentication::from_ref(state);
+        Ok(Self(auth.identify(parts).await?))
     }
 }
 

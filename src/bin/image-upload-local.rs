@@ -2,13 +2,14 @@
 
 use image_upload::api::{self, AppState};
 use image_upload::aws::AwsClients;
-use image_upload::config::Settings;
+use image_upload::config::{AuthSettings, Settings};
 use image_upload::processor::{Processor, QueuePoller};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let settings = Settings::from_env()?;
+    // Anonymous unless told otherwise or AUTH_* are set: `just dev` needs no sign-in.
+    let settings = Settings::from_env_for_local_server()?;
     image_upload::telemetry::init(settings.log_format);
     let clients = AwsClients::from_settings(&settings).await;
     let listener = tokio::net::TcpListener::bind(settings.listen_addr).await?;
@@ -28,6 +29,24 @@ async fn main() -> anyhow::Result<()> {
             None
         }
     };
+    match &settings.auth {
+        AuthSettings::Authorizer {
+            allow_anonymous: true,
+        } => tracing::warn!("ALLOW_ANONYMOUS: every request is served as owner `anonymous`"),
+        AuthSettings::Authorizer {
+            allow_anonymous: false,
+        } => tracing::warn!(
+            "no AUTH_* and ALLOW_ANONYMOUS=false: only API Gateway events would be served; \
+             set AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL to verify tokens here"
+        ),
+        AuthSettings::VerifyTokens(tokens) => tracing::info!(
+            issuer = %tokens.issuer,
+            audience = %tokens.audience,
+            jwks_url = %tokens.jwks_url,
+            "verifying bearer ID tokens"
+        ),
+    }
+    let state = AppState::new(&clients, &settings)?;
     tracing::info!(
         "serving http://{} (bucket {}, table {}); Ctrl-C stops",
         listener.local_addr()?,
@@ -41,12 +60,7 @@ async fn main() -> anyhow::Result<()> {
             stop.cancel();
         }
     };
-    api::serve(
-        listener,
-        api::app(AppState::new(&clients, &settings)),
-        shutdown,
-    )
-    .await?;
+    api::serve(listener, api::app(state), shutdown).await?;
     stop.cancel();
     if let Some(poller) = poller {
         poller.await?;

@@ -1,17 +1,32 @@
 //! Creates the configured bucket, table and upload queue on the local stack, and connects the
-//! bucket's upload notifications to the queue (`just dev` runs it). Prints `export QUEUE_URL=…`
-//! for the shell to evaluate; everything else goes to stderr.
+//! bucket's upload notifications to the queue (`just dev` runs it). With `--auth`, also a Cognito
+//! user pool, app client and demo user on the local Cognito (`just dev-auth`). Prints `export`
+//! lines for the shell to evaluate; everything else goes to stderr.
 
 use std::time::Duration;
 
-use image_upload::aws::AwsClients;
+use anyhow::Context;
+use image_upload::aws::{AwsClients, config_loader};
 use image_upload::config::Settings;
 use image_upload::provision::{
-    ensure_bucket, ensure_queue, ensure_table, ensure_upload_notifications,
+    cognito_issuer, ensure_app_client, ensure_bucket, ensure_queue, ensure_table,
+    ensure_upload_notifications, ensure_user, ensure_user_pool, jwks_url,
 };
+
+const USER_POOL: &str = "image-upload-local";
+const APP_CLIENT: &str = "image-upload-local-web";
+/// The demo user; override with COGNITO_USERNAME / COGNITO_PASSWORD.
+const DEMO_USERNAME: &str = "demo@example.com";
+const DEMO_PASSWORD: &str = "Local-demo-2026";
+const COGNITO_ENDPOINT: &str = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let with_auth = match std::env::args().nth(1).as_deref() {
+        None => false,
+        Some("--auth") => true,
+        Some(other) => anyhow::bail!("unknown argument {other:?}; usage: provision-local [--auth]"),
+    };
     let settings = Settings::from_env()?;
     let clients = AwsClients::from_settings(&settings).await;
     ensure_bucket(
@@ -29,5 +44,54 @@ async fn main() -> anyhow::Result<()> {
         settings.bucket_name, settings.table_name, queue.url, queue.dead_letter_url
     );
     println!("export QUEUE_URL={}", queue.url);
+    if with_auth {
+        provision_cognito(&settings).await?;
+    }
     Ok(())
+}
+
+/// The user pool, app client and demo user, and the variables that point the service at them.
+async fn provision_cognito(settings: &Settings) -> anyhow::Result<()> {
+    // A demo user with a published password belongs on an emulator, never in an AWS account.
+    let endpoint = std::env::var(COGNITO_ENDPOINT)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .with_context(|| {
+            format!(
+                "--auth provisions the local Cognito only: set {COGNITO_ENDPOINT} \
+                 (eval \"$(./localstack/stack.sh env)\")"
+            )
+        })?;
+    let sdk = config_loader(settings).load().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
+        aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+            .endpoint_url(&endpoint)
+            .build(),
+    );
+    let username = std::env::var("COGNITO_USERNAME").unwrap_or_else(|_| DEMO_USERNAME.into());
+    let password = std::env::var("COGNITO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD.into());
+    let pool_id = ensure_user_pool(&cognito, USER_POOL).await?;
+    let client_id = ensure_app_client(&cognito, &pool_id, APP_CLIENT).await?;
+    let sub = ensure_user(&cognito, &pool_id, &username, &password).await?;
+    eprintln!(
+        "provisioned user pool {pool_id}, app client {client_id}, user {username} (sub {sub}) \
+         on {endpoint}"
+    );
+    for (name, value) in [
+        ("COGNITO_USER_POOL_ID", pool_id.clone()),
+        ("COGNITO_CLIENT_ID", client_id.clone()),
+        ("COGNITO_USERNAME", username),
+        ("COGNITO_PASSWORD", password),
+        ("AUTH_ISSUER", cognito_issuer(&settings.region, &pool_id)),
+        ("AUTH_AUDIENCE", client_id),
+        ("AUTH_JWKS_URL", jwks_url(&endpoint, &pool_id)),
+    ] {
+        println!("export {name}={}", shell_quote(&value));
+    }
+    Ok(())
+}
+
+/// `value` as one shell word (the password may hold characters the shell would read).
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', r"'\''"))
 }

@@ -1,10 +1,11 @@
-/// Who an image belongs to: the caller's `sub` claim from the API Gateway authorizer, or
-/// [`Owner::anonymous`] when the route has no authorizer.
+/// Who an image belongs to: the caller's Cognito `sub` claim (from API Gateway's authorizer or a
+/// verified ID token), or [`Owner::anonymous`] where anonymous callers are allowed
+/// (`ALLOW_ANONYMOUS=true`, the local server's default).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Owner(String);
 
 impl Owner {
-    /// The owner recorded when no authorizer identified the caller.
+    /// The owner recorded for callers nobody identified, where that is allowed.
     pub fn anonymous() -> Self {
         Self("anonymous".into())
     }

@@ -26,12 +26,21 @@ use emf_spec::{EmfLine, validate};
 pub type Item = HashMap<String, AttributeValue>;
 
 /// The settings a fresh deployment has, with `overrides` applied (as environment variables).
+/// Requests without an authorizer context are refused with these.
 pub fn settings(overrides: &[(&str, &str)]) -> Settings {
     let vars: HashMap<String, String> = overrides
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     Settings::from_lookup(|name| vars.get(name).cloned()).expect("test settings are valid")
+}
+
+/// [`settings`] with `ALLOW_ANONYMOUS=true`: for tests of the upload and image contracts,
+/// which send requests straight to the router, with no authorizer, as the local server gets them.
+pub fn anonymous_settings(overrides: &[(&str, &str)]) -> Settings {
+    let mut vars = vec![("ALLOW_ANONYMOUS", "true")];
+    vars.extend_from_slice(overrides);
+    settings(&vars)
 }
 
 /// The shared AWS configuration the service would load, with fixed test credentials.
@@ -75,16 +84,17 @@ pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients
 
 /// The app over mocked DynamoDB.
 pub fn app(settings: &Settings, rules: &[&Rule]) -> App {
-    api::app(AppState::new(
-        &clients_with_dynamodb(settings, rules),
-        settings,
-    ))
+    api::app(
+        AppState::new(&clients_with_dynamodb(settings, rules), settings)
+            .expect("the app state builds"),
+    )
 }
 
 /// The app over mocked DynamoDB, writing its metrics to memory.
 pub fn app_with_metrics(settings: &Settings, rules: &[&Rule]) -> (App, Metrics) {
     let metrics = Metrics::in_memory(settings.metrics.namespace.clone(), Function::Api);
-    let mut state = AppState::new(&clients_with_dynamodb(settings, rules), settings);
+    let mut state = AppState::new(&clients_with_dynamodb(settings, rules), settings)
+        .expect("the app state builds");
     state.metrics = metrics.clone();
     (api::app(state), metrics)
 }

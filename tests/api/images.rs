@@ -6,7 +6,7 @@ use aws_smithy_mocks::mock;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
-use crate::helpers::{app, send, settings};
+use crate::helpers::{anonymous_settings, app, send};
 
 fn get(path: &str) -> Request<Body> {
     Request::get(path).body(Body::empty()).unwrap()
@@ -26,7 +26,7 @@ async fn a_throttled_listing_is_a_503_that_says_nothing_of_dynamodb() {
         })
         .repeatedly()
         .build();
-    let app = app(&settings(&[("AWS_MAX_ATTEMPTS", "1")]), &[&query]);
+    let app = app(&anonymous_settings(&[("AWS_MAX_ATTEMPTS", "1")]), &[&query]);
 
     let reply = send(&app, get("/images?limit=10")).await;
 
@@ -49,7 +49,7 @@ async fn a_throttled_listing_is_a_503_that_says_nothing_of_dynamodb() {
 async fn a_malformed_id_is_not_found_without_asking_dynamodb() {
     let get_item =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let app = app(&settings(&[]), &[&get_item]);
+    let app = app(&anonymous_settings(&[]), &[&get_item]);
 
     for path in [
         "/images/not-an-id",
@@ -71,7 +71,7 @@ async fn a_malformed_id_is_not_found_without_asking_dynamodb() {
 async fn a_missing_image_is_a_404_and_deleting_it_is_a_204() {
     let get_item =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let app = app(&settings(&[]), &[&get_item]);
+    let app = app(&anonymous_settings(&[]), &[&get_item]);
     let path = format!("/images/{}", uuid::Uuid::new_v4());
 
     let fetched = send(&app, get(&path)).await;

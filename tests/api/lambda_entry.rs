@@ -2,11 +2,13 @@
 //! `lambda_http::run` takes for each invocation, into the router and back to an API Gateway response.
 
 use image_upload::api::App;
+use image_upload::api::{WWW_AUTHENTICATE_BEARER, WWW_AUTHENTICATE_INVALID_TOKEN};
+use image_upload::config::AuthSettings;
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use serde_json::Value;
 
-use crate::helpers::{app, recording_put_item, settings};
+use crate::helpers::{anonymous_settings, app, recording_put_item, settings};
 
 /// The API Gateway response JSON for one event, with its body parsed.
 async fn invoke(app: App, event: &str) -> (u16, Value, Value) {
@@ -38,7 +40,7 @@ async fn a_rest_api_event_with_its_stage_in_the_path_uploads() {
     let (put_item, written) = recording_put_item();
 
     let (status, headers, body) = invoke(
-        app(&settings(&[]), &[&put_item]),
+        app(&anonymous_settings(&[]), &[&put_item]),
         include_str!("../../fixtures/apigw/rest-upload.json"),
     )
     .await;
@@ -105,7 +107,7 @@ async fn a_base64_body_with_a_unicode_name_round_trips() {
     let (put_item, written) = recording_put_item();
 
     let (status, _, body) = invoke(
-        app(&settings(&[]), &[&put_item]),
+        app(&anonymous_settings(&[]), &[&put_item]),
         include_str!("../../fixtures/apigw/rest-upload-base64.json"),
     )
     .await;
@@ -122,7 +124,7 @@ async fn an_svg_event_is_refused_with_415_in_the_error_shape() {
     let (put_item, written) = recording_put_item();
 
     let (status, headers, body) = invoke(
-        app(&settings(&[]), &[&put_item]),
+        app(&anonymous_settings(&[]), &[&put_item]),
         include_str!("../../fixtures/apigw/rest-upload-svg.json"),
     )
     .await;
@@ -168,4 +170,97 @@ async fn an_unknown_route_event_gets_a_json_404() {
 
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "NOT_FOUND");
+}
+
+/// Events that reach the function without a usable `sub`, and the challenge each gets.
+const UNIDENTIFIED: [(&str, &str, &str); 5] = [
+    (
+        "a REST API route without an authorizer",
+        include_str!("../../fixtures/apigw/rest-upload.json"),
+        WWW_AUTHENTICATE_BEARER,
+    ),
+    (
+        "Cognito authorizer claims without sub",
+        include_str!("../../fixtures/apigw/rest-upload-claims-without-sub.json"),
+        WWW_AUTHENTICATE_INVALID_TOKEN,
+    ),
+    (
+        "a REST API Lambda authorizer's context (even with a `sub` key)",
+        include_str!("../../fixtures/apigw/rest-upload-lambda-authorizer.json"),
+        WWW_AUTHENTICATE_BEARER,
+    ),
+    (
+        "an HTTP API JWT authorizer without sub",
+        include_str!("../../fixtures/apigw/http-api-upload-jwt-without-sub.json"),
+        WWW_AUTHENTICATE_INVALID_TOKEN,
+    ),
+    (
+        "an HTTP API Lambda authorizer",
+        include_str!("../../fixtures/apigw/http-api-upload-lambda-authorizer.json"),
+        WWW_AUTHENTICATE_BEARER,
+    ),
+];
+
+#[tokio::test]
+async fn an_event_without_a_usable_subject_is_refused_with_401_and_a_bearer_challenge() {
+    for (what, event, challenge) in UNIDENTIFIED {
+        let (put_item, written) = recording_put_item();
+
+        let (status, headers, body) = invoke(app(&settings(&[]), &[&put_item]), event).await;
+
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(headers["www-authenticate"], challenge, "{what}");
+        assert_eq!(headers["content-type"], "application/json", "{what}");
+        assert_eq!(body["error"]["code"], "UNAUTHORIZED", "{what}");
+        assert!(body["error"]["requestId"].is_string(), "{what}: {body}");
+        assert!(
+            headers["access-control-allow-origin"].is_string(),
+            "{what}: a browser must be able to read the 401"
+        );
+        assert!(
+            written.lock().unwrap().is_empty(),
+            "{what}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
+async fn allow_anonymous_admits_only_events_without_any_authorizer() {
+    let (put_item, written) = recording_put_item();
+    let (status, _, body) = invoke(
+        app(&anonymous_settings(&[]), &[&put_item]),
+        include_str!("../../fixtures/apigw/rest-upload.json"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        written.lock().unwrap()[0]["owner"].as_s().unwrap(),
+        "anonymous"
+    );
+
+    // An authorizer that ran but names nobody is not "no authorizer": still refused.
+    for (what, event, _) in &UNIDENTIFIED[1..] {
+        let (status, _, body) = invoke(app(&anonymous_settings(&[]), &[]), event).await;
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_preflight_event_needs_no_authorizer_even_when_anonymous_is_off() {
+    let settings = settings(&[]);
+    assert!(matches!(
+        settings.auth,
+        AuthSettings::Authorizer {
+            allow_anonymous: false
+        }
+    ));
+
+    let (status, headers, _) = invoke(
+        app(&settings, &[]),
+        include_str!("../../fixtures/apigw/rest-preflight.json"),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert!(headers.get("www-authenticate").is_none());
 }

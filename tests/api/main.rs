@@ -2,9 +2,12 @@
 //! (`aws-smithy-mocks`): the contract, its failure paths, properties over arbitrary bodies,
 //! and API Gateway events through `lambda_http`.
 
+mod auth;
 mod helpers;
 mod images;
 mod lambda_entry;
 mod permissions;
 mod properties;
+#[path = "../support/test_tokens.rs"]
+mod test_tokens;
 mod upload;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{app, post_upload, recording_put_item, send, settings};
+use crate::helpers::{anonymous_settings, app, post_upload, recording_put_item, send};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -70,7 +70,7 @@ fn upload_like() -> impl Strategy<Value = Value> {
 
 fn check_reply(body: Vec<u8>) -> Result<(), TestCaseError> {
     let (put_item, written) = recording_put_item();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
     let reply = runtime().block_on(send(&app, post_upload(body)));
     let key_form = regex_lite::Regex::new(r"^uploads/[0-9a-f-]{36}\.(jpg|png|gif|webp)$").unwrap();
     if reply.status == StatusCode::OK {

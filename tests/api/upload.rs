@@ -13,15 +13,15 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::ChecksumAlgorithm;
 
 use crate::helpers::{
-    app, app_with_metrics, clients_with_dynamodb, metric_lines, post_json, post_upload, query_of,
-    recording_put_item, send, settings,
+    anonymous_settings, app, app_with_metrics, clients_with_dynamodb, metric_lines, post_json,
+    post_upload, query_of, recording_put_item, send,
 };
 
 #[tokio::test]
 async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
     let (put_item, written) = recording_put_item();
     let (app, metrics) = app_with_metrics(
-        &settings(&[
+        &anonymous_settings(&[
             ("BUCKET_NAME", "photos-bucket"),
             ("METRICS_NAMESPACE", "Photos/prod"),
         ]),
@@ -105,7 +105,7 @@ async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
 #[tokio::test]
 async fn a_declared_size_is_signed_into_the_url_and_stored() {
     let (put_item, written) = recording_put_item();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
 
     let reply = post_json(
         &app,
@@ -128,7 +128,7 @@ async fn a_declared_size_is_signed_into_the_url_and_stored() {
 #[tokio::test]
 async fn the_upload_url_carries_no_checksum_a_browser_cannot_send() {
     let (put_item, _) = recording_put_item();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
 
     let reply = post_json(
         &app,
@@ -149,7 +149,7 @@ async fn the_upload_url_carries_no_checksum_a_browser_cannot_send() {
 /// so that test fails if the SDK (or our client configuration) ever starts adding one.
 #[tokio::test]
 async fn the_checksum_check_catches_a_checksummed_url() {
-    let settings = settings(&[]);
+    let settings = anonymous_settings(&[]);
     let clients = clients_with_dynamodb(&settings, &[]);
     let config = PresigningConfig::expires_in(Duration::from_secs(60)).unwrap();
 
@@ -190,7 +190,7 @@ fn checksum_traces(url: &str) -> Vec<String> {
 async fn the_expiry_follows_configuration() {
     let (put_item, _) = recording_put_item();
     let app = app(
-        &settings(&[("UPLOAD_URL_EXPIRY_SECONDS", "3600")]),
+        &anonymous_settings(&[("UPLOAD_URL_EXPIRY_SECONDS", "3600")]),
         &[&put_item],
     );
 
@@ -205,7 +205,7 @@ async fn the_expiry_follows_configuration() {
 #[tokio::test]
 async fn bad_requests_get_their_status_and_code_and_write_nothing() {
     let (put_item, written) = recording_put_item();
-    let (app, metrics) = app_with_metrics(&settings(&[("MAX_UPLOAD_BYTES", "1000")]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(&anonymous_settings(&[("MAX_UPLOAD_BYTES", "1000")]), &[&put_item]);
     let cases: Vec<(&str, StatusCode, &str, &str)> = vec![
         ("", StatusCode::BAD_REQUEST, "INVALID_REQUEST", "empty body"),
         (
@@ -351,7 +351,10 @@ async fn bad_requests_get_their_status_and_code_and_write_nothing() {
 #[tokio::test]
 async fn a_setting_can_make_the_size_required() {
     let (put_item, _) = recording_put_item();
-    let app = app(&settings(&[("REQUIRE_FILE_SIZE", "true")]), &[&put_item]);
+    let app = app(
+        &anonymous_settings(&[("REQUIRE_FILE_SIZE", "true")]),
+        &[&put_item],
+    );
 
     let reply = post_json(&app, json!({"fileName": "a.png", "fileType": "image/png"})).await;
 
@@ -362,7 +365,7 @@ async fn a_setting_can_make_the_size_required() {
 #[tokio::test]
 async fn bodies_over_64_kib_are_refused_before_being_read_whole() {
     let (put_item, written) = recording_put_item();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
     let name = "a".repeat(MAX_BODY_BYTES);
     let oversized = json!({"fileName": format!("{name}.png"), "fileType": "image/png"}).to_string();
 
@@ -390,7 +393,7 @@ async fn throttled_dynamodb_gives_503_without_a_url_after_retrying() {
         .http_status(503, None)
         .times(3)
         .build();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
 
     let reply = post_json(&app, json!({"fileName": "a.png", "fileType": "image/png"})).await;
 
@@ -423,7 +426,10 @@ async fn throughput_exceeded_is_also_unavailability() {
         })
         .times(3)
         .build();
-    let app = app(&settings(&[("AWS_MAX_ATTEMPTS", "1")]), &[&put_item]);
+    let app = app(
+        &anonymous_settings(&[("AWS_MAX_ATTEMPTS", "1")]),
+        &[&put_item],
+    );
 
     let reply = post_json(&app, json!({"fileName": "a.png", "fileType": "image/png"})).await;
 
@@ -444,7 +450,7 @@ async fn a_hard_dynamodb_failure_gives_a_generic_500_without_a_url() {
                 .build(),
         )
     });
-    let (app, metrics) = app_with_metrics(&settings(&[]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(&anonymous_settings(&[]), &[&put_item]);
 
     let reply = post_json(&app, json!({"fileName": "a.png", "fileType": "image/png"})).await;
 
@@ -461,7 +467,7 @@ async fn a_hard_dynamodb_failure_gives_a_generic_500_without_a_url() {
 
 #[tokio::test]
 async fn unknown_routes_and_wrong_methods_answer_in_json() {
-    let app = app(&settings(&[]), &[]);
+    let app = app(&anonymous_settings(&[]), &[]);
 
     let missing = send(&app, Request::get("/nope").body(Body::empty()).unwrap()).await;
     let wrong_method = send(&app, Request::get("/upload").body(Body::empty()).unwrap()).await;
@@ -476,7 +482,7 @@ async fn unknown_routes_and_wrong_methods_answer_in_json() {
 #[tokio::test]
 async fn cors_allows_configured_origins_only_and_never_a_wildcard() {
     let app = app(
-        &settings(&[("ALLOWED_ORIGINS", "https://app.example.com")]),
+        &anonymous_settings(&[("ALLOWED_ORIGINS", "https://app.example.com")]),
         &[],
     );
     let preflight = |origin: &str| {
@@ -508,7 +514,7 @@ async fn cors_allows_configured_origins_only_and_never_a_wildcard() {
 #[tokio::test]
 async fn default_origins_are_the_local_page() {
     let (put_item, _) = recording_put_item();
-    let app = app(&settings(&[]), &[&put_item]);
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
     let request = |origin: &str| {
         Request::post("/upload")
             .header("origin", origin)

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use image_upload::api::{self, AppState};
 use image_upload::aws::permissions::{API, CallCheck, FunctionAccess, PROCESSOR};
 use image_upload::aws::{AwsClients, config_loader};
-use image_upload::config::{AwsTimeouts, Settings};
+use image_upload::config::{AwsTimeouts, Settings, TokenSettings};
 use image_upload::processor::{Processor, QueuePoller};
 use image_upload::provision::{
     ensure_bucket, ensure_queue, ensure_table, ensure_upload_notifications,
@@ -58,13 +58,39 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     spawn(overrides, Uploads::Unprocessed).await
 }
 
+/// An app that verifies bearer ID tokens itself (`AUTH_*`), as the local server does with
+/// `just dev-auth`: nobody is anonymous.
+pub async fn spawn_verifying_app(tokens: &TokenSettings) -> TestApp {
+    let vars = [
+        ("AUTH_ISSUER", tokens.issuer.as_str()),
+        ("AUTH_AUDIENCE", tokens.audience.as_str()),
+        ("AUTH_JWKS_URL", tokens.jwks_url.as_str()),
+    ];
+    spawn_as(&vars, Uploads::Unprocessed, Callers::Verified).await
+}
+
 /// An app whose uploads are processed through real S3 notifications and a real SQS queue.
 pub async fn spawn_processing_app() -> TestApp {
     spawn(&[], Uploads::Processed).await
 }
 
-/// An app, and what happens to its uploads.
+/// How the app identifies callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Callers {
+    /// `ALLOW_ANONYMOUS=true`: plain HTTP requests are owner `anonymous`, as with `just dev`;
+    /// API Gateway events with authorizer claims (`TestApp::as_owner`) are their `sub`.
+    Anonymous,
+    /// The overrides carry AUTH_*: every request needs a valid ID token.
+    Verified,
+}
+
+/// An app, and what happens to its uploads. Its callers are anonymous, set explicitly, because
+/// most tests are about uploads, not identity (tests/e2e/auth.rs is about identity).
 pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
+    spawn_as(overrides, uploads, Callers::Anonymous).await
+}
+
+async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers) -> TestApp {
     init_test_log();
     let stack = endpoints().await;
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
@@ -75,6 +101,9 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
         ("AWS_ENDPOINT_URL_DYNAMODB".into(), stack.dynamodb.clone()),
         ("AWS_ENDPOINT_URL_SQS".into(), stack.sqs.clone()),
     ]);
+    if callers == Callers::Anonymous {
+        vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
+    }
     vars.extend(
         overrides
             .iter()
@@ -123,7 +152,7 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
     let (shutdown, stop) = oneshot::channel::<()>();
     // Each function's clients run through a CallCheck: an SDK operation its deployed IAM role
     // would refuse (not in `aws::permissions`) panics, failing the test that made it.
-    let state = AppState::new(&checked(&clients, &API), &settings);
+    let state = AppState::new(&checked(&clients, &API), &settings).expect("the app state builds");
     let stopped = tokio_util::sync::CancellationToken::new();
     if let (Uploads::Processed, Some(queue_url)) = (uploads, &queue_url) {
         let processor = Processor::new(&checked(&clients, &PROCESSOR), &settings);

@@ -1,6 +1,7 @@
 //! Requests to a test's app through the Lambda entry, as API Gateway would send them: a REST API
-//! event (stage `prod`) with a Cognito authorizer's claims. This is how tests act as different
-//! owners until authentication is deployed.
+//! event (stage `prod`) with a Cognito authorizer's claims, the path a deployed request takes.
+//! Tests of ownership rules use it to act as several owners without a user pool; tests/e2e/auth.rs
+//! signs in real users of the local Cognito instead.
 
 use image_upload::api;
 use lambda_http::request::LambdaRequest;
