@@ -112,7 +112,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
             .http_client(aws_smithy_mocks::create_mock_http_client())
             .build(),
     ));
-    let app = api::app(AppState::new(&clients, &settings));
+    let app = api::app(AppState::new(&clients, &settings).expect("the app state builds"));
     let path = format!("/images/{}", row.image_id);
 
     let upload = post_json(

@@ -205,7 +205,10 @@ async fn the_expiry_follows_configuration() {
 #[tokio::test]
 async fn bad_requests_get_their_status_and_code_and_write_nothing() {
     let (put_item, written) = recording_put_item();
-    let (app, metrics) = app_with_metrics(&anonymous_settings(&[("MAX_UPLOAD_BYTES", "1000")]), &[&put_item]);
+    let (app, metrics) = app_with_metrics(
+        &anonymous_settings(&[("MAX_UPLOAD_BYTES", "1000")]),
+        &[&put_item],
+    );
     let cases: Vec<(&str, StatusCode, &str, &str)> = vec![
         ("", StatusCode::BAD_REQUEST, "INVALID_REQUEST", "empty body"),
         (
