@@ -19,10 +19,11 @@ dev:
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --bin image-upload-local --bin provision-local
+    bin="${CARGO_TARGET_DIR:-target}/debug"
     {{stack}} start
     trap '{{stack}} stop' EXIT
     eval "$({{stack}} env)"
-    eval "$(./target/debug/provision-local)"
+    eval "$("$bin/provision-local")"
     cat <<'HELP'
 
     The API is at http://127.0.0.1:3000, and uploads are verified and thumbnailed as they arrive.
@@ -32,17 +33,18 @@ dev:
       curl -s 'http://127.0.0.1:3000/images?limit=5'
 
     HELP
-    ./target/debug/image-upload-local
+    "$bin/image-upload-local"
 
 # Like `dev`, with authentication on: a local Cognito user pool, app client and demo user (moto), and the server verifying their ID tokens
 dev-auth:
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build --bin image-upload-local --bin provision-local
+    bin="${CARGO_TARGET_DIR:-target}/debug"
     {{stack}} start
     trap '{{stack}} stop' EXIT
     eval "$({{stack}} env)"
-    eval "$(./target/debug/provision-local --auth)"
+    eval "$("$bin/provision-local" --auth)"
     export AUTH_ISSUER AUTH_AUDIENCE AUTH_JWKS_URL
     cat <<HELP
 
@@ -58,7 +60,7 @@ dev-auth:
       curl -s 'http://127.0.0.1:3000/images?limit=5' -H "Authorization: Bearer \$token"
 
     HELP
-    ./target/debug/image-upload-local
+    "$bin/image-upload-local"
 
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack
 test: lint lint-infra test-unit build fuzz-smoke test-e2e smoke-local
@@ -215,7 +217,8 @@ build:
     export SAM_CLI_TELEMETRY=0
     sam=$(infra/tools.sh bin sam)
     lambda=$(infra/tools.sh bin lambda) # cargo-lambda and zig, pinned
-    rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1
+    rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 ||
+      { echo "rustup could not add the aarch64-unknown-linux-gnu target (is rustup installed and the registry reachable?)" >&2; exit 1; }
     started=$SECONDS
     # For BuildMethod rust-cargolambda SAM runs `cargo lambda build --release --arm64 --bin NAME`
     # in the crate itself (that workflow only builds in source: no scratch copy), into cargo's
@@ -234,11 +237,15 @@ deploy: build
     sam=$(infra/tools.sh bin sam)
     if stack=$("$sam/python" infra/samconfig.py stack_name); then
       echo "deploying stack $stack (settings in samconfig.toml; \`sam deploy --guided\` to change them)"
-      "$sam/sam" deploy
+      # Nothing changed is a success here: the outputs and next steps follow either way.
+      "$sam/sam" deploy --no-fail-on-empty-changeset
     else
       echo "first deployment: sam asks for a stack name, a region and the parameters, and saves them in samconfig.toml"
-      "$sam/sam" deploy --guided
-      stack=$("$sam/python" infra/samconfig.py stack_name)
+      "$sam/sam" deploy --guided --no-fail-on-empty-changeset
+      stack=$("$sam/python" infra/samconfig.py stack_name) || {
+        echo "deployed, but the answers were not saved in samconfig.toml: run \`sam deploy --guided\` again and save them (the other recipes read the stack and region there)"
+        exit 1
+      }
     fi
     region=$("$sam/python" infra/samconfig.py region)
     outputs=$("$sam/sam" list stack-outputs --stack-name "$stack" --region "$region" --output json)
@@ -268,7 +275,7 @@ deploy-code: build
     sam=$(infra/tools.sh bin sam)
     lambda=$(infra/tools.sh bin lambda)
     aws=$(infra/tools.sh bin awscli)
-    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or STACK_NAME): run just deploy first"; exit 1; }
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK): run just deploy first"; exit 1; }
     region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
     for function in ApiFunction ProcessorFunction; do
       name=$("$aws/aws" cloudformation describe-stack-resource --region "$region" --stack-name "$stack" \
@@ -287,35 +294,60 @@ destroy:
     export SAM_CLI_TELEMETRY=0
     sam=$(infra/tools.sh bin sam)
     aws=$(infra/tools.sh bin awscli)
-    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or STACK_NAME)"; exit 1; }
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK)"; exit 1; }
     region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
+    # A resource's physical id, or nothing when the stack no longer has it (a second run after a
+    # partial failure must be able to finish the job).
     resource() {
       "$aws/aws" cloudformation describe-stack-resource --region "$region" --stack-name "$stack" \
-        --logical-resource-id "$1" --query StackResourceDetail.PhysicalResourceId --output text
+        --logical-resource-id "$1" --query StackResourceDetail.PhysicalResourceId --output text 2>/dev/null || true
     }
     table=$(resource ImageTable)
-    protected=$("$aws/aws" dynamodb describe-table --region "$region" --table-name "$table" \
-      --query Table.DeletionProtectionEnabled --output text)
-    if [ "$protected" = "True" ]; then
-      echo "table $table has deletion protection (TableDeletionProtection=true): nothing deleted."
-      echo "Redeploy with TableDeletionProtection=false if you really mean to delete its data."
-      exit 1
+    if [ -n "$table" ]; then
+      protected=$("$aws/aws" dynamodb describe-table --region "$region" --table-name "$table" \
+        --query Table.DeletionProtectionEnabled --output text 2>/dev/null || echo gone)
+      if [ "$protected" = "True" ]; then
+        echo "table $table has deletion protection (TableDeletionProtection=true): nothing deleted."
+        echo "Redeploy with TableDeletionProtection=false if you really mean to delete its data."
+        exit 1
+      fi
     fi
     answer=${CONFIRM_DESTROY:-}
     if [ -z "$answer" ]; then
       read -r -p "Delete stack $stack in $region, with every image and row? Type the stack name: " answer
     fi
     [ "$answer" = "$stack" ] || { echo "not confirmed; nothing deleted"; exit 1; }
-    infra/empty-bucket.sh "$(resource ImageBucket)" "$region"
-    "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts
+    # Stop the processor taking new messages, so nothing writes into the bucket once it is empty.
+    processor=$(resource ProcessorFunction)
+    if [ -n "$processor" ]; then
+      for mapping in $("$aws/aws" lambda list-event-source-mappings --region "$region" --function-name "$processor" \
+          --query 'EventSourceMappings[].UUID' --output text); do
+        "$aws/aws" lambda update-event-source-mapping --region "$region" --uuid "$mapping" --no-enabled >/dev/null
+        echo "disabled the processor's queue mapping $mapping"
+      done
+    fi
+    empty_bucket() {
+      local bucket
+      bucket=$(resource ImageBucket)
+      if [ -n "$bucket" ]; then infra/empty-bucket.sh "$bucket" "$region"; fi
+    }
+    empty_bucket
+    if ! "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts; then
+      # A message already in flight may have written an object after the bucket was emptied.
+      echo "deleting the stack failed; emptying the bucket again and retrying once"
+      empty_bucket
+      "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts
+    fi
     # The stack deletes its log groups, but a function invoked while the stack went may have
-    # written again and recreated one; remove whatever is left under the stack's names.
-    for prefix in "/aws/lambda/$stack-" "/aws/apigateway/$stack-"; do
-      for group in $("$aws/aws" logs describe-log-groups --region "$region" --log-group-name-prefix "$prefix" \
-          --query 'logGroups[].logGroupName' --output text); do
+    # written again and recreated one: remove exactly the stack's own (never another stack's
+    # whose name merely starts with this one's).
+    for group in "/aws/lambda/$stack-api" "/aws/lambda/$stack-processor" "/aws/apigateway/$stack-access"; do
+      found=$("$aws/aws" logs describe-log-groups --region "$region" --log-group-name-prefix "$group" \
+        --query "logGroups[?logGroupName=='$group'].logGroupName" --output text)
+      if [ "$found" = "$group" ]; then
         "$aws/aws" logs delete-log-group --region "$region" --log-group-name "$group"
         echo "deleted log group $group"
-      done
+      fi
     done
     echo "stack $stack is gone. Kept on purpose: API Gateway's account-wide CloudWatch role (other APIs may log with it)."
 

@@ -23,7 +23,19 @@ objects = [{"Key": o["Key"], "VersionId": o["VersionId"]}
 print(json.dumps({"Objects": objects, "Quiet": True}) if objects else "")
 ' <<<"$page")
   [ -n "$payload" ] || break
-  "${aws[@]}" s3api delete-objects --bucket "$bucket" --delete "$payload" --output json >/dev/null
+  # DeleteObjects answers 200 even when some keys could not be deleted (access denied, Object
+  # Lock): stop on any, or the same page would be listed again forever.
+  answer=$("${aws[@]}" s3api delete-objects --bucket "$bucket" --delete "$payload" --output json)
+  if ! "$bin/python" -c '
+import json, sys
+errors = (json.loads(sys.stdin.read() or "{}") or {}).get("Errors") or []
+for e in errors[:10]:
+    print("  %s (%s): %s %s" % (e.get("Key"), e.get("VersionId"), e.get("Code"), e.get("Message")), file=sys.stderr)
+sys.exit(1 if errors else 0)
+' <<<"$answer"; then
+    echo "could not empty s3://$bucket: S3 refused to delete the objects above" >&2
+    exit 1
+  fi
   deleted=$((deleted + $("$bin/python" -c 'import json,sys; print(len(json.loads(sys.argv[1])["Objects"]))' "$payload")))
 done
 echo "emptied s3://$bucket ($deleted objects and versions deleted)"

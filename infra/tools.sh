@@ -52,7 +52,7 @@ case "${1:-}" in
     echo "$(venv_of "$2")/bin"
     ;;
   install)
-    for tool in sam checkov lambda; do ensure "$tool"; done
+    for tool in sam checkov lambda awscli; do ensure "$tool"; done
     ;;
   *)
     die "usage: $0 bin TOOL | install"

@@ -110,8 +110,13 @@ pub const AUTH_VARIABLES: [&str; 3] = ["AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWK
 pub enum AuthSettings {
     /// API Gateway's authorizer verified the caller and passes its claims; a request without an
     /// authorizer context is refused unless `allow_anonymous` (`ALLOW_ANONYMOUS=true`), when its
-    /// owner is `anonymous`.
-    Authorizer { allow_anonymous: bool },
+    /// owner is `anonymous`. With `client_id` (`AUTHORIZER_CLIENT_ID`), the claims must be those
+    /// of an ID token issued to that app client: a Cognito authorizer checks the pool, the
+    /// signature and the expiry, but not which of the pool's app clients the token was issued to.
+    Authorizer {
+        allow_anonymous: bool,
+        client_id: Option<String>,
+    },
     /// The service verifies `Authorization: Bearer` ID tokens itself, as the authorizer would
     /// (`AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL`); nobody is anonymous.
     VerifyTokens(TokenSettings),
@@ -410,13 +415,45 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
     }
 }
 
+/// An `https://` URL, or `http://` to a loopback host (an emulator on this machine): keys
+/// fetched in the clear from anywhere else could be swapped on the way.
+fn jwks_url_is_safe(url: &str) -> bool {
+    if url.is_empty() || url.contains(char::is_whitespace) {
+        return false;
+    }
+    if url
+        .strip_prefix("https://")
+        .is_some_and(|rest| !rest.is_empty())
+    {
+        return true;
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    matches!(host, "127.0.0.1" | "::1" | "localhost")
+}
+
 fn auth_settings<F: Fn(&str) -> Option<String>>(
     env: &Env<'_, F>,
 ) -> Result<AuthSettings, ConfigError> {
     let allow_anonymous = env.parse("ALLOW_ANONYMOUS", false, parse_bool)?;
+    let client_id = env.get("AUTHORIZER_CLIENT_ID").map(|v| v.trim().to_owned());
     let [issuer, audience, jwks_url] = AUTH_VARIABLES.map(|name| env.get(name));
     let (issuer, audience, jwks_url) = match (issuer, audience, jwks_url) {
-        (None, None, None) => return Ok(AuthSettings::Authorizer { allow_anonymous }),
+        (None, None, None) => {
+            return Ok(AuthSettings::Authorizer {
+                allow_anonymous,
+                client_id,
+            });
+        }
         (Some(issuer), Some(audience), Some(jwks_url)) => (issuer, audience, jwks_url),
         (issuer, audience, jwks_url) => {
             let (name, value) = [issuer, audience, jwks_url]
@@ -440,13 +477,24 @@ fn auth_settings<F: Fn(&str) -> Option<String>>(
             reason: "with AUTH_* set every request must carry a valid token; unset it".into(),
         });
     }
+    if let Some(client_id) = client_id {
+        return Err(ConfigError {
+            name: "AUTHORIZER_CLIENT_ID",
+            value: client_id,
+            reason: "it applies to API Gateway's authorizer claims; with AUTH_* the token's \
+                     audience is AUTH_AUDIENCE"
+                .into(),
+        });
+    }
     let jwks_url = jwks_url.trim().to_owned();
-    let scheme_ok = jwks_url.starts_with("https://") || jwks_url.starts_with("http://");
-    if !scheme_ok || jwks_url.contains(char::is_whitespace) {
+    if !jwks_url_is_safe(&jwks_url) {
         return Err(ConfigError {
             name: "AUTH_JWKS_URL",
             value: jwks_url,
-            reason: "an http(s):// URL of a JSON Web Key Set".into(),
+            reason: "an https:// URL of a JSON Web Key Set (http:// only on this machine: \
+                     127.0.0.1, [::1] or localhost, since whoever serves the keys can forge any \
+                     token)"
+                .into(),
         });
     }
     Ok(AuthSettings::VerifyTokens(TokenSettings {
@@ -542,7 +590,8 @@ mod tests {
         assert_eq!(
             s.auth,
             AuthSettings::Authorizer {
-                allow_anonymous: false
+                allow_anonymous: false,
+                client_id: None,
             },
             "a deployment refuses callers the authorizer did not identify"
         );
@@ -583,6 +632,32 @@ mod tests {
     }
 
     #[test]
+    fn key_sets_come_over_tls_or_from_this_machine() {
+        for url in [
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc/.well-known/jwks.json",
+            "http://127.0.0.1:4567/pool/.well-known/jwks.json",
+            "http://localhost:4567/pool/.well-known/jwks.json",
+            "http://[::1]:4567/pool/.well-known/jwks.json",
+            "http://127.0.0.1/jwks",
+        ] {
+            let s = settings(&[AUTH[0], AUTH[1], ("AUTH_JWKS_URL", url)]);
+            assert!(s.is_ok(), "{url}: {s:?}");
+        }
+    }
+
+    #[test]
+    fn the_authorizer_can_be_held_to_one_app_client() {
+        let s = settings(&[("AUTHORIZER_CLIENT_ID", "web-client")]).unwrap();
+        assert_eq!(
+            s.auth,
+            AuthSettings::Authorizer {
+                allow_anonymous: false,
+                client_id: Some("web-client".into()),
+            }
+        );
+    }
+
+    #[test]
     fn the_local_server_is_anonymous_unless_told_otherwise() {
         let cases: [(&[(&str, &str)], bool); 4] = [
             (&[], true),
@@ -594,7 +669,8 @@ mod tests {
             assert_eq!(
                 local_settings(vars).unwrap().auth,
                 AuthSettings::Authorizer {
-                    allow_anonymous: anonymous
+                    allow_anonymous: anonymous,
+                    client_id: None,
                 },
                 "{vars:?}"
             );
@@ -602,14 +678,48 @@ mod tests {
         assert_eq!(
             settings(&[("ALLOW_ANONYMOUS", "true")]).unwrap().auth,
             AuthSettings::Authorizer {
-                allow_anonymous: true
+                allow_anonymous: true,
+                client_id: None,
             }
         );
     }
 
     #[test]
     fn auth_settings_that_do_not_fit_together_are_refused() {
-        let cases: [(&[(&str, &str)], &str); 5] = [
+        let cases: [(&[(&str, &str)], &str); 9] = [
+            (
+                &[
+                    AUTH[0],
+                    AUTH[1],
+                    ("AUTH_JWKS_URL", "http://keys.example.com/jwks.json"),
+                ],
+                "AUTH_JWKS_URL",
+            ),
+            (
+                &[
+                    AUTH[0],
+                    AUTH[1],
+                    ("AUTH_JWKS_URL", "http://127.0.0.1@evil.example/jwks.json"),
+                ],
+                "AUTH_JWKS_URL",
+            ),
+            (
+                &[
+                    AUTH[0],
+                    AUTH[1],
+                    ("AUTH_JWKS_URL", "http://127.0.0.1.evil.example/k"),
+                ],
+                "AUTH_JWKS_URL",
+            ),
+            (
+                &[
+                    AUTH[0],
+                    AUTH[1],
+                    AUTH[2],
+                    ("AUTHORIZER_CLIENT_ID", "client123"),
+                ],
+                "AUTHORIZER_CLIENT_ID",
+            ),
             (&AUTH[..1], "AUTH_ISSUER"),
             (&AUTH[1..], "AUTH_AUDIENCE"),
             (&[AUTH[0], AUTH[2]], "AUTH_ISSUER"),

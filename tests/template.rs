@@ -596,6 +596,19 @@ impl<'a> Template<'a> {
                 problems.push(format!("{function}'s TABLE_NAME is not the table"));
             }
         }
+        // The Cognito authorizer admits a token of any app client of the pool; the API holds
+        // the claims to the template's own client.
+        let client = self
+            .of_type("AWS::Cognito::UserPoolClient")
+            .first()
+            .map(|(id, _)| *id);
+        let api_env = &self.props(API.logical_id)["Environment"]["Variables"];
+        if client.is_none() || reference(&api_env["AUTHORIZER_CLIENT_ID"]) != client {
+            problems.push(format!(
+                "{}'s AUTHORIZER_CLIENT_ID is not the user pool's app client",
+                API.logical_id
+            ));
+        }
     }
 }
 
@@ -984,6 +997,17 @@ fn anonymous_access_in_the_deployment_is_caught() {
                 json!("true");
         },
         "ApiFunction sets ALLOW_ANONYMOUS",
+    );
+}
+
+#[test]
+fn tokens_of_any_app_client_in_the_deployment_are_caught() {
+    assert_caught(
+        |t| {
+            let env = &mut t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
+            env.as_object_mut().unwrap().remove("AUTHORIZER_CLIENT_ID");
+        },
+        "ApiFunction's AUTHORIZER_CLIENT_ID is not the user pool's app client",
     );
 }
 

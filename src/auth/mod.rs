@@ -21,8 +21,12 @@ use crate::domain::Owner;
 pub enum Authentication {
     /// Trust API Gateway's authorizer context (it verified the token before invoking us). A
     /// request that reaches us with no authorizer context at all is anonymous when
-    /// `allow_anonymous`, and refused otherwise.
-    Authorizer { allow_anonymous: bool },
+    /// `allow_anonymous`, and refused otherwise. With `client_id`, the claims must be those of an
+    /// ID token of that app client (the authorizer does not check which client a token is for).
+    Authorizer {
+        allow_anonymous: bool,
+        client_id: Option<Arc<str>>,
+    },
     /// Verify the `Authorization: Bearer` ID token here; nobody is anonymous.
     VerifyTokens(Arc<TokenVerifier>),
 }
@@ -34,8 +38,12 @@ impl Authentication {
     /// [`VerifierSetupError`] when the TLS configuration for fetching the key set cannot be built.
     pub fn from_settings(settings: &AuthSettings) -> Result<Self, VerifierSetupError> {
         Ok(match settings {
-            AuthSettings::Authorizer { allow_anonymous } => Self::Authorizer {
+            AuthSettings::Authorizer {
+                allow_anonymous,
+                client_id,
+            } => Self::Authorizer {
                 allow_anonymous: *allow_anonymous,
+                client_id: client_id.as_deref().map(Arc::from),
             },
             AuthSettings::VerifyTokens(tokens) => {
                 Self::VerifyTokens(Arc::new(TokenVerifier::new(tokens)?))
@@ -50,7 +58,10 @@ impl Authentication {
     /// [`AuthError::KeysUnavailable`] when the signing keys cannot be fetched (503).
     pub async fn identify(&self, parts: &Parts) -> Result<Owner, AuthError> {
         match self {
-            Self::Authorizer { allow_anonymous } => match authorizer::subject(&parts.extensions)? {
+            Self::Authorizer {
+                allow_anonymous,
+                client_id,
+            } => match authorizer::subject(&parts.extensions, client_id.as_deref())? {
                 Some(owner) => Ok(owner),
                 None if *allow_anonymous => Ok(Owner::anonymous()),
                 None => Err(AuthRejection::NoAuthorizer.into()),

@@ -32,9 +32,11 @@ async fn main() -> anyhow::Result<()> {
     match &settings.auth {
         AuthSettings::Authorizer {
             allow_anonymous: true,
+            ..
         } => tracing::warn!("ALLOW_ANONYMOUS: every request is served as owner `anonymous`"),
         AuthSettings::Authorizer {
             allow_anonymous: false,
+            ..
         } => tracing::warn!(
             "no AUTH_* and ALLOW_ANONYMOUS=false: only API Gateway events would be served; \
              set AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL to verify tokens here"

@@ -84,6 +84,47 @@ async fn a_cognito_authorizer_subject_becomes_the_owner() {
 }
 
 #[tokio::test]
+async fn with_a_client_id_only_that_clients_id_tokens_are_served() {
+    const REST: &str = include_str!("../../fixtures/apigw/rest-upload-cognito.json");
+    let with_claim = |name: &str, value: &str| {
+        let mut event: Value = serde_json::from_str(REST).unwrap();
+        event["requestContext"]["authorizer"]["claims"][name] = Value::from(value);
+        event.to_string()
+    };
+    let client = [("AUTHORIZER_CLIENT_ID", "4s1n7mwebclient0example")];
+
+    let (put_item, written) = recording_put_item();
+    let (status, _, body) = invoke(app(&settings(&client), &[&put_item]), REST).await;
+    assert_eq!(
+        status, 200,
+        "the fixture's ID token is of that client: {body}"
+    );
+    assert_eq!(written.lock().unwrap().len(), 1);
+
+    // A Cognito authorizer admits a token of any app client of the pool, and access tokens.
+    let refused = [
+        (
+            "another app client",
+            with_claim("aud", "0therclient0of0thepool"),
+        ),
+        ("an access token", with_claim("token_use", "access")),
+    ];
+    for (what, event) in refused {
+        let (put_item, written) = recording_put_item();
+        let (status, headers, body) = invoke(app(&settings(&client), &[&put_item]), &event).await;
+        assert_eq!(status, 401, "{what}: {body}");
+        assert_eq!(
+            headers["www-authenticate"], WWW_AUTHENTICATE_INVALID_TOKEN,
+            "{what}"
+        );
+        assert!(
+            written.lock().unwrap().is_empty(),
+            "{what}: nothing written"
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_http_api_jwt_subject_becomes_the_owner() {
     let (put_item, written) = recording_put_item();
 
@@ -251,7 +292,8 @@ async fn a_preflight_event_needs_no_authorizer_even_when_anonymous_is_off() {
     assert!(matches!(
         settings.auth,
         AuthSettings::Authorizer {
-            allow_anonymous: false
+            allow_anonymous: false,
+            ..
         }
     ));
 
