@@ -8,7 +8,8 @@
 #
 # all on one Debian bookworm base made here with debootstrap + `docker import`.
 #
-#   build.sh            build whichever of the three the engine lacks (and the base, if needed)
+#   build.sh            build whichever of the three the engine lacks, or has from an older
+#                       recipe (lock file, npm package or Dockerfile changed), and the base if needed
 #   build.sh --force    rebuild the base and all three
 #
 # Why: our CI cannot pull from Docker Hub, but package registries and Debian's mirror work. A user
@@ -48,9 +49,11 @@ docker info >/dev/null 2>&1 || die "no Docker engine answers (start one: localst
 # 20.10 client (docker.io) with DOCKER_BUILDKIT=1. Newer clients without buildx only have the
 # legacy builder, so fall back to Debian's client when it is installed beside them.
 docker_build=()
+docker_prune=()
 pick_builder() {
   if docker buildx version >/dev/null 2>&1; then
     docker_build=(docker buildx build --load)
+    docker_prune=(docker buildx prune --force)
     return
   fi
   local client
@@ -60,6 +63,7 @@ pick_builder() {
     version=$("$client" version --format '{{.Client.Version}}' 2>/dev/null) || continue
     if [ "${version%%.*}" -lt 23 ] 2>/dev/null; then
       docker_build=(env DOCKER_BUILDKIT=1 "$client" build)
+      docker_prune=(env DOCKER_BUILDKIT=1 "$client" builder prune --force)
       return
     fi
   done
@@ -67,6 +71,20 @@ pick_builder() {
 }
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# An image built here carries a hash of what it was built from (its Dockerfile and build files,
+# the lock file or npm package), so a changed lock file means a rebuild under the same tag, as
+# the host stack reinstalls its venvs. An image without the label did not come from here (say,
+# the official one pulled from Docker Hub) and is left alone.
+recipe_label="org.image-upload.recipe"
+recipe_of() {
+  case "$1" in
+    "$localstack_image") cat "$here/localstack/"* "$stack/requirements.lock" ;;
+    "$dynamodb_image") cat "$here/dynamodb-local/"*; echo "$dynamodb_package" ;;
+    "$moto_image") cat "$here/moto/"* "$stack/moto-requirements.lock" ;;
+  esac | sha256sum | cut -c1-16
+}
+built_recipe() { docker image inspect --format "{{ index .Config.Labels \"$recipe_label\" }}" "$1" 2>/dev/null; }
 
 # The Debian mirror the host's apt uses (deb822 or one-line sources), so the base installs
 # packages from the same place; deb.debian.org where the host says nothing.
@@ -118,7 +136,7 @@ make_secrets() {
 build() {
   local image=$1 context=$2 started=$SECONDS
   say "building $image"
-  "${docker_build[@]}" --network host --build-arg "BASE=$base_image" \
+  "${docker_build[@]}" --network host --build-arg "BASE=$base_image" --label "$recipe_label=$(recipe_of "$image")" \
     --secret "id=ca_bundle,src=$scratch/ca.crt" --secret "id=pip_conf,src=$scratch/pip.conf" \
     --tag "$image" "$context"
   say "built $image in $((SECONDS - started)) s ($(size_of "$image"))"
@@ -197,8 +215,19 @@ context_dynamodb() {
 main() {
   local wanted=()
   local image
+  local recipe
   for image in "$localstack_image" "$dynamodb_image" "$moto_image"; do
-    if $force || ! have_image "$image"; then wanted+=("$image"); else say "$image: present"; fi
+    recipe=$(built_recipe "$image" || true)
+    if $force || ! have_image "$image"; then
+      wanted+=("$image")
+    elif [ "$recipe" = "<no value>" ] || [ -z "$recipe" ]; then
+      say "$image: present, not built here (left as is)"
+    elif [ "$recipe" != "$(recipe_of "$image")" ]; then
+      say "$image: built from an older recipe (lock file or Dockerfile changed); rebuilding"
+      wanted+=("$image")
+    else
+      say "$image: present"
+    fi
   done
   [ ${#wanted[@]} -gt 0 ] || return 0
   pick_builder
@@ -221,6 +250,8 @@ main() {
   for id in "${replaced[@]}"; do
     if [ -n "$id" ]; then docker rmi "$id" >/dev/null 2>&1 || true; fi
   done
+  # ...and the build cache of their steps, which no build can use again (dangling cache only).
+  if [ ${#replaced[@]} -gt 0 ]; then "${docker_prune[@]}" >/dev/null || true; fi
 }
 
 main
