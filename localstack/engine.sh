@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# A Docker engine for the e2e tests on containers (CI, and machines like it without Docker).
+#
+#   engine.sh start    if an engine already answers, say so and do nothing; else start dockerd
+#                      (as root) and wait until it answers
+#   engine.sh stop     stop the dockerd `start` started, by its recorded pid, and nothing else
+#   engine.sh status   say whether an engine answers and whether this script started it
+#
+# The dockerd it starts leaves the host's network alone: no bridge, no iptables or NAT rules, IP
+# forwarding untouched. Containers then run on the host network (the e2e harness gives each
+# service a free 127.0.0.1 port), so tests and services talk over loopback only.
+#
+# IMAGE_UPLOAD_DOCKER_ROOT=DIR runs a private engine instead of the default one: socket, data and
+# run-time state all under DIR (for trying this script beside an engine already running). Its
+# DOCKER_HOST is unix://DIR/docker.sock.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+state="$here/.state"
+pidfile="$state/dockerd.pid"
+log="$state/dockerd.log"
+
+root="${IMAGE_UPLOAD_DOCKER_ROOT:-}"
+exec_root=/var/run/docker # dockerd's default
+dockerd_args=(--bridge=none --iptables=false --ip-forward=false --ip-masq=false --pidfile "$pidfile")
+if [ -n "$root" ]; then
+  export DOCKER_HOST="unix://$root/docker.sock"
+  exec_root="$root/exec"
+  dockerd_args+=(-H "$DOCKER_HOST" --data-root "$root/data" --exec-root "$exec_root")
+fi
+
+say() { echo "engine: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+
+# The pid in our pidfile, only if it is still the dockerd we started with that pidfile (a stale
+# file must never make us signal whatever process got the pid since).
+our_pid() {
+  local pid
+  pid=$(cat "$pidfile" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "--pidfile $pidfile" || return 1
+  echo "$pid"
+}
+
+start() {
+  command -v docker >/dev/null || die "the docker client is missing (Debian: apt-get install docker.io)"
+  if answers; then
+    local pid
+    if pid=$(our_pid); then
+      say "engine already running (dockerd pid $pid, started by this script)"
+    else
+      say "an engine already answers at ${DOCKER_HOST:-the default socket}; not starting another"
+    fi
+    return 0
+  fi
+  local why
+  why=$(docker version 2>&1 >/dev/null | tail -n 1 || true)
+  case "$why" in
+    *"permission denied"*) die "an engine runs, but this user may not use its socket ($why)" ;;
+  esac
+  local missing=()
+  command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=("dockerd (Debian: apt-get install docker.io)")
+  [ "$(id -u)" = 0 ] || missing+=("root (dockerd runs as root; or start Docker yourself)")
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "no engine answers, and starting one needs:"
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 1
+  fi
+  mkdir -p "$state"
+  [ -z "$root" ] || mkdir -p "$root"
+  say "starting dockerd (log: $log)"
+  # Its own session, so it outlives this script; the recorded pid is what stop signals.
+  PATH="$PATH:/usr/sbin:/sbin" setsid dockerd "${dockerd_args[@]}" >"$log" 2>&1 </dev/null &
+  local launched=$! deadline=$((SECONDS + 60))
+  until answers; do
+    if ! kill -0 "$launched" 2>/dev/null; then
+      tail -n 20 "$log" >&2
+      die "dockerd exited during start (log: $log)"
+    fi
+    if [ $SECONDS -ge $deadline ]; then
+      kill -TERM "$launched" 2>/dev/null || true
+      die "dockerd did not answer within 60 s (log: $log)"
+    fi
+    sleep 0.2
+  done
+  say "engine up: dockerd pid $(our_pid), Docker $(docker version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')"
+}
+
+stop() {
+  local pid
+  if ! pid=$(our_pid); then
+    rm -f "$pidfile"
+    say "no dockerd started by this script is running; nothing to stop"
+    return 0
+  fi
+  say "stopping dockerd (pid $pid)"
+  kill -TERM "$pid"
+  # dockerd stops its containers first (up to 15 s each by default), then its containerd.
+  local deadline=$((SECONDS + 60))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      say "dockerd (pid $pid) still running after 60 s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$pidfile"
+  # dockerd leaves its network namespace handles mounted when it exits; they pin its exec root.
+  local mount
+  awk -v dir="$exec_root/netns/" 'index($2, dir) == 1 { print $2 }' /proc/mounts | while read -r mount; do
+    umount "$mount" 2>/dev/null || say "could not unmount $mount"
+  done
+  say "stopped dockerd (pid $pid)"
+}
+
+status() {
+  local pid
+  if answers; then
+    if pid=$(our_pid); then
+      echo "engine: running (dockerd pid $pid, started by this script)"
+    else
+      echo "engine: an engine answers at ${DOCKER_HOST:-the default socket} (not started by this script)"
+    fi
+    return 0
+  fi
+  echo "engine: no engine answers"
+  return 3
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) die "usage: $0 start|stop|status" ;;
+esac
