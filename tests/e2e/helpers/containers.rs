@@ -13,9 +13,9 @@
 //! - Clean-up: testcontainers removes a container when its handle drops, but the shared
 //!   containers live in a `static`, which is never dropped, and testcontainers-rs has no reaper
 //!   (Ryuk, which could not be pulled offline anyway). So every container carries an owner label
-//!   (`host/pid`), an `atexit` hook removes this process's containers, and each run first removes
-//!   the containers of earlier runs on this host whose process is gone (killed, or stopped with
-//!   Ctrl-C, which skips `atexit`).
+//!   (`host/pid`); an `atexit` hook removes this process's containers, and so does a SIGINT or
+//!   SIGTERM handler (those end a process without exit hooks); and each run first removes the
+//!   containers of earlier runs on this host whose process is gone (SIGKILL, a crash).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -536,7 +536,9 @@ where
     }
 }
 
-/// Registers, once, the exit hook that removes this process's containers.
+/// Registers, once, what removes this process's containers: an exit hook, and a handler of
+/// SIGINT and SIGTERM (Ctrl-C, a CI timeout), which would otherwise end the process without
+/// running exit hooks.
 fn remove_own_containers_at_exit() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
@@ -544,6 +546,7 @@ fn remove_own_containers_at_exit() {
         // nothing, and the function never unwinds (see `remove_own_containers`).
         let status = unsafe { libc::atexit(remove_own_containers) };
         assert_eq!(status, 0, "registering the containers' exit hook");
+        DOCKER.spawn(remove_own_containers_on_signal());
     });
 }
 
@@ -554,22 +557,54 @@ extern "C" fn remove_own_containers() {
     let done = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&done);
     DOCKER.spawn(async move {
-        match remove_containers(|owner| owner == self::owner()).await {
-            Ok(0) => {}
-            Ok(removed) => say(&format!(
-                "removed the {removed} containers this run started"
-            )),
-            Err(e) => say(&format!(
-                "could not remove this run's containers: {e}. Remove them with: docker rm -f \
-                 $(docker ps -aq --filter label={OWNER_LABEL}={})",
-                owner()
-            )),
-        }
+        remove_this_runs_containers().await;
         flag.store(true, Ordering::SeqCst);
     });
     let deadline = Instant::now() + EXIT_TIMEOUT;
     while !done.load(Ordering::SeqCst) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn remove_this_runs_containers() {
+    match remove_containers(|owner| owner == self::owner()).await {
+        Ok(0) => {}
+        Ok(removed) => say(&format!(
+            "removed the {removed} containers this run started"
+        )),
+        Err(e) => say(&format!(
+            "could not remove this run's containers: {e}. Remove them with: docker rm -f \
+             $(docker ps -aq --filter label={OWNER_LABEL}={})",
+            owner()
+        )),
+    }
+}
+
+/// On SIGINT or SIGTERM: removes this run's containers, then dies of the same signal, as it
+/// would have without this handler (so without running the exit hook, which has nothing left
+/// to do, and whose wait for this runtime's only worker thread could not end).
+async fn remove_own_containers_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        say(
+            "cannot watch SIGINT and SIGTERM: stopping the tests early leaves their containers to the next run",
+        );
+        return;
+    };
+    let (number, name) = tokio::select! {
+        _ = interrupt.recv() => (libc::SIGINT, "SIGINT"),
+        _ = terminate.recv() => (libc::SIGTERM, "SIGTERM"),
+    };
+    say(&format!("{name}: removing this run's containers first"));
+    remove_this_runs_containers().await;
+    // SAFETY: restoring the default action of a signal and raising it are plain system calls;
+    // nothing of this process is touched.
+    unsafe {
+        libc::signal(number, libc::SIG_DFL);
+        libc::raise(number);
     }
 }
 
