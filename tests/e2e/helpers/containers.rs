@@ -293,8 +293,22 @@ async fn start(service: Service, network: Network) -> Result<Started, String> {
     let endpoint = match listen {
         Listen::Host(port) => format!("http://127.0.0.1:{port}"),
         Listen::Mapped => {
-            let failed = |e| format!("the host port of {}: {e}", service.name());
-            let host = container.get_host().await.map_err(failed)?;
+            // An engine without a bridge (`dockerd --bridge=none`) starts the container with no
+            // network at all, so no port is mapped.
+            let failed = |e| {
+                format!(
+                    "the host port of {}: {e}. An engine without a bridge network maps no ports: \
+                     run with {}=host",
+                    service.name(),
+                    Network::VARIABLE
+                )
+            };
+            // The IPv4 mapping, so an IPv4 address: "localhost" may resolve to ::1 first, whose
+            // mapping can be another port on recent engines.
+            let host = match container.get_host().await.map_err(failed)?.to_string() {
+                host if host == "localhost" => "127.0.0.1".to_owned(),
+                host => host,
+            };
             let port = container
                 .get_host_port_ipv4(service.own_port())
                 .await
