@@ -175,22 +175,22 @@ impl Service {
         .with_label(OWNER_LABEL, owner())
         .with_label(SERVICE_LABEL, self.label())
         .with_startup_timeout(START_TIMEOUT);
-        match (self, listen) {
-            (Self::LocalStack, Listen::Host(port)) => LOCALSTACK_SETTINGS
+        let request = match self {
+            Self::LocalStack => LOCALSTACK_SETTINGS
                 .iter()
                 .fold(request, |request, (name, value)| {
                     request.with_env_var(*name, *value)
-                })
+                }),
+            Self::DynamoDb | Self::Moto => request,
+        };
+        match (self, listen) {
+            (Self::LocalStack, Listen::Host(port)) => request
                 .with_env_var("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
                 .with_env_var("LOCALSTACK_HOST", format!("127.0.0.1:{port}")),
             // LOCALSTACK_HOST only shapes the queue URLs LocalStack hands out; the SDK sends to
             // its configured endpoint whatever they say, so the mapped port, unknown before the
             // container starts, need not be in them.
-            (Self::LocalStack, Listen::Mapped) => LOCALSTACK_SETTINGS
-                .iter()
-                .fold(request, |request, (name, value)| {
-                    request.with_env_var(*name, *value)
-                }),
+            (Self::LocalStack, Listen::Mapped) => request,
             // The official image's entrypoint is `java` in the jar's directory; this is its
             // default command with telemetry off (as `stack.sh run-dynamodb`) and, on the host
             // network, the port. DynamoDB Local has no option for its address: it listens on all.
