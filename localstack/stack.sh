@@ -11,8 +11,8 @@
 #                      run one DynamoDB Local in the foreground (what `start` runs, and what the
 #                      e2e sabotage test runs as a private instance it can freeze)
 #
-# Why host processes: our machines and CI have no Docker engine. Where one answers, the e2e harness
-# can start LocalStack with testcontainers instead (see README, "The harness").
+# Why host processes: they need no container engine. Where one answers, the e2e harness starts the
+# same three services as containers instead (see README, "Running the e2e tests").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -1,8 +1,10 @@
-//! End to end against a local AWS stack: the API served over HTTP, S3 (LocalStack, verifying
-//! presigned signatures), DynamoDB (DynamoDB Local) and Cognito (moto) as real processes. See
-//! helpers/stack.rs and helpers/cognito.rs for how the stack is found.
+//! End to end against a local AWS stack: the API served over HTTP, S3 and SQS (LocalStack,
+//! verifying presigned signatures), DynamoDB (DynamoDB Local) and Cognito (moto), as host
+//! processes named in the environment or as containers the harness starts. See
+//! helpers/stack.rs for how the stack is found and helpers/containers.rs for the containers.
 
 mod auth;
+mod docker_api;
 mod failures;
 mod helpers;
 mod images;

@@ -1,5 +1,6 @@
-//! The local Cognito (moto, started by `localstack/stack.sh start`), found through
-//! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` (`stack.sh env` sets it). Without it the auth
+//! The local Cognito (moto) of the shared stack: named by
+//! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` when the stack comes from the environment
+//! (`stack.sh env` sets it), else the moto container the harness started. Without one the auth
 //! tests fail, saying so: they never pass by testing nothing. Each test gets its own user pool
 //! and app client (random names), made by the same provisioning code as `just dev-auth`.
 
@@ -11,7 +12,7 @@ use image_upload::provision::{
     cognito_issuer, ensure_app_client, ensure_user, ensure_user_pool, jwks_url,
 };
 
-const ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER";
+use super::stack::endpoints;
 
 /// A client of the local Cognito.
 pub struct LocalCognito {
@@ -20,20 +21,19 @@ pub struct LocalCognito {
     client: aws_sdk_cognitoidentityprovider::Client,
 }
 
-/// The local Cognito named by the environment.
+/// The shared stack's local Cognito.
 ///
 /// # Panics
-/// When `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` is not set: the test must fail, not pass.
+/// When the environment names a stack without one: the test must fail, not pass.
 pub async fn local_cognito() -> LocalCognito {
-    let endpoint = std::env::var(ENDPOINT_VARIABLE)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| {
-            panic!(
-                "no local Cognito: {ENDPOINT_VARIABLE} is not set. The auth tests need moto: run \
-                 `just test-e2e`, or `./localstack/stack.sh start && eval \"$(./localstack/stack.sh env)\"`"
-            )
-        });
+    let endpoint = endpoints().await.cognito.clone().unwrap_or_else(|| {
+        panic!(
+            "no local Cognito: the environment names a stack without \
+             AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER. The auth tests need moto: run \
+             `just test-e2e`, or `./localstack/stack.sh start && eval \"$(./localstack/stack.sh env)\"`, \
+             or unset every AWS_ENDPOINT_URL_* to let the tests start containers"
+        )
+    });
     let settings = Settings::from_lookup(|_| None).expect("default settings");
     let sdk = config_loader(&settings)
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))

@@ -1,5 +1,7 @@
 mod app;
 mod cognito;
+mod containers;
+mod docker_engine;
 mod gate;
 mod lambda;
 mod private_dynamodb;
@@ -9,8 +11,10 @@ pub use app::{
     TestApp, Uploads, spawn, spawn_app, spawn_app_with, spawn_processing_app, spawn_verifying_app,
 };
 pub use cognito::local_cognito;
+pub use docker_engine::{ADVICE, ApiVersion, engine_answers, engine_report};
 pub use gate::{Gate, gate_before};
 pub use private_dynamodb::PrivateDynamoDb;
+pub use stack::{StackKind, endpoints};
 
 /// The HTTP client for tests: the smoke client's, which installs the TLS crypto provider that
 /// reqwest, built without one of its own, needs before any client exists (`reqwest::Client::new()`

@@ -5,18 +5,15 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testcontainers_modules::dynamodb_local::DynamoDb;
-use testcontainers_modules::testcontainers::{ContainerAsync, runners::AsyncRunner};
-
+use super::containers::{Network, PrivateContainer, Service};
 use super::stack::{StackKind, endpoints};
 
 pub enum PrivateDynamoDb {
     /// A process started with `localstack/stack.sh run-dynamodb`, the command the shared stack uses.
     Process { child: Child, endpoint: String },
-    Container {
-        container: Box<ContainerAsync<DynamoDb>>,
-        endpoint: String,
-    },
+    /// A container started as the shared stack's are (image, command, network, labels); removed
+    /// when dropped.
+    Container(PrivateContainer),
 }
 
 impl PrivateDynamoDb {
@@ -24,23 +21,17 @@ impl PrivateDynamoDb {
     pub async fn start() -> Self {
         match endpoints().await.kind {
             StackKind::FromEnvironment => Self::start_process().await,
-            StackKind::Containers => Self::start_container().await,
+            StackKind::Containers(network) => Self::start_container(network).await,
         }
     }
 
-    async fn start_container() -> Self {
-        let container = DynamoDb::default()
-            .start()
+    async fn start_container(network: Network) -> Self {
+        let container = PrivateContainer::start(Service::DynamoDb, network)
             .await
-            .expect("starting a DynamoDB Local container");
-        let port = container
-            .get_host_port_ipv4(8000)
-            .await
-            .expect("DynamoDB port");
-        Self::Container {
-            container: Box::new(container),
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+            .unwrap_or_else(|e| {
+                panic!("starting a DynamoDB Local container of the test's own: {e}")
+            });
+        Self::Container(container)
     }
 
     async fn start_process() -> Self {
@@ -71,7 +62,8 @@ impl PrivateDynamoDb {
 
     pub fn endpoint(&self) -> &str {
         match self {
-            Self::Process { endpoint, .. } | Self::Container { endpoint, .. } => endpoint,
+            Self::Process { endpoint, .. } => endpoint,
+            Self::Container(container) => container.endpoint(),
         }
     }
 
@@ -79,7 +71,10 @@ impl PrivateDynamoDb {
     pub async fn freeze(&self) {
         match self {
             Self::Process { child, .. } => signal(child.id(), "-STOP"),
-            Self::Container { container, .. } => container.pause().await.expect("pausing DynamoDB"),
+            Self::Container(container) => container
+                .pause()
+                .await
+                .unwrap_or_else(|e| panic!("freezing DynamoDB: {e}")),
         }
     }
 
@@ -87,9 +82,10 @@ impl PrivateDynamoDb {
     pub async fn thaw(&self) {
         match self {
             Self::Process { child, .. } => signal(child.id(), "-CONT"),
-            Self::Container { container, .. } => {
-                container.unpause().await.expect("unpausing DynamoDB")
-            }
+            Self::Container(container) => container
+                .unpause()
+                .await
+                .unwrap_or_else(|e| panic!("thawing DynamoDB: {e}")),
         }
     }
 }

@@ -1,13 +1,18 @@
 //! Where the local AWS stack is, in this order:
-//! 1. `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL_DYNAMODB` (or `AWS_ENDPOINT_URL`) in the
-//!    environment: a stack someone started (`just test-e2e` starts host processes and sets these);
-//! 2. a Docker engine that answers: LocalStack and DynamoDB Local containers via testcontainers;
-//! 3. neither: the tests fail, saying how to start one.
+//! 1. endpoints in the environment: `AWS_ENDPOINT_URL_S3` and `AWS_ENDPOINT_URL_DYNAMODB` (or
+//!    `AWS_ENDPOINT_URL` for both), with `AWS_ENDPOINT_URL_SQS` (else S3's) and
+//!    `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` for the auth tests: a stack someone started
+//!    (`just test-e2e` starts host processes and sets these);
+//! 2. a Docker engine that answers: LocalStack, DynamoDB Local and moto containers, started with
+//!    testcontainers once for the whole test binary (helpers/containers.rs);
+//! 3. neither: every test fails, saying how to get either.
+//!
+//! The stack is shared; each test makes its own bucket, table, queue and user pool (random names).
 
-use testcontainers_modules::dynamodb_local::DynamoDb;
-use testcontainers_modules::localstack::LocalStack;
-use testcontainers_modules::testcontainers::{ImageExt, runners::AsyncRunner};
 use tokio::sync::OnceCell;
+
+use super::containers::{Network, SharedContainers, start_shared};
+use super::docker_engine::engine_answers;
 
 /// The endpoints of the shared local stack, and how it runs.
 #[derive(Debug, Clone)]
@@ -16,6 +21,8 @@ pub struct Endpoints {
     /// LocalStack serves SQS on the same port as S3 unless the environment says otherwise.
     pub sqs: String,
     pub dynamodb: String,
+    /// The local Cognito (moto); `None` when the environment names a stack without one.
+    pub cognito: Option<String>,
     pub kind: StackKind,
 }
 
@@ -24,82 +31,104 @@ pub struct Endpoints {
 pub enum StackKind {
     /// Started by someone else and named in the environment (`localstack/stack.sh` on our machines).
     FromEnvironment,
-    /// Containers this test process started.
-    Containers,
+    /// Containers this test process started, on this network.
+    Containers(Network),
 }
 
-static STACK: OnceCell<Endpoints> = OnceCell::const_new();
+/// The variables that name a stack; any of them set means "use the environment's stack".
+const ENDPOINT_VARIABLES: [&str; 5] = [
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ENDPOINT_URL_SQS",
+    "AWS_ENDPOINT_URL_DYNAMODB",
+    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
+];
 
-/// The shared stack, started on first use when it has to be.
+struct Stack {
+    endpoints: Endpoints,
+    /// The containers, when this process started them; held for as long as the process runs.
+    _containers: Option<SharedContainers>,
+}
+
+/// The first attempt's outcome, failure included: a stack that could not start fails every
+/// test at once with the same reason, rather than each test trying again for minutes.
+static STACK: OnceCell<Result<Stack, String>> = OnceCell::const_new();
+
+/// The shared stack, found or started on first use.
+///
+/// # Panics
+/// When there is no stack, or it could not start: the message says why and how to get one.
 pub async fn endpoints() -> &'static Endpoints {
-    STACK.get_or_init(find_or_start).await
+    match STACK.get_or_init(find_or_start).await {
+        Ok(stack) => &stack.endpoints,
+        Err(why) => panic!("{why}"),
+    }
 }
 
-async fn find_or_start() -> Endpoints {
+async fn find_or_start() -> Result<Stack, String> {
+    if let Some(endpoints) = from_environment()? {
+        return Ok(Stack {
+            endpoints,
+            _containers: None,
+        });
+    }
+    let network = Network::from_env()?;
+    if let Err(why) = engine_answers().await {
+        return Err(format!(
+            "no local AWS stack. Either:\n\
+             - without Docker: `just test-e2e` (starts LocalStack, DynamoDB Local and moto as host \
+             processes and runs the tests), or `./localstack/stack.sh start && eval \"$(./localstack/stack.sh env)\"` \
+             before `cargo test --test e2e`;\n\
+             - with Docker: start the engine, and the tests start containers themselves \
+             (`just test-e2e-containers`).\n\
+             No AWS_ENDPOINT_URL_* is set, and no Docker engine answers: {why}"
+        ));
+    }
+    let containers = start_shared(network).await?;
+    Ok(Stack {
+        endpoints: Endpoints {
+            s3: containers.localstack.clone(),
+            sqs: containers.localstack.clone(),
+            dynamodb: containers.dynamodb.clone(),
+            cognito: Some(containers.moto.clone()),
+            kind: StackKind::Containers(network),
+        },
+        _containers: Some(containers),
+    })
+}
+
+/// The stack the environment names, if it names one.
+///
+/// # Errors
+/// It names only part of one (no S3 or no DynamoDB): a leftover variable, most likely; using
+/// containers instead would hide it.
+fn from_environment() -> Result<Option<Endpoints>, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let s3 = var("AWS_ENDPOINT_URL_S3").or_else(|| var("AWS_ENDPOINT_URL"));
-    let dynamodb = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| var("AWS_ENDPOINT_URL"));
-    if let (Some(s3), Some(dynamodb)) = (s3, dynamodb) {
-        return Endpoints {
-            sqs: var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|| s3.clone()),
-            s3,
-            dynamodb,
-            kind: StackKind::FromEnvironment,
-        };
+    if ENDPOINT_VARIABLES.iter().all(|name| var(name).is_none()) {
+        return Ok(None);
     }
-    if docker_engine_answers() {
-        return start_containers().await;
-    }
-    panic!(
-        "no local AWS stack: run `just test-e2e` (starts LocalStack and DynamoDB Local as host processes), \
-         or start them with `./localstack/stack.sh start && eval \"$(./localstack/stack.sh env)\"`, \
-         or run where a Docker engine answers (testcontainers)"
-    );
-}
-
-fn docker_engine_answers() -> bool {
-    std::process::Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-async fn start_containers() -> Endpoints {
-    let localstack = LocalStack::default()
-        .with_tag("4.9.2")
-        .with_env_var("SERVICES", "s3,sqs")
-        .with_env_var("S3_SKIP_SIGNATURE_VALIDATION", "0")
-        .with_env_var("SQS_ENDPOINT_STRATEGY", "path")
-        .start()
-        .await
-        .expect("starting the LocalStack container");
-    let dynamodb = DynamoDb::default()
-        .start()
-        .await
-        .expect("starting the DynamoDB Local container");
-    let localstack_url = format!(
-        "http://127.0.0.1:{}",
-        localstack
-            .get_host_port_ipv4(4566)
-            .await
-            .expect("LocalStack port")
-    );
-    let endpoints = Endpoints {
-        s3: localstack_url.clone(),
-        sqs: localstack_url,
-        dynamodb: format!(
-            "http://127.0.0.1:{}",
-            dynamodb
-                .get_host_port_ipv4(8000)
-                .await
-                .expect("DynamoDB port")
-        ),
-        kind: StackKind::Containers,
+    let any = var("AWS_ENDPOINT_URL");
+    let s3 = var("AWS_ENDPOINT_URL_S3").or_else(|| any.clone());
+    let dynamodb = var("AWS_ENDPOINT_URL_DYNAMODB").or(any);
+    let (Some(s3), Some(dynamodb)) = (s3, dynamodb) else {
+        let set: Vec<&str> = ENDPOINT_VARIABLES
+            .into_iter()
+            .filter(|name| var(name).is_some())
+            .collect();
+        return Err(format!(
+            "the environment names part of a local AWS stack ({}) but not both S3 and DynamoDB: \
+             set AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL_DYNAMODB (`eval \"$(./localstack/stack.sh env)\"`), \
+             or unset them all to let the tests start containers",
+            set.join(", ")
+        ));
     };
-    // The containers live as long as the test process; testcontainers' reaper removes them after.
-    std::mem::forget(localstack);
-    std::mem::forget(dynamodb);
-    endpoints
+    Ok(Some(Endpoints {
+        sqs: var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|| s3.clone()),
+        // Only its own variable: LocalStack community, which `AWS_ENDPOINT_URL` usually names, has
+        // no Cognito.
+        cognito: var("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"),
+        s3,
+        dynamodb,
+        kind: StackKind::FromEnvironment,
+    }))
 }
