@@ -148,17 +148,14 @@ test-e2e:
     eval "$({{stack}} env)"
     cargo test --test e2e
 
-# End-to-end tests on containers that testcontainers starts (LocalStack, DynamoDB Local, moto), every AWS_ENDPOINT_URL_* unset; E2E_CONTAINER_NETWORK=host unless set. No Docker engine: says the container path was NOT run, and fails unless E2E_CONTAINERS_OPTIONAL=1
+# End-to-end tests on containers that testcontainers starts (LocalStack, DynamoDB Local, moto), every AWS_ENDPOINT_URL_* unset; E2E_CONTAINER_NETWORK: bridge where the engine has one, else host. No Docker engine: says the container path was NOT run, and fails unless E2E_CONTAINERS_OPTIONAL=1
 test-e2e-containers:
     #!/usr/bin/env bash
     set -euo pipefail
     # The harness takes a stack named in the environment first; none may leak in from the shell.
     for name in $(compgen -e | grep '^AWS_ENDPOINT_URL' || true); do unset "$name"; done
-    # host: what CI's engine (no bridge) needs, and traffic stays on 127.0.0.1; bridge works with
-    # any Docker (`E2E_CONTAINER_NETWORK=bridge just test-e2e-containers`).
-    export E2E_CONTAINER_NETWORK="${E2E_CONTAINER_NETWORK:-host}"
     # Where testcontainers looks for the engine: DOCKER_HOST, else the first of these sockets.
-    engine_problem() {
+    engine_host() {
       local host="${DOCKER_HOST:-}" candidate
       if [ -z "$host" ]; then
         for candidate in /var/run/docker.sock "${XDG_RUNTIME_DIR:-/nonexistent}/.docker/run/docker.sock" \
@@ -166,6 +163,11 @@ test-e2e-containers:
           if [ -e "$candidate" ]; then host="unix://$candidate"; break; fi
         done
       fi
+      echo "$host"
+    }
+    engine_problem() {
+      local host
+      host=$(engine_host)
       case "$host" in
         "") echo "no DOCKER_HOST and no Docker socket (/var/run/docker.sock, ~/.docker/run/docker.sock)" ;;
         unix://*)
@@ -192,6 +194,18 @@ test-e2e-containers:
       fi
       exit 1
     fi
+    # The network, unless set: bridge (mapped ports) where the engine has a bridge network, as any
+    # ordinary Docker, rootless or Desktop does (their host network is not this machine's
+    # loopback); host where it has none, as the engine `localstack/engine.sh` starts for CI.
+    if [ -z "${E2E_CONTAINER_NETWORK:-}" ]; then
+      host=$(engine_host)
+      case "$host" in
+        unix://*) probe=(curl -sf --max-time 5 --unix-socket "${host#unix://}" http://docker/networks/bridge) ;;
+        *) probe=(curl -sf --max-time 5 "http://${host#*://}/networks/bridge") ;;
+      esac
+      if "${probe[@]}" >/dev/null 2>&1; then E2E_CONTAINER_NETWORK=bridge; else E2E_CONTAINER_NETWORK=host; fi
+    fi
+    export E2E_CONTAINER_NETWORK
     # --locked: the pinned bollard is part of what makes the engine and client agree (tests/e2e/docker_api.rs).
     cargo test --locked --test e2e --no-run
     started=$SECONDS

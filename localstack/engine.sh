@@ -21,9 +21,13 @@ pidfile="$state/dockerd.pid"
 log="$state/dockerd.log"
 
 root="${IMAGE_UPLOAD_DOCKER_ROOT:-}"
-exec_root=/var/run/docker # dockerd's default
+# dockerd's default; as /proc/mounts names it (/var/run is a link to /run on Debian), so that
+# `stop` finds the namespace handles dockerd leaves mounted there.
+exec_root=$(realpath -m /var/run/docker)
 dockerd_args=(--bridge=none --iptables=false --ip-forward=false --ip-masq=false --pidfile "$pidfile")
 if [ -n "$root" ]; then
+  export DOCKER_HOST="unix://$root/docker.sock"
+  root=$(realpath -m "$root")
   export DOCKER_HOST="unix://$root/docker.sock"
   exec_root="$root/exec"
   dockerd_args+=(-H "$DOCKER_HOST" --data-root "$root/data" --exec-root "$exec_root")
@@ -96,7 +100,7 @@ stop() {
     return 0
   fi
   say "stopping dockerd (pid $pid)"
-  kill -TERM "$pid"
+  kill -TERM "$pid" 2>/dev/null || true # it may have exited since we looked
   # dockerd stops its containers first (up to 15 s each by default), then its containerd.
   local deadline=$((SECONDS + 60))
   while kill -0 "$pid" 2>/dev/null; do

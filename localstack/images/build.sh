@@ -52,11 +52,9 @@ docker info >/dev/null 2>&1 || die "no Docker engine answers (start one: localst
 # 20.10 client (docker.io) with DOCKER_BUILDKIT=1. Newer clients without buildx only have the
 # legacy builder, so fall back to Debian's client when it is installed beside them.
 docker_build=()
-docker_prune=()
 pick_builder() {
   if docker buildx version >/dev/null 2>&1; then
     docker_build=(docker buildx build --load)
-    docker_prune=(docker buildx prune --force)
     return
   fi
   local client
@@ -66,7 +64,6 @@ pick_builder() {
     version=$("$client" version --format '{{.Client.Version}}' 2>/dev/null) || continue
     if [ "${version%%.*}" -lt 23 ] 2>/dev/null; then
       docker_build=(env DOCKER_BUILDKIT=1 "$client" build)
-      docker_prune=(env DOCKER_BUILDKIT=1 "$client" builder prune --force)
       return
     fi
   done
@@ -91,6 +88,9 @@ built_recipe() { docker image inspect --format "{{ index .Config.Labels \"$recip
 
 # The Debian mirror the host's apt uses (deb822 or one-line sources), so the base installs
 # packages from the same place; deb.debian.org where the host says nothing.
+# debootstrap lives in /usr/sbin, which a user's PATH may lack (.ci/run looks there too).
+PATH="$PATH:/usr/sbin:/sbin"
+
 host_mirror() {
   local kind=$1 uris uri
   uris=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null |
@@ -153,10 +153,16 @@ build_base() {
   local started=$SECONDS rootfs="$scratch/rootfs" mirror security
   mirror=$(host_mirror main)
   security=$(host_mirror security)
+  # The mirror URIs are written into the image's apt sources: never credentials with them.
+  case "$mirror $security" in
+    *://*@*) die "the host's Debian mirror URI carries credentials; they would end up in the image (use /etc/apt/auth.conf on the host)" ;;
+  esac
   say "building $base_image: debootstrap bookworm from $mirror (about 30-75 s)"
   debootstrap --variant=minbase --include=ca-certificates bookworm "$rootfs" "$mirror" >"$scratch/debootstrap.log" 2>&1 ||
     { tail -n 20 "$scratch/debootstrap.log" >&2; die "debootstrap failed"; }
   rm -f "$rootfs/etc/apt/sources.list"
+  # debootstrap copies the host's resolver and name into the tree: not ours to ship.
+  rm -f "$rootfs/etc/resolv.conf" "$rootfs/etc/hostname"
   cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<SOURCES
 Types: deb
 URIs: $mirror
@@ -253,8 +259,7 @@ main() {
   for id in "${replaced[@]}"; do
     if [ -n "$id" ]; then docker rmi "$id" >/dev/null 2>&1 || true; fi
   done
-  # ...and the build cache of their steps, which no build can use again (dangling cache only).
-  if [ ${#replaced[@]} -gt 0 ]; then "${docker_prune[@]}" >/dev/null || true; fi
+  # The build cache is left alone: pruning it would be engine-wide, not only this script's.
 }
 
 main

@@ -594,6 +594,9 @@ async fn remove_this_runs_containers() {
     }
 }
 
+/// How long a SIGINT or SIGTERM waits for this run's containers to be removed.
+const SIGNAL_CLEANUP_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// On SIGINT or SIGTERM: removes this run's containers, then dies of the same signal, as it
 /// would have without this handler (so without running the exit hook, which has nothing left
 /// to do, and whose wait for this runtime's only worker thread could not end).
@@ -613,7 +616,17 @@ async fn remove_own_containers_on_signal() {
         _ = terminate.recv() => (libc::SIGTERM, "SIGTERM"),
     };
     say(&format!("{name}: removing this run's containers first"));
-    remove_this_runs_containers().await;
+    // Bounded, and a second signal ends the wait: an engine that no longer answers must not
+    // leave the process deaf to Ctrl-C.
+    tokio::select! {
+        finished = tokio::time::timeout(SIGNAL_CLEANUP_TIMEOUT, remove_this_runs_containers()) => {
+            if finished.is_err() {
+                say("the engine did not remove the containers in time; leaving them to the next run");
+            }
+        }
+        _ = interrupt.recv() => say("second signal: leaving the containers to the next run"),
+        _ = terminate.recv() => say("second signal: leaving the containers to the next run"),
+    }
     // SAFETY: restoring the default action of a signal and raising it are plain system calls;
     // nothing of this process is touched.
     unsafe {
@@ -654,6 +667,7 @@ async fn remove_containers(which: impl Fn(&str) -> bool) -> Result<usize, String
         .await
         .map_err(|e| format!("listing containers: {e}"))?;
     let mut removed = 0;
+    let mut failures = Vec::new();
     for container in listed {
         let owner = container
             .labels
@@ -669,7 +683,7 @@ async fn remove_containers(which: impl Fn(&str) -> bool) -> Result<usize, String
         if container.state == Some(ContainerSummaryStateEnum::PAUSED) {
             let _ = docker.unpause_container(id).await;
         }
-        docker
+        match docker
             .remove_container(
                 id,
                 Some(
@@ -680,10 +694,22 @@ async fn remove_containers(which: impl Fn(&str) -> bool) -> Result<usize, String
                 ),
             )
             .await
-            .map_err(|e| format!("removing container {id}: {e}"))?;
-        removed += 1;
+        {
+            Ok(()) => removed += 1,
+            // Already gone (or going: another removal of it is under way): nothing to do.
+            Err(testcontainers::bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => {}
+            // One failure must not keep the others: carry on, and report all at the end.
+            Err(e) => failures.push(format!("removing container {id}: {e}")),
+        }
     }
-    Ok(removed)
+    if failures.is_empty() {
+        Ok(removed)
+    } else {
+        Err(failures.join("; "))
+    }
 }
 
 /// `host/pid` of this process: the pid tells whether the run is over, the host keeps a run from
