@@ -257,8 +257,30 @@ impl Service {
                 };
                 health["services"]["s3"] == "running" && health["services"]["sqs"] == "running"
             }
-            // DynamoDB Local answers any HTTP request once it is up.
-            Self::DynamoDb => http.get(endpoint).timeout(quick).send().await.is_ok(),
+            // A DynamoDB answer, not just any HTTP answer: on the host network another process
+            // may have taken the port between `free_port` and the JVM binding it.
+            Self::DynamoDb => {
+                let answer = http
+                    .post(format!("{endpoint}/"))
+                    .header("X-Amz-Target", "DynamoDB_20120810.ListTables")
+                    .header("Content-Type", "application/x-amz-json-1.0")
+                    .header(
+                        "Authorization",
+                        "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/dynamodb/aws4_request, \
+                         SignedHeaders=host, Signature=0",
+                    )
+                    .body("{}")
+                    .timeout(quick)
+                    .send()
+                    .await;
+                match answer {
+                    Ok(answer) if answer.status().is_success() => answer
+                        .json::<serde_json::Value>()
+                        .await
+                        .is_ok_and(|body| body["TableNames"].is_array()),
+                    _ => false,
+                }
+            }
             // moto's own route.
             Self::Moto => http
                 .get(format!("{endpoint}/moto-api/"))
@@ -332,11 +354,13 @@ async fn wait_until_ready(
     let http = super::http_client();
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
-        if service.ready(&http, endpoint).await {
-            return Ok(());
-        }
+        let answered = service.ready(&http, endpoint).await;
         // An error asking is no reason to give up early: the deadline still holds.
         let running = container.is_running().await.unwrap_or(true);
+        // Ready only if the answer came from this container, which must still be running.
+        if answered && running {
+            return Ok(());
+        }
         if !running || Instant::now() >= deadline {
             let what = if running {
                 format!("did not answer within {} s", READY_TIMEOUT.as_secs())
