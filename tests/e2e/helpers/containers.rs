@@ -677,17 +677,29 @@ async fn remove_containers_of_gone_runs() {
     }
 }
 
-/// Force-removes (with their anonymous volumes) the containers whose owner label `which` accepts.
-async fn remove_containers(which: impl Fn(&str) -> bool) -> Result<usize, String> {
-    let docker = docker_client_instance().await.map_err(|e| e.to_string())?;
+/// Every container, running or not, that carries [`OWNER_LABEL`]: the listing clean-up works
+/// from, and the one `docker_engine::engine_report` proves the engine answers.
+pub(super) async fn labelled_containers(
+    docker: &testcontainers::bollard::Docker,
+) -> Result<
+    Vec<testcontainers::bollard::models::ContainerSummary>,
+    testcontainers::bollard::errors::Error,
+> {
     let filters = HashMap::from([("label", vec![OWNER_LABEL])]);
-    let listed = docker
+    docker
         .list_containers(Some(
             ListContainersOptionsBuilder::new()
                 .all(true)
                 .filters(&filters)
                 .build(),
         ))
+        .await
+}
+
+/// Force-removes (with their anonymous volumes) the containers whose owner label `which` accepts.
+async fn remove_containers(which: impl Fn(&str) -> bool) -> Result<usize, String> {
+    let docker = docker_client_instance().await.map_err(|e| e.to_string())?;
+    let listed = labelled_containers(&docker)
         .await
         .map_err(|e| format!("listing containers: {e}"))?;
     let mut removed = 0;

@@ -7,17 +7,15 @@
 //! each request as one of its own version. [`engine_report`] records what actually goes over the
 //! wire, for tests/e2e/docker_api.rs to hold both sides to it.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use testcontainers::bollard::API_DEFAULT_VERSION;
-use testcontainers::bollard::query_parameters::ListContainersOptionsBuilder;
 use testcontainers::core::client::docker_client_instance;
 
-use super::containers::{OWNER_LABEL, on_docker};
+use super::containers::{labelled_containers, on_docker};
 
 /// A Docker API version, `major.minor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -160,22 +158,13 @@ pub async fn engine_report() -> Result<EngineReport, String> {
                 paths()
             )
         })?;
-        let filters = HashMap::from([("label", vec![OWNER_LABEL])]);
-        docker
-            .list_containers(Some(
-                ListContainersOptionsBuilder::new()
-                    .all(true)
-                    .filters(&filters)
-                    .build(),
-            ))
-            .await
-            .map_err(|e| {
-                format!(
-                    "The Docker engine answered /version but not a container listing by label: \
+        labelled_containers(&docker).await.map_err(|e| {
+            format!(
+                "The Docker engine answered /version but not a container listing by label: \
                      {e} (requests {:?})\n{ADVICE}",
-                    paths()
-                )
-            })?;
+                paths()
+            )
+        })?;
         let api = |field: Option<String>, name: &str| {
             field
                 .ok_or_else(|| format!("the engine's /version has no {name}"))?
