@@ -62,8 +62,8 @@ dev-auth:
     HELP
     "$bin/image-upload-local"
 
-# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run
-test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local
+# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection
+test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description
 
 # Formatting (the service and the fuzz crate) and clippy with warnings as errors
 lint:
@@ -275,6 +275,86 @@ smoke-local:
       grep -q "\"$metric\":" "$server_log" || { echo "smoke-local: the server wrote no $metric metric line" >&2; exit 1; }
     done
     echo "smoke-local: the server wrote its EMF metric lines ($(grep -c '"_aws":' "$server_log") of them)"
+
+# openapi.yaml against the real local server with schemathesis (auth off; auth on with an ID token; auth on without one, every answer a 401), and docs/postman_collection.json against the Postman v2.1 schema and openapi.yaml; stops everything on exit
+test-api-description:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    st=$(infra/tools.sh bin schemathesis) # pinned, with hashes: infra/requirements-schemathesis.lock
+    # The collection first: it needs no stack.
+    postman_schema=$(tests/api-description/postman-schema.sh)
+    "$st/python" tests/api-description/check_postman.py docs/postman_collection.json openapi.yaml "$postman_schema"
+    cargo build --bin image-upload-local --bin provision-local
+    bin="${CARGO_TARGET_DIR:-target}/debug"
+    server_log=$(mktemp "${TMPDIR:-/tmp}/api-description-server.XXXXXX")
+    server=
+    stop_server() {
+      if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+      server=
+    }
+    stop() {
+      stop_server
+      {{stack}} stop
+      rm -f "$server_log"
+    }
+    trap stop EXIT
+    {{stack}} start
+    eval "$({{stack}} env)"
+    # A free port: the first of a few random ones that nothing answers on.
+    port=
+    for candidate in $(shuf -i 20000-60000 -n 50); do
+      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
+    done
+    [ -n "$port" ] || { echo "test-api-description: no free port found" >&2; exit 1; }
+    api="http://127.0.0.1:$port"
+    # Starts the server with the given environment (NAME=VALUE...) and waits until it answers.
+    start_server() {
+      env -u AUTH_ISSUER -u AUTH_AUDIENCE -u AUTH_JWKS_URL -u ALLOW_ANONYMOUS "$@" \
+        LISTEN_ADDR="127.0.0.1:$port" "$bin/image-upload-local" >"$server_log" 2>&1 &
+      server=$!
+      for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "$api/images" || true)" != 000 ] && return 0
+        kill -0 "$server" 2>/dev/null || { echo "test-api-description: the server exited:" >&2; cat "$server_log" >&2; exit 1; }
+        sleep 0.1
+      done
+      echo "test-api-description: the server did not answer on $api" >&2; exit 1
+    }
+    # One schemathesis run; its summary line goes to the report at the end.
+    summary=()
+    run_schemathesis() {
+      local mode=$1 started=$SECONDS output
+      shift
+      echo "test-api-description: schemathesis, $mode"
+      output=$(mktemp "${TMPDIR:-/tmp}/api-description-run.XXXXXX")
+      if ! SCHEMATHESIS_HOOKS=tests/api-description/hooks.py "$st/schemathesis" \
+          --config-file tests/api-description/schemathesis.toml run openapi.yaml --url "$api" "$@" \
+          2>&1 | tee "$output"; then
+        echo "test-api-description: schemathesis found problems ($mode); the server's last lines:" >&2
+        tail -n 30 "$server_log" >&2
+        rm -f "$output"
+        exit 1
+      fi
+      summary+=("$mode: $(grep -E '[0-9]+ generated' "$output" | sed 's/^ *//') in $((SECONDS - started)) s")
+      rm -f "$output"
+    }
+
+    # 1. Authentication off, as `just dev`: everyone is the anonymous owner.
+    eval "$("$bin/provision-local")"
+    start_server ALLOW_ANONYMOUS=true
+    run_schemathesis "auth off (anonymous)"
+    stop_server
+
+    # 2. Authentication on, as `just dev-auth`: the server verifies ID tokens of the local Cognito.
+    eval "$("$bin/provision-local" --auth)"
+    start_server AUTH_ISSUER="$AUTH_ISSUER" AUTH_AUDIENCE="$AUTH_AUDIENCE" AUTH_JWKS_URL="$AUTH_JWKS_URL"
+    sign_in='{"AuthFlow":"USER_PASSWORD_AUTH","ClientId":"'"$COGNITO_CLIENT_ID"'","AuthParameters":{"USERNAME":"'"$COGNITO_USERNAME"'","PASSWORD":"'"$COGNITO_PASSWORD"'"}}'
+    token=$(curl -sf "$AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER/" -H 'Content-Type: application/x-amz-json-1.1' \
+      -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' -d "$sign_in" |
+      "$st/python" -c 'import json,sys; print(json.load(sys.stdin)["AuthenticationResult"]["IdToken"])')
+    run_schemathesis "auth on, with an ID token" -H "Authorization: Bearer $token"
+    EXPECT_UNAUTHENTICATED=1 run_schemathesis "auth on, without a token (every answer 401)"
+    echo
+    printf 'test-api-description: %s\n' "${summary[@]}"
 
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:

@@ -6,8 +6,10 @@
 #   infra/tools.sh bin TOOL     install if needed, print the venv's bin directory
 #   infra/tools.sh install      install every tool (what CI's first `just lint-infra` does)
 #
-# TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, or lambda
-# (cargo-lambda and ziglang, installed into the shared `tools` venv the justfile's `build` uses).
+# TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, schemathesis (the
+# API description's test, `just test-api-description`; its lock carries hashes, so pip installs it
+# in hash-checking mode), or lambda (cargo-lambda and ziglang, installed into the shared `tools`
+# venv the justfile's `build` uses).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,12 +49,12 @@ ensure() {
 
 case "${1:-}" in
   bin)
-    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|lambda"
+    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|schemathesis|lambda"
     ensure "$2"
     echo "$(venv_of "$2")/bin"
     ;;
   install)
-    for tool in sam checkov lambda awscli; do ensure "$tool"; done
+    for tool in sam checkov lambda awscli schemathesis; do ensure "$tool"; done
     ;;
   *)
     die "usage: $0 bin TOOL | install"

@@ -113,10 +113,16 @@ fn parse_size(n: &serde_json::Number, max: u64) -> Result<UploadSize, UploadReje
             b => UploadSize::within(b, max).ok_or(UploadRejection::FileTooLarge { max }),
         };
     }
-    // Integers beyond u64 arrive as floats: they are certainly too large. Anything else
-    // (negative, fractional, exponent notation for a small value) is not a byte count.
+    // Integers beyond u64 arrive as floats: they are certainly too large. A whole number written
+    // with a fraction or an exponent (`2048.0`, `2e3`) is the same JSON number as `2048`: JSON
+    // Schema's `integer` (openapi.yaml) admits it, and some serializers write every number so.
+    // Anything else (negative, zero, fractional) is not a byte count.
     match n.as_f64() {
         Some(f) if f.fract() == 0.0 && f > max as f64 => Err(UploadRejection::FileTooLarge { max }),
+        // Whole and at most `max`: `as` is exact here (a whole f64 below 2^64 is an integer).
+        Some(f) if f.fract() == 0.0 && f >= 1.0 => {
+            UploadSize::within(f as u64, max).ok_or(UploadRejection::InvalidFileSize)
+        }
         _ => Err(UploadRejection::InvalidFileSize),
     }
 }
@@ -212,6 +218,41 @@ mod tests {
                 Err(expected),
                 "case: {case}"
             );
+        }
+    }
+
+    /// Regression (schemathesis, `POST /upload` with `"fileSize": 2104141.0`): a whole number
+    /// spelled as a float or with an exponent is valid under openapi.yaml's `integer` and was
+    /// refused as INVALID_FILE_SIZE.
+    #[test]
+    fn a_whole_size_in_float_or_exponent_form_is_the_same_size() {
+        let policy = UploadPolicy {
+            max_bytes: 5000,
+            ..UploadPolicy::default()
+        };
+        for (raw, bytes) in [
+            ("2048.0", 2048),
+            ("2e3", 2000),
+            ("1.0", 1),
+            ("5000.0", 5000),
+        ] {
+            let upload = NewUpload::parse(&request("a.png", "image/png", Some(raw)), &policy);
+            assert_eq!(
+                upload.map(|u| u.declared_size.map(UploadSize::bytes)),
+                Ok(Some(bytes)),
+                "{raw}"
+            );
+        }
+        for (raw, expected) in [
+            ("0.0", UploadRejection::InvalidFileSize),
+            ("-2.0", UploadRejection::InvalidFileSize),
+            ("1e-3", UploadRejection::InvalidFileSize),
+            ("2048.5", UploadRejection::InvalidFileSize),
+            ("5001.0", UploadRejection::FileTooLarge { max: 5000 }),
+            ("6e3", UploadRejection::FileTooLarge { max: 5000 }),
+        ] {
+            let refused = NewUpload::parse(&request("a.png", "image/png", Some(raw)), &policy);
+            assert_eq!(refused, Err(expected), "{raw}");
         }
     }
 
