@@ -62,8 +62,8 @@ dev-auth:
     HELP
     "$bin/image-upload-local"
 
-# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run
-test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local
+# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, the page in a real browser
+test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-browser
 
 # Formatting (the service and the fuzz crate) and clippy with warnings as errors
 lint:
@@ -275,6 +275,76 @@ smoke-local:
       grep -q "\"$metric\":" "$server_log" || { echo "smoke-local: the server wrote no $metric metric line" >&2; exit 1; }
     done
     echo "smoke-local: the server wrote its EMF metric lines ($(grep -c '"_aws":' "$server_log") of them)"
+
+# The upload page in a real browser (Debian's chromium, playwright-core) against the local server and stack, signed in as two users and anonymously; screenshots in target/browser-artifacts; stops everything on exit
+test-browser:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    chromium="${CHROMIUM:-/usr/bin/chromium}"
+    [ -x "$chromium" ] || { echo "test-browser: no chromium at $chromium: install it (apt-get install chromium) or set CHROMIUM" >&2; exit 1; }
+    command -v npm >/dev/null || { echo "test-browser: npm not found: install Node.js 20 or newer" >&2; exit 1; }
+    # playwright-core, exactly as web/package-lock.json pins it; reinstalled when the lock changes.
+    if ! cmp -s web/package-lock.json web/node_modules/.installed-from-lock; then
+      (cd web && npm ci --no-audit --no-fund --loglevel=error)
+      cp web/package-lock.json web/node_modules/.installed-from-lock
+    fi
+    artifacts="$PWD/target/browser-artifacts"
+    rm -rf "$artifacts" && mkdir -p "$artifacts/bin"
+    # Copies of this build's binaries: another cargo build into the same target dir cannot swap
+    # them under the test.
+    cargo build --bin image-upload-local --bin provision-local
+    cp "${CARGO_TARGET_DIR:-target}/debug/image-upload-local" "${CARGO_TARGET_DIR:-target}/debug/provision-local" "$artifacts/bin/"
+    bin="$artifacts/bin"
+    servers=()
+    stop() {
+      for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+      {{stack}} stop
+    }
+    trap stop EXIT
+    free_port() {
+      local candidate
+      for candidate in $(shuf -i 20000-60000 -n 50); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
+      done
+      echo "test-browser: no free port found" >&2; exit 1
+    }
+    port=$(free_port)
+    anon_port=$(free_port)
+    [ "$port" != "$anon_port" ] || anon_port=$(free_port)
+    # The page's origins: the bucket's CORS rule must let them PUT (provision-local sets it).
+    export ALLOWED_ORIGINS="http://127.0.0.1:$port,http://127.0.0.1:$anon_port"
+    {{stack}} start
+    eval "$({{stack}} env)"
+    # Two users of fresh names (a stack left running keeps its users and their images).
+    run="browser-$(date +%s)-$$"
+    password='Browser-test-2026'
+    COGNITO_USERNAME="$run-2@example.com" COGNITO_PASSWORD="$password" "$bin/provision-local" --auth >/dev/null
+    eval "$(COGNITO_USERNAME="$run-1@example.com" COGNITO_PASSWORD="$password" "$bin/provision-local" --auth)"
+    start_server() { # NAME PORT ENV...: the local server, its log in the artifacts
+      local name=$1 port=$2
+      shift 2
+      env "$@" LISTEN_ADDR="127.0.0.1:$port" "$bin/image-upload-local" >"$artifacts/$name-server.log" 2>&1 &
+      servers+=($!)
+      for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/config.json" || true)" = 200 ] && return
+        kill -0 "${servers[-1]}" 2>/dev/null || { echo "test-browser: the $name server exited:" >&2; cat "$artifacts/$name-server.log" >&2; exit 1; }
+        sleep 0.1
+      done
+      echo "test-browser: the $name server did not serve /config.json (log: $artifacts/$name-server.log)" >&2; exit 1
+    }
+    # Signed in: tokens verified as the authorizer would. It also processes the uploads.
+    start_server signed-in "$port" AUTH_ISSUER="$AUTH_ISSUER" AUTH_AUDIENCE="$AUTH_AUDIENCE" AUTH_JWKS_URL="$AUTH_JWKS_URL"
+    # Anonymous, on the same stack; one queue poller (the one above) is enough for both.
+    start_server anonymous "$anon_port" -u AUTH_ISSUER -u AUTH_AUDIENCE -u AUTH_JWKS_URL -u QUEUE_URL
+    if ! (cd web && PAGE_URL="http://127.0.0.1:$port" ANON_PAGE_URL="http://127.0.0.1:$anon_port" \
+        USER1="$run-1@example.com" PASSWORD1="$password" USER2="$run-2@example.com" PASSWORD2="$password" \
+        FIXTURES="$PWD/../fixtures/images" ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
+        node --test --test-concurrency=1 --test-reporter=spec tests/); then
+      echo "test-browser: FAILED; screenshots and server logs in $artifacts" >&2
+      tail -n 20 "$artifacts/signed-in-server.log" >&2
+      exit 1
+    fi
+    echo "test-browser: screenshots in $artifacts"
 
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:
