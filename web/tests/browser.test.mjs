@@ -277,6 +277,40 @@ describe('the upload page, signed in', { concurrency: false }, () => {
     });
   });
 
+  test('cancels an upload in flight, and retries it with a new upload URL', async () => {
+    await step(page, 'cancel-retry', async () => {
+      // The first PUT to the bucket is held unanswered, so there is an upload in flight to cancel.
+      let held = null;
+      const hold = (route) => {
+        if (route.request().method() === 'PUT' && !held) {
+          held = route;
+          return undefined;
+        }
+        return route.fallback();
+      };
+      await page.route('**/*', hold);
+      await page.locator('#file-input').setInputFiles(join(FIXTURES, 'sunset-64x48.gif'));
+      const item = page.locator('#uploads > li[data-file-name="sunset-64x48.gif"]');
+      await item.locator('.state', { hasText: 'Uploading…' }).waitFor();
+      const abandoned = await item.getAttribute('data-image-id');
+      assert.ok(abandoned && held, 'an upload URL was issued and its PUT is in flight');
+      await item.getByRole('button', { name: 'Cancel uploading sunset-64x48.gif' }).click();
+      await item.locator('.state', { hasText: 'Cancelled.' }).waitFor();
+      assert.equal(await item.getByRole('button', { name: 'Cancel uploading sunset-64x48.gif' }).isVisible(), false);
+      await page.unroute('**/*', hold);
+
+      await item.getByRole('button', { name: 'Retry uploading sunset-64x48.gif' }).click();
+      await item.and(page.locator('[data-state="ready"]')).waitFor({ timeout: SETTLE_MS });
+      const retried = await item.getAttribute('data-image-id');
+      assert.notEqual(retried, abandoned, 'the retry asked for a new upload');
+      // The abandoned image was deleted: the gallery holds the retried one only.
+      await page.waitForFunction(
+        (ids) => [...document.querySelectorAll('#images > li')].map((li) => li.dataset.imageId).join() === ids,
+        retried,
+      );
+    });
+  });
+
   test('no script error on the page', () => {
     assert.deepEqual(pageErrors, []);
   });
