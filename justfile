@@ -27,6 +27,7 @@ dev:
     cat <<'HELP'
 
     The API is at http://127.0.0.1:3000, and uploads are verified and thumbnailed as they arrive.
+    The upload page is at http://127.0.0.1:3000/ (its API description at /openapi.yaml).
     Ask for an upload URL, PUT a fixture image to it, then list your images:
       up=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}')
       curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' -H 'If-None-Match: *' --data-binary @fixtures/images/sunset-64x48.jpg "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])')"
@@ -50,6 +51,7 @@ dev-auth:
 
     The API is at http://127.0.0.1:3000 and every request needs a Cognito ID token.
     The demo user is $COGNITO_USERNAME / $COGNITO_PASSWORD (pool $COGNITO_USER_POOL_ID, app client $COGNITO_CLIENT_ID).
+    The upload page is at http://127.0.0.1:3000/: sign in there as the demo user.
     Sign in against the local Cognito (USER_PASSWORD_AUTH) and keep the ID token:
       token=\$(curl -s $AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER/ -H 'Content-Type: application/x-amz-json-1.1' \\
         -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \\
@@ -409,6 +411,26 @@ deploy: build
 
     New code only (no CloudFormation round trip): just deploy-code. Everything gone: just destroy.
     NEXT
+
+# The page for the deployed stack as static files in DIR: web/site plus a config.json from the stack's outputs (ApiUrl, UserPoolClientId, Region) and its MaxUploadBytes; host DIR anywhere whose origin is in AllowedOrigins
+web-site DIR:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SAM_CLI_TELEMETRY=0
+    command -v node >/dev/null || { echo "web-site: node not found: install Node.js 20 or newer" >&2; exit 1; }
+    sam=$(infra/tools.sh bin sam)
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK): run just deploy first"; exit 1; }
+    region=$("$sam/python" infra/samconfig.py region)
+    aws="$(infra/tools.sh bin awscli)/aws"
+    config=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" --output json | node web/tools/site-config.mjs)
+    mkdir -p '{{DIR}}'
+    # The page's own files only (config.example.json stays behind: config.json replaces it).
+    cp web/site/index.html web/site/style.css web/site/*.js '{{DIR}}/'
+    printf '%s\n' "$config" >'{{DIR}}/config.json'
+    origins=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" \
+      --query "Stacks[0].Parameters[?ParameterKey=='AllowedOrigins'].ParameterValue" --output text)
+    echo "web-site: the page for stack $stack is in {{DIR}}; host it at one of its AllowedOrigins ($origins),"
+    echo "or add the origin you host it at to AllowedOrigins (sam deploy --guided) first."
 
 # Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
 deploy-code: build
