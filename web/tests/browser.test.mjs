@@ -248,6 +248,28 @@ describe('the upload page, signed in', { concurrency: false }, () => {
     });
   });
 
+  test('refreshes the ID token before it expires, and stays signed in', async () => {
+    await step(page, 'refresh', async () => {
+      const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('image-upload.session')));
+      const before = await stored();
+      // As if the token had 30 s left: inside the refresh margin, so the page refreshes it at once.
+      await page.evaluate(() => {
+        const state = JSON.parse(sessionStorage.getItem('image-upload.session'));
+        state.expiresAt = Date.now() + 30_000;
+        sessionStorage.setItem('image-upload.session', JSON.stringify(state));
+      });
+      await page.reload();
+      await page.waitForFunction(
+        () => JSON.parse(sessionStorage.getItem('image-upload.session'))?.expiresAt > Date.now() + 10 * 60_000,
+      );
+      const after = await stored();
+      assert.equal(after.refreshToken, before.refreshToken, 'REFRESH_TOKEN_AUTH keeps the refresh token');
+      await waitForGallery(page);
+      assert.equal(await page.locator('#gallery-error').isVisible(), false, 'the refreshed token is accepted');
+      assert.equal(await page.locator('#images > li').count(), 2);
+    });
+  });
+
   test('is readable at phone width', async () => {
     await step(page, 'phone', async () => {
       await page.setViewportSize({ width: 375, height: 800 });
