@@ -339,14 +339,22 @@ describe('the upload page, signed in', { concurrency: false }, () => {
 });
 
 describe('the upload page, anonymous', { skip: !process.env.ANON_PAGE_URL && 'ANON_PAGE_URL not set' }, () => {
-  test('shows no sign-in, uploads and shows the image', async () => {
+  test('shows no sign-in, uploads with the keyboard alone, and shows the image', async () => {
     const page = await openPage(process.env.ANON_PAGE_URL);
     await step(page, 'anonymous', async () => {
       await page.locator('#app').waitFor({ state: 'visible' });
       assert.equal(await page.locator('#sign-in').isVisible(), false, 'no sign-in form');
       assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false);
       await page.getByText('No sign-in needed').waitFor();
-      await page.locator('#file-input').setInputFiles(join(FIXTURES, 'sunset-64x48.webp'));
+      // With the keyboard alone: Tab to the file picker, Enter opens it.
+      let tabs = 0;
+      while (!(await page.evaluate(() => document.activeElement?.id === 'file-input'))) {
+        assert.ok((tabs += 1) <= 10, 'the file picker is reachable with Tab');
+        await page.keyboard.press('Tab');
+      }
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      assert.equal(chooser.isMultiple(), true, 'several files at once');
+      await chooser.setFiles(join(FIXTURES, 'sunset-64x48.webp'));
       const item = page.locator('#uploads > li[data-file-name="sunset-64x48.webp"]');
       await item.and(page.locator('[data-state="ready"]')).waitFor({ timeout: SETTLE_MS });
       assert.equal(await item.locator('progress').evaluate((p) => p.value), 100);
