@@ -360,6 +360,20 @@ describe('the upload page, anonymous', { skip: !process.env.ANON_PAGE_URL && 'AN
       assert.equal(await item.locator('progress').evaluate((p) => p.value), 100);
       const id = await item.getAttribute('data-image-id');
       await page.locator(`#images > li[data-image-id="${id}"] img`).waitFor();
+
+      // What the browser can tell is not an accepted image never reaches the API.
+      const uploadRequests = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/upload') uploadRequests.push(request.url());
+      });
+      await dropFile(page, 'notes.txt', 'text/plain', Buffer.from('not an image'));
+      const refused = page.locator('#uploads > li[data-file-name="notes.txt"]');
+      await refused.and(page.locator('[data-state="failed"]')).waitFor();
+      assert.equal(
+        await refused.locator('.state').textContent(),
+        'Not uploaded: only JPEG, PNG, GIF, WebP images are accepted.',
+      );
+      assert.deepEqual(uploadRequests, []);
       await shot(page, 'anonymous');
     });
     assert.deepEqual(pageErrors, []);
