@@ -143,21 +143,30 @@ impl PageConfig {
 /// other request (the API routes, its JSON 404 and 405, CORS, request ids) as it would alone.
 pub fn site(api: App, config: &PageConfig) -> Router {
     let config_json = serde_json::to_string_pretty(config).expect("the page config serializes");
+    // Other methods on these paths go to the API too, which answers them in its own error shape.
     let mut router = Router::new()
-        .route("/", get(|| async { page_file(&PAGE_FILES[0]) }))
+        .route(
+            "/",
+            get(|| async { page_file(&PAGE_FILES[0]) }).fallback_service(api.clone()),
+        )
         .route(
             "/config.json",
             get(move || {
                 let body = config_json.clone();
                 async move { static_response("application/json", body) }
-            }),
+            })
+            .fallback_service(api.clone()),
         )
         .route(
             "/openapi.yaml",
-            get(|| async { static_response("application/yaml", OPENAPI_YAML) }),
+            get(|| async { static_response("application/yaml", OPENAPI_YAML) })
+                .fallback_service(api.clone()),
         );
     for file in &PAGE_FILES {
-        router = router.route(file.path, get(move || async move { page_file(file) }));
+        router = router.route(
+            file.path,
+            get(move || async move { page_file(file) }).fallback_service(api.clone()),
+        );
     }
     router.fallback_service(api)
 }
@@ -337,6 +346,16 @@ mod tests {
             assert_eq!(status, StatusCode::OK, "{}", file.path);
             assert_eq!(content_type.as_deref(), Some(file.content_type));
             assert_eq!(body, file.contents, "{}", file.path);
+        }
+
+        // Other methods on the page's paths are the API's to answer.
+        for path in ["/", "/config.json", "/openapi.yaml", "/app.js"] {
+            let response = site
+                .clone()
+                .oneshot(Request::post(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::IM_A_TEAPOT, "POST {path}");
         }
 
         // The test tooling beside the page is never served, nor anything outside the list.
