@@ -27,6 +27,7 @@ dev:
     cat <<'HELP'
 
     The API is at http://127.0.0.1:3000, and uploads are verified and thumbnailed as they arrive.
+    The upload page is at http://127.0.0.1:3000/ (its API description at /openapi.yaml).
     Ask for an upload URL, PUT a fixture image to it, then list your images:
       up=$(curl -s -X POST http://127.0.0.1:3000/upload -H 'Content-Type: application/json' -d '{"fileName":"sunset.jpg","fileType":"image/jpeg"}')
       curl -s -o /dev/null -w '%{http_code}\n' -X PUT -H 'Content-Type: image/jpeg' -H 'If-None-Match: *' --data-binary @fixtures/images/sunset-64x48.jpg "$(echo "$up" | python3 -c 'import json,sys; print(json.load(sys.stdin)["uploadUrl"])')"
@@ -50,6 +51,7 @@ dev-auth:
 
     The API is at http://127.0.0.1:3000 and every request needs a Cognito ID token.
     The demo user is $COGNITO_USERNAME / $COGNITO_PASSWORD (pool $COGNITO_USER_POOL_ID, app client $COGNITO_CLIENT_ID).
+    The upload page is at http://127.0.0.1:3000/: sign in there as the demo user.
     Sign in against the local Cognito (USER_PASSWORD_AUTH) and keep the ID token:
       token=\$(curl -s $AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER/ -H 'Content-Type: application/x-amz-json-1.1' \\
         -H 'X-Amz-Target: AWSCognitoIdentityProviderService.InitiateAuth' \\
@@ -62,8 +64,8 @@ dev-auth:
     HELP
     "$bin/image-upload-local"
 
-# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection
-test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description
+# Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection, the page in a real browser
+test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description test-browser
 
 # Formatting (the service and the fuzz crate) and clippy with warnings as errors
 lint:
@@ -356,6 +358,76 @@ test-api-description:
     echo
     printf 'test-api-description: %s\n' "${summary[@]}"
 
+# The upload page in a real browser (Debian's chromium, playwright-core) against the local server and stack, signed in as two users and anonymously; screenshots in target/browser-artifacts; stops everything on exit
+test-browser:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    chromium="${CHROMIUM:-/usr/bin/chromium}"
+    [ -x "$chromium" ] || { echo "test-browser: no chromium at $chromium: install it (apt-get install chromium) or set CHROMIUM" >&2; exit 1; }
+    command -v npm >/dev/null || { echo "test-browser: npm not found: install Node.js 20 or newer" >&2; exit 1; }
+    # playwright-core, exactly as web/package-lock.json pins it; reinstalled when the lock changes.
+    if ! cmp -s web/package-lock.json web/node_modules/.installed-from-lock; then
+      (cd web && npm ci --no-audit --no-fund --loglevel=error)
+      cp web/package-lock.json web/node_modules/.installed-from-lock
+    fi
+    artifacts="$PWD/target/browser-artifacts"
+    rm -rf "$artifacts" && mkdir -p "$artifacts/bin"
+    # Copies of this build's binaries: another cargo build into the same target dir cannot swap
+    # them under the test.
+    cargo build --bin image-upload-local --bin provision-local
+    cp "${CARGO_TARGET_DIR:-target}/debug/image-upload-local" "${CARGO_TARGET_DIR:-target}/debug/provision-local" "$artifacts/bin/"
+    bin="$artifacts/bin"
+    servers=()
+    stop() {
+      for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+      {{stack}} stop
+    }
+    trap stop EXIT
+    free_port() {
+      local candidate
+      for candidate in $(shuf -i 20000-60000 -n 50); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
+      done
+      echo "test-browser: no free port found" >&2; exit 1
+    }
+    port=$(free_port)
+    anon_port=$(free_port)
+    [ "$port" != "$anon_port" ] || anon_port=$(free_port)
+    # The page's origins: the bucket's CORS rule must let them PUT (provision-local sets it).
+    export ALLOWED_ORIGINS="http://127.0.0.1:$port,http://127.0.0.1:$anon_port"
+    {{stack}} start
+    eval "$({{stack}} env)"
+    # Two users of fresh names (a stack left running keeps its users and their images).
+    run="browser-$(date +%s)-$$"
+    password='Browser-test-2026'
+    COGNITO_USERNAME="$run-2@example.com" COGNITO_PASSWORD="$password" "$bin/provision-local" --auth >/dev/null
+    eval "$(COGNITO_USERNAME="$run-1@example.com" COGNITO_PASSWORD="$password" "$bin/provision-local" --auth)"
+    start_server() { # NAME PORT ENV...: the local server, its log in the artifacts
+      local name=$1 port=$2
+      shift 2
+      env "$@" LISTEN_ADDR="127.0.0.1:$port" "$bin/image-upload-local" >"$artifacts/$name-server.log" 2>&1 &
+      servers+=($!)
+      for _ in $(seq 1 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/config.json" || true)" = 200 ] && return
+        kill -0 "${servers[-1]}" 2>/dev/null || { echo "test-browser: the $name server exited:" >&2; cat "$artifacts/$name-server.log" >&2; exit 1; }
+        sleep 0.1
+      done
+      echo "test-browser: the $name server did not serve /config.json (log: $artifacts/$name-server.log)" >&2; exit 1
+    }
+    # Signed in: tokens verified as the authorizer would. It also processes the uploads.
+    start_server signed-in "$port" AUTH_ISSUER="$AUTH_ISSUER" AUTH_AUDIENCE="$AUTH_AUDIENCE" AUTH_JWKS_URL="$AUTH_JWKS_URL"
+    # Anonymous, on the same stack; one queue poller (the one above) is enough for both.
+    start_server anonymous "$anon_port" -u AUTH_ISSUER -u AUTH_AUDIENCE -u AUTH_JWKS_URL -u QUEUE_URL
+    if ! (cd web && PAGE_URL="http://127.0.0.1:$port" ANON_PAGE_URL="http://127.0.0.1:$anon_port" \
+        USER1="$run-1@example.com" PASSWORD1="$password" USER2="$run-2@example.com" PASSWORD2="$password" \
+        FIXTURES="$PWD/../fixtures/images" ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
+        node --test --test-concurrency=1 --test-reporter=spec tests/); then
+      echo "test-browser: FAILED; screenshots and server logs in $artifacts" >&2
+      tail -n 20 "$artifacts/signed-in-server.log" >&2
+      exit 1
+    fi
+    echo "test-browser: screenshots in $artifacts"
+
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:
     cargo bench --bench cold_path
@@ -419,6 +491,26 @@ deploy: build
 
     New code only (no CloudFormation round trip): just deploy-code. Everything gone: just destroy.
     NEXT
+
+# The page for the deployed stack as static files in DIR: web/site plus a config.json from the stack's outputs (ApiUrl, UserPoolClientId, Region) and its MaxUploadBytes; host DIR anywhere whose origin is in AllowedOrigins
+web-site DIR:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export SAM_CLI_TELEMETRY=0
+    command -v node >/dev/null || { echo "web-site: node not found: install Node.js 20 or newer" >&2; exit 1; }
+    sam=$(infra/tools.sh bin sam)
+    stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK): run just deploy first"; exit 1; }
+    region=$("$sam/python" infra/samconfig.py region)
+    aws="$(infra/tools.sh bin awscli)/aws"
+    config=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" --output json | node web/tools/site-config.mjs)
+    mkdir -p '{{DIR}}'
+    # The page's own files only (config.example.json stays behind: config.json replaces it).
+    cp web/site/index.html web/site/style.css web/site/*.js '{{DIR}}/'
+    printf '%s\n' "$config" >'{{DIR}}/config.json'
+    origins=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" \
+      --query "Stacks[0].Parameters[?ParameterKey=='AllowedOrigins'].ParameterValue" --output text)
+    echo "web-site: the page for stack $stack is in {{DIR}}; host it at one of its AllowedOrigins ($origins),"
+    echo "or add the origin you host it at to AllowedOrigins (sam deploy --guided) first."
 
 # Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
 deploy-code: build

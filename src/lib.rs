@@ -10,8 +10,9 @@
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
+//! - [`web`]: the upload page, its configuration and the API description on the local server.
 //!
-//! `api`, `auth`, `processor`, `aws`, `provision`, `smoke` and `telemetry` need the default `aws` feature; without
+//! `api`, `auth`, `processor`, `aws`, `provision`, `smoke`, `telemetry` and `web` need the default `aws` feature; without
 //! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
 //! build.
 
@@ -32,6 +33,8 @@ pub mod provision;
 pub mod smoke;
 #[cfg(feature = "aws")]
 pub mod telemetry;
+#[cfg(feature = "aws")]
+pub mod web;
 
 #[cfg(test)]
 mod test_alloc;

@@ -1,9 +1,11 @@
-//! The API as a local HTTP server, and the upload processor polling the local queue (`just dev`).
+//! The API as a local HTTP server, with the upload page at `/`, and the upload processor polling
+//! the local queue (`just dev`).
 
 use image_upload::api::{self, AppState};
 use image_upload::aws::AwsClients;
 use image_upload::config::{AuthSettings, Settings};
 use image_upload::processor::{Processor, QueuePoller};
+use image_upload::web::{self, COGNITO_ENDPOINT_VARIABLE, PageConfig};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -49,8 +51,12 @@ async fn main() -> anyhow::Result<()> {
         ),
     }
     let state = AppState::new(&clients, &settings)?;
+    let page = PageConfig::for_local_server(
+        &settings,
+        std::env::var(COGNITO_ENDPOINT_VARIABLE).ok().as_deref(),
+    );
     tracing::info!(
-        "serving http://{} (bucket {}, table {}); Ctrl-C stops",
+        "serving http://{} (the upload page at /; bucket {}, table {}); Ctrl-C stops",
         listener.local_addr()?,
         settings.bucket_name,
         settings.table_name
@@ -62,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
             stop.cancel();
         }
     };
-    api::serve(listener, api::app(state), shutdown).await?;
+    web::serve(listener, web::site(api::app(state), &page), shutdown).await?;
     stop.cancel();
     if let Some(poller) = poller {
         poller.await?;

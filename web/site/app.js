@@ -1,0 +1,475 @@
+// The upload page: sign-in (when the API needs it), uploads with a progress bar each, and the
+// caller's gallery. Plain ES modules, no build step: these files are the whole page.
+
+import { Api, ApiFailure, putFile } from './api.js';
+import { Session } from './auth.js';
+import { formatBytes, rejectionMessage } from './messages.js';
+
+/** The file name extensions the API accepts for each type (src/domain/image_type.rs). */
+const EXTENSIONS = {
+  'image/jpeg': ['jpg', 'jpeg'],
+  'image/png': ['png'],
+  'image/gif': ['gif'],
+  'image/webp': ['webp'],
+};
+const TYPE_NAMES = { 'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP' };
+const DEFAULT_PAGE_SIZE = 12;
+const POLL_INTERVAL_MS = 1000;
+/** How long to watch an upload being checked before leaving it to the gallery. */
+const POLL_ATTEMPTS = 120;
+
+const $ = (id) => document.getElementById(id);
+
+let config;
+let session = null;
+let api;
+let pageSize = DEFAULT_PAGE_SIZE;
+/** The cursor of each gallery page visited so far; the last is the page shown (null: the first). */
+let cursors = [null];
+let galleryRefresh = null;
+/** Uploads in progress, so signing out can stop them. */
+const uploads = new Set();
+
+main();
+
+async function main() {
+  try {
+    const response = await fetch('config.json', { cache: 'no-cache' });
+    if (!response.ok) throw new Error(String(response.status));
+    config = await response.json();
+  } catch {
+    $('loading').hidden = true;
+    showFatal('The page’s settings (config.json) could not be loaded, so it cannot reach the service.');
+    return;
+  }
+  const requested = Number(new URLSearchParams(location.search).get('limit'));
+  if (Number.isInteger(requested) && requested >= 1 && requested <= 100) pageSize = requested;
+
+  if (config.auth) {
+    session = new Session(config.auth, { onSignedOut: showSignIn });
+  }
+  api = new Api(config.apiUrl ?? '', session, {
+    onUnauthorized: () => session?.signOut('Your session has ended. Please sign in again.'),
+  });
+  wireEvents();
+  $('limits').textContent = limitsText();
+  $('file-input').accept = [
+    ...config.limits.allowedTypes,
+    ...config.limits.allowedTypes.flatMap((t) => (EXTENSIONS[t] ?? []).map((e) => `.${e}`)),
+  ].join(',');
+  $('loading').hidden = true;
+  if (!session || session.signedIn) showApp();
+  else showSignIn('');
+}
+
+function wireEvents() {
+  $('sign-in-form').addEventListener('submit', signIn);
+  $('sign-out').addEventListener('click', () => session.signOut('You have signed out.'));
+  $('file-input').addEventListener('change', (event) => {
+    addFiles(event.target.files);
+    event.target.value = '';
+  });
+  const zone = $('drop-zone');
+  for (const type of ['dragenter', 'dragover']) {
+    zone.addEventListener(type, (event) => {
+      event.preventDefault();
+      zone.classList.add('dragging');
+    });
+  }
+  zone.addEventListener('dragleave', () => zone.classList.remove('dragging'));
+  zone.addEventListener('drop', (event) => {
+    event.preventDefault();
+    zone.classList.remove('dragging');
+    addFiles(event.dataTransfer.files);
+  });
+  // A file dropped beside the zone must not replace the page with the file.
+  for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
+  $('older').addEventListener('click', () => {
+    cursors.push($('older').dataset.cursor);
+    loadGallery();
+  });
+  $('newer').addEventListener('click', () => {
+    if (cursors.length > 1) cursors.pop();
+    loadGallery();
+  });
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  const username = $('username').value.trim();
+  const password = $('password').value;
+  const error = $('sign-in-error');
+  error.hidden = true;
+  if (!username || !password) {
+    error.textContent = 'Enter your email and password.';
+    error.hidden = false;
+    return;
+  }
+  const button = $('sign-in-button');
+  button.disabled = true;
+  button.textContent = 'Signing in…';
+  try {
+    await session.signIn(username, password);
+    $('password').value = '';
+    showApp();
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Sign in';
+  }
+}
+
+function showSignIn(reason) {
+  for (const upload of uploads) upload.stop();
+  uploads.clear();
+  clearTimeout(galleryRefresh);
+  $('uploads').replaceChildren();
+  $('images').replaceChildren();
+  cursors = [null];
+  $('app').hidden = true;
+  $('who').hidden = true;
+  $('sign-in').hidden = false;
+  $('signed-out-note').textContent = reason;
+  $('username').focus();
+}
+
+function showApp() {
+  $('sign-in').hidden = true;
+  $('app').hidden = false;
+  $('who').hidden = false;
+  if (session) {
+    $('who-name').textContent = `Signed in as ${session.displayName}`;
+    $('sign-out').hidden = false;
+  } else {
+    $('who-name').textContent = 'No sign-in needed: this service takes anonymous uploads';
+    $('sign-out').hidden = true;
+  }
+  cursors = [null];
+  loadGallery();
+}
+
+function limitsText() {
+  const types = config.limits.allowedTypes.map((t) => TYPE_NAMES[t] ?? t).join(', ');
+  return `${types}; up to ${formatBytes(config.limits.maxUploadBytes)} each.`;
+}
+
+function announce(text) {
+  $('announcer').textContent = text;
+}
+
+function showFatal(text) {
+  $('fatal').textContent = text;
+  $('fatal').hidden = false;
+}
+
+// ---- Uploads ----
+
+function addFiles(fileList) {
+  for (const file of fileList) {
+    const upload = new Upload(file);
+    $('uploads').prepend(upload.element);
+    upload.start();
+  }
+}
+
+/** What the browser can tell about a file before asking the API: its type, or why not. */
+function checkFile(file) {
+  const extension = file.name.includes('.') ? file.name.split('.').pop().toLowerCase() : '';
+  const type =
+    file.type || Object.keys(EXTENSIONS).find((t) => EXTENSIONS[t].includes(extension)) || '';
+  if (!config.limits.allowedTypes.includes(type)) {
+    return { problem: `Not uploaded: only ${limitsText().split(';')[0]} images are accepted.` };
+  }
+  if (!(EXTENSIONS[type] ?? []).includes(extension)) {
+    return {
+      problem: `Not uploaded: a ${TYPE_NAMES[type]} image’s name must end in .${EXTENSIONS[type].join(' or .')}.`,
+    };
+  }
+  if (file.size === 0) return { problem: 'Not uploaded: the file is empty.' };
+  if (file.size > config.limits.maxUploadBytes) {
+    return {
+      problem: `Not uploaded: the file is ${formatBytes(file.size)}; the limit is ${formatBytes(config.limits.maxUploadBytes)}.`,
+    };
+  }
+  return { type };
+}
+
+/** One file's journey: checked, given a URL, PUT with progress, then watched until settled. */
+class Upload {
+  constructor(file) {
+    this.file = file;
+    this.imageId = null;
+    this.transfer = null;
+    this.stopped = false;
+    const li = document.createElement('li');
+    li.className = 'upload';
+    li.dataset.fileName = file.name;
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = `${file.name} (${formatBytes(file.size)})`;
+    const actions = document.createElement('span');
+    actions.className = 'actions';
+    this.cancelButton = button('Cancel', `Cancel uploading ${file.name}`, () => this.cancel(), 'secondary');
+    this.retryButton = button('Retry', `Retry uploading ${file.name}`, () => this.start(), 'secondary');
+    actions.append(this.cancelButton, this.retryButton);
+    this.progress = document.createElement('progress');
+    this.progress.max = 100;
+    this.progress.value = 0;
+    this.progress.setAttribute('aria-label', `Upload of ${file.name}`);
+    this.state = document.createElement('p');
+    this.state.className = 'state';
+    this.state.setAttribute('role', 'status');
+    li.append(name, actions, this.progress, this.state);
+    this.element = li;
+    this.setButtons({ cancel: false, retry: false });
+  }
+
+  setButtons({ cancel, retry }) {
+    this.cancelButton.hidden = !cancel;
+    this.retryButton.hidden = !retry;
+  }
+
+  setState(text, kind = '') {
+    this.state.textContent = text;
+    this.state.className = `state ${kind}`;
+    this.element.dataset.state = kind || 'working';
+  }
+
+  setProgress(fraction) {
+    const percent = Math.round(fraction * 100);
+    this.progress.value = percent;
+    this.progress.textContent = `${percent} %`;
+  }
+
+  async start() {
+    const checked = checkFile(this.file);
+    if (checked.problem) {
+      this.progress.hidden = true;
+      this.setState(checked.problem, 'failed');
+      return;
+    }
+    uploads.add(this);
+    this.stopped = false;
+    // A retry starts over with a new URL; the abandoned image (if any) is deleted.
+    this.discard();
+    this.setProgress(0);
+    this.setState('Asking for an upload link…');
+    this.setButtons({ cancel: true, retry: false });
+    let upload;
+    try {
+      upload = await api.createUpload(this.file, checked.type);
+    } catch (err) {
+      return this.fail(err.message);
+    }
+    this.imageId = upload.imageId;
+    if (this.stopped) return this.discard(); // Cancelled while the link was on its way.
+    this.element.dataset.imageId = upload.imageId;
+    this.setState('Uploading…');
+    this.transfer = putFile(upload, this.file, (fraction) => this.setProgress(fraction));
+    try {
+      await this.transfer.promise;
+    } catch (err) {
+      if (err.reason === 'aborted') return;
+      return this.fail(err.message);
+    } finally {
+      this.transfer = null;
+    }
+    this.setButtons({ cancel: false, retry: false });
+    this.setState('Uploaded. Checking the image…', 'pending');
+    announce(`${this.file.name} uploaded; checking it.`);
+    await this.watch();
+  }
+
+  /** Polls the image until the processor settles it. */
+  async watch() {
+    for (let attempt = 0; attempt < POLL_ATTEMPTS && !this.stopped; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
+      if (this.stopped) return;
+      let image;
+      try {
+        image = await api.getImage(this.imageId);
+      } catch (err) {
+        if (err instanceof ApiFailure && err.code === 'IMAGE_NOT_FOUND') {
+          this.setState('This image was deleted.', 'failed');
+          uploads.delete(this);
+          return;
+        }
+        continue; // A brief outage: keep watching.
+      }
+      if (image.status === 'READY') {
+        this.setState(`Ready: ${image.width} × ${image.height} pixels.`, 'ready');
+        announce(`${this.file.name} is ready.`);
+        return this.settled();
+      }
+      if (image.status === 'REJECTED') {
+        this.setState(`Rejected: ${rejectionMessage(image.rejectionReason)}`, 'rejected');
+        announce(`${this.file.name} was rejected.`);
+        return this.settled();
+      }
+    }
+    if (!this.stopped) {
+      this.setState('Still being checked; it will show in the gallery when done.', 'pending');
+      uploads.delete(this);
+    }
+  }
+
+  settled() {
+    uploads.delete(this);
+    if (cursors.length === 1) loadGallery();
+  }
+
+  fail(message) {
+    this.setState(message, 'failed');
+    this.setButtons({ cancel: false, retry: true });
+    uploads.delete(this);
+  }
+
+  cancel() {
+    this.stop();
+    this.discard();
+    this.setState('Cancelled.', 'failed');
+    this.setButtons({ cancel: false, retry: true });
+    announce(`Upload of ${this.file.name} cancelled.`);
+  }
+
+  /** Stops the PUT and the watching, without a word (signing out, cancelling). */
+  stop() {
+    this.stopped = true;
+    this.transfer?.abort();
+    uploads.delete(this);
+  }
+
+  /** Deletes the image of an abandoned upload, so no stale PENDING entry stays in the gallery. */
+  discard() {
+    if (!this.imageId) return;
+    const imageId = this.imageId;
+    this.imageId = null;
+    delete this.element.dataset.imageId;
+    api.deleteImage(imageId).then(
+      () => (cursors.length === 1 ? loadGallery() : undefined),
+      () => {}, // It expires on its own (PENDING rows have a time to live).
+    );
+  }
+}
+
+function button(text, label, onClick, kind = '') {
+  const element = document.createElement('button');
+  element.type = 'button';
+  element.textContent = text;
+  if (label) element.setAttribute('aria-label', label);
+  if (kind) element.className = kind;
+  element.addEventListener('click', onClick);
+  return element;
+}
+
+// ---- Gallery ----
+
+let galleryRequest = 0;
+
+async function loadGallery() {
+  clearTimeout(galleryRefresh);
+  const request = (galleryRequest += 1);
+  const cursor = cursors[cursors.length - 1];
+  $('gallery-status').textContent = 'Loading your images…';
+  $('gallery-error').hidden = true;
+  let page;
+  try {
+    page = await api.listImages(pageSize, cursor);
+  } catch (err) {
+    if (request !== galleryRequest) return;
+    $('gallery-status').textContent = '';
+    $('gallery-error').textContent = err.message;
+    $('gallery-error').hidden = false;
+    if (err.code === 'INVALID_QUERY') cursors = [null];
+    return;
+  }
+  if (request !== galleryRequest) return; // A newer load overtook this one.
+  if (page.images.length === 0 && cursors.length > 1) {
+    // The last image of a later page was deleted: show the page before it.
+    cursors.pop();
+    return loadGallery();
+  }
+  $('images').replaceChildren(...page.images.map(imageCard));
+  $('gallery-status').textContent =
+    page.images.length === 0 ? 'No images yet. Upload some above.' : '';
+  $('page-number').textContent = cursors.length > 1 || page.nextCursor ? `Page ${cursors.length}` : '';
+  $('newer').hidden = cursors.length === 1;
+  $('older').hidden = !page.nextCursor;
+  $('older').dataset.cursor = page.nextCursor ?? '';
+  // The thumbnail and original links are short-lived: fetch fresh ones before they expire.
+  const expiries = page.images.filter((i) => i.urlsExpireAt).map((i) => Date.parse(i.urlsExpireAt));
+  const pending = page.images.some((i) => i.status === 'PENDING');
+  let wait = expiries.length ? Math.min(...expiries) - Date.now() - 30_000 : Infinity;
+  if (pending) wait = Math.min(wait, 5_000);
+  if (Number.isFinite(wait)) galleryRefresh = setTimeout(loadGallery, Math.max(wait, 5_000));
+}
+
+function imageCard(image) {
+  const li = document.createElement('li');
+  li.className = 'image';
+  li.dataset.imageId = image.imageId;
+  li.dataset.status = image.status;
+  let thumb;
+  if (image.status === 'READY') {
+    thumb = document.createElement('img');
+    thumb.src = image.thumbnailUrl;
+    thumb.alt = `Thumbnail of ${image.fileName}`;
+    thumb.loading = 'lazy';
+  } else {
+    thumb = document.createElement('div');
+    thumb.textContent = image.status === 'PENDING' ? 'Being checked…' : 'Rejected';
+  }
+  thumb.classList.add('thumb');
+  const name = document.createElement('p');
+  name.className = 'name';
+  name.textContent = image.fileName;
+  const detail = document.createElement('p');
+  detail.className = 'detail';
+  if (image.status === 'READY') {
+    detail.textContent = `${image.width} × ${image.height}, ${formatBytes(image.sizeBytes)}`;
+  } else if (image.status === 'REJECTED') {
+    detail.textContent = `Rejected: ${rejectionMessage(image.rejectionReason)}`;
+    detail.classList.add('error');
+  } else {
+    detail.textContent = 'Uploading or being checked.';
+  }
+  const actions = document.createElement('div');
+  actions.className = 'actions';
+  if (image.url) {
+    const open = document.createElement('a');
+    open.href = image.url;
+    open.target = '_blank';
+    open.rel = 'noopener';
+    open.textContent = 'Open original';
+    open.setAttribute('aria-label', `Open the original of ${image.fileName}`);
+    actions.append(open);
+  }
+  actions.append(button('Delete', `Delete ${image.fileName}`, () => confirmDelete(image), 'danger'));
+  li.append(thumb, name, detail, actions);
+  return li;
+}
+
+function confirmDelete(image) {
+  const dialog = $('confirm-delete');
+  $('confirm-delete-name').textContent = image.fileName;
+  dialog.returnValue = '';
+  dialog.addEventListener(
+    'close',
+    async () => {
+      if (dialog.returnValue !== 'delete') return;
+      try {
+        await api.deleteImage(image.imageId);
+        announce(`${image.fileName} deleted.`);
+      } catch (err) {
+        $('gallery-error').textContent = err.message;
+        $('gallery-error').hidden = false;
+        return;
+      }
+      loadGallery();
+    },
+    { once: true },
+  );
+  dialog.showModal();
+}

@@ -1,0 +1,67 @@
+// Plain-language words for every code the API and the processor can return. The API's codes are
+// in src/api/error.rs, the processor's rejection reasons in src/domain/processing.rs; a test
+// (web/tests/messages.test.mjs) fails when one of them has no sentence here.
+
+/** What went wrong, for each `error.code` of an API error body. */
+export const API_ERRORS = {
+  INVALID_FILE_NAME: 'The file name cannot be used: it is empty, longer than 255 bytes, or contains control characters. Rename the file and try again.',
+  UNSUPPORTED_FILE_TYPE: 'This kind of file is not accepted. Upload a JPEG, PNG, GIF or WebP image.',
+  EXTENSION_MISMATCH: 'The file name’s extension does not match its type (for example a JPEG named “.png”). Rename the file and try again.',
+  INVALID_FILE_SIZE: 'The file’s size could not be used: it must be a whole number of bytes above zero.',
+  FILE_SIZE_REQUIRED: 'The service needs to know the file’s size before upload. Reload the page and try again.',
+  FILE_TOO_LARGE: 'The file is larger than the service accepts.',
+  INVALID_REQUEST: 'The service did not understand the request. Reload the page and try again.',
+  BODY_TOO_LARGE: 'The request was too large for the service. Reload the page and try again.',
+  UNAUTHORIZED: 'You are not signed in, or your session has ended. Please sign in again.',
+  SERVICE_UNAVAILABLE: 'The service is busy or briefly unavailable. Wait a moment and try again.',
+  INVALID_QUERY: 'The gallery could not be loaded from that position. Go back to the first page.',
+  IMAGE_NOT_FOUND: 'That image no longer exists. It may have been deleted.',
+  NOT_FOUND: 'The page asked the service for something that does not exist. Check the API address in config.json.',
+  METHOD_NOT_ALLOWED: 'The service does not allow that action. Check the API address in config.json.',
+  INTERNAL_ERROR: 'Something went wrong on the service’s side. Try again; if it keeps happening, tell the service’s operators.',
+};
+
+/** Why the processor refused an upload, for each `rejectionReason`. */
+export const REJECTION_REASONS = {
+  TOO_LARGE: 'The uploaded file is larger than the service accepts.',
+  SIZE_MISMATCH: 'The uploaded file’s size is not the size announced before the upload.',
+  TYPE_MISMATCH: 'The file is not really an image of the type its name says.',
+  UNDECODABLE: 'The file is damaged or not a readable image.',
+  TOO_MANY_PIXELS: 'The image is too large in width or height.',
+};
+
+/** What Cognito's error types mean to someone signing in. */
+export const SIGN_IN_ERRORS = {
+  NotAuthorizedException: 'Wrong email or password.',
+  UserNotFoundException: 'Wrong email or password.',
+  UserNotConfirmedException: 'This account is not confirmed yet. Confirm it, then sign in.',
+  PasswordResetRequiredException: 'This account needs a new password. Reset it, then sign in.',
+  TooManyRequestsException: 'Too many attempts. Wait a minute and try again.',
+  LimitExceededException: 'Too many attempts. Wait a minute and try again.',
+  InvalidParameterException: 'Enter your email and password.',
+};
+
+/** A sentence for an API error code; unknown codes get a general sentence, never raw JSON. */
+export function apiErrorMessage(code, status) {
+  if (code && API_ERRORS[code]) return API_ERRORS[code];
+  if (status >= 500) return API_ERRORS.INTERNAL_ERROR;
+  return 'The service refused the request. Reload the page and try again.';
+}
+
+/** A sentence for a rejection reason code. */
+export function rejectionMessage(code) {
+  return REJECTION_REASONS[code] ?? 'The file was not accepted as an image.';
+}
+
+/** A size in bytes as people read it ("2.5 MB"). */
+export function formatBytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
+}

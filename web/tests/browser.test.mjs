@@ -1,0 +1,396 @@
+// The upload page in a real browser (Debian's chromium, driven by playwright-core) against the
+// real local server and stack, as `just test-browser` starts them: sign in, upload two images and
+// a text file renamed .png, watch the progress bars and the verdicts, page through the gallery,
+// delete with confirmation, sign out, and check a second user sees none of the first one's images.
+// Also the anonymous mode, when ANON_PAGE_URL names a server that allows it.
+//
+// Environment (set by the recipe): PAGE_URL, USER1, PASSWORD1, USER2, PASSWORD2, FIXTURES (the
+// fixture image folder), ARTIFACTS (where screenshots go), optional ANON_PAGE_URL and CHROMIUM.
+
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this test with \`just test-browser\``);
+  return value;
+};
+
+const PAGE_URL = env('PAGE_URL');
+const FIXTURES = env('FIXTURES');
+const ARTIFACTS = env('ARTIFACTS');
+const USERS = [
+  { name: env('USER1'), password: env('PASSWORD1') },
+  { name: env('USER2'), password: env('PASSWORD2') },
+];
+/** How long the processor may take to settle an upload on a busy 2-core machine. */
+const SETTLE_MS = 60_000;
+
+// The flags from the project's notes on this machine: no sandbox (root in a container), and no
+// background traffic to Google's services, which would only be refused offline.
+const LAUNCH = {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+};
+
+let browser;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // chromium gets its own fresh profile from playwright (a new --user-data-dir each launch).
+  browser = await chromium.launch(LAUNCH);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A new tab at phone-or-desktop size, with uncaught page errors collected. */
+async function openPage(url, viewport = { width: 1100, height: 900 }) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(`${url}: ${err.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** Runs `fn`; on failure saves a screenshot named after the step, then fails. */
+async function step(page, name, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`), fullPage: true }).catch(() => {});
+    throw err;
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, user) {
+  await page.getByLabel('Email').fill(user.name);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('#app').waitFor({ state: 'visible' });
+}
+
+/** The image ids on every gallery page, following "Older" from the first page. */
+async function allGalleryIds(page) {
+  const ids = [];
+  while ((await page.locator('#newer').isVisible())) {
+    await page.locator('#newer').click();
+    await waitForGallery(page);
+  }
+  for (;;) {
+    ids.push(...(await page.locator('#images > li').evaluateAll((lis) => lis.map((li) => li.dataset.imageId))));
+    if (!(await page.locator('#older').isVisible())) return ids;
+    await page.locator('#older').click();
+    await waitForGallery(page);
+  }
+}
+
+async function waitForGallery(page) {
+  await page.waitForFunction(() => document.getElementById('gallery-status').textContent !== 'Loading your images…');
+}
+
+/** Drops a file on the drop zone as a person would drag one there. */
+async function dropFile(page, name, type, bytes) {
+  const dataTransfer = await page.evaluateHandle(
+    ({ name, type, base64 }) => {
+      const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([data], name, { type }));
+      return transfer;
+    },
+    { name, type, base64: Buffer.from(bytes).toString('base64') },
+  );
+  await page.locator('#drop-zone').dispatchEvent('dragenter', { dataTransfer });
+  await page.locator('#drop-zone').dispatchEvent('drop', { dataTransfer });
+}
+
+describe('the upload page, signed in', { concurrency: false }, () => {
+  let page;
+  const uploaded = {};
+
+  before(async () => {
+    // Two images a page, so three uploads make a gallery of two pages.
+    page = await openPage(`${PAGE_URL}/?limit=2`);
+  });
+
+  test('offers sign-in, refuses a wrong password in plain words, and signs in', async () => {
+    await step(page, 'sign-in', async () => {
+      await page.locator('#sign-in').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#app').isVisible(), false, 'nothing but sign-in before signing in');
+      await shot(page, 'sign-in');
+      await page.getByLabel('Email').fill(USERS[0].name);
+      await page.getByLabel('Password').fill(`${USERS[0].password}-wrong`);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Wrong email or password.' }).waitFor();
+      await signIn(page, USERS[0]);
+      await page.getByText(`Signed in as ${USERS[0].name}`).waitFor();
+      await waitForGallery(page);
+      assert.equal(await page.locator('#images > li').count(), 0, 'a new user starts with no images');
+    });
+  });
+
+  test('uploads two images and a text file renamed .png: progress to 100 %, two ready, one rejected with its reason', async () => {
+    await step(page, 'upload', async () => {
+      await page
+        .locator('#file-input')
+        .setInputFiles([join(FIXTURES, 'sunset-64x48.jpg'), join(FIXTURES, 'sunset-64x48.png')]);
+      await dropFile(page, 'notes.png', 'image/png', Buffer.from('These are notes, not a picture.\n'));
+
+      const item = (name) => page.locator(`#uploads > li[data-file-name="${name}"]`);
+      for (const name of ['sunset-64x48.jpg', 'sunset-64x48.png', 'notes.png']) {
+        const progress = item(name).locator('progress');
+        // Each file has its own native progress bar, named after the file.
+        assert.equal(await progress.getAttribute('aria-label'), `Upload of ${name}`);
+        await page.waitForFunction(
+          (n) => document.querySelector(`#uploads > li[data-file-name="${n}"] progress`)?.value === 100,
+          name,
+          { timeout: SETTLE_MS },
+        );
+      }
+      for (const name of ['sunset-64x48.jpg', 'sunset-64x48.png']) {
+        await item(name).and(page.locator('[data-state="ready"]')).waitFor({ timeout: SETTLE_MS });
+        assert.match(await item(name).locator('.state').textContent(), /^Ready: 64 × 48 pixels\.$/);
+        uploaded[name] = await item(name).getAttribute('data-image-id');
+      }
+      await item('notes.png').and(page.locator('[data-state="rejected"]')).waitFor({ timeout: SETTLE_MS });
+      assert.equal(
+        await item('notes.png').locator('.state').textContent(),
+        'Rejected: The file is not really an image of the type its name says.',
+      );
+      uploaded['notes.png'] = await item('notes.png').getAttribute('data-image-id');
+      assert.equal(new Set(Object.values(uploaded)).size, 3, 'three images, three ids');
+    });
+  });
+
+  test('shows the thumbnails and the rejection, two images a page, and pages through them', async () => {
+    await step(page, 'gallery', async () => {
+      // Newest first: the rejected text file was dropped last, but settling order varies, so
+      // compare sets; the first page holds two of the three, the second the last one.
+      await page.waitForFunction(() => document.querySelectorAll('#images > li').length === 2);
+      assert.equal(await page.locator('#page-number').textContent(), 'Page 1');
+      assert.equal(await page.locator('#older').isVisible(), true, 'a second page is offered');
+      assert.equal(await page.locator('#newer').isVisible(), false);
+      const ids = await allGalleryIds(page);
+      assert.deepEqual(new Set(ids), new Set(Object.values(uploaded)), 'every upload, each once');
+      assert.equal(ids.length, 3);
+
+      // On the way back the page number and buttons follow.
+      assert.equal(await page.locator('#page-number').textContent(), 'Page 2');
+      assert.equal(await page.locator('#images > li').count(), 1);
+      await page.locator('#newer').click();
+      await waitForGallery(page);
+      assert.equal(await page.locator('#page-number').textContent(), 'Page 1');
+
+      // Both thumbnails really load (from the bucket, through their presigned URLs).
+      for (const name of ['sunset-64x48.jpg', 'sunset-64x48.png']) {
+        const id = uploaded[name];
+        const card = await cardOnSomePage(page, id);
+        const img = card.getByRole('img', { name: `Thumbnail of ${name}` });
+        await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+        const original = card.getByRole('link', { name: `Open the original of ${name}` });
+        const href = await original.getAttribute('href');
+        const response = await page.request.get(href);
+        assert.equal(response.status(), 200, 'the original opens');
+        assert.equal(response.headers()['content-type'], name.endsWith('.jpg') ? 'image/jpeg' : 'image/png');
+      }
+      const rejected = await cardOnSomePage(page, uploaded['notes.png']);
+      assert.equal(await rejected.getAttribute('data-status'), 'REJECTED');
+      assert.equal(
+        await rejected.locator('.detail').textContent(),
+        'Rejected: The file is not really an image of the type its name says.',
+      );
+      await shot(page, 'gallery-page');
+    });
+  });
+
+  test('deletes an image only after confirmation, and it stays gone after a reload', async () => {
+    await step(page, 'delete', async () => {
+      const id = uploaded['sunset-64x48.jpg'];
+      let card = await cardOnSomePage(page, id);
+      await card.getByRole('button', { name: 'Delete sunset-64x48.jpg' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete this image?' });
+      await dialog.waitFor();
+      assert.match(await dialog.textContent(), /“sunset-64x48\.jpg” will be deleted/);
+      await shot(page, 'delete-confirmation');
+      await dialog.getByRole('button', { name: 'Keep it' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      assert.ok((await allGalleryIds(page)).includes(id), 'kept when the person says keep it');
+
+      card = await cardOnSomePage(page, id);
+      await card.getByRole('button', { name: 'Delete sunset-64x48.jpg' }).click();
+      await dialog.getByRole('button', { name: 'Delete', exact: true }).click();
+      await page.locator(`#images > li[data-image-id="${id}"]`).waitFor({ state: 'detached' });
+
+      await page.reload();
+      await page.locator('#app').waitFor({ state: 'visible' }); // Still signed in: the session is kept.
+      await waitForGallery(page);
+      const ids = await allGalleryIds(page);
+      assert.ok(!ids.includes(id), 'gone after a reload');
+      assert.equal(ids.length, 2);
+    });
+  });
+
+  test('refreshes the ID token before it expires, and stays signed in', async () => {
+    await step(page, 'refresh', async () => {
+      const stored = () => page.evaluate(() => JSON.parse(sessionStorage.getItem('image-upload.session')));
+      const before = await stored();
+      // As if the token had 30 s left: inside the refresh margin, so the page refreshes it at once.
+      await page.evaluate(() => {
+        const state = JSON.parse(sessionStorage.getItem('image-upload.session'));
+        state.expiresAt = Date.now() + 30_000;
+        sessionStorage.setItem('image-upload.session', JSON.stringify(state));
+      });
+      await page.reload();
+      await page.waitForFunction(
+        () => JSON.parse(sessionStorage.getItem('image-upload.session'))?.expiresAt > Date.now() + 10 * 60_000,
+      );
+      const after = await stored();
+      assert.equal(after.refreshToken, before.refreshToken, 'REFRESH_TOKEN_AUTH keeps the refresh token');
+      await waitForGallery(page);
+      assert.equal(await page.locator('#gallery-error').isVisible(), false, 'the refreshed token is accepted');
+      assert.equal(await page.locator('#images > li').count(), 2);
+    });
+  });
+
+  test('is readable at phone width', async () => {
+    await step(page, 'phone', async () => {
+      await page.setViewportSize({ width: 375, height: 800 });
+      await waitForGallery(page);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `no sideways scrolling at 375 px (overflow ${overflow} px)`);
+      await shot(page, 'phone');
+      await page.setViewportSize({ width: 1100, height: 900 });
+    });
+  });
+
+  test('signs out, and a second user sees none of the first user’s images', async () => {
+    await step(page, 'second-user', async () => {
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.locator('#sign-in').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#app').isVisible(), false);
+      assert.equal(await page.locator('#signed-out-note').textContent(), 'You have signed out.');
+      await page.reload();
+      await page.locator('#sign-in').waitFor({ state: 'visible' }); // Signed out stays signed out.
+
+      await signIn(page, USERS[1]);
+      await page.getByText(`Signed in as ${USERS[1].name}`).waitFor();
+      await waitForGallery(page);
+      assert.equal(await page.locator('#images > li').count(), 0);
+      assert.equal(await page.locator('#gallery-status').textContent(), 'No images yet. Upload some above.');
+      await shot(page, 'second-user');
+    });
+  });
+
+  test('cancels an upload in flight, and retries it with a new upload URL', async () => {
+    await step(page, 'cancel-retry', async () => {
+      // The first PUT to the bucket is held unanswered, so there is an upload in flight to cancel.
+      let held = null;
+      const hold = (route) => {
+        if (route.request().method() === 'PUT' && !held) {
+          held = route;
+          return undefined;
+        }
+        return route.fallback();
+      };
+      await page.route('**/*', hold);
+      await page.locator('#file-input').setInputFiles(join(FIXTURES, 'sunset-64x48.gif'));
+      const item = page.locator('#uploads > li[data-file-name="sunset-64x48.gif"]');
+      await item.locator('.state', { hasText: 'Uploading…' }).waitFor();
+      const abandoned = await item.getAttribute('data-image-id');
+      assert.ok(abandoned && held, 'an upload URL was issued and its PUT is in flight');
+      await item.getByRole('button', { name: 'Cancel uploading sunset-64x48.gif' }).click();
+      await item.locator('.state', { hasText: 'Cancelled.' }).waitFor();
+      assert.equal(await item.getByRole('button', { name: 'Cancel uploading sunset-64x48.gif' }).isVisible(), false);
+      await page.unroute('**/*', hold);
+
+      await item.getByRole('button', { name: 'Retry uploading sunset-64x48.gif' }).click();
+      await item.and(page.locator('[data-state="ready"]')).waitFor({ timeout: SETTLE_MS });
+      const retried = await item.getAttribute('data-image-id');
+      assert.notEqual(retried, abandoned, 'the retry asked for a new upload');
+      // The abandoned image was deleted: the gallery holds the retried one only.
+      await page.waitForFunction(
+        (ids) => [...document.querySelectorAll('#images > li')].map((li) => li.dataset.imageId).join() === ids,
+        retried,
+      );
+    });
+  });
+
+  test('no script error on the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+describe('the upload page, anonymous', { skip: !process.env.ANON_PAGE_URL && 'ANON_PAGE_URL not set' }, () => {
+  test('shows no sign-in, uploads with the keyboard alone, and shows the image', async () => {
+    const page = await openPage(process.env.ANON_PAGE_URL);
+    await step(page, 'anonymous', async () => {
+      await page.locator('#app').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#sign-in').isVisible(), false, 'no sign-in form');
+      assert.equal(await page.getByRole('button', { name: 'Sign out' }).isVisible(), false);
+      await page.getByText('No sign-in needed').waitFor();
+      // With the keyboard alone: Tab to the file picker, Enter opens it.
+      let tabs = 0;
+      while (!(await page.evaluate(() => document.activeElement?.id === 'file-input'))) {
+        assert.ok((tabs += 1) <= 10, 'the file picker is reachable with Tab');
+        await page.keyboard.press('Tab');
+      }
+      const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+      assert.equal(chooser.isMultiple(), true, 'several files at once');
+      await chooser.setFiles(join(FIXTURES, 'sunset-64x48.webp'));
+      const item = page.locator('#uploads > li[data-file-name="sunset-64x48.webp"]');
+      await item.and(page.locator('[data-state="ready"]')).waitFor({ timeout: SETTLE_MS });
+      assert.equal(await item.locator('progress').evaluate((p) => p.value), 100);
+      const id = await item.getAttribute('data-image-id');
+      await page.locator(`#images > li[data-image-id="${id}"] img`).waitFor();
+
+      // What the browser can tell is not an accepted image never reaches the API.
+      const uploadRequests = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/upload') uploadRequests.push(request.url());
+      });
+      await dropFile(page, 'notes.txt', 'text/plain', Buffer.from('not an image'));
+      const refused = page.locator('#uploads > li[data-file-name="notes.txt"]');
+      await refused.and(page.locator('[data-state="failed"]')).waitFor();
+      assert.equal(
+        await refused.locator('.state').textContent(),
+        'Not uploaded: only JPEG, PNG, GIF, WebP images are accepted.',
+      );
+      assert.deepEqual(uploadRequests, []);
+      await shot(page, 'anonymous');
+    });
+    assert.deepEqual(pageErrors, []);
+  });
+});
+
+/** The gallery card of `id`, paging to it if needed. */
+async function cardOnSomePage(page, id) {
+  const card = page.locator(`#images > li[data-image-id="${id}"]`);
+  while ((await page.locator('#newer').isVisible())) {
+    await page.locator('#newer').click();
+    await waitForGallery(page);
+  }
+  for (;;) {
+    if (await card.count()) return card;
+    if (!(await page.locator('#older').isVisible())) throw new Error(`image ${id} is on no gallery page`);
+    await page.locator('#older').click();
+    await waitForGallery(page);
+  }
+}

@@ -1,0 +1,49 @@
+// config.json for a deployment, from describe-stacks output (no AWS needed).
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { siteConfig } from '../tools/site-config.mjs';
+
+const stack = (outputs, parameters = []) => ({
+  Stacks: [
+    {
+      StackName: 'image-upload',
+      Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })),
+      Parameters: parameters.map(([ParameterKey, ParameterValue]) => ({ ParameterKey, ParameterValue })),
+    },
+  ],
+});
+
+const OUTPUTS = {
+  ApiUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod/',
+  UserPoolClientId: '1example23456789abcdefghij',
+  UserPoolId: 'eu-west-1_AbC',
+  Region: 'eu-west-1',
+  BucketName: 'ignored',
+};
+
+test('a deployment’s outputs and upload limit become the page’s config', () => {
+  assert.deepEqual(siteConfig(stack(OUTPUTS, [['MaxUploadBytes', '5000000'], ['StageName', 'prod']])), {
+    apiUrl: 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod',
+    auth: {
+      region: 'eu-west-1',
+      userPoolClientId: '1example23456789abcdefghij',
+      cognitoEndpoint: 'https://cognito-idp.eu-west-1.amazonaws.com/',
+    },
+    limits: { maxUploadBytes: 5000000, allowedTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'] },
+  });
+});
+
+test('the example config in web/site has the same shape', () => {
+  const example = JSON.parse(readFileSync(new URL('../site/config.example.json', import.meta.url), 'utf8'));
+  assert.deepEqual(example, siteConfig(stack({ ...OUTPUTS, ApiUrl: example.apiUrl, UserPoolClientId: example.auth.userPoolClientId })));
+});
+
+test('a missing output or a bad limit is named', () => {
+  const { UserPoolClientId, ...without } = OUTPUTS;
+  assert.throws(() => siteConfig(stack(without)), /no UserPoolClientId output/);
+  assert.throws(() => siteConfig(stack(OUTPUTS, [['MaxUploadBytes', 'lots']])), /MaxUploadBytes/);
+  assert.throws(() => siteConfig({ Stacks: [] }), /one stack/);
+});
