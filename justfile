@@ -65,10 +65,11 @@ dev-auth:
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run
 test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local
 
-# Formatting (the service and the fuzz crate) and clippy with warnings as errors
+# Formatting (the service, the fuzz crate and the peer bench's crate) and clippy with warnings as errors
 lint:
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
+    cargo fmt --check --manifest-path bench/peers/ours/Cargo.toml
     cargo clippy --all-targets -- -D warnings
     # The template test is left out of `cargo test` (and so of --all-targets): lint it by name.
     cargo clippy --test template -- -D warnings
@@ -275,6 +276,10 @@ smoke-local:
       grep -q "\"$metric\":" "$server_log" || { echo "smoke-local: the server wrote no $metric metric line" >&2; exit 1; }
     done
     echo "smoke-local: the server wrote its EMF metric lines ($(grep -c '"_aws":' "$server_log") of them)"
+
+# The thumbnail path against libvips (sharp), libjpeg-turbo (Pillow) and naive `image` on 12 MP inputs, one pinned core: one markdown table (peers installed on first use)
+bench-peers:
+    bench/peers/run.sh
 
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:

@@ -6,8 +6,9 @@
 #   infra/tools.sh bin TOOL     install if needed, print the venv's bin directory
 #   infra/tools.sh install      install every tool (what CI's first `just lint-infra` does)
 #
-# TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, or lambda
-# (cargo-lambda and ziglang, installed into the shared `tools` venv the justfile's `build` uses).
+# TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, lambda
+# (cargo-lambda and ziglang, installed into the shared `tools` venv the justfile's `build` uses), or
+# peers (the Pillow that `just bench-peers` times; not part of `install`, CI does not need it).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -47,7 +48,7 @@ ensure() {
 
 case "${1:-}" in
   bin)
-    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|lambda"
+    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|lambda|peers"
     ensure "$2"
     echo "$(venv_of "$2")/bin"
     ;;
