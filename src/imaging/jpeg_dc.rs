@@ -104,9 +104,28 @@ const NOT_CODED: u8 = u8::MAX;
 
 const LOOKUP_BITS: u32 = 9;
 
+/// The bits an AC code is looked up by in [`Huffman::skip`]: 2^11 entries of 2 bytes stay in the
+/// L1 cache, and the standard tables code all but rare large coefficients in at most 11 bits.
+const SKIP_BITS: u32 = 11;
+
+/// [`Huffman::skip`] entries: the bits to drop (code and value) in the low 5 bits, how far the
+/// code moves along the band (`run + 1`, or 16) in the next 5, the run in the next 4, then flags.
+const SKIP_LENGTH: u16 = 0x1F;
+const SKIP_ADVANCE_SHIFT: u16 = 5;
+const SKIP_RUN_SHIFT: u16 = 10;
+/// The code is a coefficient (size > 0): its position, `k + run`, becomes non-zero.
+const SKIP_COEFFICIENT: u16 = 1 << 14;
+/// The code ends the band (size 0, run < 15): end-of-block, or a progressive end-of-band run
+/// whose `run` extra bits follow the code (and are not counted in the length).
+const SKIP_END_OF_BAND: u16 = 1 << 15;
+
 struct Huffman {
     /// For the next `LOOKUP_BITS` bits: (code length, symbol); length 0 means "longer code".
     lookup: Vec<(u8, u8)>,
+    /// For the next `SKIP_BITS` bits, an AC code read as run/size in one step (see `SKIP_*`):
+    /// what passing over a coefficient without its value takes. 0 means a longer code (or none),
+    /// left to [`Bits::symbol`].
+    skip: Box<[u16; 1 << SKIP_BITS]>,
     /// Canonical decoding for codes longer than `LOOKUP_BITS` (index = code length).
     max_code: [i32; 18],
     val_offset: [i32; 18],
@@ -161,11 +180,46 @@ impl Huffman {
         max_code[17] = i32::MAX;
         Ok(Self {
             lookup,
+            skip: skip_table(counts, values),
             max_code,
             val_offset,
             values: values.to_vec(),
         })
     }
+}
+
+/// [`Huffman::skip`] for a table whose counts `Huffman::new` has checked: each code of at most
+/// `SKIP_BITS` bits fills the entries its prefix covers, as in the lookup table.
+fn skip_table(counts: &[u8; 16], values: &[u8]) -> Box<[u16; 1 << SKIP_BITS]> {
+    let mut skip = Box::new([0u16; 1 << SKIP_BITS]);
+    let (mut code, mut k) = (0usize, 0usize);
+    for len in 1..=SKIP_BITS {
+        for _ in 0..counts[len as usize - 1] {
+            let rs = values.get(k).copied().unwrap_or(0);
+            let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
+            // len <= 11 and size <= 15: the length fits SKIP_LENGTH; run + 1 <= 16 fits 5 bits.
+            let length = len as u16;
+            let entry = match (size, run) {
+                (0, 15) => length | 16 << SKIP_ADVANCE_SHIFT,
+                (0, _) => length | run << SKIP_RUN_SHIFT | SKIP_END_OF_BAND,
+                _ => {
+                    (length + size)
+                        | (run + 1) << SKIP_ADVANCE_SHIFT
+                        | run << SKIP_RUN_SHIFT
+                        | SKIP_COEFFICIENT
+                }
+            };
+            let shift = SKIP_BITS - len;
+            // Counts were checked (`code` < 2^len): the range is within the table.
+            if let Some(entries) = skip.get_mut(code << shift..(code + 1) << shift) {
+                entries.fill(entry);
+            }
+            code += 1;
+            k += 1;
+        }
+        code <<= 1;
+    }
+    skip
 }
 
 /// Reads entropy-coded bits, removing stuffed zero bytes and stopping at markers.
@@ -180,10 +234,24 @@ struct Bits<'a> {
     /// below `u32::MAX`.
     padding: u32,
     at_marker: bool,
+    /// Whether the fast paths (eight bytes at a time, [`Huffman::skip`]) may be taken. Tests turn
+    /// them off (`tests::with_reference_paths`) to compare against the plain byte-by-byte,
+    /// symbol-by-symbol reading; in other builds it is always true.
+    fast: bool,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by the tests to decode with the reference paths only (see `Bits::fast`).
+    static REFERENCE_PATHS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl<'a> Bits<'a> {
     fn new(data: &'a [u8], pos: usize) -> Self {
+        #[cfg(test)]
+        let fast = !REFERENCE_PATHS.get();
+        #[cfg(not(test))]
+        let fast = true;
         Self {
             data,
             pos,
@@ -191,12 +259,35 @@ impl<'a> Bits<'a> {
             count: 0,
             padding: 0,
             at_marker: false,
+            fast,
         }
     }
 
     /// Tops the buffer up to at least 57 bits.
     #[inline]
     fn fill(&mut self) {
+        // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
+        // whole bytes of them at once.
+        if self.fast
+            && !self.at_marker
+            && let Some(chunk) = self.data.get(self.pos..self.pos + 8)
+            && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
+        {
+            let word = u64::from_be_bytes(chunk);
+            let inverted = !word;
+            // A zero byte of `inverted` (a 0xFF byte of `word`) sets its high bit here.
+            let has_ff =
+                inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080;
+            if has_ff == 0 && self.count <= 56 {
+                // count <= 56: between 1 and 8 whole bytes fit; keep just those.
+                let bytes = (64 - self.count) / 8;
+                let kept = word & !u64::MAX.checked_shr(8 * bytes).unwrap_or(0);
+                self.acc |= kept >> self.count;
+                self.count += 8 * bytes;
+                self.pos += bytes as usize;
+                return;
+            }
+        }
         while self.count <= 56 {
             let mut byte = 0u8;
             if self.at_marker {
@@ -848,6 +939,20 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
     // k <= 63 before each step and a step adds at most 16: no overflow.
     let mut k = 1;
     while k < 64 {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top SKIP_BITS bits: an index below the table's size.
+        let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+        if entry != 0 && bits.fast {
+            // At most 11 + 15 bits, and at least 32 are buffered.
+            bits.consume(u32::from(entry & SKIP_LENGTH));
+            if entry & SKIP_END_OF_BAND != 0 {
+                return Ok(());
+            }
+            k += usize::from(entry >> SKIP_ADVANCE_SHIFT & 31);
+            continue;
+        }
         let rs = bits.symbol(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
@@ -1197,6 +1302,31 @@ fn ac_first(
     // k <= 63 + 16 throughout.
     let (mut k, end) = (u32::from(start), u32::from(end));
     while k <= end {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top SKIP_BITS bits: an index below the table's size.
+        let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+        if entry != 0 && bits.fast {
+            // At most 11 + 15 bits, and at least 32 are buffered.
+            bits.consume(u32::from(entry & SKIP_LENGTH));
+            let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
+            if entry & SKIP_COEFFICIENT != 0 {
+                k += run;
+                if k > end {
+                    return Err(DcError::Invalid);
+                }
+                *nonzero |= 1 << k;
+                k += 1;
+            } else if entry & SKIP_END_OF_BAND != 0 {
+                // As below: run <= 14.
+                *eob_run = (1 << run) - 1 + bits.raw(run);
+                return Ok(());
+            } else {
+                k += 16;
+            }
+            continue;
+        }
         let rs = bits.symbol(table)?;
         let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
@@ -1293,37 +1423,58 @@ fn to_byte(v: i32) -> u8 {
 
 fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
     let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
-    let mcus_x = frame.mcus_x;
     let (out_w, out_h) = frame.output_size();
-    // One component's sample at output pixel (x, y): the mean of the block covering it.
-    let sample = |i: usize, x: usize, y: usize| -> i32 {
-        let c = &components[i];
-        // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
-        // stride; likewise for y and the plane's rows: the index is within the plane.
-        let (bx, by) = (x * c.h / h_max, y * c.v / v_max);
-        // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
-        let dc = i32::from(planes[i][by * mcus_x * c.h + bx]) * i32::from(quants[i]);
-        // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and
-        // clamped to a sample's range before colour conversion, as a full decoder's IDCT output.
-        ((dc + 4).div_euclid(8) + 128).clamp(0, 255)
-    };
     let (width, height) = (usize::from(out_w), usize::from(out_h));
+    // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to
+    // a sample's range before colour conversion, as a full decoder's IDCT output.
+    // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
+    let mean = |dc: Dc, quant: u16| {
+        ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
+    };
     let mut rgb = Vec::with_capacity(width * height * 3);
-    for y in 0..height {
-        for x in 0..width {
-            let luma = sample(0, x, y);
-            if components.len() == 1 {
-                let l = to_byte(luma);
+    // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
+    // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
+    // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
+    // stride; likewise for y and the plane's rows: every index is within the plane.
+    let row = |i: usize, y: usize| -> &[Dc] {
+        let c = &components[i];
+        let stride = frame.mcus_x * c.h;
+        let start = y * c.v / v_max * stride;
+        planes[i].get(start..start + stride).unwrap_or(&[])
+    };
+    let columns = |i: usize| {
+        let step = components[i].h;
+        (0..width).scan(0usize, move |numerator, _| {
+            let block = *numerator / h_max;
+            *numerator += step;
+            Some(block)
+        })
+    };
+    if let [_] = components.as_slice() {
+        for y in 0..height {
+            let luma = row(0, y);
+            for x in 0..width {
+                let l = to_byte(mean(luma.get(x).copied().unwrap_or(0), quants[0]));
                 rgb.extend_from_slice(&[l, l, l]);
-                continue;
             }
-            // Each within -128..=127, so every product below is under 2^24.
-            let (cb, cr) = (sample(1, x, y) - 128, sample(2, x, y) - 128);
-            // JFIF YCbCr -> RGB in 16.16 fixed point.
-            let r = luma + ((91_881 * cr + 32_768) >> 16);
-            let g = luma - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
-            let b = luma + ((116_130 * cb + 32_768) >> 16);
-            rgb.extend_from_slice(&[r, g, b].map(to_byte));
+        }
+    } else {
+        for y in 0..height {
+            let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
+            let pixels = columns(0).zip(columns(1)).zip(columns(2));
+            for ((lx, bx), rx) in pixels {
+                let sample = |plane: &[Dc], x: usize, i: usize| {
+                    mean(plane.get(x).copied().unwrap_or(0), quants[i])
+                };
+                let l = sample(luma, lx, 0);
+                // Each within -128..=127, so every product below is under 2^24.
+                let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
+                // JFIF YCbCr -> RGB in 16.16 fixed point.
+                let r = l + ((91_881 * cr + 32_768) >> 16);
+                let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
+                let b = l + ((116_130 * cb + 32_768) >> 16);
+                rgb.extend_from_slice(&[r, g, b].map(to_byte));
+            }
         }
     }
     DcImage {
@@ -1608,6 +1759,125 @@ mod tests {
         let mut work = Work::default();
         let result = decode(data, policy, &mut work);
         (result, work.mcus)
+    }
+
+    /// `decode` with the fast paths off: bytes read one at a time, every AC code through
+    /// `Bits::symbol` (the reference the fast paths are compared against).
+    pub(super) fn with_reference_paths<T>(decode: impl FnOnce() -> T) -> T {
+        REFERENCE_PATHS.set(true);
+        let result = decode();
+        REFERENCE_PATHS.set(false);
+        result
+    }
+
+    /// A photo stand-in: gradients plus per-pixel noise (xorshift, fixed seed), so every band
+    /// has non-zero coefficients and high qualities need long Huffman codes.
+    fn noisy(width: u32, height: u32, seed: u32, amplitude: u32) -> image::RgbImage {
+        let mut state = seed;
+        image::RgbImage::from_fn(width, height, |x, y| {
+            let mut noise = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % (2 * amplitude + 1)) as i32 - amplitude as i32
+            };
+            let base = [x * 255 / width, y * 255 / height, (x + 2 * y) % 256];
+            image::Rgb(base.map(|b| (b as i32 + noise()).clamp(0, 255) as u8))
+        })
+    }
+
+    /// Files for the fast paths: noisy baseline JPEGs from `image`'s encoder (long and short
+    /// codes, odd sizes, grayscale) and Pillow's progressive fixtures and their sequential twins
+    /// (optimized tables, restart markers).
+    fn fast_path_inputs() -> Vec<(String, Vec<u8>)> {
+        let mut inputs = Vec::new();
+        for (width, height, quality, amplitude) in [
+            (203, 157, 100, 60),
+            (203, 157, 90, 12),
+            (64, 8, 75, 30),
+            (9, 801, 100, 128),
+            (330, 250, 50, 8),
+        ] {
+            let image = noisy(width, height, width * 7919 + height, amplitude);
+            inputs.push((
+                format!("{width}x{height} q{quality} noise {amplitude}"),
+                encoded(&image.clone().into(), quality),
+            ));
+            let gray = image::DynamicImage::ImageRgb8(image).into_luma8();
+            inputs.push((
+                format!("{width}x{height} q{quality} noise {amplitude}, grayscale"),
+                encoded(&gray.into(), quality),
+            ));
+        }
+        for (name, progressive, sequential) in progressive_pairs() {
+            inputs.push((format!("{name} progressive"), progressive.to_vec()));
+            inputs.push((format!("{name} sequential"), sequential.to_vec()));
+        }
+        inputs
+    }
+
+    /// `jpeg` with its entropy-coded data damaged: each of `count` bytes after the first scan
+    /// header xor-ed with a pseudo-random value (seeded by `seed`).
+    fn damaged(jpeg: &[u8], seed: u32, count: usize) -> Vec<u8> {
+        let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap_or(0) + 16;
+        let mut out = jpeg.to_vec();
+        let mut state = seed | 1;
+        for _ in 0..count {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let span = out.len().saturating_sub(scan).max(1);
+            let at = scan + state as usize % span;
+            if let Some(byte) = out.get_mut(at) {
+                *byte ^= (state >> 24) as u8 | 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_paths_decode_exactly_like_the_reference_paths() {
+        let policy = ProcessingPolicy::default();
+        for (name, jpeg) in fast_path_inputs() {
+            // Arrange: the file, damaged copies, and cuts through its scans.
+            let mut cases: Vec<(String, Vec<u8>)> = vec![(name.clone(), jpeg.clone())];
+            for seed in 1..=24 {
+                let edits = 1 + seed as usize % 3;
+                cases.push((
+                    format!("{name}, {edits} bytes damaged (seed {seed})"),
+                    damaged(&jpeg, seed, edits),
+                ));
+            }
+            for eighth in 1..8 {
+                let cut = jpeg.len() * eighth / 8;
+                cases.push((format!("{name}, cut at {cut}"), jpeg[..cut].to_vec()));
+            }
+            for (case, data) in cases {
+                // Act
+                let fast = decode_dc(&data, &policy).map(|image| image.rgb);
+                let reference =
+                    with_reference_paths(|| decode_dc(&data, &policy)).map(|image| image.rgb);
+                // Assert: the same pixels, or the same refusal.
+                assert!(
+                    fast == reference,
+                    "{case}: fast {:?} vs reference {:?}",
+                    fast.as_ref().map(Vec::len),
+                    reference.as_ref().map(Vec::len)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn noisy_files_decode_like_a_general_decoder() {
+        for (name, jpeg) in fast_path_inputs() {
+            let ours = decode_dc(&jpeg, &ProcessingPolicy::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let (w, h, expected) = reference(&jpeg);
+            assert_eq!((ours.width, ours.height), (w, h), "{name}");
+            let luma = mean_abs_difference(&gray(&ours.rgb), &gray(&expected));
+            assert!(luma < 1.5, "{name}: mean luma difference {luma}");
+        }
     }
 
     #[test]
