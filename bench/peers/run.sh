@@ -7,7 +7,8 @@
 # bench/peers/package-lock.json (`npm ci`; libvips comes prebuilt as @img/sharp-libvips-linux-x64).
 # Inputs are made by make_inputs.py into target/bench-peers/inputs-<hash of the script and the lock>.
 #
-# Environment: BENCH_PEERS_RUNS (default 15), BENCH_PEERS_CPU (the core to pin, default 1).
+# Environment: BENCH_PEERS_RUNS (default 15), BENCH_PEERS_CPU (the core to pin, default 1),
+# BENCH_PEERS_CLOCK=cpu to time CPU time instead of wall-clock time (on a machine others are using).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

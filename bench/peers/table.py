@@ -4,6 +4,7 @@ Usage: table.py INPUT_DIR OURS_JSON PILLOW_JSON SHARP_JSON RUNS
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,8 @@ def main() -> None:
     ours, naive = ours_all["ours"], ours_all["naive"]
     pillow = json.loads(Path(pillow_file).read_text())
     vips = json.loads(Path(sharp_file).read_text())
-    print(f"Medians of {runs} runs on one pinned core, 4000 x 3000 inputs, 256 px JPEG thumbnail each.")
+    clock = "CPU time" if os.environ.get("BENCH_PEERS_CLOCK") == "cpu" else "wall-clock time"
+    print(f"Medians of {runs} runs ({clock}) on one pinned core, 4000 x 3000 inputs, 256 px JPEG thumbnail each.")
     print("Pillow: libjpeg-turbo shrink-on-load (`draft`) for JPEG, its plain decoders otherwise.")
     print()
     print(

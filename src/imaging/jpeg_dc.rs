@@ -108,11 +108,12 @@ const LOOKUP_BITS: u32 = 9;
 /// L1 cache, and the standard tables code all but rare large coefficients in at most 11 bits.
 const SKIP_BITS: u32 = 11;
 
-/// [`Huffman::skip`] entries: the bits to drop (code and value) in the low 5 bits, how far the
-/// code moves along the band (`run + 1`, or 16) in the next 5, the run in the next 4, then flags.
+/// [`Huffman::skip`] entries: the bits to drop (code and value) in the low 5 bits, the run in the
+/// next 4 (so the code moves `run + 1` along the band, 16 for a run of 16 zeros), the value's size
+/// in the next 4, then flags.
 const SKIP_LENGTH: u16 = 0x1F;
-const SKIP_ADVANCE_SHIFT: u16 = 5;
-const SKIP_RUN_SHIFT: u16 = 10;
+const SKIP_RUN_SHIFT: u16 = 5;
+const SKIP_SIZE_SHIFT: u16 = 9;
 /// The code is a coefficient (size > 0): its position, `k + run`, becomes non-zero.
 const SKIP_COEFFICIENT: u16 = 1 << 14;
 /// The code ends the band (size 0, run < 15): end-of-block, or a progressive end-of-band run
@@ -197,15 +198,15 @@ fn skip_table(counts: &[u8; 16], values: &[u8]) -> Box<[u16; 1 << SKIP_BITS]> {
         for _ in 0..counts[len as usize - 1] {
             let rs = values.get(k).copied().unwrap_or(0);
             let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
-            // len <= 11 and size <= 15: the length fits SKIP_LENGTH; run + 1 <= 16 fits 5 bits.
+            // len <= 11 and size <= 15: the length fits SKIP_LENGTH.
             let length = len as u16;
             let entry = match (size, run) {
-                (0, 15) => length | 16 << SKIP_ADVANCE_SHIFT,
+                (0, 15) => length | run << SKIP_RUN_SHIFT,
                 (0, _) => length | run << SKIP_RUN_SHIFT | SKIP_END_OF_BAND,
                 _ => {
                     (length + size)
-                        | (run + 1) << SKIP_ADVANCE_SHIFT
                         | run << SKIP_RUN_SHIFT
+                        | size << SKIP_SIZE_SHIFT
                         | SKIP_COEFFICIENT
                 }
             };
@@ -950,7 +951,8 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
             if entry & SKIP_END_OF_BAND != 0 {
                 return Ok(());
             }
-            k += usize::from(entry >> SKIP_ADVANCE_SHIFT & 31);
+            // A coefficient after `run` zeros, or 16 zeros (run 15).
+            k += usize::from(entry >> SKIP_RUN_SHIFT & 15) + 1;
             continue;
         }
         let rs = bits.symbol(table)?;
@@ -1368,6 +1370,34 @@ fn ac_refine(
     let (mut k, end) = (u32::from(start), u32::from(end));
     if *eob_run == 0 {
         while k <= end {
+            if bits.fast {
+                if bits.count < 32 {
+                    bits.fill();
+                }
+                // The top SKIP_BITS bits: an index below the table's size.
+                let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+                if entry != 0 {
+                    let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
+                    // A new coefficient's length counts its sign bit (its size, 1).
+                    let new = if entry & SKIP_COEFFICIENT != 0 {
+                        if entry >> SKIP_SIZE_SHIFT & 15 != 1 {
+                            return Err(DcError::Invalid);
+                        }
+                        true
+                    } else if entry & SKIP_END_OF_BAND != 0 {
+                        bits.consume(u32::from(entry & SKIP_LENGTH));
+                        // As below.
+                        *eob_run = (1 << run) + bits.raw(run);
+                        break;
+                    } else {
+                        false
+                    };
+                    // At most 11 + 1 bits, and at least 32 are buffered.
+                    bits.consume(u32::from(entry & SKIP_LENGTH));
+                    k = refine_to(bits, nonzero, k, end, run, new)?;
+                    continue;
+                }
+            }
             let rs = bits.symbol(table)?;
             let (mut run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
             let new = match (size, run) {
@@ -1387,6 +1417,10 @@ fn ac_refine(
             };
             // To the `run`-th zero coefficient from k, with a correction bit for each non-zero
             // one on the way.
+            if bits.fast {
+                k = refine_to(bits, nonzero, k, end, run, new)?;
+                continue;
+            }
             loop {
                 if k > end {
                     return Err(DcError::Invalid);
@@ -1414,6 +1448,37 @@ fn ac_refine(
         *eob_run -= 1;
     }
     Ok(())
+}
+
+/// In a refinement scan, from coefficient `k`: to the zero coefficient after `run` others
+/// (`run` <= 15) within the band's `end`, passing over the correction bit of each non-zero one
+/// on the way, and making it non-zero if `new`. Returns the position after it. The reference,
+/// one coefficient at a time, is the loop in [`ac_refine`]; this does it in a few bit operations.
+#[inline]
+fn refine_to(
+    bits: &mut Bits,
+    nonzero: &mut u64,
+    k: u32,
+    end: u32,
+    run: u32,
+    new: bool,
+) -> Result<u32, DcError> {
+    // k <= end + 1 <= 64 and end <= 63: the band's bits k..=end.
+    let from_k = (u64::MAX >> (63 - end)) & u64::MAX.checked_shl(k).unwrap_or(0);
+    let mut zeros = !*nonzero & from_k;
+    for _ in 0..run {
+        zeros &= zeros.wrapping_sub(1);
+    }
+    if zeros == 0 {
+        return Err(DcError::Invalid);
+    }
+    // k <= at <= end: between them, `run` zeros and a correction bit for every other position.
+    let at = zeros.trailing_zeros();
+    bits.skip(at - k - run);
+    if new {
+        *nonzero |= 1 << at;
+    }
+    Ok(at + 1)
 }
 
 /// `v` clamped into a byte, as a decoder's output stage does.
