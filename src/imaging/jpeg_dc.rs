@@ -237,7 +237,8 @@ struct Bits<'a> {
     at_marker: bool,
     /// Whether the fast paths (eight bytes at a time, [`Huffman::skip`]) may be taken. Tests turn
     /// them off (`tests::with_reference_paths`) to compare against the plain byte-by-byte,
-    /// symbol-by-symbol reading; in other builds it is always true.
+    /// symbol-by-symbol reading; other builds have no such field (see [`Bits::fast`]).
+    #[cfg(test)]
     fast: bool,
 }
 
@@ -249,10 +250,6 @@ thread_local! {
 
 impl<'a> Bits<'a> {
     fn new(data: &'a [u8], pos: usize) -> Self {
-        #[cfg(test)]
-        let fast = !REFERENCE_PATHS.get();
-        #[cfg(not(test))]
-        let fast = true;
         Self {
             data,
             pos,
@@ -260,8 +257,19 @@ impl<'a> Bits<'a> {
             count: 0,
             padding: 0,
             at_marker: false,
-            fast,
+            #[cfg(test)]
+            fast: !REFERENCE_PATHS.get(),
         }
+    }
+
+    /// Whether the fast paths may be taken: always, but in tests that compare them with the
+    /// reference paths (a constant, so the check costs nothing in the decoding loops).
+    #[inline]
+    fn fast(&self) -> bool {
+        #[cfg(test)]
+        return self.fast;
+        #[cfg(not(test))]
+        true
     }
 
     /// Tops the buffer up to at least 57 bits.
@@ -269,7 +277,7 @@ impl<'a> Bits<'a> {
     fn fill(&mut self) {
         // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
         // whole bytes of them at once.
-        if self.fast
+        if self.fast()
             && !self.at_marker
             && let Some(chunk) = self.data.get(self.pos..self.pos + 8)
             && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
@@ -945,7 +953,7 @@ fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
         }
         // The top SKIP_BITS bits: an index below the table's size.
         let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
-        if entry != 0 && bits.fast {
+        if entry != 0 && bits.fast() {
             // At most 11 + 15 bits, and at least 32 are buffered.
             bits.consume(u32::from(entry & SKIP_LENGTH));
             if entry & SKIP_END_OF_BAND != 0 {
@@ -1309,7 +1317,7 @@ fn ac_first(
         }
         // The top SKIP_BITS bits: an index below the table's size.
         let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
-        if entry != 0 && bits.fast {
+        if entry != 0 && bits.fast() {
             // At most 11 + 15 bits, and at least 32 are buffered.
             bits.consume(u32::from(entry & SKIP_LENGTH));
             let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
@@ -1370,7 +1378,7 @@ fn ac_refine(
     let (mut k, end) = (u32::from(start), u32::from(end));
     if *eob_run == 0 {
         while k <= end {
-            if bits.fast {
+            if bits.fast() {
                 if bits.count < 32 {
                     bits.fill();
                 }
@@ -1417,7 +1425,7 @@ fn ac_refine(
             };
             // To the `run`-th zero coefficient from k, with a correction bit for each non-zero
             // one on the way.
-            if bits.fast {
+            if bits.fast() {
                 k = refine_to(bits, nonzero, k, end, run, new)?;
                 continue;
             }
@@ -1508,11 +1516,17 @@ fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
         planes[i].get(start..start + stride).unwrap_or(&[])
     };
     let columns = |i: usize| {
+        // block = x * step / h_max, carried along: step <= h_max, so the remainder passes
+        // h_max at most once a pixel.
         let step = components[i].h;
-        (0..width).scan(0usize, move |numerator, _| {
-            let block = *numerator / h_max;
-            *numerator += step;
-            Some(block)
+        (0..width).scan((0usize, 0usize), move |(block, remainder), _| {
+            let this = *block;
+            *remainder += step;
+            if *remainder >= h_max {
+                *remainder -= h_max;
+                *block += 1;
+            }
+            Some(this)
         })
     };
     if let [_] = components.as_slice() {
