@@ -223,6 +223,86 @@ fn skip_table(counts: &[u8; 16], values: &[u8]) -> Box<[u16; 1 << SKIP_BITS]> {
     skip
 }
 
+/// The bits a sequential scan's AC codes are looked up by in a [`PairTable`]: 2^13 entries of 2
+/// bytes (16 KB, in L1). Photos average about 5 bits a code with its value, so two often fit.
+const PAIR_BITS: u32 = 13;
+
+/// [`PairTable`] entries, of two kinds. 0 means a code longer than `PAIR_BITS` (or none), left
+/// to [`Bits::symbol`].
+/// - One code: its bits with its value's in the low 5, its run in the next 4.
+/// - Two codes (`PAIR_TWO`, the first a coefficient or a run of 16 zeros): the bits of both
+///   with their values in the low 4, the first's run in the next 4, the sum of both runs in
+///   the next 5.
+const PAIR_RUN_SHIFT: u16 = 5;
+const PAIR_TWO_FIRST_RUN_SHIFT: u16 = 4;
+const PAIR_TWO_RUNS_SHIFT: u16 = 8;
+/// The entry holds two codes.
+const PAIR_TWO: u16 = 1 << 14;
+/// The entry's last code (its only one, or the second) ends the block.
+const PAIR_END_OF_BLOCK: u16 = 1 << 15;
+
+/// For a sequential scan: the next `PAIR_BITS` bits read as one or two AC codes with their values
+/// in one step, for passing over a block's coefficients (see `PAIR_*`). Built for each AC table a
+/// sequential scan uses, when the scan starts (not for every table a file defines).
+struct PairTable(Box<[u16; 1 << PAIR_BITS]>);
+
+impl PairTable {
+    fn new(table: &Huffman) -> Self {
+        let mut pairs = Box::new([0u16; 1 << PAIR_BITS]);
+        for (index, entry) in (0u32..).zip(pairs.iter_mut()) {
+            let Some((len, rs)) = first_code(table, index) else {
+                continue;
+            };
+            let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
+            // len <= 13 and size <= 15: within 5 bits.
+            let first_length = len as u16 + size;
+            let end = |run: u16, size: u16| {
+                if size == 0 && run != 15 {
+                    PAIR_END_OF_BLOCK
+                } else {
+                    0
+                }
+            };
+            *entry = first_length | run << PAIR_RUN_SHIFT | end(run, size);
+            if *entry & PAIR_END_OF_BLOCK != 0 || u32::from(first_length) >= PAIR_BITS {
+                continue;
+            }
+            // The bits after the first code and value, padded with zeros (a second code is taken
+            // only if it and its value lie within the real ones).
+            let rest = (index << first_length) & ((1 << PAIR_BITS) - 1);
+            let Some((len2, rs2)) = first_code(table, rest) else {
+                continue;
+            };
+            let (run2, size2) = (u16::from(rs2 >> 4), u16::from(rs2 & 15));
+            let length = first_length + len2 as u16 + size2;
+            if u32::from(length) > PAIR_BITS {
+                continue;
+            }
+            // length <= 13: within 4 bits; run + run2 <= 30: within 5.
+            *entry = length
+                | run << PAIR_TWO_FIRST_RUN_SHIFT
+                | (run + run2) << PAIR_TWO_RUNS_SHIFT
+                | PAIR_TWO
+                | end(run2, size2);
+        }
+        Self(pairs)
+    }
+}
+
+/// The code (length, symbol) at the top of the `PAIR_BITS`-bit `index`, if it is at most that
+/// long: canonical decoding (F.2.2.3), as `Bits::symbol`'s slow path.
+fn first_code(table: &Huffman, index: u32) -> Option<(u32, u8)> {
+    (1..=PAIR_BITS).find_map(|len| {
+        // Below 2^12: exact in i32.
+        let code = (index >> (PAIR_BITS - len)) as i32;
+        if code > table.max_code[len as usize] {
+            return None;
+        }
+        let at = usize::try_from(code + table.val_offset[len as usize]).ok()?;
+        table.values.get(at).map(|&rs| (len, rs))
+    })
+}
+
 /// Reads entropy-coded bits, removing stuffed zero bytes and stopping at markers.
 struct Bits<'a> {
     data: &'a [u8],
@@ -660,7 +740,10 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
                 charge_memory(frame, PLANE_BYTES_PER_BLOCK)?;
                 // `pos` is within the data: the segment before it was.
                 fits_in(frame.all_blocks(), MIN_BITS_PER_BLOCK, data.len() - pos)?;
-                let planes = decode_scan(data, pos, frame, &huffman, restart_interval, work)?;
+                let pairs: Vec<PairTable> =
+                    huffman.iter().map(|&(_, ac)| PairTable::new(ac)).collect();
+                let planes =
+                    decode_scan(data, pos, frame, (&huffman, &pairs), restart_interval, work)?;
                 return Ok(to_rgb(frame, &planes, &quants));
             }
             // Everything else was refused before its length was read.
@@ -888,7 +971,7 @@ fn decode_scan(
     data: &[u8],
     start: usize,
     frame: &Frame,
-    tables: &[(&Huffman, &Huffman)],
+    (tables, pairs): (&[(&Huffman, &Huffman)], &[PairTable]),
     restart_interval: u16,
     work: &mut Work,
 ) -> Result<Vec<Vec<Dc>>, DcError> {
@@ -909,7 +992,7 @@ fn decode_scan(
                 predictors.fill(0);
             }
             for (i, c) in components.iter().enumerate() {
-                let (dc_table, ac_table) = tables[i];
+                let ((dc_table, ac_table), pair_table) = (tables[i], &pairs[i]);
                 // Indices: mcu_x < mcus_x and bx < c.h, so the column is below the stride
                 // mcus_x * c.h; likewise the row is below mcus_y * c.v: within the plane, whose
                 // size is their product. All of it below 2^30.
@@ -928,7 +1011,7 @@ fn decode_scan(
                         predictors[i] = predictor;
                         // Within DC_LIMIT (checked above): exact in i16.
                         planes[i][(mcu_y * c.v + by) * stride + mcu_x * c.h + bx] = predictor as Dc;
-                        skip_ac(&mut bits, ac_table)?;
+                        skip_ac(&mut bits, ac_table, pair_table)?;
                     }
                 }
             }
@@ -944,24 +1027,37 @@ fn decode_scan(
 
 /// Reads past one block's 63 AC coefficients.
 #[inline]
-fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
-    // k <= 63 before each step and a step adds at most 16: no overflow.
+fn skip_ac(bits: &mut Bits, table: &Huffman, pairs: &PairTable) -> Result<(), DcError> {
+    // k <= 63 before each step and a step adds at most 32: no overflow.
     let mut k = 1;
     while k < 64 {
         if bits.count < 32 {
             bits.fill();
         }
-        // The top SKIP_BITS bits: an index below the table's size.
-        let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+        // The top PAIR_BITS bits: an index below the table's size.
+        let entry = pairs.0[(bits.acc >> (64 - PAIR_BITS)) as usize];
         if entry != 0 && bits.fast() {
-            // At most 11 + 15 bits, and at least 32 are buffered.
-            bits.consume(u32::from(entry & SKIP_LENGTH));
-            if entry & SKIP_END_OF_BAND != 0 {
-                return Ok(());
+            if entry & PAIR_TWO == 0 {
+                // One code: at most 13 + 15 bits, and at least 32 are buffered.
+                bits.consume(u32::from(entry & 31));
+                if entry & PAIR_END_OF_BLOCK != 0 {
+                    return Ok(());
+                }
+                // A coefficient after `run` zeros, or 16 zeros (run 15).
+                k += usize::from(entry >> PAIR_RUN_SHIFT & 15) + 1;
+                continue;
             }
-            // A coefficient after `run` zeros, or 16 zeros (run 15).
-            k += usize::from(entry >> SKIP_RUN_SHIFT & 15) + 1;
-            continue;
+            // Two codes, if the block does not end after the first (when its last coefficient
+            // is non-zero, which the code-by-code path below handles).
+            if k + usize::from(entry >> PAIR_TWO_FIRST_RUN_SHIFT & 15) + 1 < 64 {
+                // At most 13 bits.
+                bits.consume(u32::from(entry & 15));
+                if entry & PAIR_END_OF_BLOCK != 0 {
+                    return Ok(());
+                }
+                k += usize::from(entry >> PAIR_TWO_RUNS_SHIFT & 31) + 2;
+                continue;
+            }
         }
         let rs = bits.symbol(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
@@ -1504,7 +1600,7 @@ fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
     let mean = |dc: Dc, quant: u16| {
         ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
     };
-    let mut rgb = Vec::with_capacity(width * height * 3);
+    let mut rgb = vec![0u8; width * height * 3];
     // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
     // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
     // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
@@ -1529,31 +1625,31 @@ fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
             Some(this)
         })
     };
-    if let [_] = components.as_slice() {
-        for y in 0..height {
+    let sample = |plane: &[Dc], x: usize, i: usize| {
+        mean(
+            plane.get(x).copied().unwrap_or(0),
+            quants.get(i).copied().unwrap_or(1),
+        )
+    };
+    for (y, out) in rgb.chunks_exact_mut((width * 3).max(1)).enumerate() {
+        if let [_] = components.as_slice() {
             let luma = row(0, y);
-            for x in 0..width {
-                let l = to_byte(mean(luma.get(x).copied().unwrap_or(0), quants[0]));
-                rgb.extend_from_slice(&[l, l, l]);
+            for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
+                pixel.fill(to_byte(sample(luma, x, 0)));
             }
+            continue;
         }
-    } else {
-        for y in 0..height {
-            let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
-            let pixels = columns(0).zip(columns(1)).zip(columns(2));
-            for ((lx, bx), rx) in pixels {
-                let sample = |plane: &[Dc], x: usize, i: usize| {
-                    mean(plane.get(x).copied().unwrap_or(0), quants[i])
-                };
-                let l = sample(luma, lx, 0);
-                // Each within -128..=127, so every product below is under 2^24.
-                let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
-                // JFIF YCbCr -> RGB in 16.16 fixed point.
-                let r = l + ((91_881 * cr + 32_768) >> 16);
-                let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
-                let b = l + ((116_130 * cb + 32_768) >> 16);
-                rgb.extend_from_slice(&[r, g, b].map(to_byte));
-            }
+        let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
+        let columns = columns(0).zip(columns(1)).zip(columns(2));
+        for (pixel, ((lx, bx), rx)) in out.chunks_exact_mut(3).zip(columns) {
+            let l = sample(luma, lx, 0);
+            // Each within -128..=127, so every product below is under 2^24.
+            let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
+            // JFIF YCbCr -> RGB in 16.16 fixed point.
+            let r = l + ((91_881 * cr + 32_768) >> 16);
+            let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
+            let b = l + ((116_130 * cb + 32_768) >> 16);
+            pixel.copy_from_slice(&[r, g, b].map(to_byte));
         }
     }
     DcImage {
