@@ -67,10 +67,11 @@ dev-auth:
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection, the page in a real browser
 test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description test-browser
 
-# Formatting (the service and the fuzz crate) and clippy with warnings as errors
+# Formatting (the service, the fuzz crate and the peer bench's crate) and clippy with warnings as errors
 lint:
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
+    cargo fmt --check --manifest-path bench/peers/ours/Cargo.toml
     cargo clippy --all-targets -- -D warnings
     # The template test is left out of `cargo test` (and so of --all-targets): lint it by name.
     cargo clippy --test template -- -D warnings
@@ -427,6 +428,10 @@ test-browser:
       exit 1
     fi
     echo "test-browser: screenshots in $artifacts"
+
+# The thumbnail path against libvips (sharp), libjpeg-turbo (Pillow) and naive `image` on 12 MP inputs, one pinned core: one markdown table (peers installed on first use)
+bench-peers:
+    bench/peers/run.sh
 
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)
 bench:

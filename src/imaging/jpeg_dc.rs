@@ -104,9 +104,29 @@ const NOT_CODED: u8 = u8::MAX;
 
 const LOOKUP_BITS: u32 = 9;
 
+/// The bits an AC code is looked up by in [`Huffman::skip`]: 2^11 entries of 2 bytes stay in the
+/// L1 cache, and the standard tables code all but rare large coefficients in at most 11 bits.
+const SKIP_BITS: u32 = 11;
+
+/// [`Huffman::skip`] entries: the bits to drop (code and value) in the low 5 bits, the run in the
+/// next 4 (so the code moves `run + 1` along the band, 16 for a run of 16 zeros), the value's size
+/// in the next 4, then flags.
+const SKIP_LENGTH: u16 = 0x1F;
+const SKIP_RUN_SHIFT: u16 = 5;
+const SKIP_SIZE_SHIFT: u16 = 9;
+/// The code is a coefficient (size > 0): its position, `k + run`, becomes non-zero.
+const SKIP_COEFFICIENT: u16 = 1 << 14;
+/// The code ends the band (size 0, run < 15): end-of-block, or a progressive end-of-band run
+/// whose `run` extra bits follow the code (and are not counted in the length).
+const SKIP_END_OF_BAND: u16 = 1 << 15;
+
 struct Huffman {
     /// For the next `LOOKUP_BITS` bits: (code length, symbol); length 0 means "longer code".
     lookup: Vec<(u8, u8)>,
+    /// For the next `SKIP_BITS` bits, an AC code read as run/size in one step (see `SKIP_*`):
+    /// what passing over a coefficient without its value takes. 0 means a longer code (or none),
+    /// left to [`Bits::symbol`].
+    skip: Box<[u16; 1 << SKIP_BITS]>,
     /// Canonical decoding for codes longer than `LOOKUP_BITS` (index = code length).
     max_code: [i32; 18],
     val_offset: [i32; 18],
@@ -161,11 +181,126 @@ impl Huffman {
         max_code[17] = i32::MAX;
         Ok(Self {
             lookup,
+            skip: skip_table(counts, values),
             max_code,
             val_offset,
             values: values.to_vec(),
         })
     }
+}
+
+/// [`Huffman::skip`] for a table whose counts `Huffman::new` has checked: each code of at most
+/// `SKIP_BITS` bits fills the entries its prefix covers, as in the lookup table.
+fn skip_table(counts: &[u8; 16], values: &[u8]) -> Box<[u16; 1 << SKIP_BITS]> {
+    let mut skip = Box::new([0u16; 1 << SKIP_BITS]);
+    let (mut code, mut k) = (0usize, 0usize);
+    for len in 1..=SKIP_BITS {
+        for _ in 0..counts[len as usize - 1] {
+            let rs = values.get(k).copied().unwrap_or(0);
+            let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
+            // len <= 11 and size <= 15: the length fits SKIP_LENGTH.
+            let length = len as u16;
+            let entry = match (size, run) {
+                (0, 15) => length | run << SKIP_RUN_SHIFT,
+                (0, _) => length | run << SKIP_RUN_SHIFT | SKIP_END_OF_BAND,
+                _ => {
+                    (length + size)
+                        | run << SKIP_RUN_SHIFT
+                        | size << SKIP_SIZE_SHIFT
+                        | SKIP_COEFFICIENT
+                }
+            };
+            let shift = SKIP_BITS - len;
+            // Counts were checked (`code` < 2^len): the range is within the table.
+            if let Some(entries) = skip.get_mut(code << shift..(code + 1) << shift) {
+                entries.fill(entry);
+            }
+            code += 1;
+            k += 1;
+        }
+        code <<= 1;
+    }
+    skip
+}
+
+/// The bits a sequential scan's AC codes are looked up by in a [`PairTable`]: 2^13 entries of 2
+/// bytes (16 KB, in L1). Photos average about 5 bits a code with its value, so two often fit.
+const PAIR_BITS: u32 = 13;
+
+/// [`PairTable`] entries, of two kinds. 0 means a code longer than `PAIR_BITS` (or none), left
+/// to [`Bits::symbol`].
+/// - One code: its bits with its value's in the low 5, its run in the next 4.
+/// - Two codes (`PAIR_TWO`, the first a coefficient or a run of 16 zeros): the bits of both
+///   with their values in the low 4, the first's run in the next 4, the sum of both runs in
+///   the next 5.
+const PAIR_RUN_SHIFT: u16 = 5;
+const PAIR_TWO_FIRST_RUN_SHIFT: u16 = 4;
+const PAIR_TWO_RUNS_SHIFT: u16 = 8;
+/// The entry holds two codes.
+const PAIR_TWO: u16 = 1 << 14;
+/// The entry's last code (its only one, or the second) ends the block.
+const PAIR_END_OF_BLOCK: u16 = 1 << 15;
+
+/// For a sequential scan: the next `PAIR_BITS` bits read as one or two AC codes with their values
+/// in one step, for passing over a block's coefficients (see `PAIR_*`). Built for each AC table a
+/// sequential scan uses, when the scan starts (not for every table a file defines).
+struct PairTable(Box<[u16; 1 << PAIR_BITS]>);
+
+impl PairTable {
+    fn new(table: &Huffman) -> Self {
+        let mut pairs = Box::new([0u16; 1 << PAIR_BITS]);
+        for (index, entry) in (0u32..).zip(pairs.iter_mut()) {
+            let Some((len, rs)) = first_code(table, index) else {
+                continue;
+            };
+            let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
+            // len <= 13 and size <= 15: within 5 bits.
+            let first_length = len as u16 + size;
+            let end = |run: u16, size: u16| {
+                if size == 0 && run != 15 {
+                    PAIR_END_OF_BLOCK
+                } else {
+                    0
+                }
+            };
+            *entry = first_length | run << PAIR_RUN_SHIFT | end(run, size);
+            if *entry & PAIR_END_OF_BLOCK != 0 || u32::from(first_length) >= PAIR_BITS {
+                continue;
+            }
+            // The bits after the first code and value, padded with zeros (a second code is taken
+            // only if it and its value lie within the real ones).
+            let rest = (index << first_length) & ((1 << PAIR_BITS) - 1);
+            let Some((len2, rs2)) = first_code(table, rest) else {
+                continue;
+            };
+            let (run2, size2) = (u16::from(rs2 >> 4), u16::from(rs2 & 15));
+            let length = first_length + len2 as u16 + size2;
+            if u32::from(length) > PAIR_BITS {
+                continue;
+            }
+            // length <= 13: within 4 bits; run + run2 <= 30: within 5.
+            *entry = length
+                | run << PAIR_TWO_FIRST_RUN_SHIFT
+                | (run + run2) << PAIR_TWO_RUNS_SHIFT
+                | PAIR_TWO
+                | end(run2, size2);
+        }
+        Self(pairs)
+    }
+}
+
+/// The code (length, symbol) at the top of the `PAIR_BITS`-bit `index`, if it is at most that
+/// long: canonical decoding (F.2.2.3), as `Bits::symbol`'s slow path.
+fn first_code(table: &Huffman, index: u32) -> Option<(u32, u8)> {
+    (1..=PAIR_BITS).find_map(|len| {
+        // Below 2^12: exact in i32.
+        let code = (index >> (PAIR_BITS - len)) as i32;
+        if code > table.max_code[len as usize] {
+            return None;
+        }
+        let at = usize::try_from(code + table.val_offset[len as usize]).ok()?;
+        table.values.get(at).map(|&rs| (len, rs))
+    })
 }
 
 /// Reads entropy-coded bits, removing stuffed zero bytes and stopping at markers.
@@ -180,6 +315,17 @@ struct Bits<'a> {
     /// below `u32::MAX`.
     padding: u32,
     at_marker: bool,
+    /// Whether the fast paths (eight bytes at a time, [`Huffman::skip`]) may be taken. Tests turn
+    /// them off (`tests::with_reference_paths`) to compare against the plain byte-by-byte,
+    /// symbol-by-symbol reading; other builds have no such field (see [`Bits::fast`]).
+    #[cfg(test)]
+    fast: bool,
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Set by the tests to decode with the reference paths only (see `Bits::fast`).
+    static REFERENCE_PATHS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 impl<'a> Bits<'a> {
@@ -191,12 +337,46 @@ impl<'a> Bits<'a> {
             count: 0,
             padding: 0,
             at_marker: false,
+            #[cfg(test)]
+            fast: !REFERENCE_PATHS.get(),
         }
+    }
+
+    /// Whether the fast paths may be taken: always, but in tests that compare them with the
+    /// reference paths (a constant, so the check costs nothing in the decoding loops).
+    #[inline]
+    fn fast(&self) -> bool {
+        #[cfg(test)]
+        return self.fast;
+        #[cfg(not(test))]
+        true
     }
 
     /// Tops the buffer up to at least 57 bits.
     #[inline]
     fn fill(&mut self) {
+        // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
+        // whole bytes of them at once.
+        if self.fast()
+            && !self.at_marker
+            && let Some(chunk) = self.data.get(self.pos..self.pos + 8)
+            && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
+        {
+            let word = u64::from_be_bytes(chunk);
+            let inverted = !word;
+            // A zero byte of `inverted` (a 0xFF byte of `word`) sets its high bit here.
+            let has_ff =
+                inverted.wrapping_sub(0x0101_0101_0101_0101) & !inverted & 0x8080_8080_8080_8080;
+            if has_ff == 0 && self.count <= 56 {
+                // count <= 56: between 1 and 8 whole bytes fit; keep just those.
+                let bytes = (64 - self.count) / 8;
+                let kept = word & !u64::MAX.checked_shr(8 * bytes).unwrap_or(0);
+                self.acc |= kept >> self.count;
+                self.count += 8 * bytes;
+                self.pos += bytes as usize;
+                return;
+            }
+        }
         while self.count <= 56 {
             let mut byte = 0u8;
             if self.at_marker {
@@ -560,7 +740,10 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
                 charge_memory(frame, PLANE_BYTES_PER_BLOCK)?;
                 // `pos` is within the data: the segment before it was.
                 fits_in(frame.all_blocks(), MIN_BITS_PER_BLOCK, data.len() - pos)?;
-                let planes = decode_scan(data, pos, frame, &huffman, restart_interval, work)?;
+                let pairs: Vec<PairTable> =
+                    huffman.iter().map(|&(_, ac)| PairTable::new(ac)).collect();
+                let planes =
+                    decode_scan(data, pos, frame, (&huffman, &pairs), restart_interval, work)?;
                 return Ok(to_rgb(frame, &planes, &quants));
             }
             // Everything else was refused before its length was read.
@@ -788,7 +971,7 @@ fn decode_scan(
     data: &[u8],
     start: usize,
     frame: &Frame,
-    tables: &[(&Huffman, &Huffman)],
+    (tables, pairs): (&[(&Huffman, &Huffman)], &[PairTable]),
     restart_interval: u16,
     work: &mut Work,
 ) -> Result<Vec<Vec<Dc>>, DcError> {
@@ -809,7 +992,7 @@ fn decode_scan(
                 predictors.fill(0);
             }
             for (i, c) in components.iter().enumerate() {
-                let (dc_table, ac_table) = tables[i];
+                let ((dc_table, ac_table), pair_table) = (tables[i], &pairs[i]);
                 // Indices: mcu_x < mcus_x and bx < c.h, so the column is below the stride
                 // mcus_x * c.h; likewise the row is below mcus_y * c.v: within the plane, whose
                 // size is their product. All of it below 2^30.
@@ -828,7 +1011,7 @@ fn decode_scan(
                         predictors[i] = predictor;
                         // Within DC_LIMIT (checked above): exact in i16.
                         planes[i][(mcu_y * c.v + by) * stride + mcu_x * c.h + bx] = predictor as Dc;
-                        skip_ac(&mut bits, ac_table)?;
+                        skip_ac(&mut bits, ac_table, pair_table)?;
                     }
                 }
             }
@@ -844,10 +1027,38 @@ fn decode_scan(
 
 /// Reads past one block's 63 AC coefficients.
 #[inline]
-fn skip_ac(bits: &mut Bits, table: &Huffman) -> Result<(), DcError> {
-    // k <= 63 before each step and a step adds at most 16: no overflow.
+fn skip_ac(bits: &mut Bits, table: &Huffman, pairs: &PairTable) -> Result<(), DcError> {
+    // k <= 63 before each step and a step adds at most 32: no overflow.
     let mut k = 1;
     while k < 64 {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top PAIR_BITS bits: an index below the table's size.
+        let entry = pairs.0[(bits.acc >> (64 - PAIR_BITS)) as usize];
+        if entry != 0 && bits.fast() {
+            if entry & PAIR_TWO == 0 {
+                // One code: at most 13 + 15 bits, and at least 32 are buffered.
+                bits.consume(u32::from(entry & 31));
+                if entry & PAIR_END_OF_BLOCK != 0 {
+                    return Ok(());
+                }
+                // A coefficient after `run` zeros, or 16 zeros (run 15).
+                k += usize::from(entry >> PAIR_RUN_SHIFT & 15) + 1;
+                continue;
+            }
+            // Two codes, if the block does not end after the first (when its last coefficient
+            // is non-zero, which the code-by-code path below handles).
+            if k + usize::from(entry >> PAIR_TWO_FIRST_RUN_SHIFT & 15) + 1 < 64 {
+                // At most 13 bits.
+                bits.consume(u32::from(entry & 15));
+                if entry & PAIR_END_OF_BLOCK != 0 {
+                    return Ok(());
+                }
+                k += usize::from(entry >> PAIR_TWO_RUNS_SHIFT & 31) + 2;
+                continue;
+            }
+        }
         let rs = bits.symbol(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
@@ -1197,6 +1408,31 @@ fn ac_first(
     // k <= 63 + 16 throughout.
     let (mut k, end) = (u32::from(start), u32::from(end));
     while k <= end {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top SKIP_BITS bits: an index below the table's size.
+        let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+        if entry != 0 && bits.fast() {
+            // At most 11 + 15 bits, and at least 32 are buffered.
+            bits.consume(u32::from(entry & SKIP_LENGTH));
+            let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
+            if entry & SKIP_COEFFICIENT != 0 {
+                k += run;
+                if k > end {
+                    return Err(DcError::Invalid);
+                }
+                *nonzero |= 1 << k;
+                k += 1;
+            } else if entry & SKIP_END_OF_BAND != 0 {
+                // As below: run <= 14.
+                *eob_run = (1 << run) - 1 + bits.raw(run);
+                return Ok(());
+            } else {
+                k += 16;
+            }
+            continue;
+        }
         let rs = bits.symbol(table)?;
         let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
         if size == 0 {
@@ -1238,6 +1474,34 @@ fn ac_refine(
     let (mut k, end) = (u32::from(start), u32::from(end));
     if *eob_run == 0 {
         while k <= end {
+            if bits.fast() {
+                if bits.count < 32 {
+                    bits.fill();
+                }
+                // The top SKIP_BITS bits: an index below the table's size.
+                let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+                if entry != 0 {
+                    let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
+                    // A new coefficient's length counts its sign bit (its size, 1).
+                    let new = if entry & SKIP_COEFFICIENT != 0 {
+                        if entry >> SKIP_SIZE_SHIFT & 15 != 1 {
+                            return Err(DcError::Invalid);
+                        }
+                        true
+                    } else if entry & SKIP_END_OF_BAND != 0 {
+                        bits.consume(u32::from(entry & SKIP_LENGTH));
+                        // As below.
+                        *eob_run = (1 << run) + bits.raw(run);
+                        break;
+                    } else {
+                        false
+                    };
+                    // At most 11 + 1 bits, and at least 32 are buffered.
+                    bits.consume(u32::from(entry & SKIP_LENGTH));
+                    k = refine_to(bits, nonzero, k, end, run, new)?;
+                    continue;
+                }
+            }
             let rs = bits.symbol(table)?;
             let (mut run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
             let new = match (size, run) {
@@ -1257,6 +1521,10 @@ fn ac_refine(
             };
             // To the `run`-th zero coefficient from k, with a correction bit for each non-zero
             // one on the way.
+            if bits.fast() {
+                k = refine_to(bits, nonzero, k, end, run, new)?;
+                continue;
+            }
             loop {
                 if k > end {
                     return Err(DcError::Invalid);
@@ -1286,6 +1554,37 @@ fn ac_refine(
     Ok(())
 }
 
+/// In a refinement scan, from coefficient `k`: to the zero coefficient after `run` others
+/// (`run` <= 15) within the band's `end`, passing over the correction bit of each non-zero one
+/// on the way, and making it non-zero if `new`. Returns the position after it. The reference,
+/// one coefficient at a time, is the loop in [`ac_refine`]; this does it in a few bit operations.
+#[inline]
+fn refine_to(
+    bits: &mut Bits,
+    nonzero: &mut u64,
+    k: u32,
+    end: u32,
+    run: u32,
+    new: bool,
+) -> Result<u32, DcError> {
+    // k <= end + 1 <= 64 and end <= 63: the band's bits k..=end.
+    let from_k = (u64::MAX >> (63 - end)) & u64::MAX.checked_shl(k).unwrap_or(0);
+    let mut zeros = !*nonzero & from_k;
+    for _ in 0..run {
+        zeros &= zeros.wrapping_sub(1);
+    }
+    if zeros == 0 {
+        return Err(DcError::Invalid);
+    }
+    // k <= at <= end: between them, `run` zeros and a correction bit for every other position.
+    let at = zeros.trailing_zeros();
+    bits.skip(at - k - run);
+    if new {
+        *nonzero |= 1 << at;
+    }
+    Ok(at + 1)
+}
+
 /// `v` clamped into a byte, as a decoder's output stage does.
 fn to_byte(v: i32) -> u8 {
     u8::try_from(v.clamp(0, 255)).unwrap_or(u8::MAX)
@@ -1293,37 +1592,64 @@ fn to_byte(v: i32) -> u8 {
 
 fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
     let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
-    let mcus_x = frame.mcus_x;
     let (out_w, out_h) = frame.output_size();
-    // One component's sample at output pixel (x, y): the mean of the block covering it.
-    let sample = |i: usize, x: usize, y: usize| -> i32 {
-        let c = &components[i];
-        // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
-        // stride; likewise for y and the plane's rows: the index is within the plane.
-        let (bx, by) = (x * c.h / h_max, y * c.v / v_max);
-        // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
-        let dc = i32::from(planes[i][by * mcus_x * c.h + bx]) * i32::from(quants[i]);
-        // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and
-        // clamped to a sample's range before colour conversion, as a full decoder's IDCT output.
-        ((dc + 4).div_euclid(8) + 128).clamp(0, 255)
-    };
     let (width, height) = (usize::from(out_w), usize::from(out_h));
-    let mut rgb = Vec::with_capacity(width * height * 3);
-    for y in 0..height {
-        for x in 0..width {
-            let luma = sample(0, x, y);
-            if components.len() == 1 {
-                let l = to_byte(luma);
-                rgb.extend_from_slice(&[l, l, l]);
-                continue;
+    // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to
+    // a sample's range before colour conversion, as a full decoder's IDCT output.
+    // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
+    let mean = |dc: Dc, quant: u16| {
+        ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
+    };
+    let mut rgb = vec![0u8; width * height * 3];
+    // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
+    // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
+    // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
+    // stride; likewise for y and the plane's rows: every index is within the plane.
+    let row = |i: usize, y: usize| -> &[Dc] {
+        let c = &components[i];
+        let stride = frame.mcus_x * c.h;
+        let start = y * c.v / v_max * stride;
+        planes[i].get(start..start + stride).unwrap_or(&[])
+    };
+    let columns = |i: usize| {
+        // block = x * step / h_max, carried along: step <= h_max, so the remainder passes
+        // h_max at most once a pixel.
+        let step = components[i].h;
+        (0..width).scan((0usize, 0usize), move |(block, remainder), _| {
+            let this = *block;
+            *remainder += step;
+            if *remainder >= h_max {
+                *remainder -= h_max;
+                *block += 1;
             }
+            Some(this)
+        })
+    };
+    let sample = |plane: &[Dc], x: usize, i: usize| {
+        mean(
+            plane.get(x).copied().unwrap_or(0),
+            quants.get(i).copied().unwrap_or(1),
+        )
+    };
+    for (y, out) in rgb.chunks_exact_mut((width * 3).max(1)).enumerate() {
+        if let [_] = components.as_slice() {
+            let luma = row(0, y);
+            for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
+                pixel.fill(to_byte(sample(luma, x, 0)));
+            }
+            continue;
+        }
+        let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
+        let columns = columns(0).zip(columns(1)).zip(columns(2));
+        for (pixel, ((lx, bx), rx)) in out.chunks_exact_mut(3).zip(columns) {
+            let l = sample(luma, lx, 0);
             // Each within -128..=127, so every product below is under 2^24.
-            let (cb, cr) = (sample(1, x, y) - 128, sample(2, x, y) - 128);
+            let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
             // JFIF YCbCr -> RGB in 16.16 fixed point.
-            let r = luma + ((91_881 * cr + 32_768) >> 16);
-            let g = luma - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
-            let b = luma + ((116_130 * cb + 32_768) >> 16);
-            rgb.extend_from_slice(&[r, g, b].map(to_byte));
+            let r = l + ((91_881 * cr + 32_768) >> 16);
+            let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
+            let b = l + ((116_130 * cb + 32_768) >> 16);
+            pixel.copy_from_slice(&[r, g, b].map(to_byte));
         }
     }
     DcImage {
@@ -1608,6 +1934,125 @@ mod tests {
         let mut work = Work::default();
         let result = decode(data, policy, &mut work);
         (result, work.mcus)
+    }
+
+    /// `decode` with the fast paths off: bytes read one at a time, every AC code through
+    /// `Bits::symbol` (the reference the fast paths are compared against).
+    pub(super) fn with_reference_paths<T>(decode: impl FnOnce() -> T) -> T {
+        REFERENCE_PATHS.set(true);
+        let result = decode();
+        REFERENCE_PATHS.set(false);
+        result
+    }
+
+    /// A photo stand-in: gradients plus per-pixel noise (xorshift, fixed seed), so every band
+    /// has non-zero coefficients and high qualities need long Huffman codes.
+    fn noisy(width: u32, height: u32, seed: u32, amplitude: u32) -> image::RgbImage {
+        let mut state = seed;
+        image::RgbImage::from_fn(width, height, |x, y| {
+            let mut noise = || {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % (2 * amplitude + 1)) as i32 - amplitude as i32
+            };
+            let base = [x * 255 / width, y * 255 / height, (x + 2 * y) % 256];
+            image::Rgb(base.map(|b| (b as i32 + noise()).clamp(0, 255) as u8))
+        })
+    }
+
+    /// Files for the fast paths: noisy baseline JPEGs from `image`'s encoder (long and short
+    /// codes, odd sizes, grayscale) and Pillow's progressive fixtures and their sequential twins
+    /// (optimized tables, restart markers).
+    fn fast_path_inputs() -> Vec<(String, Vec<u8>)> {
+        let mut inputs = Vec::new();
+        for (width, height, quality, amplitude) in [
+            (203, 157, 100, 60),
+            (203, 157, 90, 12),
+            (64, 8, 75, 30),
+            (9, 801, 100, 128),
+            (330, 250, 50, 8),
+        ] {
+            let image = noisy(width, height, width * 7919 + height, amplitude);
+            inputs.push((
+                format!("{width}x{height} q{quality} noise {amplitude}"),
+                encoded(&image.clone().into(), quality),
+            ));
+            let gray = image::DynamicImage::ImageRgb8(image).into_luma8();
+            inputs.push((
+                format!("{width}x{height} q{quality} noise {amplitude}, grayscale"),
+                encoded(&gray.into(), quality),
+            ));
+        }
+        for (name, progressive, sequential) in progressive_pairs() {
+            inputs.push((format!("{name} progressive"), progressive.to_vec()));
+            inputs.push((format!("{name} sequential"), sequential.to_vec()));
+        }
+        inputs
+    }
+
+    /// `jpeg` with its entropy-coded data damaged: each of `count` bytes after the first scan
+    /// header xor-ed with a pseudo-random value (seeded by `seed`).
+    fn damaged(jpeg: &[u8], seed: u32, count: usize) -> Vec<u8> {
+        let scan = jpeg.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap_or(0) + 16;
+        let mut out = jpeg.to_vec();
+        let mut state = seed | 1;
+        for _ in 0..count {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let span = out.len().saturating_sub(scan).max(1);
+            let at = scan + state as usize % span;
+            if let Some(byte) = out.get_mut(at) {
+                *byte ^= (state >> 24) as u8 | 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_fast_paths_decode_exactly_like_the_reference_paths() {
+        let policy = ProcessingPolicy::default();
+        for (name, jpeg) in fast_path_inputs() {
+            // Arrange: the file, damaged copies, and cuts through its scans.
+            let mut cases: Vec<(String, Vec<u8>)> = vec![(name.clone(), jpeg.clone())];
+            for seed in 1..=24 {
+                let edits = 1 + seed as usize % 3;
+                cases.push((
+                    format!("{name}, {edits} bytes damaged (seed {seed})"),
+                    damaged(&jpeg, seed, edits),
+                ));
+            }
+            for eighth in 1..8 {
+                let cut = jpeg.len() * eighth / 8;
+                cases.push((format!("{name}, cut at {cut}"), jpeg[..cut].to_vec()));
+            }
+            for (case, data) in cases {
+                // Act
+                let fast = decode_dc(&data, &policy).map(|image| image.rgb);
+                let reference =
+                    with_reference_paths(|| decode_dc(&data, &policy)).map(|image| image.rgb);
+                // Assert: the same pixels, or the same refusal.
+                assert!(
+                    fast == reference,
+                    "{case}: fast {:?} vs reference {:?}",
+                    fast.as_ref().map(Vec::len),
+                    reference.as_ref().map(Vec::len)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn noisy_files_decode_like_a_general_decoder() {
+        for (name, jpeg) in fast_path_inputs() {
+            let ours = decode_dc(&jpeg, &ProcessingPolicy::default())
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            let (w, h, expected) = reference(&jpeg);
+            assert_eq!((ours.width, ours.height), (w, h), "{name}");
+            let luma = mean_abs_difference(&gray(&ours.rgb), &gray(&expected));
+            assert!(luma < 1.5, "{name}: mean luma difference {luma}");
+        }
     }
 
     #[test]

@@ -339,7 +339,7 @@ fn scan_demand(frame: &Frame, header: &[u8]) -> Result<(u64, u64), RejectionReas
 /// stuffed zero or a restart marker, or at the end of the file.
 fn entropy_coded_end(data: &[u8], start: usize) -> usize {
     let mut pos = start;
-    while let Some(offset) = data[pos..].iter().position(|&b| b == 0xFF) {
+    while let Some(offset) = find_ff(&data[pos..]) {
         let at = pos + offset;
         match data.get(at + 1) {
             Some(0x00 | 0xD0..=0xD7) => pos = at + 2,
@@ -347,6 +347,28 @@ fn entropy_coded_end(data: &[u8], start: usize) -> usize {
         }
     }
     data.len()
+}
+
+/// The first 0xFF byte of `data`, looked for eight bytes at a time: entropy-coded data is most of
+/// a JPEG's bytes, and 0xFF is rare in it.
+fn find_ff(data: &[u8]) -> Option<usize> {
+    let mut chunks = data.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let word = !u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0; 8]));
+        // A zero byte of `word` (a 0xFF of the data) sets its high bit here (and only bytes
+        // above a zero byte may be set falsely, so the lowest set bit is exact).
+        let zeros = word.wrapping_sub(0x0101_0101_0101_0101) & !word & 0x8080_8080_8080_8080;
+        if zeros != 0 {
+            return Some(offset + (zeros.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == 0xFF)
+        .map(|at| offset + at)
 }
 
 /// Decodes a JPEG at a reduced scale.
@@ -539,6 +561,31 @@ mod tests {
         ];
         for (data, reason, case) in cases {
             assert_eq!(survey(data, &policy).err(), Some(reason), "{case}");
+        }
+    }
+
+    #[test]
+    fn find_ff_finds_the_first_0xff_like_a_byte_by_byte_search() {
+        // Every position of a first 0xFF in buffers of 0 to 24 bytes, with 0xFE and 0x00 around
+        // it (the neighbours a word-at-a-time search could confuse) and a second 0xFF after it.
+        for len in 0..24 {
+            for fill in [0x00, 0xFE, 0x7F] {
+                for first in 0..=len {
+                    let mut data = vec![fill; len];
+                    if let Some(byte) = data.get_mut(first) {
+                        *byte = 0xFF;
+                    }
+                    if let Some(byte) = data.get_mut(first + 3) {
+                        *byte = 0xFF;
+                    }
+                    let expected = data.iter().position(|&b| b == 0xFF);
+                    assert_eq!(
+                        find_ff(&data),
+                        expected,
+                        "{len} bytes of {fill:#x}, 0xFF at {first}"
+                    );
+                }
+            }
         }
     }
 

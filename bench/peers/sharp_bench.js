@@ -1,0 +1,53 @@
+// Times libvips (sharp, pinned in package-lock.json) on the peer bench's inputs.
+//
+// Usage: node sharp_bench.js INPUT_DIR RUNS. Prints JSON {file: median milliseconds} on stdout:
+// wall-clock time, or CPU time (of the whole process) with BENCH_PEERS_CLOCK=cpu.
+// One libvips thread, no operation cache; each run is a 256 px thumbnail (libvips shrinks JPEGs
+// on load) written as a JPEG q80, as the processor does.
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const sharp = require('sharp');
+
+const cpu = process.env.BENCH_PEERS_CLOCK === 'cpu';
+
+sharp.concurrency(1);
+sharp.cache(false);
+
+async function thumbnail(data) {
+  return sharp(data, { limitInputPixels: false })
+    .resize(256, 256, { fit: 'inside' })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+}
+
+async function main() {
+  const [directory, runs] = [process.argv[2], Number(process.argv[3])];
+  const listing = JSON.parse(fs.readFileSync(path.join(directory, 'inputs.json'), 'utf8'));
+  const results = {};
+  for (const entry of listing) {
+    const data = fs.readFileSync(path.join(directory, entry.file));
+    await thumbnail(data); // warm-up
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const [start, startCpu] = [process.hrtime.bigint(), process.cpuUsage()];
+      await thumbnail(data);
+      if (cpu) {
+        const used = process.cpuUsage(startCpu);
+        times.push((used.user + used.system) / 1e3);
+      } else {
+        times.push(Number(process.hrtime.bigint() - start) / 1e6);
+      }
+    }
+    times.sort((a, b) => a - b);
+    const mid = times.length >> 1;
+    results[entry.file] = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+  }
+  process.stdout.write(JSON.stringify(results) + '\n');
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
