@@ -282,6 +282,10 @@ bench:
     cargo bench --bench thumbnail --no-run
     taskset -c 0 cargo bench --bench thumbnail
 
+# The API function's cold start under a local Lambda Runtime API (init, first and warm invocations, peak RSS) beside the original design's Node.js function, on the local stack
+bench-cold-start RUNS="10" WARM="50":
+    bench/cold-start/run.sh {{RUNS}} {{WARM}}
+
 # Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build, with the zip size of each
 build:
     #!/usr/bin/env bash
