@@ -11,9 +11,10 @@
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //!
-//! `api`, `auth`, `processor`, `aws`, `provision`, `smoke` and `telemetry` need the default `aws` feature; without
-//! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
-//! build.
+//! `api`, `auth`, `processor`, `aws` and `telemetry` need the default `aws` feature; without it
+//! the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
+//! build. `provision` and `smoke` need the default `local` feature, which the Lambda functions are
+//! built without.
 
 #[cfg(feature = "aws")]
 pub mod api;
@@ -26,9 +27,9 @@ pub mod domain;
 pub mod imaging;
 #[cfg(feature = "aws")]
 pub mod processor;
-#[cfg(feature = "aws")]
+#[cfg(feature = "local")]
 pub mod provision;
-#[cfg(feature = "aws")]
+#[cfg(feature = "local")]
 pub mod smoke;
 #[cfg(feature = "aws")]
 pub mod telemetry;
