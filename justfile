@@ -65,11 +65,15 @@ dev-auth:
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run
 test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local
 
-# Formatting (the service and the fuzz crate) and clippy with warnings as errors
+# Formatting (the service, the fuzz crate, the cold-start harness) and clippy with warnings as errors (also on the Lambda functions' feature set)
 lint:
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
+    cargo fmt --check --manifest-path bench/cold-start/Cargo.toml
     cargo clippy --all-targets -- -D warnings
+    # The Lambda functions' own feature set (what sam build compiles, without `local`).
+    cargo clippy --no-default-features --features aws --lib --bins -- -D warnings
+    cargo clippy --manifest-path bench/cold-start/Cargo.toml -- -D warnings
     # The template test is left out of `cargo test` (and so of --all-targets): lint it by name.
     cargo clippy --test template -- -D warnings
 
