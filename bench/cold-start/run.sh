@@ -44,7 +44,9 @@ fi
 cp bench/cold-start/node/bootstrap.js bench/cold-start/node/handler.js "$peer/"
 
 # --- the local stack
-if "$stack" status 2>/dev/null | grep -q "^localstack: running"; then
+# (Captured first: with pipefail, `grep -q` closing the pipe early would fail the pipeline.)
+status=$("$stack" status 2>&1 || true)
+if grep -q "^localstack: running" <<<"$status"; then
   say "using the local stack that already runs"
 else
   "$stack" start
