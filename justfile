@@ -67,12 +67,16 @@ dev-auth:
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection, the page in a real browser
 test: lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description test-browser
 
-# Formatting (the service, the fuzz crate and the peer bench's crate) and clippy with warnings as errors
+# Formatting (the service, the fuzz crate, the peer bench's crate, the cold-start harness) and clippy with warnings as errors (also on the Lambda functions' feature set)
 lint:
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
     cargo fmt --check --manifest-path bench/peers/ours/Cargo.toml
+    cargo fmt --check --manifest-path bench/cold-start/Cargo.toml
     cargo clippy --all-targets -- -D warnings
+    # The Lambda functions' own feature set (what sam build compiles, without `local`).
+    cargo clippy --no-default-features --features aws --lib --bins -- -D warnings
+    cargo clippy --manifest-path bench/cold-start/Cargo.toml -- -D warnings
     # The template test is left out of `cargo test` (and so of --all-targets): lint it by name.
     cargo clippy --test template -- -D warnings
 
@@ -438,6 +442,10 @@ bench:
     cargo bench --bench cold_path
     cargo bench --bench thumbnail --no-run
     taskset -c 0 cargo bench --bench thumbnail
+
+# The API function's cold start under a local Lambda Runtime API (init, first and warm invocations, peak RSS) beside the original design's Node.js function, on the local stack
+bench-cold-start RUNS="10" WARM="50":
+    bench/cold-start/run.sh {{RUNS}} {{WARM}}
 
 # Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build, with the zip size of each
 build:

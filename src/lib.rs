@@ -12,9 +12,10 @@
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //! - [`web`]: the upload page, its configuration and the API description on the local server.
 //!
-//! `api`, `auth`, `processor`, `aws`, `provision`, `smoke`, `telemetry` and `web` need the default `aws` feature; without
-//! it the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
-//! build.
+//! `api`, `auth`, `processor`, `aws` and `telemetry` need the default `aws` feature; without it
+//! the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
+//! build. `provision`, `smoke` and `web` (the page on the local server) need the default `local`
+//! feature, which the Lambda functions are built without.
 
 #[cfg(feature = "aws")]
 pub mod api;
@@ -27,13 +28,13 @@ pub mod domain;
 pub mod imaging;
 #[cfg(feature = "aws")]
 pub mod processor;
-#[cfg(feature = "aws")]
+#[cfg(feature = "local")]
 pub mod provision;
-#[cfg(feature = "aws")]
+#[cfg(feature = "local")]
 pub mod smoke;
 #[cfg(feature = "aws")]
 pub mod telemetry;
-#[cfg(feature = "aws")]
+#[cfg(feature = "local")]
 pub mod web;
 
 #[cfg(test)]
