@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde::Deserialize;
 
-use crate::helpers::{anonymous_settings, app, send};
+use image_upload::api::App;
+
+use crate::helpers::{Reply, anonymous_settings, app, send};
 
 /// The description the repository ships (and the local server serves at `/openapi.yaml`).
 const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -61,6 +63,17 @@ fn concrete(template: &str) -> String {
     format!("{path}?limit=0")
 }
 
+/// `method` on the concrete path of `template` (an empty body), with that path for messages.
+async fn probe(app: &App, method: &str, template: &str) -> (String, Reply) {
+    let uri = concrete(template);
+    let request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("an HTTP method"))
+        .uri(&uri)
+        .body(Body::empty())
+        .unwrap();
+    (uri, send(app, request).await)
+}
+
 #[test]
 fn the_description_is_openapi_3_1_with_the_four_operations() {
     let description = description();
@@ -97,13 +110,7 @@ async fn every_documented_operation_is_a_route() {
     let app = app(&anonymous_settings(&[]), &[]);
     for (template, methods) in documented_operations() {
         for method in methods {
-            let uri = concrete(&template);
-            let request = Request::builder()
-                .method(method.as_str())
-                .uri(&uri)
-                .body(Body::empty())
-                .unwrap();
-            let reply = send(&app, request).await;
+            let (uri, reply) = probe(&app, &method, &template).await;
             assert_ne!(
                 reply.status,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -135,13 +142,7 @@ async fn every_other_method_on_a_documented_path_is_405_with_allow() {
             allowed.insert("HEAD".to_owned());
         }
         for method in probed.iter().filter(|m| !allowed.contains(**m)) {
-            let uri = concrete(&template);
-            let request = Request::builder()
-                .method(Method::from_bytes(method.as_bytes()).unwrap())
-                .uri(&uri)
-                .body(Body::empty())
-                .unwrap();
-            let reply = send(&app, request).await;
+            let (uri, reply) = probe(&app, method, &template).await;
             assert_eq!(
                 reply.status,
                 StatusCode::METHOD_NOT_ALLOWED,
