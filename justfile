@@ -249,12 +249,7 @@ smoke-local:
     eval "$({{stack}} env)"
     # The bucket, table and queue, and a user pool, app client and user on the local Cognito.
     eval "$("$bin/provision-local" --auth)"
-    # A free port: the first of a few random ones that nothing answers on.
-    port=
-    for candidate in $(shuf -i 20000-60000 -n 50); do
-      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-    done
-    [ -n "$port" ] || { echo "smoke-local: no free port found" >&2; exit 1; }
+    port=$(./localstack/local-server.sh free-port)
     # Tokens verified as the API Gateway authorizer would (AUTH_*), and metrics on, to check
     # they reach stdout.
     AUTH_ISSUER="$AUTH_ISSUER" AUTH_AUDIENCE="$AUTH_AUDIENCE" AUTH_JWKS_URL="$AUTH_JWKS_URL" \
@@ -262,13 +257,7 @@ smoke-local:
       "$bin/image-upload-local" >"$server_log" 2>&1 &
     server=$!
     api="http://127.0.0.1:$port"
-    status=
-    for _ in $(seq 1 100); do
-      status=$(curl -s -o /dev/null -w '%{http_code}' "$api/images" || true)
-      [ "$status" != 000 ] && break
-      kill -0 "$server" 2>/dev/null || { echo "smoke-local: the server exited:" >&2; cat "$server_log" >&2; exit 1; }
-      sleep 0.1
-    done
+    status=$(./localstack/local-server.sh wait "$api/images" "$server" "$server_log")
     # Without a token the service must refuse, or the signed-in run below proves nothing.
     [ "$status" = 401 ] || { echo "smoke-local: GET /images without a token answered $status, not 401" >&2; exit 1; }
     echo "smoke-local: without a token: 401"
@@ -307,24 +296,14 @@ test-api-description:
     trap stop EXIT
     {{stack}} start
     eval "$({{stack}} env)"
-    # A free port: the first of a few random ones that nothing answers on.
-    port=
-    for candidate in $(shuf -i 20000-60000 -n 50); do
-      if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then port=$candidate; break; fi
-    done
-    [ -n "$port" ] || { echo "test-api-description: no free port found" >&2; exit 1; }
+    port=$(./localstack/local-server.sh free-port)
     api="http://127.0.0.1:$port"
     # Starts the server with the given environment (NAME=VALUE...) and waits until it answers.
     start_server() {
       env -u AUTH_ISSUER -u AUTH_AUDIENCE -u AUTH_JWKS_URL -u ALLOW_ANONYMOUS "$@" \
         LISTEN_ADDR="127.0.0.1:$port" "$bin/image-upload-local" >"$server_log" 2>&1 &
       server=$!
-      for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "$api/images" || true)" != 000 ] && return 0
-        kill -0 "$server" 2>/dev/null || { echo "test-api-description: the server exited:" >&2; cat "$server_log" >&2; exit 1; }
-        sleep 0.1
-      done
-      echo "test-api-description: the server did not answer on $api" >&2; exit 1
+      ./localstack/local-server.sh wait "$api/images" "$server" "$server_log" >/dev/null
     }
     # One schemathesis run; its summary line goes to the report at the end.
     summary=()
@@ -388,16 +367,9 @@ test-browser:
       {{stack}} stop
     }
     trap stop EXIT
-    free_port() {
-      local candidate
-      for candidate in $(shuf -i 20000-60000 -n 50); do
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then echo "$candidate"; return; fi
-      done
-      echo "test-browser: no free port found" >&2; exit 1
-    }
-    port=$(free_port)
-    anon_port=$(free_port)
-    [ "$port" != "$anon_port" ] || anon_port=$(free_port)
+    port=$(./localstack/local-server.sh free-port)
+    anon_port=$(./localstack/local-server.sh free-port)
+    [ "$port" != "$anon_port" ] || anon_port=$(./localstack/local-server.sh free-port)
     # The page's origins: the bucket's CORS rule must let them PUT (provision-local sets it).
     export ALLOWED_ORIGINS="http://127.0.0.1:$port,http://127.0.0.1:$anon_port"
     {{stack}} start
@@ -412,12 +384,9 @@ test-browser:
       shift 2
       env "$@" LISTEN_ADDR="127.0.0.1:$port" "$bin/image-upload-local" >"$artifacts/$name-server.log" 2>&1 &
       servers+=($!)
-      for _ in $(seq 1 100); do
-        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/config.json" || true)" = 200 ] && return
-        kill -0 "${servers[-1]}" 2>/dev/null || { echo "test-browser: the $name server exited:" >&2; cat "$artifacts/$name-server.log" >&2; exit 1; }
-        sleep 0.1
-      done
-      echo "test-browser: the $name server did not serve /config.json (log: $artifacts/$name-server.log)" >&2; exit 1
+      local status
+      status=$(./localstack/local-server.sh wait "http://127.0.0.1:$port/config.json" "${servers[-1]}" "$artifacts/$name-server.log")
+      [ "$status" = 200 ] || { echo "test-browser: the $name server answered $status for /config.json (log: $artifacts/$name-server.log)" >&2; exit 1; }
     }
     # Signed in: tokens verified as the authorizer would. It also processes the uploads.
     start_server signed-in "$port" AUTH_ISSUER="$AUTH_ISSUER" AUTH_AUDIENCE="$AUTH_AUDIENCE" AUTH_JWKS_URL="$AUTH_JWKS_URL"

@@ -9,7 +9,9 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde::Deserialize;
 
-use crate::helpers::{anonymous_settings, app, send};
+use image_upload::api::App;
+
+use crate::helpers::{Reply, anonymous_settings, app, send};
 
 /// The description the repository ships (and the local server serves at `/openapi.yaml`).
 const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
@@ -61,6 +63,17 @@ fn concrete(template: &str) -> String {
     format!("{path}?limit=0")
 }
 
+/// `method` on the concrete path of `template` (an empty body), with that path for messages.
+async fn probe(app: &App, method: &str, template: &str) -> (String, Reply) {
+    let uri = concrete(template);
+    let request = Request::builder()
+        .method(Method::from_bytes(method.as_bytes()).expect("an HTTP method"))
+        .uri(&uri)
+        .body(Body::empty())
+        .unwrap();
+    (uri, send(app, request).await)
+}
+
 #[test]
 fn the_description_is_openapi_3_1_with_the_four_operations() {
     let description = description();
@@ -97,13 +110,7 @@ async fn every_documented_operation_is_a_route() {
     let app = app(&anonymous_settings(&[]), &[]);
     for (template, methods) in documented_operations() {
         for method in methods {
-            let uri = concrete(&template);
-            let request = Request::builder()
-                .method(method.as_str())
-                .uri(&uri)
-                .body(Body::empty())
-                .unwrap();
-            let reply = send(&app, request).await;
+            let (uri, reply) = probe(&app, &method, &template).await;
             assert_ne!(
                 reply.status,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -135,13 +142,7 @@ async fn every_other_method_on_a_documented_path_is_405_with_allow() {
             allowed.insert("HEAD".to_owned());
         }
         for method in probed.iter().filter(|m| !allowed.contains(**m)) {
-            let uri = concrete(&template);
-            let request = Request::builder()
-                .method(Method::from_bytes(method.as_bytes()).unwrap())
-                .uri(&uri)
-                .body(Body::empty())
-                .unwrap();
-            let reply = send(&app, request).await;
+            let (uri, reply) = probe(&app, method, &template).await;
             assert_eq!(
                 reply.status,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -221,50 +222,34 @@ fn every_error_code_is_described_under_its_status() {
     );
 
     let doc: serde_norway::Value = serde_norway::from_str(OPENAPI_YAML).unwrap();
-    let all_codes: BTreeSet<String> = doc["components"]["schemas"]["Error"]["properties"]["error"]
-        ["properties"]["code"]["enum"]
+    // `code` is open (API Gateway's own answers carry its response types), naming the known ones.
+    let code = &doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"];
+    let known: Vec<&str> = code["anyOf"]
         .as_sequence()
-        .expect("Error.error.code has an enum")
+        .expect("Error.error.code is an anyOf")
         .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
+        .filter_map(|alternative| alternative["$ref"].as_str())
         .collect();
+    assert_eq!(
+        known,
+        [
+            "#/components/schemas/ServiceErrorCode",
+            "#/components/schemas/GatewayErrorCode"
+        ]
+    );
     let from_code: BTreeSet<String> = pairs.iter().map(|(_, code)| code.clone()).collect();
-    assert_eq!(all_codes, from_code, "the Error schema's codes");
+    assert_eq!(
+        enum_of(&doc["components"]["schemas"]["ServiceErrorCode"]),
+        from_code,
+        "the ServiceErrorCode schema's codes"
+    );
 
-    // (status, code) as the operations describe them, through their component responses.
-    let mut described = BTreeSet::new();
-    for item in doc["paths"].as_mapping().unwrap().values() {
-        for (method, operation) in item.as_mapping().unwrap() {
-            if !OPERATION_METHODS.contains(&method.as_str().unwrap_or("")) {
-                continue;
-            }
-            for (status, response) in operation["responses"].as_mapping().unwrap() {
-                let status: u16 = status.as_str().unwrap().parse().unwrap();
-                let response = match response["$ref"].as_str() {
-                    Some(reference) => {
-                        let name = reference.rsplit('/').next().unwrap();
-                        &doc["components"]["responses"][name]
-                    }
-                    None => response,
-                };
-                let schema = &response["content"]["application/json"]["schema"];
-                let Some(parts) = schema["allOf"].as_sequence() else {
-                    continue;
-                };
-                let code = &parts[1]["properties"]["error"]["properties"]["code"];
-                let codes: Vec<&str> = match code["const"].as_str() {
-                    Some(one) => vec![one],
-                    None => code["enum"]
-                        .as_sequence()
-                        .unwrap()
-                        .iter()
-                        .map(|c| c.as_str().unwrap())
-                        .collect(),
-                };
-                described.extend(codes.into_iter().map(|c| (status, c.to_owned())));
-            }
-        }
-    }
+    // (status, code) as the operations describe them for the service (not in `Gateway*` schemas).
+    let described: BTreeSet<(u16, String)> = described_codes(&doc)
+        .into_iter()
+        .filter(|d| !d.gateway)
+        .map(|d| (d.status, d.code))
+        .collect();
     for pair in &pairs {
         // 405 is the answer to methods no operation has: the introduction describes it, and
         // every_other_method_on_a_documented_path_is_405_with_allow checks it.
@@ -282,5 +267,349 @@ fn every_error_code_is_described_under_its_status() {
         described.is_subset(&pairs),
         "described but never answered: {:?}",
         described.difference(&pairs).collect::<Vec<_>>()
+    );
+}
+
+// ---------------------------------------------------------------------- API Gateway's own answers
+
+/// The repository's SAM template: its `GatewayResponses` say what API Gateway answers itself.
+const TEMPLATE_YAML: &str = include_str!("../../template.yaml");
+
+/// API Gateway's (REST API) gateway response types with their default status codes, as AWS
+/// documents them:
+/// <https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html>.
+/// `DEFAULT_4XX` and `DEFAULT_5XX` are not here: they stand for every type of their class that
+/// has no response of its own.
+const GATEWAY_RESPONSE_TYPES: [(&str, u16); 19] = [
+    ("ACCESS_DENIED", 403),
+    ("API_CONFIGURATION_ERROR", 500),
+    ("AUTHORIZER_CONFIGURATION_ERROR", 500),
+    ("AUTHORIZER_FAILURE", 500),
+    ("BAD_REQUEST_PARAMETERS", 400),
+    ("BAD_REQUEST_BODY", 400),
+    ("EXPIRED_TOKEN", 403),
+    ("INTEGRATION_FAILURE", 504),
+    ("INTEGRATION_TIMEOUT", 504),
+    ("INVALID_API_KEY", 403),
+    ("INVALID_SIGNATURE", 403),
+    ("MISSING_AUTHENTICATION_TOKEN", 403),
+    ("QUOTA_EXCEEDED", 429),
+    ("REQUEST_TOO_LARGE", 413),
+    ("RESOURCE_NOT_FOUND", 404),
+    ("THROTTLED", 429),
+    ("UNAUTHORIZED", 401),
+    ("UNSUPPORTED_MEDIA_TYPE", 415),
+    ("WAF_FILTERED", 403),
+];
+
+/// One answer API Gateway can give itself: its status, the body's `code`, and whether the
+/// template gives it an `x-request-id` header.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct GatewayAnswer {
+    status: u16,
+    code: String,
+    has_request_id: bool,
+}
+
+/// Every answer the template's `GatewayResponses` can produce: a typed response for its type;
+/// `DEFAULT_4XX`/`DEFAULT_5XX` for every type of their class without one. The code is the
+/// template's literal, or the type where the template writes `$context.error.responseType`.
+fn gateway_answers(template: &serde_norway::Value) -> BTreeSet<GatewayAnswer> {
+    let apis: Vec<&serde_norway::Value> = template["Resources"]
+        .as_mapping()
+        .expect("template.yaml has Resources")
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Api")
+        .collect();
+    assert_eq!(apis.len(), 1, "template.yaml has one AWS::Serverless::Api");
+    let responses = apis[0]["Properties"]["GatewayResponses"]
+        .as_mapping()
+        .expect("the API has GatewayResponses");
+    let configured: BTreeSet<&str> = responses.keys().filter_map(|k| k.as_str()).collect();
+    let code_field = regex_lite::Regex::new(r#""code"\s*:\s*"([^"]*)""#).unwrap();
+    let mut answers = BTreeSet::new();
+    for (kind, response) in responses {
+        let kind = kind.as_str().expect("a gateway response type");
+        let types: Vec<(&str, u16)> = match kind {
+            "DEFAULT_4XX" | "DEFAULT_5XX" => {
+                let class = if kind == "DEFAULT_4XX" { 4 } else { 5 };
+                GATEWAY_RESPONSE_TYPES
+                    .into_iter()
+                    .filter(|(t, status)| *status / 100 == class && !configured.contains(t))
+                    .collect()
+            }
+            _ => vec![
+                GATEWAY_RESPONSE_TYPES
+                    .into_iter()
+                    .find(|(t, _)| *t == kind)
+                    .unwrap_or_else(|| panic!("{kind} is no gateway response type AWS documents")),
+            ],
+        };
+        let body = response["ResponseTemplates"]["application/json"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{kind}: no application/json template"));
+        let code = &code_field
+            .captures(body)
+            .unwrap_or_else(|| panic!("{kind}: its template writes no error code: {body}"))[1];
+        let has_request_id = response["ResponseParameters"]["Headers"]
+            .as_mapping()
+            .into_iter()
+            .flatten()
+            .any(|(name, _)| {
+                name.as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("x-request-id"))
+            });
+        let status: Option<u16> = match &response["StatusCode"] {
+            serde_norway::Value::Null => None,
+            value => Some(
+                value
+                    .as_u64()
+                    .map(|n| n.to_string())
+                    .or_else(|| value.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{kind}: StatusCode {value:?}: {e}")),
+            ),
+        };
+        for (t, default_status) in types {
+            answers.insert(GatewayAnswer {
+                status: status.unwrap_or(default_status),
+                code: match code {
+                    "$context.error.responseType" => t.to_owned(),
+                    literal => literal.to_owned(),
+                },
+                has_request_id,
+            });
+        }
+    }
+    answers
+}
+
+/// A `$ref` to `components/<section>` resolved; anything else as it is.
+fn resolve<'d>(
+    doc: &'d serde_norway::Value,
+    section: &str,
+    value: &'d serde_norway::Value,
+) -> &'d serde_norway::Value {
+    match value["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.rsplit('/').next().unwrap();
+            &doc["components"][section][name]
+        }
+        None => value,
+    }
+}
+
+/// The values of a schema's `enum`.
+fn enum_of(schema: &serde_norway::Value) -> BTreeSet<String> {
+    schema["enum"]
+        .as_sequence()
+        .expect("an enum")
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// One error code an operation describes under a status, and whether it is described as API
+/// Gateway's own (inside a `Gateway*` schema).
+#[derive(Debug)]
+struct Described {
+    path: String,
+    method: String,
+    status: u16,
+    code: String,
+    gateway: bool,
+    /// The response's `x-request-id` header is `required: true`.
+    request_id_required: bool,
+}
+
+/// Every (operation, status, code) openapi.yaml describes, through component responses and
+/// schemas and their `allOf`/`anyOf`/`oneOf` parts.
+fn described_codes(doc: &serde_norway::Value) -> Vec<Described> {
+    fn codes_in(
+        doc: &serde_norway::Value,
+        schema: &serde_norway::Value,
+        gateway: bool,
+        out: &mut Vec<(String, bool)>,
+    ) {
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.rsplit('/').next().unwrap();
+            let gateway = gateway || name.starts_with("Gateway");
+            return codes_in(doc, &doc["components"]["schemas"][name], gateway, out);
+        }
+        let code = &schema["properties"]["error"]["properties"]["code"];
+        out.extend(code["const"].as_str().map(|c| (c.to_owned(), gateway)));
+        for c in code["enum"].as_sequence().into_iter().flatten() {
+            out.push((c.as_str().unwrap().to_owned(), gateway));
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for part in schema[key].as_sequence().into_iter().flatten() {
+                codes_in(doc, part, gateway, out);
+            }
+        }
+    }
+
+    let mut described = Vec::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, operation) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap_or("");
+            if !OPERATION_METHODS.contains(&method) {
+                continue;
+            }
+            for (status, response) in operation["responses"].as_mapping().unwrap() {
+                let status: u16 = status.as_str().unwrap().parse().unwrap();
+                let response = resolve(doc, "responses", response);
+                let request_id = resolve(doc, "headers", &response["headers"]["x-request-id"]);
+                let mut codes = Vec::new();
+                let schema = &response["content"]["application/json"]["schema"];
+                codes_in(doc, schema, false, &mut codes);
+                for (code, gateway) in codes {
+                    described.push(Described {
+                        path: path.as_str().unwrap().to_owned(),
+                        method: method.to_uppercase(),
+                        status,
+                        code,
+                        gateway,
+                        request_id_required: request_id["required"].as_bool() == Some(true),
+                    });
+                }
+            }
+        }
+    }
+    described
+}
+
+/// What openapi.yaml gets wrong about API Gateway's own answers, one sentence each: each must be
+/// described, as the gateway's, under its status on every operation (the gateway answers before
+/// or instead of any of them), without requiring an `x-request-id` the template does not set;
+/// `GatewayErrorCode` lists exactly their codes, and no other code is described as the gateway's.
+fn gateway_problems(doc: &serde_norway::Value, template: &serde_norway::Value) -> Vec<String> {
+    let answers = gateway_answers(template);
+    let described = described_codes(doc);
+    let mut problems = Vec::new();
+    let operations = documented_operations();
+    for answer in &answers {
+        for (path, methods) in &operations {
+            for method in methods {
+                let here: Vec<&Described> = described
+                    .iter()
+                    .filter(|d| {
+                        d.gateway
+                            && &d.path == path
+                            && &d.method == method
+                            && d.status == answer.status
+                            && d.code == answer.code
+                    })
+                    .collect();
+                if here.is_empty() {
+                    problems.push(format!(
+                        "{method} {path}: API Gateway can answer {} {}, not described as its own",
+                        answer.status, answer.code
+                    ));
+                }
+                if !answer.has_request_id && here.iter().any(|d| d.request_id_required) {
+                    problems.push(format!(
+                        "{method} {path}: {} requires x-request-id, which API Gateway's own {} \
+                         answer does not carry",
+                        answer.status, answer.code
+                    ));
+                }
+            }
+        }
+    }
+    let produced: BTreeSet<(u16, &str)> = answers
+        .iter()
+        .map(|a| (a.status, a.code.as_str()))
+        .collect();
+    for d in described.iter().filter(|d| d.gateway) {
+        if !produced.contains(&(d.status, d.code.as_str())) {
+            problems.push(format!(
+                "{} {}: {} {} is described as API Gateway's, which template.yaml cannot answer",
+                d.method, d.path, d.status, d.code
+            ));
+        }
+    }
+    let listed = enum_of(&doc["components"]["schemas"]["GatewayErrorCode"]);
+    let codes: BTreeSet<String> = answers.iter().map(|a| a.code.clone()).collect();
+    if listed != codes {
+        problems.push(format!(
+            "GatewayErrorCode lists {listed:?}; template.yaml's gateway responses answer {codes:?}"
+        ));
+    }
+    problems
+}
+
+fn template() -> serde_norway::Value {
+    serde_norway::from_str(TEMPLATE_YAML).expect("template.yaml is YAML")
+}
+
+fn openapi() -> serde_norway::Value {
+    serde_norway::from_str(OPENAPI_YAML).expect("openapi.yaml is YAML")
+}
+
+#[test]
+fn every_answer_api_gateway_gives_itself_is_described() {
+    let answers = gateway_answers(&template());
+    // The template as it is: an explicit 401 and both defaults, whose codes are the types.
+    assert!(answers.contains(&GatewayAnswer {
+        status: 401,
+        code: "UNAUTHORIZED".into(),
+        has_request_id: false
+    }));
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.status == 429 && a.code == "THROTTLED")
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|a| a.status == 504 && a.code == "INTEGRATION_TIMEOUT")
+    );
+    let problems = gateway_problems(&openapi(), &template());
+    assert!(
+        problems.is_empty(),
+        "openapi.yaml against template.yaml's gateway responses:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+#[test]
+fn a_gateway_answer_openapi_yaml_does_not_describe_is_caught() {
+    // A gateway response with a code of its own.
+    let mut template = template();
+    let api = template["Resources"]
+        .as_mapping_mut()
+        .unwrap()
+        .values_mut()
+        .find(|r| r["Type"] == "AWS::Serverless::Api")
+        .unwrap();
+    api["Properties"]["GatewayResponses"]["THROTTLED"] = serde_norway::from_str(
+        r#"{ResponseTemplates: {application/json: '{"error":{"code":"SLOW_DOWN"}}'}}"#,
+    )
+    .unwrap();
+    let problems = gateway_problems(&openapi(), &template);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p
+                == "POST /upload: API Gateway can answer 429 SLOW_DOWN, not described as its own"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("GatewayErrorCode lists")),
+        "{problems:#?}"
+    );
+
+    // x-request-id required where the gateway answers without one.
+    let mut doc = openapi();
+    doc["components"]["headers"]["RequestIdUnlessGateway"]["required"] = true.into();
+    let problems = gateway_problems(&doc, &self::template());
+    assert!(
+        problems.iter().any(|p| p
+            == "GET /images: 401 requires x-request-id, which API Gateway's own UNAUTHORIZED answer does not carry"),
+        "{problems:#?}"
     );
 }
