@@ -6,16 +6,11 @@
 #   infra/tools.sh bin TOOL     install if needed, print the venv's bin directory
 #   infra/tools.sh install      install every tool (what CI's first `just lint-infra` does)
 #
-<<<<<<< HEAD
 # TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, schemathesis (the
 # API description's test, `just test-api-description`; its lock carries hashes, so pip installs it
-# in hash-checking mode), or lambda (cargo-lambda and ziglang, installed into the shared `tools`
-# venv the justfile's `build` uses).
-=======
-# TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, lambda
-# (cargo-lambda and ziglang, installed into the shared `tools` venv the justfile's `build` uses), or
-# peers (the Pillow that `just bench-peers` times; not part of `install`, CI does not need it).
->>>>>>> issue11-perf
+# in hash-checking mode), lambda (cargo-lambda and ziglang, installed into the shared `tools` venv
+# the justfile's `build` uses), or peers (the Pillow that `just bench-peers` times; not part of
+# `install`, CI does not need it).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,11 +50,7 @@ ensure() {
 
 case "${1:-}" in
   bin)
-<<<<<<< HEAD
-    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|schemathesis|lambda"
-=======
-    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|lambda|peers"
->>>>>>> issue11-perf
+    [ -n "${2:-}" ] || die "usage: $0 bin sam|checkov|awscli|schemathesis|lambda|peers"
     ensure "$2"
     echo "$(venv_of "$2")/bin"
     ;;
