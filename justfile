@@ -421,7 +421,7 @@ test-browser:
     if ! (cd web && PAGE_URL="http://127.0.0.1:$port" ANON_PAGE_URL="http://127.0.0.1:$anon_port" \
         USER1="$run-1@example.com" PASSWORD1="$password" USER2="$run-2@example.com" PASSWORD2="$password" \
         FIXTURES="$PWD/../fixtures/images" ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
-        node --test --test-concurrency=1 --test-reporter=spec tests/); then
+        node --test --test-concurrency=1 --test-reporter=spec tests/*.test.mjs); then
       echo "test-browser: FAILED; screenshots and server logs in $artifacts" >&2
       tail -n 20 "$artifacts/signed-in-server.log" >&2
       exit 1
