@@ -125,6 +125,8 @@ function showSignIn(reason) {
   for (const upload of uploads) upload.stop();
   uploads.clear();
   clearTimeout(galleryRefresh);
+  // A gallery answer still on its way belongs to the user who just left: make it stale.
+  galleryRequest += 1;
   $('uploads').replaceChildren();
   $('images').replaceChildren();
   cursors = [null];
@@ -146,6 +148,8 @@ function showApp() {
     $('who-name').textContent = 'No sign-in needed: this service takes anonymous uploads';
     $('sign-out').hidden = true;
   }
+  // Nothing of an earlier session shows while this user's first page loads.
+  $('images').replaceChildren();
   cursors = [null];
   loadGallery();
 }
