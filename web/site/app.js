@@ -431,14 +431,15 @@ function imageCard(image) {
   li.dataset.imageId = image.imageId;
   li.dataset.status = image.status;
   let thumb;
-  if (image.status === 'READY') {
+  const thumbnailUrl = webUrl(image.thumbnailUrl);
+  if (image.status === 'READY' && thumbnailUrl) {
     thumb = document.createElement('img');
-    thumb.src = image.thumbnailUrl;
+    thumb.src = thumbnailUrl;
     thumb.alt = `Thumbnail of ${image.fileName}`;
     thumb.loading = 'lazy';
   } else {
     thumb = document.createElement('div');
-    thumb.textContent = image.status === 'PENDING' ? 'Being checked…' : 'Rejected';
+    thumb.textContent = { READY: 'No thumbnail', PENDING: 'Being checked…' }[image.status] ?? 'Rejected';
   }
   thumb.classList.add('thumb');
   const name = document.createElement('p');
@@ -456,9 +457,10 @@ function imageCard(image) {
   }
   const actions = document.createElement('div');
   actions.className = 'actions';
-  if (image.url) {
+  const originalUrl = webUrl(image.url);
+  if (originalUrl) {
     const open = document.createElement('a');
-    open.href = image.url;
+    open.href = originalUrl;
     open.target = '_blank';
     open.rel = 'noopener';
     open.textContent = 'Open original';
@@ -468,6 +470,17 @@ function imageCard(image) {
   actions.append(button('Delete', `Delete ${image.fileName}`, () => confirmDelete(image), 'danger'));
   li.append(thumb, name, detail, actions);
   return li;
+}
+
+/** `url` if it is an http(s) URL, else null: a link from the API never becomes `javascript:`. */
+function webUrl(url) {
+  if (typeof url !== 'string' || !url) return null;
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
 }
 
 function confirmDelete(image) {
