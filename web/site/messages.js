@@ -38,7 +38,10 @@ export const SIGN_IN_ERRORS = {
   PasswordResetRequiredException: 'This account needs a new password. Reset it, then sign in.',
   TooManyRequestsException: 'Too many attempts. Wait a minute and try again.',
   LimitExceededException: 'Too many attempts. Wait a minute and try again.',
-  InvalidParameterException: 'Enter your email and password.',
+  // Cognito says this both for a missing email or password and for an app client that does not
+  // allow USER_PASSWORD_AUTH: the sentence covers both.
+  InvalidParameterException:
+    'Sign-in could not start. Check that both email and password are filled in; if they are, the sign-in service is not set up to accept passwords from this page (its app client must allow USER_PASSWORD_AUTH).',
 };
 
 /** A sentence for an API error code; unknown codes get a general sentence, never raw JSON. */
