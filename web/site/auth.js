@@ -101,6 +101,14 @@ export class Session {
   signOut(reason = '') {
     this.generation += 1;
     clearTimeout(this.refreshTimer);
+    // Best effort: ask Cognito to revoke the refresh token (and the tokens issued from it), so a
+    // copy left anywhere stops working. Signing out here never waits for it or depends on it: a
+    // pool or emulator that refuses or lacks RevokeToken leaves the token to expire on its own.
+    if (this.state?.refreshToken) {
+      this.call('RevokeToken', { ClientId: this.auth.userPoolClientId, Token: this.state.refreshToken }).catch(
+        () => {},
+      );
+    }
     this.state = null;
     sessionStorage.removeItem(STORAGE_KEY);
     this.onSignedOut(reason);
