@@ -3,16 +3,8 @@
 
 import { Api, ApiFailure, putFile } from './api.js';
 import { Session } from './auth.js';
-import { formatBytes, rejectionMessage } from './messages.js';
+import { EXTENSIONS, TYPE_NAMES, formatBytes, rejectionMessage } from './messages.js';
 
-/** The file name extensions the API accepts for each type (src/domain/image_type.rs). */
-const EXTENSIONS = {
-  'image/jpeg': ['jpg', 'jpeg'],
-  'image/png': ['png'],
-  'image/gif': ['gif'],
-  'image/webp': ['webp'],
-};
-const TYPE_NAMES = { 'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP' };
 const DEFAULT_PAGE_SIZE = 12;
 const POLL_INTERVAL_MS = 1000;
 /** How long to watch an upload being checked before leaving it to the gallery. */
