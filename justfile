@@ -395,7 +395,7 @@ test-browser:
     if ! (cd web && PAGE_URL="http://127.0.0.1:$port" ANON_PAGE_URL="http://127.0.0.1:$anon_port" \
         USER1="$run-1@example.com" PASSWORD1="$password" USER2="$run-2@example.com" PASSWORD2="$password" \
         FIXTURES="$PWD/../fixtures/images" ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
-        node --test --test-concurrency=1 --test-reporter=spec tests/); then
+        node --test --test-concurrency=1 --test-reporter=spec tests/*.test.mjs); then
       echo "test-browser: FAILED; screenshots and server logs in $artifacts" >&2
       tail -n 20 "$artifacts/signed-in-server.log" >&2
       exit 1
@@ -485,13 +485,15 @@ web-site DIR:
     region=$("$sam/python" infra/samconfig.py region)
     aws="$(infra/tools.sh bin awscli)/aws"
     config=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" --output json | node web/tools/site-config.mjs)
-    mkdir -p '{{DIR}}'
+    # DIR reaches the shell quoted by just (quote()), so any name is safe, quotes included.
+    dir={{quote(DIR)}}
+    mkdir -p "$dir"
     # The page's own files only (config.example.json stays behind: config.json replaces it).
-    cp web/site/index.html web/site/style.css web/site/*.js '{{DIR}}/'
-    printf '%s\n' "$config" >'{{DIR}}/config.json'
+    cp web/site/index.html web/site/style.css web/site/*.js "$dir/"
+    printf '%s\n' "$config" >"$dir/config.json"
     origins=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" \
       --query "Stacks[0].Parameters[?ParameterKey=='AllowedOrigins'].ParameterValue" --output text)
-    echo "web-site: the page for stack $stack is in {{DIR}}; host it at one of its AllowedOrigins ($origins),"
+    echo "web-site: the page for stack $stack is in $dir; host it at one of its AllowedOrigins ($origins),"
     echo "or add the origin you host it at to AllowedOrigins (sam deploy --guided) first."
 
 # Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)

@@ -171,19 +171,25 @@ pub fn site(api: App, config: &PageConfig) -> Router {
     router.fallback_service(api)
 }
 
+/// The page's Content Security Policy as the local server sends it. Scripts only from the page's
+/// own files: a file name shown in the gallery cannot run as code even if some rendering path
+/// forgot to escape it. Images and uploads go to the bucket's host and sign-in to Cognito's, which
+/// differ per deployment, so those stay open.
+///
+/// This header protects the page only where this server serves it (`just dev`, `just dev-auth`).
+/// A deployment's static host sends no such header, so `web/site/index.html` carries the same
+/// policy in a `<meta http-equiv>` (a test keeps the two equal), minus `frame-ancestors`, which
+/// browsers ignore in a `<meta>`: framing protection there is the host's header to send.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' http: https: blob: data:; connect-src 'self' http: https:; \
+     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
 fn page_file(file: &'static PageFile) -> Response {
     let mut response = static_response(file.content_type, file.contents);
     if file.content_type.starts_with("text/html") {
-        // Scripts only from the page's own files: a file name shown in the gallery can never run
-        // as code, even if some rendering path forgot to escape it. Images and uploads go to the
-        // bucket's host and sign-in to Cognito's, which differ per deployment, so those stay open.
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self'; style-src 'self'; \
-                 img-src 'self' http: https: blob: data:; connect-src 'self' http: https:; \
-                 object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
-            ),
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
         );
     }
     response
@@ -375,6 +381,30 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn the_page_carries_the_servers_policy_for_static_hosts() {
+        let directives = |policy: &str| -> Vec<String> {
+            policy
+                .split(';')
+                .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|d| !d.is_empty())
+                .collect()
+        };
+        let html = PAGE_FILES[0].contents;
+        let start = html
+            .find(r#"<meta http-equiv="Content-Security-Policy" content=""#)
+            .expect("index.html has a CSP <meta>");
+        let rest = &html[start..];
+        let content = rest.split('"').nth(3).expect("the <meta>'s content");
+        let expected: Vec<String> = directives(CONTENT_SECURITY_POLICY)
+            .into_iter()
+            .filter(|d| !d.starts_with("frame-ancestors"))
+            .collect();
+        assert_eq!(directives(content), expected);
+        // Before the first script and stylesheet, or those would load unchecked.
+        assert!(start < html.find("<script").unwrap() && start < html.find("<link").unwrap());
     }
 
     #[test]

@@ -16,6 +16,26 @@ function headers() {
   };
 }
 
+/** The API's types by file name extension, for files the browser gave no type (file.type ''). */
+const TYPES_BY_EXTENSION = {
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  gif: 'image/gif',
+  webp: 'image/webp',
+};
+
+/** The type to declare for `file`: the browser's, else its extension's; throws when neither. */
+function fileType(file) {
+  if (file.type) return file.type;
+  const extension = file.name.includes('.') ? file.name.split('.').pop().toLowerCase() : '';
+  const type = TYPES_BY_EXTENSION[extension];
+  if (!type) {
+    throw new Error(`${file.name}: the type of this file is unknown; name it .jpg, .jpeg, .png, .gif or .webp`);
+  }
+  return type;
+}
+
 async function callApi(method, path, body) {
   const response = await fetch(api() + path, {
     method,
@@ -41,10 +61,13 @@ const uppy = new Uppy({
     async getUploadParameters(file) {
       const upload = await callApi('POST', '/upload', {
         fileName: file.name,
-        fileType: file.type,
+        // Some browsers and drag sources give no type: POST /upload needs one (it is signed into
+        // the URL and the PUT must send the same), so the extension decides, or the file is refused.
+        fileType: fileType(file),
         fileSize: file.size,
       });
       uppy.setFileMeta(file.id, { imageId: upload.imageId });
+      // upload.headers carries that same Content-Type, so the PUT matches the signature.
       return { method: upload.method, url: upload.uploadUrl, headers: upload.headers };
     },
   });

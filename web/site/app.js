@@ -3,16 +3,8 @@
 
 import { Api, ApiFailure, putFile } from './api.js';
 import { Session } from './auth.js';
-import { formatBytes, rejectionMessage } from './messages.js';
+import { EXTENSIONS, TYPE_NAMES, formatBytes, rejectionMessage } from './messages.js';
 
-/** The file name extensions the API accepts for each type (src/domain/image_type.rs). */
-const EXTENSIONS = {
-  'image/jpeg': ['jpg', 'jpeg'],
-  'image/png': ['png'],
-  'image/gif': ['gif'],
-  'image/webp': ['webp'],
-};
-const TYPE_NAMES = { 'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP' };
 const DEFAULT_PAGE_SIZE = 12;
 const POLL_INTERVAL_MS = 1000;
 /** How long to watch an upload being checked before leaving it to the gallery. */
@@ -125,6 +117,8 @@ function showSignIn(reason) {
   for (const upload of uploads) upload.stop();
   uploads.clear();
   clearTimeout(galleryRefresh);
+  // A gallery answer still on its way belongs to the user who just left: make it stale.
+  galleryRequest += 1;
   $('uploads').replaceChildren();
   $('images').replaceChildren();
   cursors = [null];
@@ -146,6 +140,8 @@ function showApp() {
     $('who-name').textContent = 'No sign-in needed: this service takes anonymous uploads';
     $('sign-out').hidden = true;
   }
+  // Nothing of an earlier session shows while this user's first page loads.
+  $('images').replaceChildren();
   cursors = [null];
   loadGallery();
 }
@@ -202,7 +198,8 @@ class Upload {
     this.file = file;
     this.imageId = null;
     this.transfer = null;
-    this.stopped = false;
+    /** Each start and each stop bumps it: a reply for an earlier attempt is stale and dropped. */
+    this.attempt = 0;
     const li = document.createElement('li');
     li.className = 'upload';
     li.dataset.fileName = file.name;
@@ -251,7 +248,8 @@ class Upload {
       return;
     }
     uploads.add(this);
-    this.stopped = false;
+    const attempt = (this.attempt += 1);
+    const current = () => attempt === this.attempt;
     // A retry starts over with a new URL; the abandoned image (if any) is deleted.
     this.discard();
     this.setProgress(0);
@@ -261,36 +259,43 @@ class Upload {
     try {
       upload = await api.createUpload(this.file, checked.type);
     } catch (err) {
-      return this.fail(err.message);
+      if (current()) this.fail(err.message);
+      return;
     }
+    // Cancelled (and perhaps retried) while the link was on its way: that image is abandoned.
+    if (!current()) return deleteAbandoned(upload.imageId);
     this.imageId = upload.imageId;
-    if (this.stopped) return this.discard(); // Cancelled while the link was on its way.
     this.element.dataset.imageId = upload.imageId;
     this.setState('Uploading…');
-    this.transfer = putFile(upload, this.file, (fraction) => this.setProgress(fraction));
+    const transfer = putFile(upload, this.file, (fraction) => {
+      if (current()) this.setProgress(fraction);
+    });
+    this.transfer = transfer;
     try {
-      await this.transfer.promise;
+      await transfer.promise;
     } catch (err) {
-      if (err.reason === 'aborted') return;
-      return this.fail(err.message);
+      if (current() && err.reason !== 'aborted') this.fail(err.message);
+      return;
     } finally {
-      this.transfer = null;
+      if (this.transfer === transfer) this.transfer = null;
     }
+    if (!current()) return;
     this.setButtons({ cancel: false, retry: false });
     this.setState('Uploaded. Checking the image…', 'pending');
     announce(`${this.file.name} uploaded; checking it.`);
-    await this.watch();
+    await this.watch(current);
   }
 
-  /** Polls the image until the processor settles it. */
-  async watch() {
-    for (let attempt = 0; attempt < POLL_ATTEMPTS && !this.stopped; attempt += 1) {
+  /** Polls the image until the processor settles it, while `current()` says this attempt lives. */
+  async watch(current) {
+    for (let poll = 0; poll < POLL_ATTEMPTS && current(); poll += 1) {
       await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-      if (this.stopped) return;
+      if (!current()) return;
       let image;
       try {
         image = await api.getImage(this.imageId);
       } catch (err) {
+        if (!current()) return;
         if (err instanceof ApiFailure && err.code === 'IMAGE_NOT_FOUND') {
           this.setState('This image was deleted.', 'failed');
           uploads.delete(this);
@@ -298,6 +303,7 @@ class Upload {
         }
         continue; // A brief outage: keep watching.
       }
+      if (!current()) return;
       if (image.status === 'READY') {
         this.setState(`Ready: ${image.width} × ${image.height} pixels.`, 'ready');
         announce(`${this.file.name} is ready.`);
@@ -309,7 +315,7 @@ class Upload {
         return this.settled();
       }
     }
-    if (!this.stopped) {
+    if (current()) {
       this.setState('Still being checked; it will show in the gallery when done.', 'pending');
       uploads.delete(this);
     }
@@ -336,7 +342,7 @@ class Upload {
 
   /** Stops the PUT and the watching, without a word (signing out, cancelling). */
   stop() {
-    this.stopped = true;
+    this.attempt += 1;
     this.transfer?.abort();
     uploads.delete(this);
   }
@@ -347,11 +353,16 @@ class Upload {
     const imageId = this.imageId;
     this.imageId = null;
     delete this.element.dataset.imageId;
-    api.deleteImage(imageId).then(
-      () => (cursors.length === 1 ? loadGallery() : undefined),
-      () => {}, // It expires on its own (PENDING rows have a time to live).
-    );
+    deleteAbandoned(imageId);
   }
+}
+
+/** Deletes the image of an abandoned upload attempt, quietly. */
+function deleteAbandoned(imageId) {
+  api.deleteImage(imageId).then(
+    () => (cursors.length === 1 ? loadGallery() : undefined),
+    () => {}, // It expires on its own (PENDING rows have a time to live).
+  );
 }
 
 function button(text, label, onClick, kind = '') {
@@ -412,14 +423,15 @@ function imageCard(image) {
   li.dataset.imageId = image.imageId;
   li.dataset.status = image.status;
   let thumb;
-  if (image.status === 'READY') {
+  const thumbnailUrl = webUrl(image.thumbnailUrl);
+  if (image.status === 'READY' && thumbnailUrl) {
     thumb = document.createElement('img');
-    thumb.src = image.thumbnailUrl;
+    thumb.src = thumbnailUrl;
     thumb.alt = `Thumbnail of ${image.fileName}`;
     thumb.loading = 'lazy';
   } else {
     thumb = document.createElement('div');
-    thumb.textContent = image.status === 'PENDING' ? 'Being checked…' : 'Rejected';
+    thumb.textContent = { READY: 'No thumbnail', PENDING: 'Being checked…' }[image.status] ?? 'Rejected';
   }
   thumb.classList.add('thumb');
   const name = document.createElement('p');
@@ -437,9 +449,10 @@ function imageCard(image) {
   }
   const actions = document.createElement('div');
   actions.className = 'actions';
-  if (image.url) {
+  const originalUrl = webUrl(image.url);
+  if (originalUrl) {
     const open = document.createElement('a');
-    open.href = image.url;
+    open.href = originalUrl;
     open.target = '_blank';
     open.rel = 'noopener';
     open.textContent = 'Open original';
@@ -449,6 +462,17 @@ function imageCard(image) {
   actions.append(button('Delete', `Delete ${image.fileName}`, () => confirmDelete(image), 'danger'));
   li.append(thumb, name, detail, actions);
   return li;
+}
+
+/** `url` if it is an http(s) URL, else null: a link from the API never becomes `javascript:`. */
+function webUrl(url) {
+  if (typeof url !== 'string' || !url) return null;
+  try {
+    const parsed = new URL(url, location.href);
+    return parsed.protocol === 'https:' || parsed.protocol === 'http:' ? parsed.href : null;
+  } catch {
+    return null;
+  }
 }
 
 function confirmDelete(image) {

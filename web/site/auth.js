@@ -25,6 +25,8 @@ export class Session {
     this.state = readStored();
     this.refreshTimer = null;
     this.refreshing = null;
+    /** Bumped by every sign-out: a refresh answered after it belongs to a session that is over. */
+    this.generation = 0;
     if (this.state) this.scheduleRefresh();
   }
 
@@ -69,16 +71,20 @@ export class Session {
     // One refresh at a time: concurrent requests wait for the same one.
     this.refreshing ??= (async () => {
       const { refreshToken, username } = this.state;
+      const generation = this.generation;
       try {
         const result = await this.call('InitiateAuth', {
           AuthFlow: 'REFRESH_TOKEN_AUTH',
           ClientId: this.auth.userPoolClientId,
           AuthParameters: { REFRESH_TOKEN: refreshToken },
         });
+        // Signed out while Cognito was answering: storing the tokens would sign the user back in.
+        if (generation !== this.generation) return;
         // A refresh answer carries no new refresh token: the old one stays valid.
         this.store(result.AuthenticationResult, username, refreshToken);
       } catch (err) {
         // Refused: the session is over. Unreachable: keep it, the next request tries again.
+        if (generation !== this.generation) return; // Already signed out: nothing more to say.
         if (err instanceof SignInError && err.refused) {
           this.signOut('Your session has ended. Please sign in again.');
         } else {
@@ -93,7 +99,16 @@ export class Session {
 
   /** Forgets the tokens; `reason` (if any) is shown on the sign-in form. */
   signOut(reason = '') {
+    this.generation += 1;
     clearTimeout(this.refreshTimer);
+    // Best effort: ask Cognito to revoke the refresh token (and the tokens issued from it), so a
+    // copy left anywhere stops working. Signing out here never waits for it or depends on it: a
+    // pool or emulator that refuses or lacks RevokeToken leaves the token to expire on its own.
+    if (this.state?.refreshToken) {
+      this.call('RevokeToken', { ClientId: this.auth.userPoolClientId, Token: this.state.refreshToken }).catch(
+        () => {},
+      );
+    }
     this.state = null;
     sessionStorage.removeItem(STORAGE_KEY);
     this.onSignedOut(reason);

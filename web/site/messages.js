@@ -1,6 +1,18 @@
-// Plain-language words for every code the API and the processor can return. The API's codes are
+// Plain-language words for every code the API and the processor can return, and the image types. The API's codes are
 // in src/api/error.rs, the processor's rejection reasons in src/domain/processing.rs; a test
 // (web/tests/messages.test.mjs) fails when one of them has no sentence here.
+
+/** The file name extensions the API accepts for each type (src/domain/image_type.rs; a test in
+ * web/tests/messages.test.mjs checks they agree). */
+export const EXTENSIONS = {
+  'image/jpeg': ['jpg', 'jpeg'],
+  'image/png': ['png'],
+  'image/gif': ['gif'],
+  'image/webp': ['webp'],
+};
+
+/** Each type's name, as people know it. */
+export const TYPE_NAMES = { 'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP' };
 
 /** What went wrong, for each `error.code` of an API error body. */
 export const API_ERRORS = {
@@ -38,7 +50,10 @@ export const SIGN_IN_ERRORS = {
   PasswordResetRequiredException: 'This account needs a new password. Reset it, then sign in.',
   TooManyRequestsException: 'Too many attempts. Wait a minute and try again.',
   LimitExceededException: 'Too many attempts. Wait a minute and try again.',
-  InvalidParameterException: 'Enter your email and password.',
+  // Cognito says this both for a missing email or password and for an app client that does not
+  // allow USER_PASSWORD_AUTH: the sentence covers both.
+  InvalidParameterException:
+    'Sign-in could not start. Check that both email and password are filled in; if they are, the sign-in service is not set up to accept passwords from this page (its app client must allow USER_PASSWORD_AUTH).',
 };
 
 /** A sentence for an API error code; unknown codes get a general sentence, never raw JSON. */

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { API_ERRORS, REJECTION_REASONS, apiErrorMessage, rejectionMessage } from '../site/messages.js';
+import { ALL_TYPES } from '../tools/site-config.mjs';
+import { API_ERRORS, EXTENSIONS, REJECTION_REASONS, TYPE_NAMES, apiErrorMessage, rejectionMessage } from '../site/messages.js';
 
 const source = (path) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -28,4 +29,29 @@ test('unknown codes still get words, never JSON', () => {
   assert.match(apiErrorMessage(undefined, 502), /went wrong/);
   assert.match(apiErrorMessage('SOMETHING_NEW', 400), /refused/);
   assert.match(rejectionMessage('SOMETHING_NEW'), /not accepted/);
+});
+
+test('the page knows exactly the image types and extensions of src/domain/image_type.rs', () => {
+  const rust = source('src/domain/image_type.rs');
+  const body = (name) => rust.match(new RegExp(`pub fn ${name}\\(self[^)]*\\)[\\s\\S]*?\\n {4}\\}`))[0];
+  // `Self::Jpeg => "image/jpeg"` arms of mime() and extension().
+  const arms = (text) => Object.fromEntries([...text.matchAll(/Self::(\w+) => "([^"]+)"/g)].map((m) => [m[1], m[2]]));
+  const mimes = arms(body('mime'));
+  const extension = arms(body('extension'));
+  assert.equal(Object.keys(mimes).length, 4, `found the types in image_type.rs (${Object.keys(mimes)})`);
+  // accepts_extension(): `Self::Jpeg => matches!(ext, "jpg" | "jpeg")` arms, else extension() alone.
+  const extra = Object.fromEntries(
+    [...body('accepts_extension').matchAll(/Self::(\w+) => matches!\(ext, ([^)]*)\)/g)].map((m) => [
+      m[1],
+      [...m[2].matchAll(/"([^"]+)"/g)].map((e) => e[1]),
+    ]),
+  );
+  const expected = Object.fromEntries(
+    Object.entries(mimes).map(([variant, mime]) => [mime, (extra[variant] ?? [extension[variant]]).sort()]),
+  );
+  const page = Object.fromEntries(Object.entries(EXTENSIONS).map(([mime, list]) => [mime, [...list].sort()]));
+  assert.deepEqual(page, expected, 'web/site/messages.js EXTENSIONS');
+  assert.deepEqual(Object.keys(TYPE_NAMES).sort(), Object.keys(expected).sort(), 'TYPE_NAMES');
+  // A deployment's config.json allows every type (the template leaves ALLOWED_FILE_TYPES alone).
+  assert.deepEqual([...ALL_TYPES].sort(), Object.keys(expected).sort(), 'web/tools/site-config.mjs ALL_TYPES');
 });
