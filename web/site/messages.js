@@ -33,6 +33,32 @@ export const API_ERRORS = {
   INTERNAL_ERROR: 'Something went wrong on the service’s side. Try again; if it keeps happening, tell the service’s operators.',
 };
 
+/**
+ * What went wrong, for each code API Gateway puts in its own answers in a deployment
+ * (openapi.yaml's `GatewayErrorCode`: the template's gateway responses report the response type).
+ */
+export const GATEWAY_ERRORS = {
+  ACCESS_DENIED: 'The service refused access. Sign out, sign in again and retry.',
+  API_CONFIGURATION_ERROR: 'The service is misconfigured. Tell the service’s operators.',
+  AUTHORIZER_CONFIGURATION_ERROR: 'The service’s sign-in check is misconfigured. Tell the service’s operators.',
+  AUTHORIZER_FAILURE: 'The service could not check your sign-in just now. Wait a moment and try again.',
+  BAD_REQUEST_BODY: 'The service did not understand the request. Reload the page and try again.',
+  BAD_REQUEST_PARAMETERS: 'The service did not understand the request. Reload the page and try again.',
+  EXPIRED_TOKEN: 'Your session has ended. Please sign in again.',
+  INTEGRATION_FAILURE: 'Something went wrong on the service’s side. Try again; if it keeps happening, tell the service’s operators.',
+  INTEGRATION_TIMEOUT: 'The service took too long to answer. Try again in a moment.',
+  INVALID_API_KEY: 'The service refused the request. Tell the service’s operators.',
+  INVALID_SIGNATURE: 'The service refused the request’s credentials. Sign out, sign in again and retry.',
+  MISSING_AUTHENTICATION_TOKEN: 'The page asked the service for something that does not exist. Check the API address in config.json.',
+  QUOTA_EXCEEDED: 'The service’s request quota is used up. Try again later.',
+  REQUEST_TOO_LARGE: 'The request was too large for the service. Reload the page and try again.',
+  RESOURCE_NOT_FOUND: 'The page asked the service for something that does not exist. Check the API address in config.json.',
+  THROTTLED: 'The service is receiving too many requests. Wait a moment and try again.',
+  UNAUTHORIZED: 'You are not signed in, or your session has ended. Please sign in again.',
+  UNSUPPORTED_MEDIA_TYPE: 'The service did not accept the request’s format. Reload the page and try again.',
+  WAF_FILTERED: 'The service’s firewall blocked the request.',
+};
+
 /** Why the processor refused an upload, for each `rejectionReason`. */
 export const REJECTION_REASONS = {
   TOO_LARGE: 'The uploaded file is larger than the service accepts.',
@@ -59,6 +85,7 @@ export const SIGN_IN_ERRORS = {
 /** A sentence for an API error code; unknown codes get a general sentence, never raw JSON. */
 export function apiErrorMessage(code, status) {
   if (code && API_ERRORS[code]) return API_ERRORS[code];
+  if (code && GATEWAY_ERRORS[code]) return GATEWAY_ERRORS[code];
   if (status >= 500) return API_ERRORS.INTERNAL_ERROR;
   return 'The service refused the request. Reload the page and try again.';
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { ALL_TYPES } from '../tools/site-config.mjs';
-import { API_ERRORS, EXTENSIONS, REJECTION_REASONS, TYPE_NAMES, apiErrorMessage, rejectionMessage } from '../site/messages.js';
+import { API_ERRORS, EXTENSIONS, GATEWAY_ERRORS, REJECTION_REASONS, TYPE_NAMES, apiErrorMessage, rejectionMessage } from '../site/messages.js';
 
 const source = (path) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 
@@ -16,6 +16,17 @@ test('every API error code has a sentence', () => {
   assert.ok(codes.length >= 10, `found the codes in src/api/error.rs (${codes})`);
   for (const code of codes) assert.ok(API_ERRORS[code], `no sentence for API error ${code}`);
   assert.deepEqual(Object.keys(API_ERRORS).sort(), [...new Set(codes)].sort(), 'no sentence for a code that does not exist');
+});
+
+test('every code API Gateway can answer with (openapi.yaml) has a sentence', () => {
+  // The `enum:` list of components.schemas.GatewayErrorCode, which tests/api/openapi.rs ties
+  // to template.yaml's gateway responses.
+  const block = source('openapi.yaml').match(/\n {4}GatewayErrorCode:\n[\s\S]*?\n {6}enum:\n((?: {8}- [A-Z_]+\n)+)/);
+  assert.ok(block, 'found GatewayErrorCode in openapi.yaml');
+  const codes = [...block[1].matchAll(/- ([A-Z_]+)/g)].map((m) => m[1]);
+  assert.ok(codes.length >= 10, `found the gateway codes (${codes})`);
+  assert.deepEqual(Object.keys(GATEWAY_ERRORS).sort(), codes.sort());
+  for (const code of codes) assert.equal(apiErrorMessage(code, 400), API_ERRORS[code] ?? GATEWAY_ERRORS[code]);
 });
 
 test('every rejection reason has a sentence', () => {
