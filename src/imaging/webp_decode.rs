@@ -9,7 +9,8 @@
 //!
 //! - lossy (VP8): decoded by `image_webp::vp8` into its YUV planes (1.5 bytes a pixel), which
 //!   are converted to RGB a row at a time (the same fancy upsampling and integer arithmetic as
-//!   `image-webp`) and added to the [`Shrinker`];
+//!   `image-webp`) and added to the [`Shrinker`]; an image at least 8 times its thumbnail
+//!   without alpha is converted once per 2 x 2 block instead (mean luma, its chroma sample);
 //! - alpha (ALPH): decoded into one byte a pixel before the colour, and unfiltered in place;
 //!   compressed alpha is a headerless lossless bitstream, given a VP8L header and decoded like one;
 //! - lossless (VP8L): decoded by `image-webp` into one RGBA buffer (it decodes straight into the
