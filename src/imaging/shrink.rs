@@ -99,6 +99,58 @@ impl Shrinker {
         }
     }
 
+    /// How many image pixels make a grid cell's side.
+    pub fn factor(&self) -> u32 {
+        self.factor
+    }
+
+    /// Adds rows `y` and `y + 1` as 2 x 2 blocks: `rgb`'s pixel `i` stands for the pixels at
+    /// columns `2i` and `2i + 1` of both rows (those inside the image), as if each had its colour.
+    /// A decoder whose chroma is at half resolution (VP8) converts one colour per block this way
+    /// instead of four; with a box of at least 2, what the grid loses is the colour variation
+    /// within a block, which the thumbnail's resize would have averaged away anyway.
+    pub fn add_block_row(&mut self, y: u32, rgb: &[u8]) {
+        if y >= self.height {
+            return;
+        }
+        let last = (y + 1).min(self.height - 1);
+        if y / self.factor == last / self.factor {
+            self.add_blocks(y / self.factor, last - y + 1, rgb);
+        } else {
+            self.add_blocks(y / self.factor, 1, rgb);
+            self.add_blocks(last / self.factor, 1, rgb);
+        }
+    }
+
+    /// Adds `rgb` (one pixel per two columns) `weight` times to grid row `cell_row`.
+    fn add_blocks(&mut self, cell_row: u32, weight: u32, rgb: &[u8]) {
+        let width = self.width as usize;
+        let columns = (rgb.len() / 3 * 2).min(width);
+        let row = &mut self.sums[cell_row as usize * self.grid_width as usize * 3..]
+            [..self.grid_width as usize * 3];
+        let factor = self.factor as usize;
+        let (mut cell, mut left, mut acc) = (0, factor, [0u32; 3]);
+        for x in 0..columns {
+            let px = &rgb[x / 2 * 3..][..3];
+            acc[0] += u32::from(px[0]);
+            acc[1] += u32::from(px[1]);
+            acc[2] += u32::from(px[2]);
+            left -= 1;
+            if left == 0 {
+                for (sum, a) in row[cell * 3..cell * 3 + 3].iter_mut().zip(acc) {
+                    *sum += a * weight;
+                }
+                (cell, left, acc) = (cell + 1, factor, [0; 3]);
+            }
+        }
+        if left != factor {
+            for (sum, a) in row[cell * 3..cell * 3 + 3].iter_mut().zip(acc) {
+                *sum += a * weight;
+            }
+        }
+        self.added += columns as u64 * u64::from(weight);
+    }
+
     /// Adds row `y` of the image, `rgb` holding its pixels from column 0.
     pub fn add_row(&mut self, y: u32, rgb: &[u8]) {
         if y >= self.height {
@@ -190,6 +242,35 @@ mod tests {
             assert_eq!(shrinker.factor, factor, "{w}x{h}");
             assert_eq!((shrinker.grid_width, shrinker.grid_height), grid, "{w}x{h}");
             assert!(grid.0 >= thumb.0 && grid.1 >= thumb.1);
+        }
+    }
+
+    #[test]
+    fn block_rows_add_up_to_the_same_grid_as_their_pixels_repeated() {
+        // Odd sides and boxes of 2, 3 and 5, so blocks straddle cells both ways.
+        for (w, h, thumb) in [
+            (7u32, 5u32, (1, 1)),
+            (13, 11, (2, 2)),
+            (21, 17, (2, 1)),
+            (1, 3, (1, 1)),
+        ] {
+            let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
+            let block = |bx: u32, by: u32| [(bx * 37 + by * 11) as u8, (bx * by * 5) as u8, 200];
+            let mut blocks = Shrinker::new(w, h, thumb);
+            let mut pixels = Shrinker::new(w, h, thumb);
+            for by in 0..bh {
+                let half: Vec<u8> = (0..bw).flat_map(|bx| block(bx, by)).collect();
+                blocks.add_block_row(2 * by, &half);
+                let full: Vec<u8> = (0..w).flat_map(|x| block(x / 2, by)).collect();
+                pixels.add_row(2 * by, &full);
+                pixels.add_row(2 * by + 1, &full);
+            }
+            assert_eq!(blocks.sums, pixels.sums, "{w}x{h}");
+            assert_eq!(
+                blocks.finish().unwrap(),
+                pixels.finish().unwrap(),
+                "{w}x{h}"
+            );
         }
     }
 

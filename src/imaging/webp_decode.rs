@@ -9,7 +9,8 @@
 //!
 //! - lossy (VP8): decoded by `image_webp::vp8` into its YUV planes (1.5 bytes a pixel), which
 //!   are converted to RGB a row at a time (the same fancy upsampling and integer arithmetic as
-//!   `image-webp`) and added to the [`Shrinker`];
+//!   `image-webp`) and added to the [`Shrinker`]; an image at least 8 times its thumbnail
+//!   without alpha is converted once per 2 x 2 block instead (mean luma, its chroma sample);
 //! - alpha (ALPH): decoded into one byte a pixel before the colour, and unfiltered in place;
 //!   compressed alpha is a headerless lossless bitstream, given a VP8L header and decoded like one;
 //! - lossless (VP8L): decoded by `image-webp` into one RGBA buffer (it decodes straight into the
@@ -390,6 +391,16 @@ fn thumbnail_of(
         height,
         thumbnail_dimensions(width, height, policy.thumbnail_size),
     );
+    if let Bitstream::Lossy { vp8, alpha: None } = frame.bitstream
+        && (frame.x, frame.y, frame.width, frame.height) == (0, 0, width, height)
+        // From a box of 4 up (images at least 8 times their thumbnail), the chroma placement
+        // the blocks give up is averaged away; a smaller image keeps every pixel's colour.
+        && shrinker.factor() >= 4
+    {
+        let yuv = decode_vp8(vp8, width, height)?;
+        Planes::new(&yuv)?.add_blocks_to(&mut shrinker);
+        return shrinker.finish();
+    }
     let mut row = vec![255u8; width as usize * 3];
     for y in (0..frame.y).chain(frame.y + frame.height..height) {
         shrinker.add_row(y, &row);
@@ -414,10 +425,7 @@ fn decode_frame(frame: &Frame<'_>, rows: Option<RowSink<'_>>) -> Result<(), Reje
     match frame.bitstream {
         Bitstream::Lossy { vp8, alpha } => {
             let alpha = alpha.map(|a| decode_alpha(a, width, height)).transpose()?;
-            let yuv = Vp8Decoder::decode_frame(vp8).map_err(|_| RejectionReason::Undecodable)?;
-            if (u32::from(yuv.width), u32::from(yuv.height)) != (width, height) {
-                return Err(RejectionReason::Undecodable);
-            }
+            let yuv = decode_vp8(vp8, width, height)?;
             let Some(rows) = rows else {
                 return Ok(());
             };
@@ -455,6 +463,15 @@ fn decode_frame(frame: &Frame<'_>, rows: Option<RowSink<'_>>) -> Result<(), Reje
         }
     }
     Ok(())
+}
+
+/// Decodes a VP8 bitstream into its YUV planes, checking it is `width` x `height`.
+fn decode_vp8(vp8: &[u8], width: u32, height: u32) -> Result<Vp8Frame, RejectionReason> {
+    let yuv = Vp8Decoder::decode_frame(vp8).map_err(|_| RejectionReason::Undecodable)?;
+    if (u32::from(yuv.width), u32::from(yuv.height)) != (width, height) {
+        return Err(RejectionReason::Undecodable);
+    }
+    Ok(yuv)
 }
 
 /// Decodes a VP8L bitstream of `width` x `height` into RGBA, through `image-webp` (whose
@@ -611,6 +628,43 @@ impl<'a> Planes<'a> {
     }
 }
 
+impl Planes<'_> {
+    /// Adds the image to `shrinker` as 2 x 2 blocks (see [`Shrinker::add_block_row`]), each the
+    /// colour of its mean luma and its own chroma sample: a quarter of the conversions, and no
+    /// upsampling. At an odd right or bottom edge, a block's missing pixels repeat its last
+    /// column or row, so its mean is that of the pixels it has.
+    fn add_blocks_to(&self, shrinker: &mut Shrinker) {
+        let height = usize::from(self.frame.height);
+        let mut rgb = vec![0u8; self.chroma_width * 3];
+        for by in 0..self.chroma_height {
+            let (y0, y1) = (2 * by, (2 * by + 1).min(height - 1));
+            let top = &self.frame.ybuf[y0 * self.luma_stride..][..self.width];
+            let bottom = &self.frame.ybuf[y1 * self.luma_stride..][..self.width];
+            let u = &self.frame.ubuf[by * self.chroma_stride..][..self.chroma_width];
+            let v = &self.frame.vbuf[by * self.chroma_stride..][..self.chroma_width];
+            let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+            for (((out, (t, b)), &u), &v) in rgb.chunks_exact_mut(3).zip(pairs).zip(u).zip(v) {
+                let sum = u16::from(t[0]) + u16::from(t[1]) + u16::from(b[0]) + u16::from(b[1]);
+                block_to_rgb(((sum + 2) / 4) as u8, u, v, out);
+            }
+            if self.width % 2 == 1 {
+                let last = self.width - 1;
+                let sum = u16::from(top[last]) + u16::from(bottom[last]);
+                let at = self.chroma_width - 1;
+                let out = &mut rgb[at * 3..][..3];
+                block_to_rgb(sum.div_ceil(2) as u8, u[at], v[at], out);
+            }
+            shrinker.add_block_row(y0 as u32, &rgb);
+        }
+    }
+}
+
+fn block_to_rgb(l: u8, u: u8, v: u8, out: &mut [u8]) {
+    out[0] = yuv_to_r(l, v);
+    out[1] = yuv_to_g(l, u, v);
+    out[2] = yuv_to_b(l, u);
+}
+
 /// For pixel `i` of a row or column, the nearest chroma sample and the next nearest one (of
 /// `chroma_len`): pixel 2k + 1 lies between samples k and k + 1, pixel 2k + 2 between k + 1 and k,
 /// and pixel 0 (and a last pixel past the last pair) on its own sample.
@@ -726,6 +780,103 @@ mod tests {
                 .encode(&pixels, 37, 29, color)
                 .unwrap();
             assert!(our_rows(&file) == reference_rows(&file), "{color:?}");
+        }
+    }
+
+    /// The grid of `bytes` (a still image) for a `thumbnail` px thumbnail, from every pixel
+    /// converted with fancy upsampling: what the block path stands in for.
+    fn grid_from_rows(bytes: &[u8], thumbnail: u32) -> RgbImage {
+        let Container {
+            width,
+            height,
+            content: Content::Still(frame),
+            ..
+        } = container(bytes).unwrap()
+        else {
+            panic!("a still image");
+        };
+        let mut shrinker = Shrinker::new(
+            width,
+            height,
+            thumbnail_dimensions(width, height, thumbnail),
+        );
+        decode_frame(&frame, Some(&mut |y, rgb: &[u8]| shrinker.add_row(y, rgb))).unwrap();
+        shrinker.finish().unwrap()
+    }
+
+    fn policy(thumbnail_size: u32) -> ProcessingPolicy {
+        ProcessingPolicy {
+            thumbnail_size,
+            ..ProcessingPolicy::default()
+        }
+    }
+
+    #[test]
+    fn lossy_blocks_make_nearly_the_grid_of_every_pixel() {
+        let big = include_bytes!("../../fixtures/images/lossy-4000x3000.webp");
+        // Boxes of 2 and 3 (every pixel converted: the same grid), 5 (odd, so blocks straddle
+        // cells; a tiny, sharp image, where chroma placement shows most) and 7 (the service's
+        // 256 px on a photo-sized image), as (max, mean) differences allowed.
+        for (name, bytes, thumbnail, allowed) in [
+            ("64x48, box 2", LOSSY, 16, (0, 0.0)),
+            ("64x48, box 3", LOSSY, 10, (0, 0.0)),
+            ("64x48, box 5", LOSSY, 6, (32, 2.5)),
+            ("4000x3000, box 7", &big[..], 256, (1, 0.01)),
+        ] {
+            let ours = decode(bytes, &policy(thumbnail)).unwrap().pixels;
+            let reference = grid_from_rows(bytes, thumbnail);
+            assert_eq!(ours.dimensions(), reference.dimensions(), "{name}");
+            let diffs: Vec<u8> = ours
+                .as_raw()
+                .iter()
+                .zip(reference.as_raw())
+                .map(|(a, b)| a.abs_diff(*b))
+                .collect();
+            let max = *diffs.iter().max().unwrap();
+            let mean = diffs.iter().map(|&d| f64::from(d)).sum::<f64>() / diffs.len() as f64;
+            // Chroma not upsampled and one conversion per 2 x 2 block.
+            assert!(
+                max <= allowed.0 && mean <= allowed.1,
+                "{name}: max {max}, mean {mean}"
+            );
+        }
+    }
+
+    #[test]
+    fn lossy_blocks_refuse_truncated_and_corrupt_data_as_image_webp_does() {
+        let image_webp_decodes = |bytes: &[u8]| {
+            WebPDecoder::new(Cursor::new(bytes)).is_ok_and(|mut decoder| {
+                let mut buf = vec![0; decoder.output_buffer_size().unwrap()];
+                decoder.read_image(&mut buf).is_ok()
+            })
+        };
+        // Box 5 on the 64 x 48 image: the block path.
+        let policy = policy(6);
+        for cut in [
+            LOSSY.len() - 1,
+            LOSSY.len() * 2 / 3,
+            LOSSY.len() / 3,
+            40,
+            20,
+        ] {
+            assert_eq!(
+                decode(&LOSSY[..cut], &policy).map(|d| d.pixels),
+                Err(RejectionReason::Undecodable),
+                "cut at {cut}"
+            );
+        }
+        // Corrupted VP8 data (past the 20-byte container and 10-byte frame header): where
+        // image-webp decodes the file we thumbnail it, where it refuses it we do.
+        for at in (30..LOSSY.len()).step_by(7) {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bytes = LOSSY.to_vec();
+                bytes[at] ^= flip;
+                assert_eq!(
+                    decode(&bytes, &policy).is_ok(),
+                    image_webp_decodes(&bytes),
+                    "byte {at} ^ {flip:#x}"
+                );
+            }
         }
     }
 
