@@ -29,45 +29,31 @@ struct PageFile {
     contents: &'static str,
 }
 
+/// A file of `web/site/` by name, compiled in.
+macro_rules! page_file {
+    ($name:literal, $content_type:literal) => {
+        PageFile {
+            path: concat!("/", $name),
+            content_type: $content_type,
+            contents: include_str!(concat!("../web/site/", $name)),
+        }
+    };
+}
+
 /// Every file of `web/site/`, and nothing else of `web/` (tests, `package.json` and
 /// `node_modules` stay private). A test checks that this list and the folder agree.
 const PAGE_FILES: [PageFile; 7] = [
-    PageFile {
-        path: "/index.html",
-        content_type: "text/html; charset=utf-8",
-        contents: include_str!("../web/site/index.html"),
-    },
-    PageFile {
-        path: "/style.css",
-        content_type: "text/css; charset=utf-8",
-        contents: include_str!("../web/site/style.css"),
-    },
-    PageFile {
-        path: "/app.js",
-        content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../web/site/app.js"),
-    },
-    PageFile {
-        path: "/api.js",
-        content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../web/site/api.js"),
-    },
-    PageFile {
-        path: "/auth.js",
-        content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../web/site/auth.js"),
-    },
-    PageFile {
-        path: "/messages.js",
-        content_type: "text/javascript; charset=utf-8",
-        contents: include_str!("../web/site/messages.js"),
-    },
-    PageFile {
-        path: "/config.example.json",
-        content_type: "application/json",
-        contents: include_str!("../web/site/config.example.json"),
-    },
+    INDEX,
+    page_file!("style.css", "text/css; charset=utf-8"),
+    page_file!("app.js", "text/javascript; charset=utf-8"),
+    page_file!("api.js", "text/javascript; charset=utf-8"),
+    page_file!("auth.js", "text/javascript; charset=utf-8"),
+    page_file!("messages.js", "text/javascript; charset=utf-8"),
+    page_file!("config.example.json", "application/json"),
 ];
+
+/// The page itself, served at `/` as well as at its own path.
+const INDEX: PageFile = page_file!("index.html", "text/html; charset=utf-8");
 
 /// What the page reads from `config.json`: where the API is, how to sign in, and the upload
 /// limits it checks before asking the API (which stays the authority).
@@ -147,7 +133,7 @@ pub fn site(api: App, config: &PageConfig) -> Router {
     let mut router = Router::new()
         .route(
             "/",
-            get(|| async { page_file(&PAGE_FILES[0]) }).fallback_service(api.clone()),
+            get(|| async { page_file(&INDEX) }).fallback_service(api.clone()),
         )
         .route(
             "/config.json",
@@ -332,7 +318,7 @@ mod tests {
         let (status, content_type, body) = get(&site, "/").await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(content_type.as_deref(), Some("text/html; charset=utf-8"));
-        assert_eq!(body, PAGE_FILES[0].contents);
+        assert_eq!(body, INDEX.contents);
 
         let (status, content_type, body) = get(&site, "/config.json").await;
         assert_eq!(status, StatusCode::OK);
@@ -392,7 +378,7 @@ mod tests {
                 .filter(|d| !d.is_empty())
                 .collect()
         };
-        let html = PAGE_FILES[0].contents;
+        let html = INDEX.contents;
         let start = html
             .find(r#"<meta http-equiv="Content-Security-Policy" content=""#)
             .expect("index.html has a CSP <meta>");
