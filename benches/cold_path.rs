@@ -12,7 +12,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_smithy_mocks::{Rule, mock};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use image_upload::aws::{AwsClients, ImageObjects, config_loader};
+use image_upload::aws::{AwsClients, ImageObjects, Roots, config_loader};
 use image_upload::domain::{ImageId, ImageType, ObjectKey, UploadSize};
 use time::OffsetDateTime;
 
@@ -32,7 +32,7 @@ fn cold_path(c: &mut Criterion) {
     c.bench_function("config_load_and_clients", |b| {
         b.to_async(&rt).iter(|| async {
             let settings = helpers::settings(&[]);
-            let sdk = config_loader(&settings)
+            let sdk = config_loader(&settings, Roots::AmazonTrustServices)
                 .credentials_provider(Credentials::new("AKIDBENCH", "secret", None, None, "bench"))
                 .load()
                 .await;

@@ -4,6 +4,7 @@ mod dynamodb;
 mod error;
 pub mod permissions;
 mod s3;
+pub mod tls;
 
 pub use dynamodb::{
     ITEM_TTL_ATTRIBUTE, MetadataTable, OWNER_INDEX, OWNER_INDEX_KEY, Page, PageKey, TABLE_KEY,
@@ -11,6 +12,7 @@ pub use dynamodb::{
 };
 pub use error::AwsError;
 pub use s3::{Copy, ImageObjects, ObjectHead, PresignedUpload};
+pub use tls::Roots;
 
 use aws_config::{
     BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,
@@ -31,13 +33,17 @@ pub struct AwsClients {
 pub const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The shared AWS configuration: region, timeouts and retries from `settings`; credentials from the
-/// default chain (Lambda's role, or the environment locally). Returned unloaded so that tests can
-/// add their own credentials provider.
-pub fn config_loader(settings: &Settings) -> ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+/// default chain (Lambda's role, or the environment locally); TLS trusting `roots`. Returned
+/// unloaded so that tests can add their own credentials provider.
+pub fn config_loader(settings: &Settings, roots: Roots) -> ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
         .timeout_config(timeout_config(&settings.aws_timeouts))
-        .retry_config(retry_config(&settings.aws_timeouts))
+        .retry_config(retry_config(&settings.aws_timeouts));
+    match roots.http_client() {
+        Some(client) => loader.http_client(client),
+        None => loader,
+    }
 }
 
 /// The bounds every AWS call gets: connect, per attempt, and for the whole operation.
@@ -56,8 +62,8 @@ pub fn retry_config(timeouts: &AwsTimeouts) -> RetryConfig {
 
 impl AwsClients {
     /// Loads the shared configuration (see [`config_loader`]) and builds the clients.
-    pub async fn from_settings(settings: &Settings) -> Self {
-        Self::new(&config_loader(settings).load().await, settings)
+    pub async fn from_settings(settings: &Settings, roots: Roots) -> Self {
+        Self::new(&config_loader(settings, roots).load().await, settings)
     }
 
     /// Builds the clients from a loaded configuration. An endpoint override in `settings`

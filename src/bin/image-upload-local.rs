@@ -2,7 +2,7 @@
 //! the local queue (`just dev`).
 
 use image_upload::api::{self, AppState};
-use image_upload::aws::AwsClients;
+use image_upload::aws::{AwsClients, Roots};
 use image_upload::config::{AuthSettings, Settings};
 use image_upload::processor::{Processor, QueuePoller};
 use image_upload::web::{self, COGNITO_ENDPOINT_VARIABLE, PageConfig};
@@ -13,7 +13,7 @@ async fn main() -> anyhow::Result<()> {
     // Anonymous unless told otherwise or AUTH_* are set: `just dev` needs no sign-in.
     let settings = Settings::from_env_for_local_server()?;
     image_upload::telemetry::init(settings.log_format);
-    let clients = AwsClients::from_settings(&settings).await;
+    let clients = AwsClients::from_settings(&settings, Roots::System).await;
     let listener = tokio::net::TcpListener::bind(settings.listen_addr).await?;
     let stop = CancellationToken::new();
     let poller = match &settings.queue_url {

@@ -2,7 +2,7 @@
 //! source mapping must report batch item failures (`ReportBatchItemFailures`).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use image_upload::aws::AwsClients;
+use image_upload::aws::{AwsClients, Roots};
 use image_upload::config::Settings;
 use image_upload::processor::Processor;
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -14,7 +14,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // with it: better not to start at all, with a message that says why.
     settings.check_processor_memory()?;
     image_upload::telemetry::init(settings.log_format);
-    let clients = AwsClients::from_settings(&settings).await;
+    let clients = AwsClients::from_settings(&settings, Roots::AmazonTrustServices).await;
     let processor = Processor::new(&clients, &settings);
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let processor = processor.clone();

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use image_upload::aws::{AwsClients, config_loader};
+use image_upload::aws::{AwsClients, Roots, config_loader};
 use image_upload::config::Settings;
 use image_upload::provision::{
     cognito_issuer, ensure_app_client, ensure_bucket, ensure_queue, ensure_table,
@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown argument {other:?}; usage: provision-local [--auth]"),
     };
     let settings = Settings::from_env()?;
-    let clients = AwsClients::from_settings(&settings).await;
+    let clients = AwsClients::from_settings(&settings, Roots::System).await;
     ensure_bucket(
         &clients.s3,
         &settings.bucket_name,
@@ -62,7 +62,7 @@ async fn provision_cognito(settings: &Settings) -> anyhow::Result<()> {
                  (eval \"$(./localstack/stack.sh env)\")"
             )
         })?;
-    let sdk = config_loader(settings).load().await;
+    let sdk = config_loader(settings, Roots::System).load().await;
     let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
         aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
             .endpoint_url(&endpoint)

@@ -8,6 +8,10 @@
 //! - warm invocations: the same for the events after it (median and p99 over all runs);
 //! - peak RSS: `VmHWM` of `/proc/PID/status`, read once the process waits for its next event.
 //!
+//! One untimed round of every function comes first, each serving `WARM_UP_EVENTS` events: it warms
+//! the local emulators (DynamoDB Local's JIT, LocalStack's handlers) and the page cache, so that
+//! the first invocation times the function rather than an emulator's first requests (a deployed
+//! function calls a DynamoDB that is always warm). Without it the very first upload took 157 ms.
 //! The functions are interleaved run by run, so that a busy moment of the machine falls on all of
 //! them. Each function process is pinned to one CPU (`--cpu`), the harness and the local AWS stack
 //! stay off it. Only the standard library: the harness must not share a line of code (or an HTTP
@@ -32,6 +36,8 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const API_PREFIX: &str = "/2018-06-01/runtime";
+/// Events each function serves in the untimed warm-up round (see the module documentation).
+const WARM_UP_EVENTS: usize = 300;
 /// How long a function may take for anything (init, one invocation) before the run fails.
 const PATIENCE: Duration = Duration::from_secs(30);
 
@@ -141,16 +147,21 @@ struct Sample {
 fn run(args: Vec<String>) -> Result<(), String> {
     let options = parse_options(args)?;
     let mut samples: HashMap<String, Vec<Sample>> = HashMap::new();
-    for round in 0..options.runs {
+    // Round 0 is the untimed warm-up (see the module documentation).
+    for round in 0..=options.runs {
         for function in &options.functions {
-            let sample = measure(function, &options)
-                .map_err(|e| format!("{} (run {}): {e}", function.label, round + 1))?;
+            let events = if round == 0 { WARM_UP_EVENTS } else { options.warm };
+            let sample = measure(function, &options, events)
+                .map_err(|e| format!("{} (run {round}): {e}", function.label))?;
+            if round == 0 {
+                continue;
+            }
             samples
                 .entry(function.label.clone())
                 .or_default()
                 .push(sample);
         }
-        eprint!("\rcold-start-bench: run {}/{}", round + 1, options.runs);
+        eprint!("\rcold-start-bench: run {round}/{} ", options.runs);
     }
     eprintln!();
     let report = Report::new(&options, &samples);
@@ -186,8 +197,8 @@ impl Response {
     }
 }
 
-/// One cold start: spawn, wait for `next`, serve the events, read the peak RSS, stop.
-fn measure(function: &Function, options: &Options) -> Result<Sample, String> {
+/// One cold start: spawn, wait for `next`, serve the first event and `warm` more, read the peak RSS, stop.
+fn measure(function: &Function, options: &Options, warm: usize) -> Result<Sample, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding: {e}"))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let (requests, inbox) = mpsc::channel();
@@ -225,7 +236,7 @@ fn measure(function: &Function, options: &Options) -> Result<Sample, String> {
     let mut next = expect_next(&inbox, &mut child.0)?;
     sample.init = next.received - started;
     if function.serves_events {
-        for invocation in 0..=options.warm {
+        for invocation in 0..=warm {
             let event = &options.events[invocation % options.events.len()];
             let request_id = format!("cold-start-{invocation}");
             let handed_out = Instant::now();
@@ -560,7 +571,7 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "\nMedians of {} cold starts per function{}; warm: median and p99 of all warm invocations.\n",
+            "\nMedians of {} cold starts per function (after one untimed round){}; warm: median and p99 of all warm invocations.\n",
             self.rows.first().map_or(0, |r| r.runs),
             self.cpu
                 .map(|c| format!(", each process pinned to CPU {c}"))

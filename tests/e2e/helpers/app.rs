@@ -9,7 +9,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_dynamodb::types::AttributeValue;
 use image_upload::api::{self, AppState};
 use image_upload::aws::permissions::{API, CallCheck, FunctionAccess, PROCESSOR};
-use image_upload::aws::{AwsClients, config_loader};
+use image_upload::aws::{AwsClients, Roots, config_loader};
 use image_upload::config::{AwsTimeouts, Settings, TokenSettings};
 use image_upload::processor::{Processor, QueuePoller};
 use image_upload::provision::{
@@ -190,7 +190,7 @@ fn checked(clients: &AwsClients, access: &'static FunctionAccess) -> AwsClients 
 }
 
 async fn clients_for(settings: &Settings) -> AwsClients {
-    let sdk = config_loader(settings)
+    let sdk = config_loader(settings, Roots::AmazonTrustServices)
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
         .load()
         .await;

@@ -6,7 +6,7 @@
 
 use aws_credential_types::Credentials;
 use aws_sdk_cognitoidentityprovider::types::AuthFlowType;
-use image_upload::aws::config_loader;
+use image_upload::aws::{Roots, config_loader};
 use image_upload::config::{Settings, TokenSettings};
 use image_upload::provision::{
     cognito_issuer, ensure_app_client, ensure_user, ensure_user_pool, jwks_url,
@@ -35,7 +35,7 @@ pub async fn local_cognito() -> LocalCognito {
         )
     });
     let settings = Settings::from_lookup(|_| None).expect("default settings");
-    let sdk = config_loader(&settings)
+    let sdk = config_loader(&settings, Roots::System)
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
         .load()
         .await;
