@@ -227,17 +227,16 @@ fn skip_table(counts: &[u8; 16], values: &[u8]) -> Box<[u16; 1 << SKIP_BITS]> {
 /// bytes (16 KB, in L1). Photos average about 5 bits a code with its value, so two often fit.
 const PAIR_BITS: u32 = 13;
 
-/// [`PairTable`] entries, of two kinds. 0 means a code longer than `PAIR_BITS` (or none), left
-/// to [`Bits::symbol`].
-/// - One code: its bits with its value's in the low 5, its run in the next 4.
-/// - Two codes (`PAIR_TWO`, the first a coefficient or a run of 16 zeros): the bits of both
-///   with their values in the low 4, the first's run in the next 4, the sum of both runs in
-///   the next 5.
-const PAIR_RUN_SHIFT: u16 = 5;
-const PAIR_TWO_FIRST_RUN_SHIFT: u16 = 4;
-const PAIR_TWO_RUNS_SHIFT: u16 = 8;
-/// The entry holds two codes.
-const PAIR_TWO: u16 = 1 << 14;
+/// [`PairTable`] entries: one code, or two when the first is a coefficient or a run of 16 zeros
+/// and both fit, read in one step. 0 means a code longer than `PAIR_BITS` (or none), left to
+/// [`Bits::symbol`]. The same fields for either kind, so that the loop does not branch on it:
+/// - the bits of the code(s) with their values, in the low 5;
+/// - how far they move along the block (`run + 1` a code), in the next 6;
+/// - the first code's run, in the next 4 (0 for a single code): if the first lands on the last
+///   coefficient, the block ends there and the second code is the next block's;
+/// - whether the (last) code ends the block, in the top bit.
+const PAIR_ADVANCE_SHIFT: u16 = 5;
+const PAIR_FIRST_RUN_SHIFT: u16 = 11;
 /// The entry's last code (its only one, or the second) ends the block.
 const PAIR_END_OF_BLOCK: u16 = 1 << 15;
 
@@ -254,7 +253,7 @@ impl PairTable {
                 continue;
             };
             let (run, size) = (u16::from(rs >> 4), u16::from(rs & 15));
-            // len <= 13 and size <= 15: within 5 bits.
+            // len <= 13 and size <= 15: within 5 bits; run + 1 <= 16: within 6.
             let first_length = len as u16 + size;
             let end = |run: u16, size: u16| {
                 if size == 0 && run != 15 {
@@ -263,7 +262,7 @@ impl PairTable {
                     0
                 }
             };
-            *entry = first_length | run << PAIR_RUN_SHIFT | end(run, size);
+            *entry = first_length | (run + 1) << PAIR_ADVANCE_SHIFT | end(run, size);
             if *entry & PAIR_END_OF_BLOCK != 0 || u32::from(first_length) >= PAIR_BITS {
                 continue;
             }
@@ -278,11 +277,10 @@ impl PairTable {
             if u32::from(length) > PAIR_BITS {
                 continue;
             }
-            // length <= 13: within 4 bits; run + run2 <= 30: within 5.
+            // length <= 13: within 5 bits; run + run2 + 2 <= 32: within 6; run <= 15: within 4.
             *entry = length
-                | run << PAIR_TWO_FIRST_RUN_SHIFT
-                | (run + run2) << PAIR_TWO_RUNS_SHIFT
-                | PAIR_TWO
+                | (run + run2 + 2) << PAIR_ADVANCE_SHIFT
+                | run << PAIR_FIRST_RUN_SHIFT
                 | end(run2, size2);
         }
         Self(pairs)
@@ -301,6 +299,61 @@ fn first_code(table: &Huffman, index: u32) -> Option<(u32, u8)> {
         let at = usize::try_from(code + table.val_offset[len as usize]).ok()?;
         table.values.get(at).map(|&rs| (len, rs))
     })
+}
+
+/// The bits a DC code and its difference are looked up by in a [`DcTable`]: 2^11 entries of 4
+/// bytes (8 KB). Photos' DC codes are 2 to 4 bits with differences of 4 to 7.
+const DC_BITS: u32 = 11;
+
+/// For a DC Huffman table: the next `DC_BITS` bits read as a code and the difference it codes in
+/// one step, when both fit. Entries: the bits of both in the low 5, the difference (EXTENDed, a
+/// category of at most `MAX_DC_CATEGORY`) in the high 16; 0 means longer (or an invalid
+/// category), left to [`Bits::symbol`] and [`Bits::signed`]. Built when a scan starts.
+struct DcTable(Box<[u32; 1 << DC_BITS]>);
+
+impl DcTable {
+    fn new(table: &Huffman) -> Self {
+        let mut entries = Box::new([0u32; 1 << DC_BITS]);
+        for (index, entry) in (0u32..).zip(entries.iter_mut()) {
+            // The code at the top of the index, among those of at most LOOKUP_BITS (< DC_BITS).
+            let (len, size) = table.lookup[(index >> (DC_BITS - LOOKUP_BITS)) as usize];
+            let (len, size) = (u32::from(len), u32::from(size));
+            if len == 0 || size > MAX_DC_CATEGORY || len + size > DC_BITS {
+                continue;
+            }
+            // The `size` bits after the code, as `Bits::signed` reads them: below 2^11.
+            let raw = ((index << len) & ((1 << DC_BITS) - 1)) >> (DC_BITS - size);
+            let difference = if size == 0 {
+                0
+            } else if raw < 1 << (size - 1) {
+                raw as i32 - (1 << size) + 1
+            } else {
+                raw as i32
+            };
+            // len + size <= 11: within 5 bits; |difference| < 2^11: within 16.
+            *entry = (len + size) | ((difference as i16 as u16 as u32) << 16);
+        }
+        Self(entries)
+    }
+
+    /// The next DC difference: one table step, or the code-by-code reading.
+    #[inline]
+    fn difference(&self, bits: &mut Bits, table: &Huffman) -> Result<i32, DcError> {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top DC_BITS bits: an index below the table's size.
+        let entry = self.0[(bits.acc >> (64 - DC_BITS)) as usize];
+        if entry != 0 && bits.fast() {
+            bits.consume(entry & 31);
+            return Ok(i32::from((entry >> 16) as u16 as i16));
+        }
+        let size = u32::from(bits.symbol(table)?);
+        if size > MAX_DC_CATEGORY {
+            return Err(DcError::Invalid);
+        }
+        Ok(bits.signed(size))
+    }
 }
 
 /// Reads entropy-coded bits, removing stuffed zero bytes and stopping at markers.
@@ -471,7 +524,14 @@ impl<'a> Bits<'a> {
     }
 
     /// Drops `n` bits, any number (refinement bits whose values do not matter here).
+    #[inline]
     fn skip(&mut self, mut n: u32) {
+        // Mostly the bits are buffered: drop them without a loop (n = 64 empties the buffer).
+        if n <= self.count {
+            self.acc = self.acc.checked_shl(n).unwrap_or(0);
+            self.count -= n;
+            return;
+        }
         while n > 0 {
             let step = n.min(32);
             if self.count < step {
@@ -742,8 +802,16 @@ fn decode(data: &[u8], policy: &ProcessingPolicy, work: &mut Work) -> Result<DcI
                 fits_in(frame.all_blocks(), MIN_BITS_PER_BLOCK, data.len() - pos)?;
                 let pairs: Vec<PairTable> =
                     huffman.iter().map(|&(_, ac)| PairTable::new(ac)).collect();
-                let planes =
-                    decode_scan(data, pos, frame, (&huffman, &pairs), restart_interval, work)?;
+                let dc_tables: Vec<DcTable> =
+                    huffman.iter().map(|&(dc, _)| DcTable::new(dc)).collect();
+                let planes = decode_scan(
+                    data,
+                    pos,
+                    frame,
+                    (&huffman, &pairs, &dc_tables),
+                    restart_interval,
+                    work,
+                )?;
                 return Ok(to_rgb(frame, &planes, &quants));
             }
             // Everything else was refused before its length was read.
@@ -971,7 +1039,7 @@ fn decode_scan(
     data: &[u8],
     start: usize,
     frame: &Frame,
-    (tables, pairs): (&[(&Huffman, &Huffman)], &[PairTable]),
+    (tables, pairs, dc_tables): (&[(&Huffman, &Huffman)], &[PairTable], &[DcTable]),
     restart_interval: u16,
     work: &mut Work,
 ) -> Result<Vec<Vec<Dc>>, DcError> {
@@ -993,18 +1061,15 @@ fn decode_scan(
             }
             for (i, c) in components.iter().enumerate() {
                 let ((dc_table, ac_table), pair_table) = (tables[i], &pairs[i]);
+                let dc_steps = &dc_tables[i];
                 // Indices: mcu_x < mcus_x and bx < c.h, so the column is below the stride
                 // mcus_x * c.h; likewise the row is below mcus_y * c.v: within the plane, whose
                 // size is their product. All of it below 2^30.
                 let stride = mcus_x * c.h;
                 for by in 0..c.v {
                     for bx in 0..c.h {
-                        let size = u32::from(bits.symbol(dc_table)?);
-                        if size > MAX_DC_CATEGORY {
-                            return Err(DcError::Invalid);
-                        }
                         // |predictor| <= DC_LIMIT and |difference| < 2^11: no overflow.
-                        let predictor = predictors[i] + bits.signed(size);
+                        let predictor = predictors[i] + dc_steps.difference(&mut bits, dc_table)?;
                         if predictor.abs() > DC_LIMIT {
                             return Err(DcError::Invalid);
                         }
@@ -1036,28 +1101,17 @@ fn skip_ac(bits: &mut Bits, table: &Huffman, pairs: &PairTable) -> Result<(), Dc
         }
         // The top PAIR_BITS bits: an index below the table's size.
         let entry = pairs.0[(bits.acc >> (64 - PAIR_BITS)) as usize];
-        if entry != 0 && bits.fast() {
-            if entry & PAIR_TWO == 0 {
-                // One code: at most 13 + 15 bits, and at least 32 are buffered.
-                bits.consume(u32::from(entry & 31));
-                if entry & PAIR_END_OF_BLOCK != 0 {
-                    return Ok(());
-                }
-                // A coefficient after `run` zeros, or 16 zeros (run 15).
-                k += usize::from(entry >> PAIR_RUN_SHIFT & 15) + 1;
-                continue;
+        // Unless the first code lands on the last coefficient (when the block ends after it,
+        // which the code-by-code path below handles): one step, whether one code or two.
+        if entry != 0 && k + usize::from(entry >> PAIR_FIRST_RUN_SHIFT & 15) + 1 < 64 && bits.fast()
+        {
+            // At most 13 + 15 bits, and at least 32 are buffered.
+            bits.consume(u32::from(entry & 31));
+            if entry & PAIR_END_OF_BLOCK != 0 {
+                return Ok(());
             }
-            // Two codes, if the block does not end after the first (when its last coefficient
-            // is non-zero, which the code-by-code path below handles).
-            if k + usize::from(entry >> PAIR_TWO_FIRST_RUN_SHIFT & 15) + 1 < 64 {
-                // At most 13 bits.
-                bits.consume(u32::from(entry & 15));
-                if entry & PAIR_END_OF_BLOCK != 0 {
-                    return Ok(());
-                }
-                k += usize::from(entry >> PAIR_TWO_RUNS_SHIFT & 31) + 2;
-                continue;
-            }
+            k += usize::from(entry >> PAIR_ADVANCE_SHIFT & 63);
+            continue;
         }
         let rs = bits.symbol(table)?;
         let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
@@ -1100,6 +1154,7 @@ impl Restarts {
 
     /// Before each MCU: at the end of an interval, steps over the expected `RSTn` (or refuses
     /// the stream) and says so, for the caller to reset its predictors.
+    #[inline]
     fn before_mcu(&mut self, bits: &mut Bits) -> Result<bool, DcError> {
         if self.interval == 0 {
             return Ok(false);
@@ -1256,6 +1311,7 @@ fn decode_progressive_scan(
                 progression.dc[c] = vec![0; blocks];
                 progression.nonzero[c] = vec![0; blocks];
             }
+            let steps: Vec<DcTable> = huffman.iter().map(|&table| DcTable::new(table)).collect();
             let planes = &mut progression.dc;
             walk_scan(
                 bits,
@@ -1264,12 +1320,8 @@ fn decode_progressive_scan(
                 restart_interval,
                 work,
                 |bits, state, i, block| {
-                    let size = u32::from(bits.symbol(huffman[i])?);
-                    if size > MAX_DC_CATEGORY {
-                        return Err(DcError::Invalid);
-                    }
                     // |predictor| <= DC_LIMIT and |difference| < 2^11: no overflow.
-                    let predictor = state.predictors[i] + bits.signed(size);
+                    let predictor = state.predictors[i] + steps[i].difference(bits, huffman[i])?;
                     if predictor.abs() > DC_LIMIT {
                         return Err(DcError::Invalid);
                     }
@@ -1569,15 +1621,15 @@ fn refine_to(
 ) -> Result<u32, DcError> {
     // k <= end + 1 <= 64 and end <= 63: the band's bits k..=end.
     let from_k = (u64::MAX >> (63 - end)) & u64::MAX.checked_shl(k).unwrap_or(0);
-    let mut zeros = !*nonzero & from_k;
-    for _ in 0..run {
-        zeros &= zeros.wrapping_sub(1);
-    }
-    if zeros == 0 {
-        return Err(DcError::Invalid);
-    }
+    let zeros = !*nonzero & from_k;
     // k <= at <= end: between them, `run` zeros and a correction bit for every other position.
-    let at = zeros.trailing_zeros();
+    // Nineteen times in twenty (in photos) it is among the next eight positions: one table step.
+    let near = SELECT_IN_BYTE[zeros.checked_shr(k).unwrap_or(0) as usize & 0xFF][run as usize & 15];
+    let at = if near < 8 {
+        k + u32::from(near)
+    } else {
+        select(zeros, run).ok_or(DcError::Invalid)?
+    };
     bits.skip(at - k - run);
     if new {
         *nonzero |= 1 << at;
@@ -1585,71 +1637,163 @@ fn refine_to(
     Ok(at + 1)
 }
 
-/// `v` clamped into a byte, as a decoder's output stage does.
-fn to_byte(v: i32) -> u8 {
-    u8::try_from(v.clamp(0, 255)).unwrap_or(u8::MAX)
+/// For each byte value and `r` below 16: the position of its set bit with `r` set bits below it
+/// (8 if there is none, as for any `r` of 8 or more).
+static SELECT_IN_BYTE: [[u8; 16]; 256] = {
+    let mut table = [[8u8; 16]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let (mut bit, mut seen) = (0, 0);
+        while bit < 8 {
+            if byte >> bit & 1 == 1 {
+                table[byte][seen] = bit as u8;
+                seen += 1;
+            }
+            bit += 1;
+        }
+        byte += 1;
+    }
+    table
+};
+
+/// The position of `x`'s set bit with `r` (at most 15) set bits below it, if `x` has more than
+/// `r`: in a fixed number of steps, without a branch on the bits (broadword selection: the set
+/// bits counted per byte, their running sums compared with `r` all at once, then a table).
+#[inline]
+fn select(x: u64, r: u32) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pairs = x - ((x >> 1) & 0x5555_5555_5555_5555);
+    let nibbles = (pairs & 0x3333_3333_3333_3333) + ((pairs >> 2) & 0x3333_3333_3333_3333);
+    let bytes = (nibbles + (nibbles >> 4)) & 0x0F0F_0F0F_0F0F_0F0F;
+    // Byte i: the set bits of bytes 0..=i, at most 64, so no byte carries into the next.
+    let running = bytes.wrapping_mul(ONES);
+    // The high bit of byte i is set where running_i <= r: 0x80 + r - running_i stays within
+    // 0x40..=0x8F, never borrowing from the next byte.
+    let at_or_below = (((u64::from(r) * ONES) | HIGHS) - running) & HIGHS;
+    // The running sums only grow: the bytes where they are at most `r` come first, and their
+    // count is the byte holding the bit.
+    let byte = ((at_or_below >> 7).wrapping_mul(ONES) >> 56) as u32;
+    if byte >= 8 {
+        return None;
+    }
+    // Set bits below that byte, then the bit within it (r - below < 8, as running_byte > r).
+    let below = ((running << 8) >> (8 * byte)) as u32 & 0xFF;
+    let within = SELECT_IN_BYTE[(x >> (8 * byte)) as usize & 0xFF][(r - below) as usize & 15];
+    Some(8 * byte + u32::from(within))
 }
 
+/// `v` clamped into a byte, as a decoder's output stage does.
+#[inline]
+fn to_byte(v: i32) -> u8 {
+    // Within 0..=255 once clamped: exact in u8.
+    v.clamp(0, 255) as u8
+}
+
+/// A block's mean sample: DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to a
+/// sample's range before colour conversion, as a full decoder's IDCT output.
+#[inline]
+fn mean_sample(dc: Dc, quant: u16) -> u8 {
+    // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32; `>> 3` is the
+    // division by 8 rounded down (`div_euclid`).
+    to_byte(((i32::from(dc) * i32::from(quant) + 4) >> 3) + 128)
+}
+
+/// One component's samples along an output row: its blocks' mean samples, repeated as its
+/// sampling factor says. Kept from row to row while the rows fall on the same row of blocks.
+struct SampleRow {
+    samples: Vec<u8>,
+    /// For each output column, the block along the row; `None` when it is the column itself
+    /// (the component is sampled at the frame's highest rate across).
+    columns: Option<Vec<u16>>,
+    block_row: Option<usize>,
+}
+
+impl SampleRow {
+    /// For a component sampled `h` times across where the frame's highest is `h_max`, and
+    /// `width` output columns.
+    fn new(h: usize, h_max: usize, width: usize) -> Self {
+        // x < ceil(frame width / 8) <= mcus_x * h_max, so x * h / h_max < mcus_x * h <= 2^15.
+        let columns = (h != h_max).then(|| {
+            (0..width)
+                .map(|x| u16::try_from(x * h / h_max).unwrap_or(u16::MAX))
+                .collect()
+        });
+        Self {
+            samples: vec![0; width],
+            columns,
+            block_row: None,
+        }
+    }
+
+    /// Loads the samples of `blocks`, the row of blocks output row falls on (`block_row`).
+    fn load(&mut self, block_row: usize, blocks: &[Dc], quant: u16) {
+        if self.block_row == Some(block_row) {
+            return;
+        }
+        self.block_row = Some(block_row);
+        match &self.columns {
+            None => {
+                for (sample, &dc) in self.samples.iter_mut().zip(blocks) {
+                    *sample = mean_sample(dc, quant);
+                }
+                // The row holds at least `width` blocks (see `new`); were it short, the rest
+                // would read as DC 0, as with `columns`.
+                if let Some(rest) = self.samples.get_mut(blocks.len()..) {
+                    rest.fill(mean_sample(0, quant));
+                }
+            }
+            Some(columns) => {
+                for (sample, &column) in self.samples.iter_mut().zip(columns) {
+                    let dc = blocks.get(usize::from(column)).copied().unwrap_or(0);
+                    *sample = mean_sample(dc, quant);
+                }
+            }
+        }
+    }
+}
+
+/// JFIF YCbCr -> RGB in 16.16 fixed point, a row at a time.
+fn ycbcr_row(out: &mut [u8], luma: &[u8], blue: &[u8], red: &[u8]) {
+    for (((pixel, &l), &cb), &cr) in out.chunks_exact_mut(3).zip(luma).zip(blue).zip(red) {
+        // Each within -128..=127, so every product below is under 2^24.
+        let (l, cb, cr) = (i32::from(l), i32::from(cb) - 128, i32::from(cr) - 128);
+        let r = l + ((91_881 * cr + 32_768) >> 16);
+        let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
+        let b = l + ((116_130 * cb + 32_768) >> 16);
+        pixel.copy_from_slice(&[to_byte(r), to_byte(g), to_byte(b)]);
+    }
+}
+
+/// The image of the blocks' mean samples (each block one pixel), in RGB: what a decoder at 1/8
+/// scale outputs, up to its rounding. The components were checked to be one or three.
 fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
     let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
     let (out_w, out_h) = frame.output_size();
     let (width, height) = (usize::from(out_w), usize::from(out_h));
-    // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to
-    // a sample's range before colour conversion, as a full decoder's IDCT output.
-    // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
-    let mean = |dc: Dc, quant: u16| {
-        ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
-    };
     let mut rgb = vec![0u8; width * height * 3];
-    // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
-    // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
-    // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
-    // stride; likewise for y and the plane's rows: every index is within the plane.
-    let row = |i: usize, y: usize| -> &[Dc] {
-        let c = &components[i];
-        let stride = frame.mcus_x * c.h;
-        let start = y * c.v / v_max * stride;
-        planes[i].get(start..start + stride).unwrap_or(&[])
-    };
-    let columns = |i: usize| {
-        // block = x * step / h_max, carried along: step <= h_max, so the remainder passes
-        // h_max at most once a pixel.
-        let step = components[i].h;
-        (0..width).scan((0usize, 0usize), move |(block, remainder), _| {
-            let this = *block;
-            *remainder += step;
-            if *remainder >= h_max {
-                *remainder -= h_max;
-                *block += 1;
-            }
-            Some(this)
-        })
-    };
-    let sample = |plane: &[Dc], x: usize, i: usize| {
-        mean(
-            plane.get(x).copied().unwrap_or(0),
-            quants.get(i).copied().unwrap_or(1),
-        )
-    };
+    let mut rows: Vec<SampleRow> = components
+        .iter()
+        .map(|c| SampleRow::new(c.h, h_max, width))
+        .collect();
     for (y, out) in rgb.chunks_exact_mut((width * 3).max(1)).enumerate() {
-        if let [_] = components.as_slice() {
-            let luma = row(0, y);
-            for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
-                pixel.fill(to_byte(sample(luma, x, 0)));
-            }
-            continue;
+        for (i, (row, c)) in rows.iter_mut().zip(components).enumerate() {
+            // Output row y falls on the component's block row y * c.v / v_max: below the
+            // plane's rows (y < ceil(height / 8) <= mcus_y * v_max), so the slice is within it.
+            let stride = frame.mcus_x * c.h;
+            let block_row = y * c.v / v_max;
+            let start = block_row * stride;
+            let blocks = planes[i].get(start..start + stride).unwrap_or(&[]);
+            row.load(block_row, blocks, quants.get(i).copied().unwrap_or(1));
         }
-        let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
-        let columns = columns(0).zip(columns(1)).zip(columns(2));
-        for (pixel, ((lx, bx), rx)) in out.chunks_exact_mut(3).zip(columns) {
-            let l = sample(luma, lx, 0);
-            // Each within -128..=127, so every product below is under 2^24.
-            let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
-            // JFIF YCbCr -> RGB in 16.16 fixed point.
-            let r = l + ((91_881 * cr + 32_768) >> 16);
-            let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
-            let b = l + ((116_130 * cb + 32_768) >> 16);
-            pixel.copy_from_slice(&[r, g, b].map(to_byte));
+        match rows.as_slice() {
+            [luma] => {
+                for (pixel, &l) in out.chunks_exact_mut(3).zip(&luma.samples) {
+                    pixel.fill(l);
+                }
+            }
+            [luma, blue, red, ..] => ycbcr_row(out, &luma.samples, &blue.samples, &red.samples),
+            _ => {}
         }
     }
     DcImage {
@@ -2008,6 +2152,186 @@ mod tests {
             }
         }
         out
+    }
+
+    /// The reference of [`to_rgb`]: each output pixel computed on its own, with divisions.
+    fn reference_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
+        let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
+        let (out_w, out_h) = frame.output_size();
+        let (width, height) = (usize::from(out_w), usize::from(out_h));
+        // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to
+        // a sample's range before colour conversion, as a full decoder's IDCT output.
+        // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
+        let mean = |dc: Dc, quant: u16| {
+            ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
+        };
+        let mut rgb = vec![0u8; width * height * 3];
+        // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
+        // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
+        // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
+        // stride; likewise for y and the plane's rows: every index is within the plane.
+        let row = |i: usize, y: usize| -> &[Dc] {
+            let c = &components[i];
+            let stride = frame.mcus_x * c.h;
+            let start = y * c.v / v_max * stride;
+            planes[i].get(start..start + stride).unwrap_or(&[])
+        };
+        let columns = |i: usize| {
+            // block = x * step / h_max, carried along: step <= h_max, so the remainder passes
+            // h_max at most once a pixel.
+            let step = components[i].h;
+            (0..width).scan((0usize, 0usize), move |(block, remainder), _| {
+                let this = *block;
+                *remainder += step;
+                if *remainder >= h_max {
+                    *remainder -= h_max;
+                    *block += 1;
+                }
+                Some(this)
+            })
+        };
+        let sample = |plane: &[Dc], x: usize, i: usize| {
+            mean(
+                plane.get(x).copied().unwrap_or(0),
+                quants.get(i).copied().unwrap_or(1),
+            )
+        };
+        for (y, out) in rgb.chunks_exact_mut((width * 3).max(1)).enumerate() {
+            if let [_] = components.as_slice() {
+                let luma = row(0, y);
+                for (x, pixel) in out.chunks_exact_mut(3).enumerate() {
+                    pixel.fill(to_byte(sample(luma, x, 0)));
+                }
+                continue;
+            }
+            let (luma, blue, red) = (row(0, y), row(1, y), row(2, y));
+            let columns = columns(0).zip(columns(1)).zip(columns(2));
+            for (pixel, ((lx, bx), rx)) in out.chunks_exact_mut(3).zip(columns) {
+                let l = sample(luma, lx, 0);
+                // Each within -128..=127, so every product below is under 2^24.
+                let (cb, cr) = (sample(blue, bx, 1) - 128, sample(red, rx, 2) - 128);
+                // JFIF YCbCr -> RGB in 16.16 fixed point.
+                let r = l + ((91_881 * cr + 32_768) >> 16);
+                let g = l - ((22_554 * cb + 46_802 * cr - 32_768) >> 16);
+                let b = l + ((116_130 * cb + 32_768) >> 16);
+                pixel.copy_from_slice(&[r, g, b].map(to_byte));
+            }
+        }
+        DcImage {
+            width: u32::from(out_w),
+            height: u32::from(out_h),
+            full_width: u32::from(frame.width),
+            full_height: u32::from(frame.height),
+            rgb,
+        }
+    }
+
+    #[test]
+    fn the_row_by_row_colour_conversion_matches_the_pixel_by_pixel_reference() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        // Every sampling the decoder accepts for one and three components, on odd sizes.
+        let samplings: &[&[(usize, usize)]] = &[
+            &[(1, 1)],
+            &[(2, 2)],
+            &[(1, 1), (1, 1), (1, 1)],
+            &[(2, 2), (1, 1), (1, 1)],
+            &[(2, 1), (1, 1), (1, 1)],
+            &[(1, 2), (1, 1), (1, 1)],
+            &[(4, 1), (1, 1), (1, 1)],
+            &[(3, 2), (1, 1), (1, 2)],
+            &[(1, 1), (2, 2), (1, 1)],
+            &[(4, 2), (2, 1), (1, 1)],
+        ];
+        for factors in samplings {
+            for _ in 0..20 {
+                let (width, height) = (1 + next(300) as u16, 1 + next(200) as u16);
+                let components: Vec<Component> = factors
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(h, v))| Component {
+                        id: i as u8,
+                        h,
+                        v,
+                        quant: i,
+                    })
+                    .collect();
+                let h_max = factors.iter().map(|f| f.0).max().unwrap_or(1);
+                let v_max = factors.iter().map(|f| f.1).max().unwrap_or(1);
+                let frame = Frame {
+                    progressive: false,
+                    width,
+                    height,
+                    h_max,
+                    v_max,
+                    mcus_x: usize::from(width).div_ceil(8 * h_max),
+                    mcus_y: usize::from(height).div_ceil(8 * v_max),
+                    components,
+                };
+                let planes: Vec<Vec<Dc>> = frame
+                    .components
+                    .iter()
+                    .map(|c| {
+                        (0..frame.blocks(c))
+                            .map(|_| next(2 * DC_LIMIT as u64 + 1) as Dc - DC_LIMIT as Dc)
+                            .collect()
+                    })
+                    .collect();
+                let quants: Vec<u16> = factors
+                    .iter()
+                    .map(|_| {
+                        // Small quantizers as in photos, and large ones that saturate.
+                        let largest = if next(2) == 0 { 255 } else { 65_535 };
+                        1 + next(largest) as u16
+                    })
+                    .collect();
+                let fast = to_rgb(&frame, &planes, &quants);
+                let reference = reference_rgb(&frame, &planes, &quants);
+                assert_eq!(
+                    (fast.width, fast.height),
+                    (reference.width, reference.height)
+                );
+                assert!(
+                    fast.rgb == reference.rgb,
+                    "{factors:?}, {width} x {height}: the pixels differ"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn select_finds_the_bit_that_clearing_the_lowest_bits_finds() {
+        // Reference: clear the lowest set bit `r` times, then take the lowest left.
+        let reference = |x: u64, r: u32| {
+            let mut rest = x;
+            for _ in 0..r {
+                rest &= rest.wrapping_sub(1);
+            }
+            (rest != 0).then(|| rest.trailing_zeros())
+        };
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut cases = vec![0, u64::MAX, 1, 1 << 63, 0xFF00, 0x8000_0000_0000_0001];
+        for _ in 0..20_000 {
+            // Dense, half, sparse and very sparse words, as the masks of real blocks are.
+            let (a, b, c) = (next(), next(), next());
+            cases.extend([a | b, a, a & b, a & b & c]);
+        }
+        for x in cases {
+            for r in 0..16 {
+                assert_eq!(select(x, r), reference(x, r), "x = {x:#018x}, r = {r}");
+            }
+        }
     }
 
     #[test]
