@@ -7,7 +7,8 @@
 //! system's ~150 roots before the first `next`; about 3 ms on Debian, where they are a directory
 //! of files, about 1 ms with one bundle file; `just bench-cold-start`). Programs that run on a
 //! developer's machine against whatever endpoints it names (the local server, provisioning) keep
-//! the system's store.
+//! the system's store, as does the JWKS client of `AUTH_*` token verification (`src/auth/`), which
+//! a deployment behind API Gateway's authorizer does not build.
 
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
@@ -41,7 +42,7 @@ impl Roots {
 /// as `aws-smithy-runtime`'s `default_https_client` builds it) trusting only the certificates in
 /// `roots_pem`.
 ///
-/// The PEM is parsed (and a bad one panics, in the SDK) when a client first uses the connector;
+/// The PEM is parsed (and a bad one panics, in the SDK) when a client is built with it, at init;
 /// `AMAZON_TRUST_SERVICES_ROOTS` is checked by this module's tests.
 pub fn https_client(roots_pem: &'static str) -> SharedHttpClient {
     let trust = TrustStore::empty()
@@ -165,48 +166,38 @@ mod tests {
         port
     }
 
-    /// ListTables at `https://localhost:port` through `client`, with one attempt.
-    async fn list_tables(
-        client: SharedHttpClient,
-        port: u16,
-    ) -> Result<
+    type ListTablesResult = Result<
         Vec<String>,
         aws_sdk_dynamodb::error::SdkError<
             aws_sdk_dynamodb::operation::list_tables::ListTablesError,
         >,
-    > {
-        let config = aws_sdk_dynamodb::Config::builder()
+    >;
+
+    /// ListTables at `https://localhost:port` through `client` (the SDK's default if `None`), with
+    /// one attempt.
+    async fn list_tables(client: Option<SharedHttpClient>, port: u16) -> ListTablesResult {
+        let mut config = aws_sdk_dynamodb::Config::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_credential_types::Credentials::new(
                 "test", "test", None, None, "test",
             ))
             .retry_config(aws_config::retry::RetryConfig::disabled())
-            .endpoint_url(format!("https://localhost:{port}"))
-            .http_client(client)
-            .build();
-        let output = aws_sdk_dynamodb::Client::from_conf(config)
+            .endpoint_url(format!("https://localhost:{port}"));
+        if let Some(client) = client {
+            config = config.http_client(client);
+        }
+        let output = aws_sdk_dynamodb::Client::from_conf(config.build())
             .list_tables()
             .send()
             .await?;
         Ok(output.table_names.unwrap_or_default())
     }
 
-    #[tokio::test]
-    async fn the_lambda_client_refuses_a_certificate_not_issued_under_amazon_roots() {
-        let port = tls_server().await;
-        // The same client trusting the test CA gets its answer: the server and the call work.
-        let tables = list_tables(https_client(TEST_CA), port)
-            .await
-            .expect("the client trusting the test CA completes the call");
-        assert!(tables.is_empty());
-        // The Lambda functions' client refuses the handshake: the certificate is not under its roots.
-        let lambda = Roots::AmazonTrustServices
-            .http_client()
-            .expect("the Lambda functions have their own client");
-        let error = list_tables(lambda, port)
-            .await
-            .expect_err("a certificate from outside Amazon Trust Services is refused");
+    /// A call refused at the TLS handshake: the certificate's issuer is not trusted.
+    fn assert_refused(result: ListTablesResult) {
+        let error =
+            result.expect_err("a certificate from outside Amazon Trust Services is refused");
         let chain =
             std::iter::successors(Some(&error as &(dyn std::error::Error + 'static)), |e| {
                 e.source()
@@ -221,9 +212,53 @@ mod tests {
         assert!(chain.contains("UnknownIssuer"), "{chain}");
     }
 
-    #[test]
-    fn only_the_lambda_functions_leave_the_system_store() {
-        assert!(Roots::AmazonTrustServices.http_client().is_some());
+    #[tokio::test]
+    async fn the_lambda_client_refuses_a_certificate_not_issued_under_amazon_roots() {
+        let port = tls_server().await;
+        // The same client trusting the test CA gets its answer: the server and the call work.
+        let tables = list_tables(Some(https_client(TEST_CA)), port)
+            .await
+            .expect("the client trusting the test CA completes the call");
+        assert!(tables.is_empty());
+        // The Lambda functions' client refuses the handshake: the certificate is not under its roots.
+        assert_refused(list_tables(Roots::AmazonTrustServices.http_client(), port).await);
+    }
+
+    /// Set in the process `the_lambda_client_ignores_the_system_store` starts.
+    const CHILD: &str = "IMAGE_UPLOAD_TLS_TEST_CHILD";
+
+    /// The system's store is read once a process (the SDK caches it), so this test runs again in
+    /// a process of its own whose store is the test CA alone (`SSL_CERT_FILE`): there the SDK's
+    /// default client, as the local programs use it, completes the call, and the Lambda
+    /// functions' client still refuses it. So the refusal above comes from the Lambda client's
+    /// own roots, not from a store that happens to lack the test CA.
+    #[tokio::test]
+    async fn the_lambda_client_ignores_the_system_store() {
+        if std::env::var_os(CHILD).is_none() {
+            let test = "aws::tls::tests::the_lambda_client_ignores_the_system_store";
+            let test_ca = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/tls/test-ca.pem");
+            let no_proxy = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"];
+            let output = std::process::Command::new(std::env::current_exe().expect("the binary"))
+                .args(["--exact", test, "--nocapture"])
+                .env(CHILD, "1")
+                .env("SSL_CERT_FILE", test_ca)
+                .env_remove("SSL_CERT_DIR")
+                .envs(no_proxy.map(|name| (name, "")))
+                .output()
+                .expect("running the test in a process of its own");
+            let log = String::from_utf8_lossy(&output.stdout);
+            let errors = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{log}{errors}");
+            // The child ran the test (not zero tests, by a wrong name).
+            assert!(log.contains("1 passed"), "{log}");
+            return;
+        }
         assert!(Roots::System.http_client().is_none());
+        let port = tls_server().await;
+        let tables = list_tables(Roots::System.http_client(), port)
+            .await
+            .expect("the system's store, here the test CA alone, trusts the server");
+        assert!(tables.is_empty());
+        assert_refused(list_tables(Roots::AmazonTrustServices.http_client(), port).await);
     }
 }

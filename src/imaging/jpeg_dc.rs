@@ -527,7 +527,7 @@ impl<'a> Bits<'a> {
     #[inline]
     fn skip(&mut self, mut n: u32) {
         // Mostly the bits are buffered: drop them without a loop (n = 64 empties the buffer).
-        if n <= self.count {
+        if self.fast() && n <= self.count {
             self.acc = self.acc.checked_shl(n).unwrap_or(0);
             self.count -= n;
             return;
@@ -607,6 +607,23 @@ struct Frame {
 }
 
 impl Frame {
+    /// The frame of `components` (sampling factors 1 to 4) over `width` x `height`, with its MCU
+    /// grid.
+    fn new(progressive: bool, width: u16, height: u16, components: Vec<Component>) -> Self {
+        let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
+        let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
+        Self {
+            progressive,
+            width,
+            height,
+            h_max,
+            v_max,
+            mcus_x: usize::from(width).div_ceil(8 * h_max),
+            mcus_y: usize::from(height).div_ceil(8 * v_max),
+            components,
+        }
+    }
+
     /// Blocks in component `c`'s DC plane: its `h` x `v` blocks of every MCU (at most
     /// 8192 x 4 x 8192 x 4 = 2^30, computed saturating all the same).
     fn blocks(&self, c: &Component) -> u64 {
@@ -879,18 +896,7 @@ fn parse_frame(marker: u8, segment: &[u8], policy: &ProcessingPolicy) -> Result<
     if components.iter().map(|c| c.h * c.v).sum::<usize>() > MAX_BLOCKS_IN_MCU {
         return Err(DcError::Invalid);
     }
-    let h_max = components.iter().map(|c| c.h).max().unwrap_or(1);
-    let v_max = components.iter().map(|c| c.v).max().unwrap_or(1);
-    Ok(Frame {
-        progressive: marker == 0xC2,
-        width,
-        height,
-        h_max,
-        v_max,
-        mcus_x: usize::from(width).div_ceil(8 * h_max),
-        mcus_y: usize::from(height).div_ceil(8 * v_max),
-        components,
-    })
+    Ok(Frame::new(marker == 0xC2, width, height, components))
 }
 
 fn parse_huffman(
@@ -2235,21 +2241,22 @@ mod tests {
             state ^= state << 17;
             state % below
         };
-        // Every sampling the decoder accepts for one and three components, on odd sizes.
-        let samplings: &[&[(usize, usize)]] = &[
-            &[(1, 1)],
-            &[(2, 2)],
-            &[(1, 1), (1, 1), (1, 1)],
-            &[(2, 2), (1, 1), (1, 1)],
-            &[(2, 1), (1, 1), (1, 1)],
-            &[(1, 2), (1, 1), (1, 1)],
-            &[(4, 1), (1, 1), (1, 1)],
-            &[(3, 2), (1, 1), (1, 2)],
-            &[(1, 1), (2, 2), (1, 1)],
-            &[(4, 2), (2, 1), (1, 1)],
-        ];
-        for factors in samplings {
-            for _ in 0..20 {
+        // Every sampling the decoder accepts, on odd sizes: one component (always read as 1 x 1),
+        // and three with factors 1 to 4 and at most MAX_BLOCKS_IN_MCU blocks an MCU.
+        let mut samplings: Vec<Vec<(usize, usize)>> = vec![vec![(1, 1)]];
+        let factors: Vec<(usize, usize)> =
+            (1..=4).flat_map(|h| (1..=4).map(move |v| (h, v))).collect();
+        for &y in &factors {
+            for &b in &factors {
+                for &r in &factors {
+                    if y.0 * y.1 + b.0 * b.1 + r.0 * r.1 <= MAX_BLOCKS_IN_MCU {
+                        samplings.push(vec![y, b, r]);
+                    }
+                }
+            }
+        }
+        for factors in &samplings {
+            for _ in 0..3 {
                 let (width, height) = (1 + next(300) as u16, 1 + next(200) as u16);
                 let components: Vec<Component> = factors
                     .iter()
@@ -2261,18 +2268,7 @@ mod tests {
                         quant: i,
                     })
                     .collect();
-                let h_max = factors.iter().map(|f| f.0).max().unwrap_or(1);
-                let v_max = factors.iter().map(|f| f.1).max().unwrap_or(1);
-                let frame = Frame {
-                    progressive: false,
-                    width,
-                    height,
-                    h_max,
-                    v_max,
-                    mcus_x: usize::from(width).div_ceil(8 * h_max),
-                    mcus_y: usize::from(height).div_ceil(8 * v_max),
-                    components,
-                };
+                let frame = Frame::new(false, width, height, components);
                 let planes: Vec<Vec<Dc>> = frame
                     .components
                     .iter()

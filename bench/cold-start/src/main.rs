@@ -150,8 +150,13 @@ fn run(args: Vec<String>) -> Result<(), String> {
     // Round 0 is the untimed warm-up (see the module documentation).
     for round in 0..=options.runs {
         for function in &options.functions {
-            let events = if round == 0 { WARM_UP_EVENTS } else { options.warm };
-            let sample = measure(function, &options, events)
+            // `measure` serves the first event and then `warm` more.
+            let warm = if round == 0 {
+                WARM_UP_EVENTS - 1
+            } else {
+                options.warm
+            };
+            let sample = measure(function, &options, warm)
                 .map_err(|e| format!("{} (run {round}): {e}", function.label))?;
             if round == 0 {
                 continue;
@@ -161,7 +166,11 @@ fn run(args: Vec<String>) -> Result<(), String> {
                 .or_default()
                 .push(sample);
         }
-        eprint!("\rcold-start-bench: run {round}/{} ", options.runs);
+        if round == 0 {
+            eprint!("\rcold-start-bench: warm-up round done ");
+        } else {
+            eprint!("\rcold-start-bench: run {round}/{} ", options.runs);
+        }
     }
     eprintln!();
     let report = Report::new(&options, &samples);
