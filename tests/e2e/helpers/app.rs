@@ -190,7 +190,14 @@ fn checked(clients: &AwsClients, access: &'static FunctionAccess) -> AwsClients 
 }
 
 async fn clients_for(settings: &Settings) -> AwsClients {
-    let sdk = config_loader(settings, Roots::AmazonTrustServices)
+    // The local server's roots (the SDK's default client), not the Lambda functions': the race
+    // tests run clients of one configuration on several threads, each with its own Tokio runtime.
+    // An HTTP client set on the configuration, as the Lambda one is, is one connection pool for
+    // all of them, and a connection belongs to the runtime that opened it: with it, a runtime
+    // blocked at a test's gate stalled another thread's call (two race tests timed out); with the
+    // default client they pass. Each Lambda function has one runtime; the Lambda client is tested
+    // in src/aws/tls.rs.
+    let sdk = config_loader(settings, Roots::System)
         .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
         .load()
         .await;
