@@ -63,6 +63,20 @@ pub struct DcImage {
     pub rgb: Vec<u8>,
 }
 
+impl DcImage {
+    /// `rgb`, the 1/8-scale image of `frame`, with the sizes of both.
+    fn of_frame(frame: &Frame, rgb: Vec<u8>) -> Self {
+        let (width, height) = frame.output_size();
+        Self {
+            width: u32::from(width),
+            height: u32::from(height),
+            full_width: u32::from(frame.width),
+            full_height: u32::from(frame.height),
+            rgb,
+        }
+    }
+}
+
 /// The largest magnitude of a quantized DC coefficient, and so of the DC predictor, accepted.
 /// With 8-bit samples the forward DCT's DC term is the sum of 64 level-shifted samples
 /// (-128..=127) divided by 8, so within -1024..=1016, and quantizers are at least 1: 2^11 leaves
@@ -1802,13 +1816,7 @@ fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
             _ => {}
         }
     }
-    DcImage {
-        width: u32::from(out_w),
-        height: u32::from(out_h),
-        full_width: u32::from(frame.width),
-        full_height: u32::from(frame.height),
-        rgb,
-    }
+    DcImage::of_frame(frame, rgb)
 }
 
 #[cfg(test)]
@@ -2223,13 +2231,7 @@ mod tests {
                 pixel.copy_from_slice(&[r, g, b].map(to_byte));
             }
         }
-        DcImage {
-            width: u32::from(out_w),
-            height: u32::from(out_h),
-            full_width: u32::from(frame.width),
-            full_height: u32::from(frame.height),
-            rgb,
-        }
+        DcImage::of_frame(frame, rgb)
     }
 
     #[test]
