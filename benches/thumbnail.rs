@@ -7,7 +7,7 @@
 //! orientation, JPEG encode). `just bench` pins the process to one core.
 //!
 //! `other_formats` times `inspect` on the other formats' large cases of the memory-budget tests
-//! (`src/imaging/memory_budget_tests.rs`), which decode row by row and reduce as they go: a
+//! (`src/imaging/tests/memory_budget.rs`), which decode row by row and reduce as they go: a
 //! 25 MP 16-bit RGBA PNG (the case), a 12 MP GIF, and 12 MP WebP, lossy (fixture) and
 //! lossless.
 

@@ -99,7 +99,7 @@ pub fn bytes_allocated_by(f: impl FnOnce()) -> usize {
 const ALONE_VAR: &str = "IMAGE_UPLOAD_TEST_ALONE";
 
 /// Runs the test named `test_path` (its full path in this crate, e.g.
-/// `imaging::memory_budget_tests::png_16_bit`) alone in a fresh process of this test binary, and
+/// `imaging::tests::memory_budget::png_16_bit`) alone in a fresh process of this test binary, and
 /// returns whether the caller *is* that process.
 ///
 /// Called first thing in a test: the outer call starts the child, waits for it, fails if it

@@ -1,4 +1,4 @@
-//! The 1/8-scale JPEG decoder: `imaging::jpeg_dc::decode_dc` under small explicit limits.
+//! The 1/8-scale JPEG decoder: `imaging::jpeg::dc::decode_dc` under small explicit limits.
 //!
 //! Oracle (asserted): an image is `ceil(full / 8)` on each side, RGB8 to the byte, from a frame
 //! within the limits; and when `jpeg-decoder` at 1/8 scale also decodes the file, both agree on
@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use image_upload::domain::ProcessingPolicy;
-use image_upload::imaging::jpeg_dc::{DcError, DcImage, decode_dc};
+use image_upload::imaging::jpeg::dc::{DcError, DcImage, decode_dc};
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits so that the fuzzer spends its time in the parser, not in filling large planes.

@@ -1,28 +1,35 @@
 //! Verifying uploaded bytes and making thumbnails: pure functions of bytes and limits, no I/O.
 //!
-//! - [`sniff`]: what the first bytes say the file is.
-//! - [`inspect`]: sniff, check the dimensions before decoding, decode, and make the thumbnail,
-//!   within [`crate::domain::ProcessingPolicy::memory_budget`] whatever the file.
-//! - one decoder per format (`jpeg_decode`, `png_decode`, `gif_decode`, `webp_decode`), each
-//!   checking every header it honours and reducing the image as it decodes (`shrink`).
-//! - [`jpeg_dc`]: large JPEGs decoded at 1/8 scale from their DC coefficients alone.
+//! - [`inspect`] (the pipeline): sniff the type ([`sniff`]), decode with the format's decoder,
+//!   resize, turn upright and encode (`output`), within
+//!   [`crate::domain::ProcessingPolicy::memory_budget`] whatever the file.
+//! - `contract`: what every decoder checks and hands over; it imports nothing else of
+//!   `imaging`.
+//! - `reduce`: the reducer decoders feed rows to as they decode, so that no full-size image
+//!   is ever held.
+//! - one decoder per format, each checking every header it honours: `png`, `gif`, `webp`
+//!   (its RIFF container, lossy, lossless), and [`jpeg`] (one marker walker and header parser;
+//!   large JPEGs decoded at 1/8 scale from their DC coefficients alone, [`jpeg::dc`]).
+//!
+//! Only the pipeline imports the decoders; a decoder imports only the contract, the reducer,
+//! its own parts and `crate::domain`.
 
-#[cfg(test)]
-mod fuzz_regressions;
-mod gif_decode;
-pub mod jpeg_dc;
-mod jpeg_decode;
-mod png_decode;
-mod shrink;
+mod contract;
+mod gif;
+mod inspect;
+pub mod jpeg;
+mod output;
+mod png;
+mod reduce;
 mod sniff;
-mod thumbnail;
-mod vp8l_bound;
-mod webp_decode;
+mod webp;
 
+pub use contract::thumbnail_dimensions;
+pub use inspect::{Inspected, inspect};
+pub use output::Thumbnail;
 pub use sniff::sniff;
-pub use thumbnail::{Inspected, Thumbnail, inspect, thumbnail_dimensions};
 
 #[cfg(test)]
-mod memory_budget_tests;
+mod testkit;
 #[cfg(test)]
-mod test_images;
+mod tests;

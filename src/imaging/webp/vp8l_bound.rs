@@ -329,17 +329,20 @@ pub(super) fn huffman_table_bytes(
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_images::{riff_chunks, vp8l_with_huffman_groups};
+    use super::super::riff::riff_chunks;
     use super::*;
+    use crate::imaging::testkit::webp::vp8l_with_huffman_groups;
 
     const PER_GROUP: u64 = 5 * TABLE_BYTES + TREE_BYTES_PER_SYMBOL * (280 + 768 + 40);
 
     fn vp8l_of(file: &[u8]) -> Vec<u8> {
         riff_chunks(file)
-            .into_iter()
+            .unwrap()
+            .map(Result::unwrap)
             .find(|(fourcc, _)| fourcc == b"VP8L")
             .unwrap()
             .1
+            .to_vec()
     }
 
     #[test]
@@ -359,26 +362,27 @@ mod tests {
         // Transforms with sub-images, colour indexing, an entropy image choosing between groups,
         // and (in the lossy fixtures) compressed alpha: all skipped or read as image-webp does.
         let noisy = vp8l_of(include_bytes!(
-            "../../fixtures/images/lossless-noisy-64x48.webp"
+            "../../../fixtures/images/lossless-noisy-64x48.webp"
         ));
         let groups = huffman_table_bytes(&noisy, None).unwrap() / PER_GROUP;
         assert!((2..=16).contains(&groups), "{groups}");
         let palette = vp8l_of(include_bytes!(
-            "../../fixtures/images/lossless-palette-120x90.webp"
+            "../../../fixtures/images/lossless-palette-120x90.webp"
         ));
         assert_eq!(huffman_table_bytes(&palette, None), Ok(PER_GROUP));
         for (file, size) in [
             (
-                &include_bytes!("../../fixtures/images/lossy-alpha-37x29.webp")[..],
+                &include_bytes!("../../../fixtures/images/lossy-alpha-37x29.webp")[..],
                 (37, 29),
             ),
             (
-                &include_bytes!("../../fixtures/images/lossy-alpha-4000x3000.webp")[..],
+                &include_bytes!("../../../fixtures/images/lossy-alpha-4000x3000.webp")[..],
                 (4000, 3000),
             ),
         ] {
             let (_, alph) = riff_chunks(file)
-                .into_iter()
+                .unwrap()
+                .map(Result::unwrap)
                 .find(|(fourcc, _)| fourcc == b"ALPH")
                 .unwrap();
             let groups = huffman_table_bytes(&alph[1..], Some(size)).unwrap() / PER_GROUP;
@@ -389,7 +393,7 @@ mod tests {
     #[test]
     fn a_stream_that_ends_inside_its_codes_is_undecodable() {
         let noisy = vp8l_of(include_bytes!(
-            "../../fixtures/images/lossless-noisy-64x48.webp"
+            "../../../fixtures/images/lossless-noisy-64x48.webp"
         ));
         assert_eq!(
             huffman_table_bytes(&noisy[..40], None),

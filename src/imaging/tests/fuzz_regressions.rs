@@ -2,8 +2,8 @@
 //! files are the minimised inputs under `fixtures/fuzz/<target>/`; they also seed every later
 //! fuzz run.
 
-use super::jpeg_dc::decode_dc;
 use crate::domain::ProcessingPolicy;
+use crate::imaging::jpeg::dc::decode_dc;
 
 /// Found by the `jpeg_dc` target; `inspect` reaches it whenever a thumbnail takes the DC path.
 ///
@@ -16,7 +16,7 @@ use crate::domain::ProcessingPolicy;
 /// output is (`to_rgb`'s `sample`).
 #[test]
 fn chroma_dc_far_out_of_range_decodes_without_overflow() {
-    let jpeg = include_bytes!("../../fixtures/fuzz/jpeg_dc/chroma-dc-out-of-range.jpg");
+    let jpeg = include_bytes!("../../../fixtures/fuzz/jpeg_dc/chroma-dc-out-of-range.jpg");
 
     let image = decode_dc(jpeg, &ProcessingPolicy::default());
 

@@ -11,30 +11,73 @@
 //! Every test prints a `memory | format | case | pixels | budget | peak |` line; run
 //! `cargo test --lib memory_budget -- --nocapture | grep '^memory |'` for the table.
 
-use super::inspect;
-use super::test_images::*;
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
+use crate::imaging::inspect;
+use crate::imaging::jpeg::{Marker, Segments};
+use crate::imaging::testkit::gif::*;
+use crate::imaging::testkit::jpeg::noisy_jpeg;
+use crate::imaging::testkit::png::*;
+use crate::imaging::testkit::smooth;
+use crate::imaging::testkit::webp::*;
 use crate::test_alloc::{in_own_process, peak_live_bytes_during};
 
 const MIB: usize = 1024 * 1024;
+
+/// The chunks of a WebP file after `RIFF....WEBP`, as (fourcc, data), read by the decoder's own
+/// RIFF parser, to edit.
+fn riff_chunks(file: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    crate::imaging::webp::chunks_of(file)
+        .unwrap()
+        .map(|chunk| {
+            let (fourcc, payload) = chunk.unwrap();
+            (fourcc, payload.to_vec())
+        })
+        .collect()
+}
+
+/// The offset of the first segment of a JPEG whose marker is `FF marker`, found by the decoder's
+/// own marker walker.
+fn jpeg_segment(jpeg: &[u8], marker: u8) -> usize {
+    let marker = Marker::from_byte(marker).unwrap();
+    let mut segments = Segments::after_soi(jpeg).unwrap();
+    loop {
+        let segment = segments.next().unwrap().unwrap();
+        if segment.marker == marker {
+            // The marker and the length, then the payload.
+            return segments.position() - segment.payload.len() - 4;
+        }
+    }
+}
+
+/// `jpeg` with the dimensions in its frame header (marker `FF sof`) replaced.
+fn with_frame_size(jpeg: &[u8], sof: u8, width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let at = jpeg_segment(jpeg, sof);
+    out[at + 5..at + 7].copy_from_slice(&height.to_be_bytes());
+    out[at + 7..at + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}
 
 /// What decoding row by row holds whatever the image's size: decoder state, a row or two, and
 /// the reduction grid (at most 1023 x 1023 cells of 12 bytes for a 256 px thumbnail).
 const STREAMING_PEAK: usize = 16 * MIB;
 
 const PROGRESSIVE_420: &[u8] =
-    include_bytes!("../../fixtures/images/progressive-420-4000x3000.jpg");
+    include_bytes!("../../../fixtures/images/progressive-420-4000x3000.jpg");
 const PROGRESSIVE_444: &[u8] =
-    include_bytes!("../../fixtures/images/progressive-444-4000x3000.jpg");
-const LOSSY: &[u8] = include_bytes!("../../fixtures/images/lossy-4000x3000.webp");
-const LOSSY_ALPHA: &[u8] = include_bytes!("../../fixtures/images/lossy-alpha-4000x3000.webp");
-const ANIMATED: &[u8] = include_bytes!("../../fixtures/images/animated-lossy-2000x1500.webp");
-const SMALL_JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
+    include_bytes!("../../../fixtures/images/progressive-444-4000x3000.jpg");
+const LOSSY: &[u8] = include_bytes!("../../../fixtures/images/lossy-4000x3000.webp");
+const LOSSY_ALPHA: &[u8] = include_bytes!("../../../fixtures/images/lossy-alpha-4000x3000.webp");
+const ANIMATED: &[u8] = include_bytes!("../../../fixtures/images/animated-lossy-2000x1500.webp");
+const SMALL_JPEG: &[u8] = include_bytes!("../../../fixtures/images/sunset-64x48.jpg");
 
 /// Runs the enclosing test alone in a process of its own; returns from it in the outer process.
 macro_rules! alone {
     ($name:ident) => {
-        if !in_own_process(concat!("imaging::memory_budget_tests::", stringify!($name))) {
+        if !in_own_process(concat!(
+            "imaging::tests::memory_budget::",
+            stringify!($name)
+        )) {
             return;
         }
     };
@@ -577,7 +620,7 @@ fn webp_lossless_with_thousands_of_huffman_groups_is_refused() {
 #[test]
 fn webp_lossless_from_libwebp_12_mp() {
     alone!(webp_lossless_from_libwebp_12_mp);
-    let file = include_bytes!("../../fixtures/images/lossless-shapes-4000x3000.webp");
+    let file = include_bytes!("../../../fixtures/images/lossless-shapes-4000x3000.webp");
     let m = measure(
         "WebP",
         "lossless (libwebp), 12 MP",

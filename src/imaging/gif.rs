@@ -19,8 +19,8 @@ use std::num::NonZeroU64;
 use gif::{ColorOutput, DecodeOptions, Decoder, DecodingError, MemoryLimit};
 use image::metadata::Orientation;
 
-use super::shrink::Shrinker;
-use super::thumbnail::{Decoded, FrameWork, check_dimensions, thumbnail_dimensions};
+use super::contract::{FramePixelBudget, Reduced, check_dimensions, thumbnail_dimensions};
+use super::reduce::Shrinker;
 use crate::domain::{ProcessingPolicy, RejectionReason};
 
 /// What the `gif` crate may allocate for one frame or one metadata block (XMP, ICC). Frames are
@@ -59,7 +59,7 @@ struct Rect {
 /// [`RejectionReason::TooManyPixels`] for a screen or frame over the limits or frames adding up
 /// to too many pixels; [`RejectionReason::Undecodable`] for a frame outside the screen, a file
 /// without frames, and data the `gif` crate refuses or that ends before a frame does.
-pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, RejectionReason> {
+pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced, RejectionReason> {
     let mut options = DecodeOptions::new();
     options.set_color_output(ColorOutput::Indexed);
     options.set_memory_limit(MemoryLimit::Bytes(
@@ -69,7 +69,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded,
     let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
     check_dimensions(policy, width, height)?;
 
-    let mut work = FrameWork::new(policy);
+    let mut work = FramePixelBudget::new(policy);
     let mut first = None;
     let mut chunk = Vec::new();
     while let Some(frame) = decoder.next_frame_info().map_err(rejection)? {
@@ -110,7 +110,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded,
             }
         }
     }
-    Ok(Decoded {
+    Ok(Reduced {
         pixels: first.ok_or(RejectionReason::Undecodable)?,
         orientation: Orientation::NoTransforms,
         width,
@@ -171,7 +171,7 @@ mod tests {
 
     use image::RgbImage;
 
-    use super::super::shrink::over_white;
+    use super::super::reduce::over_white;
     use super::*;
 
     /// A 40 x 30 screen with one 21 x 15 frame at (5, 7): local palette, a transparent index,

@@ -16,8 +16,8 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use png::{BitDepth, ColorType, DecodingError, Transformations};
 
-use super::shrink::{Layout, Shrinker, to_rgb};
-use super::thumbnail::{Decoded, FrameWork, check_dimensions, thumbnail_dimensions};
+use super::contract::{FramePixelBudget, Reduced, check_dimensions, thumbnail_dimensions};
+use super::reduce::{Layout, Shrinker, to_rgb};
 use crate::domain::{ProcessingPolicy, RejectionReason};
 
 /// What the `png` crate may allocate for itself: its row buffers (one output row is at most
@@ -65,7 +65,7 @@ fn rejection(err: DecodingError) -> RejectionReason {
 /// [`RejectionReason::TooManyPixels`] for an image or frames over the policy's limits;
 /// [`RejectionReason::Undecodable`] for anything the `png` crate refuses, and for data that ends
 /// before the image does.
-pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded, RejectionReason> {
+pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced, RejectionReason> {
     let mut decoder = png::Decoder::new_with_limits(
         Cursor::new(bytes),
         png::Limits {
@@ -122,14 +122,14 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Decoded,
     }
     let pixels = shrinker.finish()?;
 
-    let mut work = FrameWork::new(policy);
+    let mut work = FramePixelBudget::new(policy);
     work.add(width, height)?;
     for _ in 0..frames_after {
         let frame = reader.next_frame_info().map_err(rejection)?;
         work.add(frame.width, frame.height)?;
         while reader.next_row().map_err(rejection)?.is_some() {}
     }
-    Ok(Decoded {
+    Ok(Reduced {
         pixels,
         orientation,
         width,
@@ -142,8 +142,8 @@ mod tests {
     use image::RgbImage;
     use png::{BitDepth as D, ColorType as C};
 
-    use super::super::shrink::over_white;
-    use super::super::test_images::interlaced_png;
+    use super::super::reduce::over_white;
+    use super::super::testkit::png::interlaced_png;
     use super::*;
 
     /// `file` as the `image` crate decodes it whole (the path this module replaced), flattened

@@ -1,14 +1,14 @@
-use fast_image_resize::images::Image as ResizeImage;
-use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
-use image::metadata::Orientation;
-use image::{DynamicImage, RgbImage};
+//! The pipeline: what the processor calls to verify an upload and make its thumbnail.
+//!
+//! Sniff the type from the first bytes ([`sniff`]), dispatch to the format's decoder (each
+//! meets [`super::contract`] and hands over a [`Reduced`] image), then resize, turn upright and
+//! encode ([`super::output`]). Only this module imports the decoders.
 
-use super::{gif_decode, jpeg_decode, png_decode, sniff, webp_decode};
+use super::contract::{Reduced, thumbnail_dimensions};
+use super::output::{self, Thumbnail};
+use super::sniff::sniff;
+use super::{gif, jpeg, png, webp};
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
-
-/// JPEG quality of thumbnails: small files, no visible blocking at 256 px.
-const THUMBNAIL_QUALITY: u8 = 80;
 
 /// A verified image: its upright dimensions and its thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,14 +18,6 @@ pub struct Inspected {
     pub thumbnail: Thumbnail,
 }
 
-/// A JPEG thumbnail: upright (EXIF orientation applied), no metadata of any kind.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thumbnail {
-    pub jpeg: Vec<u8>,
-    pub width: u32,
-    pub height: u32,
-}
-
 /// Verifies that `bytes` are an image of the `declared` type within the `policy`'s limits, and
 /// makes its thumbnail.
 ///
@@ -33,7 +25,7 @@ pub struct Thumbnail {
 /// that declares a huge image is refused without allocating for it; every header a decoder would
 /// honour (each frame of an animation, each frame header of a JPEG) is checked, not just the
 /// first. Processing holds [`ProcessingPolicy::memory_budget`] of the image's pixels: PNG, GIF and
-/// WebP are reduced while they are decoded (see [`super::shrink`]), JPEGs are decoded at a reduced
+/// WebP are reduced while they are decoded (see `super::reduce`), JPEGs are decoded at a reduced
 /// scale in the DCT domain, and a JPEG whose fallback decoder would need more than the budget is
 /// refused from its header.
 ///
@@ -49,170 +41,35 @@ pub fn inspect(
     if sniff(bytes) != Some(declared) {
         return Err(RejectionReason::TypeMismatch);
     }
-    let Decoded {
+    let Reduced {
         pixels,
         orientation,
         width,
         height,
     } = match declared {
-        ImageType::Jpeg => jpeg_decode::decode(bytes, policy)?,
-        ImageType::Png => png_decode::decode(bytes, policy)?,
-        ImageType::Gif => gif_decode::decode(bytes, policy)?,
-        ImageType::Webp => webp_decode::decode(bytes, policy)?,
+        ImageType::Jpeg => jpeg::decode(bytes, policy)?,
+        ImageType::Png => png::decode(bytes, policy)?,
+        ImageType::Gif => gif::decode(bytes, policy)?,
+        ImageType::Webp => webp::decode(bytes, policy)?,
     };
     let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
-    let small = resize(pixels, thumb_w, thumb_h)?;
-    let mut upright = DynamicImage::ImageRgb8(small);
-    upright.apply_orientation(orientation);
-    let (width, height) = if swaps_sides(orientation) {
-        (height, width)
-    } else {
-        (width, height)
-    };
+    let small = output::resize(pixels, thumb_w, thumb_h)?;
+    let upright = output::orient(small, orientation);
+    let (width, height) = output::upright_dimensions(width, height, orientation);
     Ok(Inspected {
         width,
         height,
-        thumbnail: encode(upright.as_rgb8().ok_or(RejectionReason::Undecodable)?)?,
-    })
-}
-
-/// The size of the thumbnail of a `width` x `height` image: the longest side `max_side`, the other
-/// in proportion (at least 1 px). Images already smaller are not enlarged.
-pub fn thumbnail_dimensions(width: u32, height: u32, max_side: u32) -> (u32, u32) {
-    let longest = width.max(height);
-    if longest <= max_side {
-        return (width.max(1), height.max(1));
-    }
-    let scale = |side: u32| {
-        let scaled =
-            (u64::from(side) * u64::from(max_side) + u64::from(longest) / 2) / u64::from(longest);
-        u32::try_from(scaled).unwrap_or(max_side).max(1)
-    };
-    (scale(width), scale(height))
-}
-
-fn swaps_sides(orientation: Orientation) -> bool {
-    matches!(
-        orientation,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
-    )
-}
-
-/// What a format's decoder hands to [`inspect`]: the image reduced to at least the thumbnail's
-/// size (RGB8, transparency already flattened onto white), its EXIF orientation, and its full
-/// dimensions as stored.
-pub(super) struct Decoded {
-    pub pixels: RgbImage,
-    pub orientation: Orientation,
-    pub width: u32,
-    pub height: u32,
-}
-
-/// Checks a header's `width` x `height` against the `policy`.
-///
-/// # Errors
-/// [`RejectionReason::Undecodable`] for an empty side, [`RejectionReason::TooManyPixels`] for
-/// dimensions over the limits.
-pub(super) fn check_dimensions(
-    policy: &ProcessingPolicy,
-    width: u32,
-    height: u32,
-) -> Result<(), RejectionReason> {
-    if width == 0 || height == 0 {
-        return Err(RejectionReason::Undecodable);
-    }
-    if !policy.allows_dimensions(width, height) {
-        return Err(RejectionReason::TooManyPixels);
-    }
-    Ok(())
-}
-
-/// Checks that decoding an image of `width` x `height` in a way estimated (from its headers) to
-/// need `estimated_bytes` of memory at its peak stays within the image's budget.
-///
-/// # Errors
-/// [`RejectionReason::TooManyPixels`] if it would not.
-pub(super) fn check_budget(
-    width: u32,
-    height: u32,
-    estimated_bytes: u64,
-) -> Result<(), RejectionReason> {
-    let pixels = u64::from(width) * u64::from(height);
-    if estimated_bytes > ProcessingPolicy::memory_budget(pixels) {
-        return Err(RejectionReason::TooManyPixels);
-    }
-    Ok(())
-}
-
-/// Counts the pixels of the frames of an animation as they are met, against the policy's
-/// [`ProcessingPolicy::max_total_frame_pixels`].
-pub(super) struct FrameWork {
-    pixels: u64,
-    max: u64,
-}
-
-impl FrameWork {
-    pub fn new(policy: &ProcessingPolicy) -> Self {
-        Self {
-            pixels: 0,
-            max: policy.max_total_frame_pixels(),
-        }
-    }
-
-    /// Adds a `width` x `height` frame.
-    ///
-    /// # Errors
-    /// [`RejectionReason::TooManyPixels`] once the frames add up to more than the policy allows.
-    pub fn add(&mut self, width: u32, height: u32) -> Result<(), RejectionReason> {
-        self.pixels = self
-            .pixels
-            .saturating_add(u64::from(width) * u64::from(height));
-        if self.pixels > self.max {
-            return Err(RejectionReason::TooManyPixels);
-        }
-        Ok(())
-    }
-}
-
-fn resize(pixels: RgbImage, width: u32, height: u32) -> Result<RgbImage, RejectionReason> {
-    if pixels.dimensions() == (width, height) {
-        return Ok(pixels);
-    }
-    let (src_w, src_h) = pixels.dimensions();
-    let src = ResizeImage::from_vec_u8(src_w, src_h, pixels.into_raw(), PixelType::U8x3)
-        .map_err(|_| RejectionReason::Undecodable)?;
-    let mut dst = ResizeImage::new(width, height, PixelType::U8x3);
-    Resizer::new()
-        .resize(
-            &src,
-            &mut dst,
-            &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3)),
-        )
-        .map_err(|_| RejectionReason::Undecodable)?;
-    RgbImage::from_raw(width, height, dst.into_vec()).ok_or(RejectionReason::Undecodable)
-}
-
-fn encode(image: &RgbImage) -> Result<Thumbnail, RejectionReason> {
-    let mut jpeg = Vec::with_capacity(16 * 1024);
-    // A fresh encoder writes pixels and the JFIF header only: no EXIF, no GPS, no ICC, no comments.
-    JpegEncoder::new_with_quality(&mut jpeg, THUMBNAIL_QUALITY)
-        .encode_image(image)
-        .map_err(|_| RejectionReason::Undecodable)?;
-    Ok(Thumbnail {
-        jpeg,
-        width: image.width(),
-        height: image.height(),
+        thumbnail: output::encode(&upright)?,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use image::ImageFormat;
+    use image::{ImageFormat, RgbImage};
 
     use super::*;
+    use crate::imaging::jpeg::{Marker, Segments};
+    use crate::imaging::testkit::jpeg::encoded;
     use crate::test_alloc::bytes_allocated_by;
 
     const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
@@ -234,17 +91,16 @@ mod tests {
             .into_rgb8()
     }
 
-    /// The marker of every segment before the image data: what a JPEG carries besides pixels.
-    fn segment_markers(jpeg: &[u8]) -> Vec<u8> {
+    /// The marker of every segment before the image data, read by the JPEG decoder's own marker
+    /// walker: what a JPEG carries besides pixels.
+    fn segment_markers(jpeg: &[u8]) -> Vec<Marker> {
         let mut markers = Vec::new();
-        let mut at = 2;
-        while at + 4 <= jpeg.len() && jpeg[at] == 0xFF {
-            let marker = jpeg[at + 1];
+        for segment in Segments::after_soi(jpeg).expect("a JPEG") {
+            let marker = segment.expect("well-formed segments").marker;
             markers.push(marker);
-            if marker == 0xDA {
+            if marker == Marker::Sos {
                 break;
             }
-            at += 2 + usize::from(u16::from_be_bytes([jpeg[at + 2], jpeg[at + 3]]));
         }
         markers
     }
@@ -375,7 +231,10 @@ mod tests {
     #[test]
     fn no_metadata_survives_into_the_thumbnail() {
         let gps_ifd_tag = [0x88, 0x25];
-        assert!(segment_markers(GPS).contains(&0xE1), "the fixture has EXIF");
+        assert!(
+            segment_markers(GPS).contains(&Marker::App(1)),
+            "the fixture has EXIF"
+        );
         assert!(
             GPS.windows(2)
                 .any(|w| w == gps_ifd_tag || w == [0x25, 0x88])
@@ -386,9 +245,10 @@ mod tests {
 
         let markers = segment_markers(&thumb.jpeg);
         assert!(
-            markers
-                .iter()
-                .all(|m| matches!(m, 0xE0 | 0xDB | 0xC0 | 0xC4 | 0xDA)),
+            markers.iter().all(|m| matches!(
+                m,
+                Marker::App(0) | Marker::Dqt | Marker::Sof(0) | Marker::Dht | Marker::Sos
+            )),
             "only JFIF, tables, frame and scan headers: {markers:x?}"
         );
         assert!(!thumb.jpeg.windows(4).any(|w| w == b"Exif"));
@@ -410,10 +270,7 @@ mod tests {
         let big = RgbImage::from_fn(1200, 900, |x, y| {
             image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
         });
-        let mut jpeg = Vec::new();
-        JpegEncoder::new_with_quality(&mut jpeg, 85)
-            .encode_image(&big)
-            .unwrap();
+        let jpeg = encoded(&big.into(), 85);
         for (side, expected) in [(256, (256, 192)), (100, (100, 75))] {
             let limits = ProcessingPolicy {
                 thumbnail_size: side,
@@ -429,17 +286,11 @@ mod tests {
     }
 
     #[test]
-    fn thumbnail_sides_keep_the_aspect_ratio() {
-        let cases = [
-            ((4000, 3000), (256, 192)),
-            ((3000, 4000), (192, 256)),
-            ((64, 48), (64, 48)),
-            ((256, 256), (256, 256)),
-            ((257, 100), (256, 100)),
-            ((100_000, 1), (256, 1)),
-        ];
-        for ((w, h), expected) in cases {
-            assert_eq!(thumbnail_dimensions(w, h, 256), expected, "{w}x{h}");
-        }
+    fn a_polyglot_is_judged_by_its_first_bytes() {
+        // A GIF header followed by script: the signature says GIF, and decoding must decide.
+        let polyglot = b"GIF89a/*\x01\x00\x01\x00*/=1;alert(document.domain);";
+        assert_eq!(sniff(polyglot), Some(ImageType::Gif));
+        let err = inspect(polyglot, ImageType::Gif, &policy()).unwrap_err();
+        assert_eq!(err, RejectionReason::Undecodable);
     }
 }

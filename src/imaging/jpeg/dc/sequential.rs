@@ -1,0 +1,126 @@
+//! A sequential scan of every component (what cameras and phones write): the DC coefficient of
+//! each block kept, its 63 AC coefficients read past.
+
+use super::bits::{Bits, Restarts};
+use super::error::DcError;
+use super::huffman::{
+    DcTable, Huffman, PAIR_ADVANCE_SHIFT, PAIR_BITS, PAIR_END_OF_BLOCK, PAIR_FIRST_RUN_SHIFT,
+    PairTable,
+};
+use super::plane::{Dc, next_predictor};
+use crate::imaging::jpeg::header::Frame;
+
+/// The tables one component of a sequential scan is read with.
+pub(super) struct ComponentTables<'t> {
+    pub dc: &'t Huffman,
+    pub ac: &'t Huffman,
+    /// `dc`'s codes and differences, a step each.
+    pub dc_steps: DcTable,
+    /// `ac`'s codes with their values, one or two a step.
+    pub ac_pairs: PairTable,
+}
+
+impl<'t> ComponentTables<'t> {
+    /// The tables for a component coded with `dc` and `ac`, built when the scan starts (not
+    /// for every table a file defines).
+    pub(super) fn new(dc: &'t Huffman, ac: &'t Huffman) -> Self {
+        Self {
+            dc,
+            ac,
+            dc_steps: DcTable::new(dc),
+            ac_pairs: PairTable::new(ac),
+        }
+    }
+}
+
+/// The DC coefficient of every block of `frame`, one plane of blocks per component, from the
+/// scan `bits` reads; `tables` are the frame's components', in order.
+///
+/// # Errors
+/// [`DcError::Invalid`] for bad codes, a DC predictor beyond its bound, restart markers out of
+/// place, or data that runs out; [`DcError::OverLimits`] for planes that cannot be addressed.
+pub(super) fn decode_planes(
+    bits: &mut Bits,
+    frame: &Frame,
+    tables: &[ComponentTables],
+    restart_interval: u16,
+) -> Result<Vec<Vec<Dc>>, DcError> {
+    let (components, mcus_x, mcus_y) = (&frame.components, frame.mcus_x, frame.mcus_y);
+    let mut planes = components
+        .iter()
+        .map(|c| {
+            let blocks =
+                usize::try_from(frame.stored_blocks(c)).map_err(|_| DcError::OverLimits)?;
+            Ok(vec![0; blocks])
+        })
+        .collect::<Result<Vec<Vec<Dc>>, DcError>>()?;
+    let mut predictors = vec![0i32; components.len()];
+    let mut restarts = Restarts::new(restart_interval);
+    for mcu_y in 0..mcus_y {
+        for mcu_x in 0..mcus_x {
+            if restarts.before_mcu(bits)? {
+                predictors.fill(0);
+            }
+            for (i, (c, tables)) in components.iter().zip(tables).enumerate() {
+                // Indices: mcu_x < mcus_x and bx < c.h, so the column is below the stride
+                // mcus_x * c.h; likewise the row is below mcus_y * c.v: within the plane, whose
+                // size is their product. All of it below 2^30.
+                let stride = mcus_x * c.h;
+                for by in 0..c.v {
+                    for bx in 0..c.h {
+                        let difference = tables.dc_steps.difference(bits, tables.dc)?;
+                        let predictor = next_predictor(predictors[i], difference)?;
+                        predictors[i] = predictor;
+                        // Within DC_LIMIT (checked above): exact in i16.
+                        planes[i][(mcu_y * c.v + by) * stride + mcu_x * c.h + bx] = predictor as Dc;
+                        skip_ac(bits, tables.ac, &tables.ac_pairs)?;
+                    }
+                }
+            }
+            bits.end_of_mcu()?;
+        }
+    }
+    Ok(planes)
+}
+
+/// Reads past one block's 63 AC coefficients.
+#[inline]
+fn skip_ac(bits: &mut Bits, table: &Huffman, pairs: &PairTable) -> Result<(), DcError> {
+    // k <= 63 before each step and a step adds at most 32: no overflow.
+    let mut k = 1;
+    while k < 64 {
+        if bits.count < 32 {
+            bits.fill();
+        }
+        // The top PAIR_BITS bits: an index below the table's size.
+        let entry = pairs.0[(bits.acc >> (64 - PAIR_BITS)) as usize];
+        // Unless the first code lands on the last coefficient (when the block ends after it,
+        // which the code-by-code path below handles): one step, whether one code or two.
+        if entry != 0 && k + usize::from(entry >> PAIR_FIRST_RUN_SHIFT & 15) + 1 < 64 && bits.fast()
+        {
+            // At most 13 + 15 bits, and at least 32 are buffered.
+            bits.consume(u32::from(entry & 31));
+            if entry & PAIR_END_OF_BLOCK != 0 {
+                return Ok(());
+            }
+            k += usize::from(entry >> PAIR_ADVANCE_SHIFT & 63);
+            continue;
+        }
+        let rs = table.decode(bits)?;
+        let (run, size) = (usize::from(rs >> 4), u32::from(rs & 15));
+        if size == 0 {
+            if run != 15 {
+                return Ok(());
+            }
+            k += 16;
+            continue;
+        }
+        k += run + 1;
+        // At most 15 bits, and `decode` left at least 16 buffered.
+        bits.consume(size);
+    }
+    if k > 64 {
+        return Err(DcError::Invalid);
+    }
+    Ok(())
+}

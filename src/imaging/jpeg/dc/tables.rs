@@ -1,0 +1,42 @@
+//! The tables a DC decode has been given so far (DHT, DQT): the latest of each id.
+
+use super::error::DcError;
+use super::huffman::Huffman;
+use crate::imaging::jpeg::header::{self, TableClass};
+
+/// The tables defined so far, by id.
+#[derive(Default)]
+pub(super) struct Tables {
+    /// Each quantization table's DC quantizer.
+    pub quant_dc: [Option<u16>; 4],
+    pub dc: [Option<Huffman>; 4],
+    pub ac: [Option<Huffman>; 4],
+}
+
+impl Tables {
+    /// Defines the Huffman tables of a DHT segment's payload.
+    ///
+    /// # Errors
+    /// [`DcError::Invalid`] for a malformed segment, or counts that are not a prefix code.
+    pub(super) fn define_huffman(&mut self, payload: &[u8]) -> Result<(), DcError> {
+        for spec in header::huffman_tables(payload).map_err(|_| DcError::Invalid)? {
+            let table = Huffman::new(spec.counts, spec.values)?;
+            match spec.class {
+                TableClass::Dc => self.dc[spec.id] = Some(table),
+                TableClass::Ac => self.ac[spec.id] = Some(table),
+            }
+        }
+        Ok(())
+    }
+
+    /// Defines the quantization tables of a DQT segment's payload.
+    ///
+    /// # Errors
+    /// [`DcError::Invalid`] for a malformed segment.
+    pub(super) fn define_quantizers(&mut self, payload: &[u8]) -> Result<(), DcError> {
+        for table in header::quant_tables(payload).map_err(|_| DcError::Invalid)? {
+            self.quant_dc[table.id] = Some(table.dc);
+        }
+        Ok(())
+    }
+}

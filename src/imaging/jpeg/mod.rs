@@ -1,0 +1,71 @@
+//! JPEG: the file surveyed once for its limits (`survey`), then decoded at a reduced scale by
+//! the DC decoder ([`dc`]) where it can, else by the general decoder (`fallback`).
+//!
+//! The parts, each importing only those below it: `marker` walks the file's segments, with one
+//! policy for what lies between them; `header` parses each kind of header in one place;
+//! `survey` checks the frame, the scans and the passes over them before anything is decoded;
+//! `fallback` is `jpeg-decoder`, with its memory estimated from the header; [`dc`] is the
+//! decoder of the image at 1/8 scale, which needs little memory at any size.
+
+pub mod dc;
+mod fallback;
+mod header;
+mod marker;
+mod survey;
+
+#[cfg(test)]
+pub(in crate::imaging) use self::marker::{Marker, Segments};
+
+use self::dc::DcError;
+use self::fallback::GeneralDecoder;
+use crate::domain::{ProcessingPolicy, RejectionReason};
+use crate::imaging::contract::{Reduced, check_budget, thumbnail_dimensions};
+
+/// Decodes a JPEG, reduced to at least its thumbnail's size.
+///
+/// Baseline, extended and progressive files go to the DC decoder when their 1/8-scale image
+/// still reaches the thumbnail. What it leaves goes to the general decoder, after its peak
+/// memory has been estimated from the frame header and checked against the budget.
+///
+/// # Errors
+/// As [`survey::survey`]; then [`RejectionReason::Undecodable`] for data a decoder refuses, and
+/// [`RejectionReason::TooManyPixels`] for a frame the general decoder cannot decode within the
+/// budget.
+pub(in crate::imaging) fn decode(
+    bytes: &[u8],
+    policy: &ProcessingPolicy,
+) -> Result<Reduced, RejectionReason> {
+    let frame = survey::survey(bytes, policy)?;
+    let (width, height) = (u32::from(frame.width), u32::from(frame.height));
+    let general = GeneralDecoder::new(bytes, &frame)?;
+    let orientation = general.orientation();
+    let thumbnail = thumbnail_dimensions(width, height, policy.thumbnail_size);
+    if width.div_ceil(8) >= thumbnail.0 && height.div_ceil(8) >= thumbnail.1 {
+        match dc::decode_dc(bytes, policy) {
+            Ok(dc) if (dc.full_width, dc.full_height) == (width, height) => {
+                let pixels = image::RgbImage::from_raw(dc.width, dc.height, dc.rgb)
+                    .ok_or(RejectionReason::Undecodable)?;
+                return Ok(Reduced {
+                    pixels,
+                    orientation,
+                    width,
+                    height,
+                });
+            }
+            Ok(_) | Err(DcError::Invalid) => return Err(RejectionReason::Undecodable),
+            Err(DcError::OverLimits) => return Err(RejectionReason::TooManyPixels),
+            Err(DcError::Unsupported) => {}
+        }
+    }
+    check_budget(
+        width,
+        height,
+        fallback::peak_bytes(&frame, fallback::scale(&frame, thumbnail)),
+    )?;
+    Ok(Reduced {
+        pixels: general.decode(thumbnail)?,
+        orientation,
+        width,
+        height,
+    })
+}
