@@ -14,13 +14,10 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::api::App;
-use crate::config::{AuthSettings, Settings};
+use crate::config::{AuthSettings, Settings, regional_cognito_endpoint};
 
 /// The API description, exactly as committed at the repository's root.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
-
-/// The environment variable that points the AWS SDK (and so the page) at a local Cognito.
-pub const COGNITO_ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER";
 
 /// One file of the page: its URL path, content type and contents.
 struct PageFile {
@@ -90,7 +87,8 @@ pub struct PageLimits {
 
 impl PageConfig {
     /// The configuration of the page served by the local server with `settings`.
-    /// `cognito_endpoint` is [`COGNITO_ENDPOINT_VARIABLE`] when set.
+    /// `cognito_endpoint` is the local Cognito's, when there is one
+    /// ([`Endpoints::cognito`](crate::config::Endpoints::cognito)).
     ///
     /// Sign-in is offered only when the server verifies tokens itself: that is the only mode in
     /// which the local server can tell who calls (API Gateway's authorizer is not there).
@@ -103,7 +101,7 @@ impl PageConfig {
                     .map(str::trim)
                     .filter(|e| !e.is_empty())
                     .map_or_else(
-                        || format!("https://cognito-idp.{}.amazonaws.com/", settings.region),
+                        || regional_cognito_endpoint(&settings.region),
                         str::to_owned,
                     ),
             }),

@@ -5,7 +5,7 @@ use image_upload::api::{self, AppState};
 use image_upload::aws::{AwsClients, Roots};
 use image_upload::config::{AuthSettings, Settings};
 use image_upload::processor::{Processor, QueuePoller};
-use image_upload::web::{self, COGNITO_ENDPOINT_VARIABLE, PageConfig};
+use image_upload::web::{self, PageConfig};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -51,10 +51,7 @@ async fn main() -> anyhow::Result<()> {
         ),
     }
     let state = AppState::new(&clients, &settings)?;
-    let page = PageConfig::for_local_server(
-        &settings,
-        std::env::var(COGNITO_ENDPOINT_VARIABLE).ok().as_deref(),
-    );
+    let page = PageConfig::for_local_server(&settings, settings.endpoints.cognito.as_deref());
     tracing::info!(
         "serving http://{} (the upload page at /; bucket {}, table {}); Ctrl-C stops",
         listener.local_addr()?,

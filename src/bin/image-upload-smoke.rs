@@ -5,6 +5,7 @@
 
 use std::process::ExitCode;
 
+use image_upload::config::SmokeSignIn;
 use image_upload::smoke::{self, SignIn, Smoke};
 
 #[tokio::main]
@@ -17,7 +18,7 @@ async fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let outcome = async {
-        let sign_in = SignIn::from_lookup(|name| std::env::var(name).ok())?;
+        let sign_in = SignIn::from(SmokeSignIn::from_env()?);
         let http = smoke::http_client()?;
         Smoke::new(&api_url, sign_in)
             .run(&http, &mut std::io::stdout())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use image_upload::aws::{AwsClients, Roots, config_loader};
-use image_upload::config::Settings;
+use image_upload::config::{COGNITO_ENDPOINT_VARIABLE, DemoUser, Settings};
 use image_upload::provision::{
     cognito_issuer, ensure_app_client, ensure_bucket, ensure_queue, ensure_table,
     ensure_upload_notifications, ensure_user, ensure_user_pool, jwks_url,
@@ -15,10 +15,6 @@ use image_upload::provision::{
 
 const USER_POOL: &str = "image-upload-local";
 const APP_CLIENT: &str = "image-upload-local-web";
-/// The demo user; override with COGNITO_USERNAME / COGNITO_PASSWORD.
-const DEMO_USERNAME: &str = "demo@example.com";
-const DEMO_PASSWORD: &str = "Local-demo-2026";
-const COGNITO_ENDPOINT: &str = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -28,6 +24,7 @@ async fn main() -> anyhow::Result<()> {
         Some(other) => anyhow::bail!("unknown argument {other:?}; usage: provision-local [--auth]"),
     };
     let settings = Settings::from_env()?;
+    let demo_user = DemoUser::from_env();
     let clients = AwsClients::from_settings(&settings, Roots::System).await;
     ensure_bucket(
         &clients.s3,
@@ -45,31 +42,27 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("export QUEUE_URL={}", queue.url);
     if with_auth {
-        provision_cognito(&settings).await?;
+        provision_cognito(&settings, demo_user).await?;
     }
     Ok(())
 }
 
 /// The user pool, app client and demo user, and the variables that point the service at them.
-async fn provision_cognito(settings: &Settings) -> anyhow::Result<()> {
+async fn provision_cognito(settings: &Settings, demo_user: DemoUser) -> anyhow::Result<()> {
     // A demo user with a published password belongs on an emulator, never in an AWS account.
-    let endpoint = std::env::var(COGNITO_ENDPOINT)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .with_context(|| {
-            format!(
-                "--auth provisions the local Cognito only: set {COGNITO_ENDPOINT} \
-                 (eval \"$(./localstack/stack.sh env)\")"
-            )
-        })?;
+    let endpoint = settings.endpoints.cognito.as_deref().with_context(|| {
+        format!(
+            "--auth provisions the local Cognito only: set {COGNITO_ENDPOINT_VARIABLE} \
+             (eval \"$(./localstack/stack.sh env)\")"
+        )
+    })?;
     let sdk = config_loader(settings, Roots::System).load().await;
     let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
         aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
-            .endpoint_url(&endpoint)
+            .endpoint_url(endpoint)
             .build(),
     );
-    let username = std::env::var("COGNITO_USERNAME").unwrap_or_else(|_| DEMO_USERNAME.into());
-    let password = std::env::var("COGNITO_PASSWORD").unwrap_or_else(|_| DEMO_PASSWORD.into());
+    let DemoUser { username, password } = demo_user;
     let pool_id = ensure_user_pool(&cognito, USER_POOL).await?;
     let client_id = ensure_app_client(&cognito, &pool_id, APP_CLIENT).await?;
     let sub = ensure_user(&cognito, &pool_id, &username, &password).await?;
@@ -84,7 +77,7 @@ async fn provision_cognito(settings: &Settings) -> anyhow::Result<()> {
         ("COGNITO_PASSWORD", password),
         ("AUTH_ISSUER", cognito_issuer(&settings.region, &pool_id)),
         ("AUTH_AUDIENCE", client_id),
-        ("AUTH_JWKS_URL", jwks_url(&endpoint, &pool_id)),
+        ("AUTH_JWKS_URL", jwks_url(endpoint, &pool_id)),
     ] {
         println!("export {name}={}", shell_quote(&value));
     }

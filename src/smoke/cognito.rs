@@ -42,11 +42,6 @@ struct AuthenticationResult {
 }
 
 impl CognitoUser {
-    /// The endpoint of Cognito user pools in `region`.
-    pub fn regional_endpoint(region: &str) -> String {
-        format!("https://cognito-idp.{region}.amazonaws.com/")
-    }
-
     /// Signs in and returns the user's ID token: what the API's Cognito authorizer (and the local
     /// server's verifier) take, since its `aud` is the app client.
     ///

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::config::{CognitoSignIn, ConfigError, SmokeSignIn};
+
 /// The image the smoke run uploads: a real 64x48 JPEG, built into the binary so it runs from
 /// anywhere.
 pub const FIXTURE_JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
@@ -22,7 +24,8 @@ const FIXTURE_NAME: &str = "smoke-sunset-64x48.jpg";
 /// How long the processor may take to settle an upload before the run fails.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Who the smoke run is. `Debug` shows neither the token nor the password.
+/// Who the smoke run is (from [`SmokeSignIn`], its settings). `Debug` shows neither the token
+/// nor the password.
 #[derive(Clone)]
 pub enum SignIn {
     /// A ready ID token (`TOKEN`).
@@ -33,53 +36,27 @@ pub enum SignIn {
     Anonymous,
 }
 
-impl SignIn {
-    /// From the environment (through `lookup`): `TOKEN`; else `COGNITO_CLIENT_ID`,
-    /// `COGNITO_USERNAME` and `COGNITO_PASSWORD` with `AWS_REGION` (or
-    /// `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` for an emulator); else anonymous.
-    ///
-    /// # Errors
-    /// [`SmokeError::Config`] when only some of the Cognito variables are set, or no region.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SmokeError> {
-        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
-        if let Some(token) = get("TOKEN") {
-            return Ok(Self::Token(token));
+impl From<SmokeSignIn> for SignIn {
+    fn from(settings: SmokeSignIn) -> Self {
+        match settings {
+            SmokeSignIn::Token(token) => Self::Token(token),
+            SmokeSignIn::Cognito(CognitoSignIn {
+                endpoint,
+                client_id,
+                username,
+                password,
+            }) => Self::Cognito(CognitoUser {
+                endpoint,
+                client_id,
+                username,
+                password,
+            }),
+            SmokeSignIn::Anonymous => Self::Anonymous,
         }
-        let names = ["COGNITO_CLIENT_ID", "COGNITO_USERNAME", "COGNITO_PASSWORD"];
-        let [client_id, username, password] = names.map(get);
-        let (Some(client_id), Some(username), Some(password)) = (client_id, username, password)
-        else {
-            let set: Vec<&str> = names.into_iter().filter(|n| get(n).is_some()).collect();
-            return if set.is_empty() {
-                Ok(Self::Anonymous)
-            } else {
-                Err(SmokeError::Config(format!(
-                    "{} set, but signing in needs all of {}",
-                    set.join(", "),
-                    names.join(", ")
-                )))
-            };
-        };
-        let endpoint = match (
-            get("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"),
-            get("AWS_REGION"),
-        ) {
-            (Some(endpoint), _) => endpoint,
-            (None, Some(region)) => CognitoUser::regional_endpoint(&region),
-            (None, None) => {
-                return Err(SmokeError::Config(
-                    "AWS_REGION is needed to find Cognito (the stack's Region output)".into(),
-                ));
-            }
-        };
-        Ok(Self::Cognito(CognitoUser {
-            endpoint,
-            client_id,
-            username,
-            password,
-        }))
     }
+}
 
+impl SignIn {
     fn describe(&self) -> String {
         match self {
             Self::Token(_) => "the ID token in TOKEN".into(),
@@ -118,6 +95,12 @@ pub enum SmokeError {
     Check { step: &'static str, message: String },
     #[error("configuration: {0}")]
     Config(String),
+}
+
+impl From<ConfigError> for SmokeError {
+    fn from(err: ConfigError) -> Self {
+        Self::Config(err.to_string())
+    }
 }
 
 /// What a passed run did.
@@ -518,7 +501,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        SignIn::from_lookup(|name| vars.get(name).cloned())
+        Ok(SmokeSignIn::from_lookup(|name| vars.get(name).cloned())?.into())
     }
 
     const USER: [(&str, &str); 3] = [

@@ -3,7 +3,7 @@
 //! engine speaks and works only because its requests carry no version prefix; this fails, saying
 //! what to do, the day an update or another engine breaks that.
 
-use crate::helpers::{ADVICE, ApiVersion, StackKind, endpoints, engine_answers, engine_report};
+use crate::helpers::{ADVICE, ApiVersion, StackKind, engine_answers, engine_report, stack_kind};
 
 #[tokio::test]
 async fn the_docker_engine_and_the_pinned_docker_client_understand_each_other() {
@@ -11,7 +11,7 @@ async fn the_docker_engine_and_the_pinned_docker_client_understand_each_other() 
         // Nothing to hold to account; acceptable only when the tests use a stack that is not
         // containers (`just test-e2e` on a machine without Docker).
         assert_eq!(
-            endpoints().await.kind,
+            stack_kind().await,
             StackKind::FromEnvironment,
             "no Docker engine answers ({why}), yet the stack is containers"
         );

@@ -97,10 +97,12 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BUCKET_NAME".into(), format!("e2e-{suffix}")),
         ("TABLE_NAME".into(), format!("ImageMetadata-{suffix}")),
-        ("AWS_ENDPOINT_URL_S3".into(), stack.s3.clone()),
-        ("AWS_ENDPOINT_URL_DYNAMODB".into(), stack.dynamodb.clone()),
-        ("AWS_ENDPOINT_URL_SQS".into(), stack.sqs.clone()),
     ]);
+    vars.extend(
+        stack
+            .variables()
+            .map(|(name, endpoint)| (name.to_owned(), endpoint.to_owned())),
+    );
     if callers == Callers::Anonymous {
         vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
     }

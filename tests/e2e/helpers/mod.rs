@@ -14,7 +14,7 @@ pub use cognito::local_cognito;
 pub use docker_engine::{ADVICE, ApiVersion, engine_answers, engine_report};
 pub use gate::{Gate, gate_before};
 pub use private_dynamodb::PrivateDynamoDb;
-pub use stack::{StackKind, endpoints};
+pub use stack::{StackKind, stack_kind};
 
 /// The HTTP client for tests: the smoke client's, which installs the TLS crypto provider that
 /// reqwest, built without one of its own, needs before any client exists (`reqwest::Client::new()`

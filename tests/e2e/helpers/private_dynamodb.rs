@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::containers::{Network, PrivateContainer, Service};
-use super::stack::{StackKind, endpoints};
+use super::stack::{StackKind, stack_kind};
 
 pub enum PrivateDynamoDb {
     /// A process started with `localstack/stack.sh run-dynamodb`, the command the shared stack uses.
@@ -19,7 +19,7 @@ pub enum PrivateDynamoDb {
 impl PrivateDynamoDb {
     /// Starts one the way the shared stack runs: a container beside containers, else a process.
     pub async fn start() -> Self {
-        match endpoints().await.kind {
+        match stack_kind().await {
             StackKind::FromEnvironment => Self::start_process().await,
             StackKind::Containers(network) => Self::start_container(network).await,
         }

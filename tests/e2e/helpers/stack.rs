@@ -9,22 +9,11 @@
 //!
 //! The stack is shared; each test makes its own bucket, table, queue and user pool (random names).
 
+use image_upload::config::Endpoints;
 use tokio::sync::OnceCell;
 
 use super::containers::{Network, SharedContainers, start_shared};
 use super::docker_engine::engine_answers;
-
-/// The endpoints of the shared local stack, and how it runs.
-#[derive(Debug, Clone)]
-pub struct Endpoints {
-    pub s3: String,
-    /// LocalStack serves SQS on the same port as S3 unless the environment says otherwise.
-    pub sqs: String,
-    pub dynamodb: String,
-    /// The local Cognito (moto); `None` when the environment names a stack without one.
-    pub cognito: Option<String>,
-    pub kind: StackKind,
-}
 
 /// How the stack runs; a test that needs a private piece of it starts that piece the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,17 +24,12 @@ pub enum StackKind {
     Containers(Network),
 }
 
-/// The variables that name a stack; any of them set means "use the environment's stack".
-const ENDPOINT_VARIABLES: [&str; 5] = [
-    "AWS_ENDPOINT_URL",
-    "AWS_ENDPOINT_URL_S3",
-    "AWS_ENDPOINT_URL_SQS",
-    "AWS_ENDPOINT_URL_DYNAMODB",
-    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER",
-];
-
 struct Stack {
+    /// Where the services answer: S3, DynamoDB and SQS always (LocalStack serves SQS on the same
+    /// port as S3 unless the environment says otherwise); Cognito (moto) unless the environment
+    /// names a stack without one.
     endpoints: Endpoints,
+    kind: StackKind,
     /// The containers, when this process started them; held for as long as the process runs.
     _containers: Option<SharedContainers>,
 }
@@ -54,13 +38,26 @@ struct Stack {
 /// test at once with the same reason, rather than each test trying again for minutes.
 static STACK: OnceCell<Result<Stack, String>> = OnceCell::const_new();
 
-/// The shared stack, found or started on first use.
+/// The shared stack's endpoints, the stack found or started on first use: S3, DynamoDB and SQS
+/// are always set.
 ///
 /// # Panics
 /// When there is no stack, or it could not start: the message says why and how to get one.
 pub async fn endpoints() -> &'static Endpoints {
+    &stack().await.endpoints
+}
+
+/// How the shared stack runs, found or started on first use.
+///
+/// # Panics
+/// As [`endpoints`].
+pub async fn stack_kind() -> StackKind {
+    stack().await.kind
+}
+
+async fn stack() -> &'static Stack {
     match STACK.get_or_init(find_or_start).await {
-        Ok(stack) => &stack.endpoints,
+        Ok(stack) => stack,
         Err(why) => panic!("{why}"),
     }
 }
@@ -69,6 +66,7 @@ async fn find_or_start() -> Result<Stack, String> {
     if let Some(endpoints) = from_environment()? {
         return Ok(Stack {
             endpoints,
+            kind: StackKind::FromEnvironment,
             _containers: None,
         });
     }
@@ -87,31 +85,31 @@ async fn find_or_start() -> Result<Stack, String> {
     let containers = start_shared(network).await?;
     Ok(Stack {
         endpoints: Endpoints {
-            s3: containers.localstack.clone(),
-            sqs: containers.localstack.clone(),
-            dynamodb: containers.dynamodb.clone(),
+            s3: Some(containers.localstack.clone()),
+            sqs: Some(containers.localstack.clone()),
+            dynamodb: Some(containers.dynamodb.clone()),
             cognito: Some(containers.moto.clone()),
-            kind: StackKind::Containers(network),
         },
+        kind: StackKind::Containers(network),
         _containers: Some(containers),
     })
 }
 
-/// The stack the environment names, if it names one.
+/// The stack the environment names, if any of [`Endpoints::VARIABLES`] is set: the endpoints as
+/// the service reads them ([`Endpoints::from_lookup`]), with the harness's own rule for SQS:
+/// without its own variable, S3's endpoint, since LocalStack serves both on one port.
 ///
 /// # Errors
 /// It names only part of one (no S3 or no DynamoDB): a leftover variable, most likely; using
 /// containers instead would hide it.
 fn from_environment() -> Result<Option<Endpoints>, String> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if ENDPOINT_VARIABLES.iter().all(|name| var(name).is_none()) {
+    if Endpoints::VARIABLES.iter().all(|name| var(name).is_none()) {
         return Ok(None);
     }
-    let any = var("AWS_ENDPOINT_URL");
-    let s3 = var("AWS_ENDPOINT_URL_S3").or_else(|| any.clone());
-    let dynamodb = var("AWS_ENDPOINT_URL_DYNAMODB").or(any);
-    let (Some(s3), Some(dynamodb)) = (s3, dynamodb) else {
-        let set: Vec<&str> = ENDPOINT_VARIABLES
+    let named = Endpoints::from_lookup(var);
+    let (Some(s3), Some(_)) = (&named.s3, &named.dynamodb) else {
+        let set: Vec<&str> = Endpoints::VARIABLES
             .into_iter()
             .filter(|name| var(name).is_some())
             .collect();
@@ -123,12 +121,7 @@ fn from_environment() -> Result<Option<Endpoints>, String> {
         ));
     };
     Ok(Some(Endpoints {
-        sqs: var("AWS_ENDPOINT_URL_SQS").unwrap_or_else(|| s3.clone()),
-        // Only its own variable: LocalStack community, which `AWS_ENDPOINT_URL` usually names, has
-        // no Cognito.
-        cognito: var("AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"),
-        s3,
-        dynamodb,
-        kind: StackKind::FromEnvironment,
+        sqs: var("AWS_ENDPOINT_URL_SQS").or_else(|| Some(s3.clone())),
+        ..named
     }))
 }
