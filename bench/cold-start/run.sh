@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `just bench-cold-start [RUNS] [WARM]`: the API function's cold start, as Lambda sees it, beside
-# the original design's Node.js function (AWS SDK v3), in one run against the local stack.
+# the original design's Node.js function (AWS SDK v3), in the same run, against the local stack.
 #
 # 1. Builds the two functions as `sam build` does (release, without the `local` feature; for this
 #    machine's architecture), the harness (bench/cold-start, std only) and provision-local.

@@ -11,7 +11,8 @@
 //! One untimed round of every function comes first, each serving `WARM_UP_EVENTS` events: it warms
 //! the local emulators (DynamoDB Local's JIT, LocalStack's handlers) and the page cache, so that
 //! the first invocation times the function rather than an emulator's first requests (a deployed
-//! function calls a DynamoDB that is always warm). Without it the very first upload took 157 ms.
+//! function calls a DynamoDB that is always warm). Without it, the first upload of a run took 157 ms
+//! (2026-11-26, `ea786a2`).
 //! The functions are interleaved run by run, so that a busy moment of the machine falls on all of
 //! them. Each function process is pinned to one CPU (`--cpu`), the harness and the local AWS stack
 //! stay off it. Only the standard library: the harness must not share a line of code (or an HTTP
