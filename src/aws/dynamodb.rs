@@ -10,8 +10,8 @@ use time::{OffsetDateTime, macros::format_description};
 
 use super::AwsError;
 use crate::domain::{
-    FileName, ImageId, ImageMetadata, ImageState, ImageStatus, ImageType, ObjectKey, Owner,
-    ReadyImage, Rejection, RejectionReason, UploadSize,
+    FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
+    Rejection, RejectionReason, StateName, UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -120,7 +120,7 @@ impl MetadataTable {
     /// # Errors
     /// [`AwsError`] when the write fails for any reason but the row not being PENDING.
     pub async fn settle(&self, id: ImageId, state: &ImageState) -> Result<Transition, AwsError> {
-        if state.status() == ImageStatus::Pending {
+        if state.status() == StateName::Pending {
             return Err(AwsError::failed(
                 "settling image metadata",
                 "a row cannot be settled as PENDING",
@@ -129,14 +129,14 @@ impl MetadataTable {
         // The same attributes `to_item` writes for this state, so the two cannot drift apart.
         let mut update = "SET #status = :status".to_owned();
         let mut values = HashMap::from([
-            (":pending".to_owned(), s(ImageStatus::Pending.as_str())),
+            (":pending".to_owned(), s(StateName::Pending.as_str())),
             (":status".to_owned(), s(state.status().as_str())),
         ]);
         for (name, value) in state_attributes(state) {
             update.push_str(&format!(", {name} = :{name}"));
             values.insert(format!(":{name}"), value);
         }
-        if state.status() == ImageStatus::Ready {
+        if state.status() == StateName::Ready {
             update.push_str(&format!(" REMOVE {ITEM_TTL_ATTRIBUTE}"));
         }
         let result = self
@@ -167,7 +167,7 @@ impl MetadataTable {
         &self,
         id: ImageId,
         owner: &Owner,
-        status: ImageStatus,
+        status: StateName,
     ) -> Result<Transition, AwsError> {
         let result = self
             .client
@@ -366,10 +366,10 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
         if s("objectKey")? != object_key.as_ref() {
             return Err(MalformedItem("objectKey"));
         }
-        let status = ImageStatus::parse(s("status")?).ok_or(MalformedItem("status"))?;
+        let status = StateName::parse(s("status")?).ok_or(MalformedItem("status"))?;
         let state = match status {
-            ImageStatus::Pending => ImageState::Pending,
-            ImageStatus::Ready => {
+            StateName::Pending => ImageState::Pending,
+            StateName::Ready => {
                 let thumbnail_key = ObjectKey::for_thumbnail(image_id);
                 if s("thumbnailKey")? != thumbnail_key.as_ref() {
                     return Err(MalformedItem("thumbnailKey"));
@@ -389,7 +389,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                     processed_at: time("processedAt")?,
                 })
             }
-            ImageStatus::Rejected => ImageState::Rejected(Rejection {
+            StateName::Rejected => ImageState::Rejected(Rejection {
                 reason: RejectionReason::parse(s("rejectionReason")?)
                     .ok_or(MalformedItem("rejectionReason"))?,
                 processed_at: time("processedAt")?,

@@ -2,34 +2,8 @@ use time::OffsetDateTime;
 
 use super::{
     FileName, ImageId, ImageObjectKeys, ImageState, ImageType, NewUpload, ObjectKey, Owner,
-    UploadPolicy, UploadSize,
+    StateName, UploadPolicy, UploadSize,
 };
-
-/// Where an image is in its life: `Pending` from the moment its upload URL is handed out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageStatus {
-    Pending,
-    Ready,
-    Rejected,
-}
-
-impl ImageStatus {
-    /// The status as stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Ready => "READY",
-            Self::Rejected => "REJECTED",
-        }
-    }
-
-    /// Parses a stored status.
-    pub fn parse(raw: &str) -> Option<Self> {
-        [Self::Pending, Self::Ready, Self::Rejected]
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-    }
-}
 
 /// The metadata row of one image (the `ImageMetadata` table, keyed by `image_id`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +25,7 @@ pub struct ImageMetadata {
 
 impl ImageMetadata {
     /// The stored status.
-    pub fn status(&self) -> ImageStatus {
+    pub fn status(&self) -> StateName {
         self.state.status()
     }
 

@@ -11,7 +11,7 @@ mod processing;
 mod upload_size;
 
 pub use file_name::{FileName, FileNameError};
-pub use image::{ImageMetadata, ImageStatus};
+pub use image::ImageMetadata;
 pub use image_id::ImageId;
 pub use image_type::{AllowedTypes, ImageType};
 pub use new_upload::{NewUpload, UploadPolicy, UploadRejection, UploadRequest};
@@ -19,6 +19,6 @@ pub use object_key::{ImageObjectKeys, ObjectKey};
 pub use owner::Owner;
 pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
-    Rejection, RejectionReason,
+    Rejection, RejectionReason, StateName,
 };
 pub use upload_size::UploadSize;

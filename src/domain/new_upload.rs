@@ -20,24 +20,34 @@ pub struct UploadRequest {
 #[derive(Debug, Clone)]
 pub struct UploadPolicy {
     pub allowed_types: AllowedTypes,
-    /// The largest upload in bytes (default 10 MiB).
+    /// The largest upload in bytes (default [`UploadPolicy::DEFAULT_MAX_BYTES`]).
     pub max_bytes: u64,
     /// When set, requests must declare `fileSize`, so every URL has its size signed in.
     pub require_size: bool,
-    /// How long an upload URL stays valid (1 s ..= 1 h; default 5 min).
+    /// How long an upload URL stays valid (default [`UploadPolicy::DEFAULT_URL_EXPIRY`]).
     pub url_expiry: Duration,
-    /// How long a PENDING metadata row lives if no upload arrives (default 24 h).
+    /// How long a PENDING metadata row lives if no upload arrives (default
+    /// [`UploadPolicy::DEFAULT_PENDING_TTL`]).
     pub pending_ttl: Duration,
+}
+
+impl UploadPolicy {
+    /// The largest upload by default: 10 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 10 * 1024 * 1024;
+    /// How long an upload URL stays valid by default: 5 minutes.
+    pub const DEFAULT_URL_EXPIRY: Duration = Duration::from_secs(300);
+    /// How long an unused PENDING row lives by default: a day.
+    pub const DEFAULT_PENDING_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 }
 
 impl Default for UploadPolicy {
     fn default() -> Self {
         Self {
             allowed_types: AllowedTypes::default(),
-            max_bytes: 10 * 1024 * 1024,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
             require_size: false,
-            url_expiry: Duration::from_secs(300),
-            pending_ttl: Duration::from_secs(24 * 60 * 60),
+            url_expiry: Self::DEFAULT_URL_EXPIRY,
+            pending_ttl: Self::DEFAULT_PENDING_TTL,
         }
     }
 }

@@ -19,14 +19,23 @@ pub struct ProcessingPolicy {
     pub thumbnail_size: u32,
 }
 
+impl ProcessingPolicy {
+    /// The widest and tallest image decoded by default, in pixels.
+    pub const DEFAULT_MAX_SIDE: u32 = 16_384;
+    /// The most pixels decoded by default.
+    pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+    /// The longest side of a thumbnail by default, in pixels.
+    pub const DEFAULT_THUMBNAIL_SIZE: u32 = 256;
+}
+
 impl Default for ProcessingPolicy {
     fn default() -> Self {
         Self {
-            max_bytes: 10 * 1024 * 1024,
-            max_width: 16_384,
-            max_height: 16_384,
-            max_pixels: 50_000_000,
-            thumbnail_size: 256,
+            max_bytes: super::UploadPolicy::DEFAULT_MAX_BYTES,
+            max_width: Self::DEFAULT_MAX_SIDE,
+            max_height: Self::DEFAULT_MAX_SIDE,
+            max_pixels: Self::DEFAULT_MAX_PIXELS,
+            thumbnail_size: Self::DEFAULT_THUMBNAIL_SIZE,
         }
     }
 }
@@ -146,13 +155,39 @@ pub enum ImageState {
 
 impl ImageState {
     /// The state's name, as stored in `status`.
-    pub fn status(&self) -> super::ImageStatus {
-        use super::ImageStatus as S;
+    pub fn status(&self) -> StateName {
+        use StateName as S;
         match self {
             Self::Pending => S::Pending,
             Self::Ready(_) => S::Ready,
             Self::Rejected(_) => S::Rejected,
         }
+    }
+}
+
+/// The name of an [`ImageState`], as a row's `status` stores it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateName {
+    Pending,
+    Ready,
+    Rejected,
+}
+
+impl StateName {
+    /// The name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Ready => "READY",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Pending, Self::Ready, Self::Rejected]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 
