@@ -71,7 +71,7 @@ run=$(mktemp -d "${TMPDIR:-/tmp}/with-local-server.XXXXXX")
 servers=()
 stack_started=''
 
-# Ctrl-C stops a server gracefully (it handles SIGINT); one that does not stop in 5 s is killed.
+# A server stops gracefully on SIGINT, as on Ctrl-C; one that has not stopped within 5 s is killed.
 stop_server() {
   local pid=$1
   kill -INT "$pid" 2>/dev/null || return 0
@@ -95,22 +95,19 @@ trap clean_up EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# This run's binaries, copied: a cargo build during the run cannot swap them under it.
-cargo build --bin image-upload-local --bin provision-local
-mkdir -p "$run/bin"
-cp "${CARGO_TARGET_DIR:-target}/debug/image-upload-local" "${CARGO_TARGET_DIR:-target}/debug/provision-local" "$run/bin/"
-export LOCAL_BIN="$run/bin"
-
-[ -n "$listen" ] || listen="127.0.0.1:$(free_port)"
-# The URL the server answers at (an address on every interface answers on loopback too).
+# The URL a server answers at (an address on every interface answers on loopback too).
 url_of() {
   local address=$1
   address=${address/#0.0.0.0:/127.0.0.1:}
   address=${address/#\[::\]:/[::1]:}
   echo "http://$address"
 }
+[ -n "$listen" ] || listen="127.0.0.1:$(free_port)"
 export API_URL
 API_URL=$(url_of "$listen")
+if taken=$(curl -s -o /dev/null -w '%{http_code}' "$API_URL/"); then
+  die "something already answers on $listen (HTTP $taken): stop it, or choose another address"
+fi
 origins="$API_URL"
 if [ -n "$with_anonymous" ]; then
   anonymous_port=$(free_port)
@@ -120,6 +117,12 @@ if [ -n "$with_anonymous" ]; then
 fi
 # Each loopback origin also as localhost: the page may be opened either way.
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-$(sed -E 's|http://127\.0\.0\.1:([0-9]+)|&,http://localhost:\1|g' <<<"$origins")}"
+
+# This run's binaries, copied: a cargo build during the run cannot swap them under it.
+cargo build --bin image-upload-local --bin provision-local
+mkdir -p "$run/bin"
+cp "${CARGO_TARGET_DIR:-target}/debug/image-upload-local" "${CARGO_TARGET_DIR:-target}/debug/provision-local" "$run/bin/"
+export LOCAL_BIN="$run/bin"
 
 if [ -n "$logs" ]; then
   mkdir -p "$logs"
@@ -134,42 +137,53 @@ if [ -n "$auth" ]; then first=signed-in; else first=anonymous; fi
 stack_started=1
 "$stack" start
 eval "$("$stack" env)"
+# (Captured before eval: `eval "$(provision-local)"` would not stop when provision-local fails.)
 if [ -n "$auth" ]; then
   unset ALLOW_ANONYMOUS
-  eval "$("$LOCAL_BIN/provision-local" --auth)"
+  provisioned=$("$LOCAL_BIN/provision-local" --auth)
 else
   # Every caller is the anonymous owner, whatever the shell says.
   unset AUTH_ISSUER AUTH_AUDIENCE AUTH_JWKS_URL
   export ALLOW_ANONYMOUS=true
-  eval "$("$LOCAL_BIN/provision-local")"
+  provisioned=$("$LOCAL_BIN/provision-local")
 fi
+eval "$provisioned"
 
 # start_server NAME ADDR LOG [ENV...]: the server in the background, with the environment above
 # changed by ENV (env's NAME=VALUE and -u NAME), until it serves its page.
 start_server() {
   local name=$1 address=$2 log=$3
   shift 3
+  local url status
+  url="$(url_of "$address")/config.json"
   if [ "$log" = - ]; then
     env "$@" LISTEN_ADDR="$address" "$LOCAL_BIN/image-upload-local" &
   else
     env "$@" LISTEN_ADDR="$address" "$LOCAL_BIN/image-upload-local" >"$log" 2>&1 &
   fi
-  local pid=$! url status
+  local pid=$!
   servers+=("$pid")
-  url="$(url_of "$address")/config.json"
   for _ in $(seq 1 300); do
     status=$(curl -s -o /dev/null -w '%{http_code}' "$url" || true)
     if [ "$status" = 200 ]; then
       return 0
     elif [ "$status" != 000 ]; then
-      die "the $name server answered $status for $url (log: $log)"
+      start_failed "$name" "$log" "answered $status for $url"
     elif ! kill -0 "$pid" 2>/dev/null; then
-      [ "$log" = - ] || cat "$log" >&2
-      die "the $name server exited"
+      start_failed "$name" "$log" "exited"
     fi
     sleep 0.1
   done
-  die "the $name server did not answer on $url within 30 s (log: $log)"
+  start_failed "$name" "$log" "did not answer on $url within 30 s"
+}
+
+# start_failed NAME LOG WHAT: the end of the server's log, and the failure.
+start_failed() {
+  if [ "$2" != - ]; then
+    say "the $1 server's log ($2):"
+    tail -n 30 "$2" >&2
+  fi
+  die "the $1 server $3"
 }
 
 if [ -n "$serve" ]; then first_log=-; else first_log=$SERVER_LOG; fi
