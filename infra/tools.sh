@@ -9,7 +9,7 @@
 # TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, schemathesis (the
 # API description's test, `just test-api-description`; its lock carries hashes, so pip installs it
 # in hash-checking mode), lambda (cargo-lambda and ziglang, installed into the shared `tools` venv
-# the justfile's `build` uses), or peers (the Pillow that `just bench-peers` times; not part of
+# infra/build.sh uses), or peers (the Pillow that `just bench-peers` times; not part of
 # `install`, CI does not need it).
 set -euo pipefail
 
@@ -24,7 +24,7 @@ venv_of() {
   local tool=$1 lock="$here/requirements-$1.lock"
   [ -f "$lock" ] || die "no lock file for '$tool' ($lock)"
   if [ "$tool" = lambda ]; then
-    # The justfile's `build` and `fuzz` recipes share this venv (it also holds `just`).
+    # Shared with ./just (which installs `just` there) and scripts/fuzz.sh (cargo-fuzz).
     echo "$cache/tools"
   else
     echo "$cache/$tool-$(sha256sum "$lock" | cut -c1-12)"

@@ -5,6 +5,11 @@
 #                      (as root) and wait until it answers
 #   engine.sh stop     stop the dockerd `start` started, by its recorded pid, and nothing else
 #   engine.sh status   say whether an engine answers and whether this script started it
+#   engine.sh check    whether an engine answers where testcontainers looks for one (DOCKER_HOST,
+#                      else the usual sockets), within 5 s: nothing and exit 0 if it does, else
+#                      why not and exit 1 (`just test-e2e-containers` and the e2e harness ask this)
+#   engine.sh network  the container network for the e2e tests: bridge where the engine has a
+#                      bridge network (any ordinary, rootless or Desktop Docker), else host
 #
 # The dockerd it starts leaves the host's network alone: no bridge, no iptables or NAT rules, IP
 # forwarding untouched. Containers then run on the host network (the e2e harness gives each
@@ -36,7 +41,56 @@ fi
 say() { echo "engine: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-answers() { docker version --format '{{.Server.Version}}' >/dev/null 2>&1; }
+# Where testcontainers looks for the engine: DOCKER_HOST, else the first of these sockets.
+engine_host() {
+  local candidate
+  if [ -n "${DOCKER_HOST:-}" ]; then
+    echo "$DOCKER_HOST"
+    return 0
+  fi
+  for candidate in /var/run/docker.sock "${XDG_RUNTIME_DIR:-/nonexistent}/.docker/run/docker.sock" \
+      "$HOME/.docker/run/docker.sock" "$HOME/.docker/desktop/docker.sock"; do
+    if [ -e "$candidate" ]; then
+      echo "unix://$candidate"
+      return 0
+    fi
+  done
+}
+
+# engine_get PATH: GET PATH of the engine's API, within 5 s.
+engine_get() {
+  local host
+  host=$(engine_host)
+  case "$host" in
+    unix://*) curl -sf --max-time 5 --unix-socket "${host#unix://}" "http://docker$1" ;;
+    *) curl -sf --max-time 5 "http://${host#*://}$1" ;;
+  esac
+}
+
+# Why no engine answers, or nothing when one does.
+problem() {
+  local host
+  host=$(engine_host)
+  case "$host" in
+    "") echo "no DOCKER_HOST and no Docker socket (/var/run/docker.sock, ~/.docker/run/docker.sock)" ;;
+    unix://*)
+      local socket="${host#unix://}"
+      if [ ! -S "$socket" ]; then
+        echo "no Docker socket at $socket"
+      elif [ ! -r "$socket" ] || [ ! -w "$socket" ]; then
+        echo "$socket is not readable and writable by $(id -un) (owner $(stat -c %U:%G "$socket" 2>/dev/null || echo '?'))"
+      elif ! engine_get /_ping >/dev/null; then
+        echo "nothing answers on $socket (is the engine running? localstack/engine.sh start)"
+      fi ;;
+    *)
+      # A TLS endpoint (DOCKER_TLS_VERIFY=1) is taken on trust: curl cannot present its client certificate.
+      if [ "${DOCKER_TLS_VERIFY:-}" != 1 ] && ! engine_get /_ping >/dev/null; then
+        echo "nothing answers at DOCKER_HOST=$host"
+      fi ;;
+  esac
+}
+
+answers() { [ -z "$(problem)" ]; }
 
 # The pid in our pidfile, only if it is still the dockerd we started with that pidfile (a stale
 # file must never make us signal whatever process got the pid since).
@@ -60,9 +114,9 @@ start() {
     return 0
   fi
   local why
-  why=$(docker version 2>&1 >/dev/null | tail -n 1 || true)
+  why=$(problem)
   case "$why" in
-    *"permission denied"*) die "an engine runs, but this user may not use its socket ($why)" ;;
+    *"is not readable and writable"*) die "an engine may run, but this user may not use its socket: $why" ;;
   esac
   local missing=()
   command -v dockerd >/dev/null || [ -x /usr/sbin/dockerd ] || missing+=("dockerd (Debian: apt-get install docker.io)")
@@ -134,9 +188,23 @@ status() {
   return 3
 }
 
+check() {
+  local why
+  why=$(problem)
+  [ -n "$why" ] || return 0
+  echo "$why"
+  return 1
+}
+
+network() {
+  if engine_get /networks/bridge >/dev/null 2>&1; then echo bridge; else echo host; fi
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) die "usage: $0 start|stop|status" ;;
+  check) check ;;
+  network) network ;;
+  *) die "usage: $0 start|stop|status|check|network" ;;
 esac

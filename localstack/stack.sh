@@ -7,6 +7,9 @@
 #   stack.sh stop      stop exactly the processes `start` started (by their recorded process groups)
 #   stack.sh status    say what runs
 #   stack.sh env       print the `export` lines that point the AWS SDK at the stack
+#   stack.sh run COMMAND [ARG...]
+#                      start, run COMMAND with those variables exported, then stop, even when
+#                      COMMAND fails; exits with COMMAND's status (`just test-e2e`)
 #   stack.sh run-dynamodb PORT
 #                      run one DynamoDB Local in the foreground (what `start` runs, and what the
 #                      e2e sabotage test runs as a private instance it can freeze)
@@ -205,12 +208,21 @@ export AWS_REGION=\${AWS_REGION:-us-east-1}
 EOF
 }
 
+run() {
+  [ $# -gt 0 ] || die "usage: stack.sh run COMMAND [ARG...]"
+  trap stop EXIT
+  start
+  eval "$(print_env)"
+  "$@"
+}
+
 case "${1:-}" in
   install) install ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
   env) print_env ;;
+  run) shift; run "$@" ;;
   run-dynamodb) run_dynamodb "${2:-}" ;;
-  *) die "usage: $0 install|start|stop|status|env|run-dynamodb PORT" ;;
+  *) die "usage: $0 install|start|stop|status|env|run COMMAND...|run-dynamodb PORT" ;;
 esac

@@ -1,5 +1,6 @@
-//! The Docker engine, seen through the client testcontainers uses (bollard, pinned by Cargo.lock):
-//! whether one answers, and what the two say to each other.
+//! The Docker engine: whether one answers (asked of `localstack/engine.sh`, as the recipes ask
+//! it), and, through the client testcontainers uses (bollard, pinned by Cargo.lock), what the two
+//! say to each other.
 //!
 //! bollard 0.20 declares Docker API 1.52, yet Debian's engine (20.10) speaks 1.41 and refuses
 //! clients that ask for a newer one. It works because bollard's request paths carry no version
@@ -8,9 +9,9 @@
 //! wire, for tests/e2e/docker_api.rs to hold both sides to it.
 
 use std::fmt;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use testcontainers::bollard::API_DEFAULT_VERSION;
 use testcontainers::core::client::docker_client_instance;
@@ -115,23 +116,34 @@ pub const ADVICE: &str = "What to do: if Cargo.lock changed (`cargo update`), re
      API 1.41; Docker's current release), then update ApiVersion::OLDEST_RUN or the pin \
      (tests/e2e/helpers/docker_engine.rs) and commit Cargo.lock.";
 
-/// Whether a Docker engine answers testcontainers' client (`DOCKER_HOST`, else the usual
-/// sockets), within 5 s.
+/// Whether a Docker engine answers where testcontainers looks for one (`DOCKER_HOST`, else the
+/// usual sockets), within 5 s: `localstack/engine.sh check`, the one check the recipes ask too.
 ///
 /// # Errors
 /// Why not: no socket, no permission, no answer.
 pub async fn engine_answers() -> Result<(), String> {
-    on_docker(async {
-        let docker = docker_client_instance()
-            .await
-            .map_err(|e| format!("no Docker client: {e}"))?;
-        match tokio::time::timeout(Duration::from_secs(5), docker.ping()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("the Docker engine did not answer: {e}")),
-            Err(_) => Err("the Docker engine did not answer within 5 s".to_owned()),
-        }
-    })
-    .await
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("localstack/engine.sh");
+    let output = tokio::process::Command::new(&script)
+        .arg("check")
+        .output()
+        .await
+        .map_err(|e| format!("could not run {}: {e}", script.display()))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        let why = String::from_utf8_lossy(&output.stdout);
+        let why = why.trim();
+        Err(if why.is_empty() {
+            format!(
+                "{} check failed ({}): {}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        } else {
+            why.to_owned()
+        })
+    }
 }
 
 /// Asks the engine its version, and lists the harness's containers by label (what the clean-up

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build,
+# then the zip size of each (`just build`). Installs the pinned aws-sam-cli, cargo-lambda and zig
+# on first use, and the aarch64-unknown-linux-gnu target with rustup.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export SAM_CLI_TELEMETRY=0
+sam=$(infra/tools.sh bin sam)
+lambda=$(infra/tools.sh bin lambda) # cargo-lambda and zig, pinned
+rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1 ||
+  { echo "rustup could not add the aarch64-unknown-linux-gnu target (is rustup installed and the registry reachable?)" >&2; exit 1; }
+started=$SECONDS
+# For BuildMethod rust-cargolambda SAM runs `cargo lambda build --release --arm64 --bin NAME` in
+# the crate itself (that workflow only builds in source: no scratch copy), into cargo's own target
+# dir (CARGO_TARGET_DIR when set), so a second build recompiles only what changed; cargo-lambda
+# finds zig through the tools venv's python.
+PATH="$lambda:$PATH" "$sam/sam" build --template-file template.yaml
+echo "sam build: $((SECONDS - started)) s"
+# What Lambda receives: the bootstrap deflated in a zip, as `sam deploy` uploads it.
+"$sam/python" infra/zip_size.py .aws-sam/build/ApiFunction/bootstrap .aws-sam/build/ProcessorFunction/bootstrap
