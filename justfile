@@ -18,7 +18,7 @@ dev-auth: (packages "stack")
 # Everything CI checks: formatting, lints, the template, unit/property/mocked-SDK tests, the Lambda build, a short run of each fuzz target, e2e tests on the local stack and on containers, the signed-in smoke run, openapi.yaml against the local server (schemathesis) and the Postman collection, the page in a real browser
 test: (packages "test") lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description test-browser
 
-# Formatting (the service, the fuzz crate, the peer bench's crate, the cold-start harness), clippy with warnings as errors (also on the Lambda functions' feature set), shellcheck on the shell scripts
+# Formatting (the service, the fuzz crate, the peer bench's crate, the cold-start harness), clippy with warnings as errors (also on the Lambda functions' feature set), shellcheck on the shell scripts, the docs' links
 lint: (packages "shellcheck")
     @cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 || rustup component add rustfmt clippy
     cargo fmt --check
@@ -32,14 +32,15 @@ lint: (packages "shellcheck")
     # The template test is left out of `cargo test` (and so of --all-targets): lint it by name.
     cargo clippy --test template -- -D warnings
     shellcheck just .ci/run $(git ls-files '*.sh')
+    python3 scripts/check_links.py
 
 # template.yaml, offline: sam validate --lint, cfn-lint, checkov (template and expansion), then the template test against the code
 lint-infra: (packages "venv")
     infra/lint.sh
 
-# Unit, property, mocked-SDK and Lambda-entry tests (no stack needed)
+# Unit, property, mocked-SDK and Lambda-entry tests, and the configuration docs against the code (no stack needed)
 test-unit:
-    cargo test --lib --test api
+    cargo test --lib --test api --test configuration_docs
 
 # Fuzz one target (upload_request, sniff, jpeg_dc, inspect) for SECONDS; ARGS go to libFuzzer (log in fuzz/logs/)
 fuzz TARGET SECONDS *ARGS: (packages "c++")

@@ -15,7 +15,7 @@
 #                      e2e sabotage test runs as a private instance it can freeze)
 #
 # Why host processes: they need no container engine. Where one answers, the e2e harness starts the
-# same three services as containers instead (see README, "Running the e2e tests").
+# same three services as containers instead (see docs/development.md, "The end-to-end tests").
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -3,7 +3,7 @@
 //! in front of the API [`App`], which gets every other request unchanged.
 //!
 //! The Lambda function serves none of this: a deployment hosts `web/site/` as static files with
-//! a `config.json` written from the stack's outputs (`just web-site DIR`, README "The web page").
+//! a `config.json` written from the stack's outputs (`just web-site DIR`, docs/web.md).
 //! The files are compiled in (`include_str!`), so the server needs no working directory and
 //! serves exactly the page of its own commit; cargo rebuilds it when a file changes.
 

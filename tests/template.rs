@@ -372,7 +372,7 @@ impl<'a> Template<'a> {
                 if (memory_mb as u64) < needed_mb {
                     problems.push(format!(
                         "the processor has {memory_mb} MB, but PROCESSOR_CONCURRENCY up to {most} \
-                         needs {needed_mb} MB (README, \"Memory and time budget\")"
+                         needs {needed_mb} MB (docs/architecture.md, \"The memory and time budget\")"
                     ));
                 }
             }

@@ -3,7 +3,7 @@
 existing file, and an existing heading when it carries a #fragment (GitHub's anchor rules); and no
 table cell of README.md is over 200 characters. Prints each problem; exits 1 if there is any.
 
-Usage: python3 docs/check_links.py [REPO_ROOT]
+Usage: python3 scripts/check_links.py [REPO_ROOT] (`just lint` runs it)
 """
 import pathlib
 import re
