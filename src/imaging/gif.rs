@@ -20,7 +20,7 @@ use gif::{ColorOutput, DecodeOptions, Decoder, DecodingError, MemoryLimit};
 use image::metadata::Orientation;
 
 use super::contract::{FramePixelBudget, Reduced, check_dimensions, thumbnail_dimensions};
-use super::reduce::Shrinker;
+use super::reduce::Reducer;
 use crate::domain::{ProcessingPolicy, RejectionReason};
 
 /// What the `gif` crate may allocate for one frame or one metadata block (XMP, ICC). Frames are
@@ -69,7 +69,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
     let (width, height) = (u32::from(decoder.width()), u32::from(decoder.height()));
     check_dimensions(policy, width, height)?;
 
-    let mut work = FramePixelBudget::new(policy);
+    let mut frame_pixels = FramePixelBudget::new(policy);
     let mut first = None;
     let mut chunk = Vec::new();
     while let Some(frame) = decoder.next_frame_info().map_err(rejection)? {
@@ -85,7 +85,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
         if rect.left + rect.width > width || rect.top + rect.height > height {
             return Err(RejectionReason::Undecodable);
         }
-        work.add(rect.width, rect.height)?;
+        frame_pixels.add(rect.width, rect.height)?;
         if first.is_none() {
             first = Some(compose_first_frame(
                 &mut decoder,
@@ -131,14 +131,14 @@ fn compose_first_frame(
         .ok_or(RejectionReason::Undecodable)?;
     let (transparent, interlaced) = (frame.transparent, frame.interlaced);
     let palette = decoder.palette().map_err(rejection)?.to_vec();
-    let mut shrinker = Shrinker::new(
+    let mut reducer = Reducer::new(
         width,
         height,
         thumbnail_dimensions(width, height, policy.thumbnail_size),
     );
     let mut row = vec![255u8; width as usize * 3];
     for y in (0..rect.top).chain(rect.top + rect.height..height) {
-        shrinker.add_row(y, &row);
+        reducer.add_row(y, &row);
     }
     let mut indices = vec![0u8; rect.width as usize];
     let order: Box<dyn Iterator<Item = u32>> = if interlaced {
@@ -160,9 +160,9 @@ fn compose_first_frame(
                 _ => out.fill(255),
             }
         }
-        shrinker.add_row(rect.top + line, &row);
+        reducer.add_row(rect.top + line, &row);
     }
-    shrinker.finish()
+    reducer.finish()
 }
 
 #[cfg(test)]

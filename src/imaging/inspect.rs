@@ -68,7 +68,7 @@ mod tests {
     use image::{ImageFormat, RgbImage};
 
     use super::*;
-    use crate::imaging::jpeg::{Marker, Segments};
+    use crate::imaging::jpeg::marker::{Marker, Segments};
     use crate::imaging::testkit::jpeg::encoded;
     use crate::test_alloc::bytes_allocated_by;
 

@@ -3,8 +3,8 @@
 //! The `png` crate inflates and unfilters one row at a time; with `EXPAND | STRIP_16` each row
 //! arrives as 8-bit gray, gray+alpha, RGB or RGBA whatever the file's bit depth and colour type
 //! (palettes and `tRNS` expanded, 16-bit samples cut to their high byte). Each row is flattened
-//! onto white and added to a [`Shrinker`]. Interlaced (Adam7) files stream too: each pass's rows
-//! carry every n-th pixel of an image row, and the shrinker adds pixels in any order.
+//! onto white and added to a [`Reducer`]. Interlaced (Adam7) files stream too: each pass's rows
+//! carry every n-th pixel of an image row, and the reducer adds pixels in any order.
 //!
 //! The limits apply to `IHDR` before anything is allocated for it; the crate itself refuses an
 //! APNG frame (`fcTL`) that does not fit inside `IHDR`. Every APNG frame is decoded (row by row,
@@ -17,7 +17,7 @@ use image::metadata::Orientation;
 use png::{BitDepth, ColorType, DecodingError, Transformations};
 
 use super::contract::{FramePixelBudget, Reduced, check_dimensions, thumbnail_dimensions};
-use super::reduce::{Layout, Shrinker, to_rgb};
+use super::reduce::{Layout, Reducer, to_rgb};
 use crate::domain::{ProcessingPolicy, RejectionReason};
 
 /// What the `png` crate may allocate for itself: its row buffers (one output row is at most
@@ -103,7 +103,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
         _ => return Err(RejectionReason::Undecodable),
     };
 
-    let mut shrinker = Shrinker::new(
+    let mut reducer = Reducer::new(
         width,
         height,
         thumbnail_dimensions(width, height, policy.thumbnail_size),
@@ -118,15 +118,15 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
             return Err(RejectionReason::Undecodable);
         }
         to_rgb(layout, data, rgb);
-        shrinker.add_sparse_row(y, x0, step, rgb);
+        reducer.add_sparse_row(y, x0, step, rgb);
     }
-    let pixels = shrinker.finish()?;
+    let pixels = reducer.finish()?;
 
-    let mut work = FramePixelBudget::new(policy);
-    work.add(width, height)?;
+    let mut frame_pixels = FramePixelBudget::new(policy);
+    frame_pixels.add(width, height)?;
     for _ in 0..frames_after {
         let frame = reader.next_frame_info().map_err(rejection)?;
-        work.add(frame.width, frame.height)?;
+        frame_pixels.add(frame.width, frame.height)?;
         while reader.next_row().map_err(rejection)?.is_some() {}
     }
     Ok(Reduced {

@@ -1,7 +1,7 @@
 //! Reducing an image while it is decoded, so its full-size pixels are never held at once.
 //!
 //! Decoders hand over rows (or, for interlaced formats, every n-th pixel of a row) as they decode
-//! them; [`Shrinker`] adds each pixel into the cell of a box grid `factor` pixels on a side and
+//! them; [`Reducer`] adds each pixel into the cell of a box grid `factor` pixels on a side and
 //! keeps only the grid. The factor is the largest integer that leaves the grid at least twice the
 //! thumbnail in each direction, so the Lanczos3 resize that follows still has detail to work
 //! with. The grid's size depends on the thumbnail, not on the image: memory stays the same
@@ -67,7 +67,7 @@ pub fn to_rgb(layout: Layout, row: &[u8], rgb: &mut [u8]) {
 }
 
 /// A box-filter reduction of a `width` x `height` RGB image fed pixel by pixel, in any order.
-pub struct Shrinker {
+pub struct Reducer {
     width: u32,
     height: u32,
     factor: u32,
@@ -79,8 +79,8 @@ pub struct Shrinker {
     added: u64,
 }
 
-impl Shrinker {
-    /// A shrinker for a `width` x `height` image whose thumbnail will be `thumbnail` (width,
+impl Reducer {
+    /// A reducer for a `width` x `height` image whose thumbnail will be `thumbnail` (width,
     /// height). Both sides must be at least 1.
     pub fn new(width: u32, height: u32, thumbnail: (u32, u32)) -> Self {
         let (thumb_w, thumb_h) = (thumbnail.0.max(1), thumbnail.1.max(1));
@@ -238,9 +238,9 @@ mod tests {
             ((1025, 1025), (256, 256), 2, (513, 513)),
         ];
         for ((w, h), thumb, factor, grid) in cases {
-            let shrinker = Shrinker::new(w, h, thumb);
-            assert_eq!(shrinker.factor, factor, "{w}x{h}");
-            assert_eq!((shrinker.grid_width, shrinker.grid_height), grid, "{w}x{h}");
+            let reducer = Reducer::new(w, h, thumb);
+            assert_eq!(reducer.factor, factor, "{w}x{h}");
+            assert_eq!((reducer.grid_width, reducer.grid_height), grid, "{w}x{h}");
             assert!(grid.0 >= thumb.0 && grid.1 >= thumb.1);
         }
     }
@@ -256,8 +256,8 @@ mod tests {
         ] {
             let (bw, bh) = (w.div_ceil(2), h.div_ceil(2));
             let block = |bx: u32, by: u32| [(bx * 37 + by * 11) as u8, (bx * by * 5) as u8, 200];
-            let mut blocks = Shrinker::new(w, h, thumb);
-            let mut pixels = Shrinker::new(w, h, thumb);
+            let mut blocks = Reducer::new(w, h, thumb);
+            let mut pixels = Reducer::new(w, h, thumb);
             for by in 0..bh {
                 let half: Vec<u8> = (0..bw).flat_map(|bx| block(bx, by)).collect();
                 blocks.add_block_row(2 * by, &half);
@@ -277,14 +277,14 @@ mod tests {
     #[test]
     fn each_cell_is_the_mean_of_its_pixels_edges_included() {
         // 5 x 4 for a 1 px thumbnail: factor 2, cells of 2 x 2 and, in the last column, 1 x 2.
-        let mut shrinker = Shrinker::new(5, 4, (1, 1));
+        let mut reducer = Reducer::new(5, 4, (1, 1));
         for y in 0..4u32 {
             let row: Vec<u8> = (0..5u32)
                 .flat_map(|x| [(10 * x + y) as u8, 100, (x * y) as u8])
                 .collect();
-            shrinker.add_row(y, &row);
+            reducer.add_row(y, &row);
         }
-        let grid = shrinker.finish().unwrap();
+        let grid = reducer.finish().unwrap();
         assert_eq!(grid.dimensions(), (3, 2));
         // Cell (0, 0): x 0..2, y 0..2: red 0, 10, 1, 11: 5.5, rounded to 6; blue 0, 0, 0, 1.
         assert_eq!(grid.get_pixel(0, 0).0, [6, 100, 0]);
@@ -298,12 +298,12 @@ mod tests {
     fn interlaced_passes_add_up_to_the_same_grid_as_rows() {
         let (w, h) = (37, 29);
         let pixel = |x: u32, y: u32| [(x * 7) as u8, (y * 5) as u8, ((x + y) * 3) as u8];
-        let mut by_rows = Shrinker::new(w, h, (4, 3));
+        let mut by_rows = Reducer::new(w, h, (4, 3));
         for y in 0..h {
             let row: Vec<u8> = (0..w).flat_map(|x| pixel(x, y)).collect();
             by_rows.add_row(y, &row);
         }
-        let mut by_passes = Shrinker::new(w, h, (4, 3));
+        let mut by_passes = Reducer::new(w, h, (4, 3));
         for (x0, step) in [(0, 2), (1, 2)] {
             for y in (0..h).rev() {
                 let row: Vec<u8> = (x0..w)
@@ -318,9 +318,9 @@ mod tests {
 
     #[test]
     fn a_short_image_is_undecodable() {
-        let mut shrinker = Shrinker::new(4, 4, (2, 2));
-        shrinker.add_row(0, &[0; 12]);
-        assert_eq!(shrinker.finish(), Err(RejectionReason::Undecodable));
+        let mut reducer = Reducer::new(4, 4, (2, 2));
+        reducer.add_row(0, &[0; 12]);
+        assert_eq!(reducer.finish(), Err(RejectionReason::Undecodable));
     }
 
     #[test]

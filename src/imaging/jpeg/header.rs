@@ -3,11 +3,11 @@
 //! Adobe's colour transform (APP14).
 //!
 //! Each parser checks the segment's structure as T.81 B.2 and B.3 define it, whatever the coding
-//! process, and what `jpeg-decoder` checks too (so no file the general decoder would refuse for
-//! its structure gets past here): exact lengths, component identifiers unique and known,
-//! sampling factors 1 to 4, table ids 0 to 3, scan components in the frame's order. Whether the
-//! frame is one a given decoder handles, and whether its dimensions are within the limits, is
-//! for the caller: [`super::survey`] and [`super::dc`] each say what they accept.
+//! process: exact lengths, component identifiers unique and known, sampling factors 1 to 4,
+//! table ids 0 to 3, scan components in the frame's order. `jpeg-decoder` refuses each of these
+//! too (and checks more, per coding process), so no file it would decode is refused here for its
+//! structure. Whether the frame is one a given decoder handles, and whether its dimensions are
+//! within the limits, is for the caller: `survey` and `dc` each say what they accept.
 
 use super::marker::Malformed;
 

@@ -21,7 +21,9 @@ pub(in crate::imaging) enum Marker {
     Dac,
     /// `RSTn`: a restart marker, standalone, inside entropy-coded data.
     Rst(u8),
+    /// `SOI`: the start of the image, the file's first two bytes.
     Soi,
+    /// `EOI`: the end of the image.
     Eoi,
     /// `SOS`: a scan header; the scan's entropy-coded data follows the segment.
     Sos,
@@ -31,8 +33,9 @@ pub(in crate::imaging) enum Marker {
     Dnl,
     /// `DRI`: the restart interval.
     Dri,
-    /// `DHP` and `EXP`: hierarchical coding.
+    /// `DHP`: a hierarchical frame's dimensions.
     Dhp,
+    /// `EXP`: a hierarchical frame's expansion of the reference components.
     Exp,
     /// `APPn`: application data (JFIF, EXIF, ICC, Adobe, ...).
     App(u8),
@@ -78,8 +81,9 @@ impl Marker {
     }
 }
 
-/// A segment that cannot be read: its length is under 2 (a lie that would re-read the length as
-/// payload) or runs past the end of the file.
+/// A segment or header that is not well-formed: a length under 2 (a lie that would re-read the
+/// length as payload) or past the end of the file, or a header whose fields break its structure
+/// (`super::header`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::imaging) struct Malformed;
 
@@ -191,10 +195,14 @@ fn entropy_coded_end(data: &[u8], start: usize) -> usize {
     let mut pos = start;
     while let Some(offset) = data.get(pos..).and_then(find_ff) {
         let at = pos + offset;
-        match data.get(at + 1) {
-            Some(0x00 | 0xD0..=0xD7) => pos = at + 2,
-            _ => return at,
+        // A stuffed zero, or a restart marker: both belong to the data.
+        let in_data = data
+            .get(at + 1)
+            .is_some_and(|&b| b == 0x00 || matches!(Marker::from_byte(b), Some(Marker::Rst(_))));
+        if !in_data {
+            return at;
         }
+        pos = at + 2;
     }
     data.len()
 }

@@ -1,20 +1,18 @@
 //! JPEG: the file surveyed once for its limits (`survey`), then decoded at a reduced scale by
 //! the DC decoder ([`dc`]) where it can, else by the general decoder (`fallback`).
 //!
-//! The parts, each importing only those below it: `marker` walks the file's segments, with one
+//! The parts, each importing only those before it: `marker` walks the file's segments, with one
 //! policy for what lies between them; `header` parses each kind of header in one place;
-//! `survey` checks the frame, the scans and the passes over them before anything is decoded;
-//! `fallback` is `jpeg-decoder`, with its memory estimated from the header; [`dc`] is the
-//! decoder of the image at 1/8 scale, which needs little memory at any size.
+//! `fallback` is `jpeg-decoder`, with its memory estimated from the header; `survey` checks the
+//! frame, the scans and the passes over them before anything is decoded; [`dc`] is the decoder
+//! of the image at 1/8 scale, which needs little memory at any size.
 
 pub mod dc;
 mod fallback;
 mod header;
-mod marker;
+// Visible to the rest of `imaging` for the tests that read JPEG files' segments.
+pub(in crate::imaging) mod marker;
 mod survey;
-
-#[cfg(test)]
-pub(in crate::imaging) use self::marker::{Marker, Segments};
 
 use self::dc::DcError;
 use self::fallback::GeneralDecoder;

@@ -2,9 +2,11 @@
 //! proportional to its bytes.
 //!
 //! - There must be exactly one frame header (SOF), within the limits. `jpeg-decoder`'s
-//!   `read_info` stops at the first and its `decode` refuses a second; the DC decoder keeps the
-//!   last one before its scan. Without this check the dimensions checked and the pixels decoded
-//!   could come from different headers.
+//!   `read_info` stops at the first and its `decode` refuses a second, as the DC decoder does;
+//!   a frame header after the scans a decoder reads would otherwise go unchecked, and the
+//!   dimensions checked and the pixels decoded could come from different headers.
+//! - Every scan header is read whole (`ScanHeader::parse`), also those after the scan the DC
+//!   decoder stops at.
 //! - A frame only the general decoder takes has its peak memory estimated from the header
 //!   ([`fallback::peak_bytes`]) and is refused if that is over the budget.
 //! - Each scan's entropy-coded data must be at least as long as the least its blocks can take
@@ -26,13 +28,13 @@ use crate::imaging::contract::{check_budget, check_dimensions, thumbnail_dimensi
 ///
 /// libjpeg's default progressive script visits luma blocks 6 times and chroma blocks 4 times;
 /// 32 leaves room for any encoder's script while bounding the walks a file can ask for.
-pub(in crate::imaging::jpeg) const MAX_SCAN_PASSES: u64 = 32;
+pub(in crate::imaging::jpeg) const SURVEY_PASSES: u64 = 32;
 
 /// Blocks the DC decoder's progressive scans may visit, per block of the frame and per byte of
 /// the file ([`PassBudget::for_dc_decoder`]). The usual scripts (libjpeg's, mozjpeg's) pass
 /// over each component 6 to 10 times; a file of many more scans than that has to bring the
 /// bytes for them.
-pub(in crate::imaging::jpeg) const MAX_PASSES: u64 = 16;
+pub(in crate::imaging::jpeg) const DC_PASSES: u64 = 16;
 
 /// The largest block count one progressive AC code can cover (an EOB run of 2^15 - 1).
 const MAX_EOB_RUN: u64 = 32_767;
@@ -41,11 +43,11 @@ const MAX_EOB_RUN: u64 = 32_767;
 ///
 /// There are two budgets, because two walks are bounded:
 /// - [`PassBudget::for_any_decoder`], charged by [`survey`] before any decoder runs: at most
-///   [`MAX_SCAN_PASSES`] visits of every unit as the frame's scans code them. It is the
+///   [`SURVEY_PASSES`] visits of every unit as the frame's scans code them. It is the
 ///   service's limit for every file, and a file over it is
 ///   [`RejectionReason::TooManyPixels`], as any other limit.
 /// - [`PassBudget::for_dc_decoder`], charged by the DC decoder scan by scan as it decodes:
-///   [`MAX_PASSES`] visits per block of its planes and per byte of the file. The DC decoder is
+///   [`DC_PASSES`] visits per block of its planes and per byte of the file. The DC decoder is
 ///   also run on its own (the `jpeg_dc` fuzz target, its tests) and must bound its own work
 ///   without a survey before it; counting the file's bytes lets a file that brings the data
 ///   for many scans have them, while a short file of many empty scans (an end-of-band run
@@ -63,21 +65,21 @@ pub(in crate::imaging::jpeg) struct PassBudget {
 pub(in crate::imaging::jpeg) struct Overdrawn;
 
 impl PassBudget {
-    /// [`MAX_SCAN_PASSES`] visits of each unit of `frame`.
+    /// [`SURVEY_PASSES`] visits of each unit of `frame`.
     pub(in crate::imaging::jpeg) fn for_any_decoder(frame: &Frame) -> Self {
         Self {
-            left: frame.units().saturating_mul(MAX_SCAN_PASSES),
+            left: frame.units().saturating_mul(SURVEY_PASSES),
         }
     }
 
-    /// [`MAX_PASSES`] visits per stored block of `frame` and per byte of a file of `file_bytes`.
+    /// [`DC_PASSES`] visits per stored block of `frame` and per byte of a file of `file_bytes`.
     pub(in crate::imaging::jpeg) fn for_dc_decoder(frame: &Frame, file_bytes: usize) -> Self {
         let bytes = u64::try_from(file_bytes).unwrap_or(u64::MAX);
         Self {
             left: frame
                 .all_stored_blocks()
                 .saturating_add(bytes)
-                .saturating_mul(MAX_PASSES),
+                .saturating_mul(DC_PASSES),
         }
     }
 
@@ -177,6 +179,10 @@ fn scan_demand(frame: &Frame, scan: &ScanHeader) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imaging::jpeg::dc::decode_dc;
+    use crate::imaging::testkit::jpeg::{
+        EOI, dqt, entropy, gray_sof, segment, sos, stream, tables,
+    };
 
     #[test]
     fn the_survey_refuses_what_no_decoder_should_walk() {
@@ -226,6 +232,45 @@ mod tests {
         ];
         for (data, reason, case) in cases {
             assert_eq!(survey(data, &policy).err(), Some(reason), "{case}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_later_scan_header_is_refused_by_the_survey() {
+        // A baseline file whose one scan decodes, followed by a second scan header naming DC
+        // table 4. The DC decoder stops after the first scan and would never read it, nor would
+        // jpeg-decoder's `read_info`; the survey reads every scan header whole, as the DC
+        // decoder and jpeg-decoder read the ones they decode.
+        let policy = ProcessingPolicy::default();
+        let parts = |second_scan: &[u8]| {
+            stream(&[
+                &dqt(0, 8),
+                &gray_sof(64, 64),
+                &tables(),
+                &sos(&[(1, 0x00)]),
+                &entropy(&[0; 64], 0),
+                second_scan,
+                &[0; 16],
+                &EOI,
+            ])
+        };
+        let well_formed = parts(&sos(&[(1, 0x00)]));
+        assert!(survey(&well_formed, &policy).is_ok());
+        for (case, second_scan) in [
+            ("DC table 4", sos(&[(1, 0x40)])),
+            ("a component listed twice", sos(&[(1, 0x00), (1, 0x00)])),
+            ("a byte too many", segment(0xDA, &[1, 1, 0, 0, 63, 0, 0])),
+        ] {
+            let jpeg = parts(&second_scan);
+            assert!(
+                decode_dc(&jpeg, &policy).is_ok(),
+                "{case}: the DC decoder stops earlier"
+            );
+            assert_eq!(
+                survey(&jpeg, &policy).err(),
+                Some(RejectionReason::Undecodable),
+                "{case}"
+            );
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::imaging::jpeg::dc::decode_dc;
 /// `i32`: a panic with overflow checks on, silently wrapped colours in a release build. The scan
 /// itself is well-formed (a 64 x 48 frame, 4:2:0), so the verdict is an 8 x 6 image. Fixed by
 /// clamping each block mean to a sample's range before the conversion, as a full decoder's IDCT
-/// output is (`to_rgb`'s `sample`).
+/// output is (`mean_sample`, in `jpeg/dc/colour.rs`).
 #[test]
 fn chroma_dc_far_out_of_range_decodes_without_overflow() {
     let jpeg = include_bytes!("../../../fixtures/fuzz/jpeg_dc/chroma-dc-out-of-range.jpg");

@@ -23,7 +23,8 @@ const FORMATS: [&str; 4] = ["png", "gif", "webp", "jpeg"];
 const LEAVES: [&str; 4] = ["contract", "reduce", "output", "sniff"];
 
 /// Every module of `imaging` (inline test modules as `<module>::tests`) and the modules of
-/// `imaging` each one's code names in a `use` or a `crate::imaging::…` path.
+/// `imaging` each one's code names: in a `use`, or in a `crate::imaging::…`, `self::…` or
+/// `super::…` path anywhere in its code.
 fn import_graph() -> BTreeMap<Module, BTreeSet<Module>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -51,7 +52,7 @@ fn import_graph() -> BTreeMap<Module, BTreeSet<Module>> {
         }
     }
     let use_statement = Regex::new(r"\buse\s+([^;]+);").unwrap();
-    let inline_path = Regex::new(r"crate::imaging(::\w+)+").unwrap();
+    let inline_path = Regex::new(r"\b(crate::imaging|self|super(::super)*)(::\w+)+").unwrap();
     let mut graph: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     for (module, source) in &sources {
         let code: String = source
@@ -152,6 +153,11 @@ fn resolve(from: &Module, path: &str, modules: &BTreeSet<Module>) -> Option<Modu
     let mut base: Module = match *segments.first()? {
         "crate" => Vec::new(),
         "self" | "super" => from.clone(),
+        // A bare first segment names a child module (`use bits::Bits` in `dc`), or a crate.
+        child_name if modules.contains(&child(from, child_name)) => {
+            segments.insert(0, "self");
+            from.clone()
+        }
         _ => return None,
     };
     if segments[0] != "super" {
@@ -290,4 +296,10 @@ fn the_layout_check_finds_a_cycle_and_a_wrong_import() {
         Some(module("imaging::jpeg::dc"))
     );
     assert_eq!(resolve(&from, "std::io::Cursor", &modules), None);
+    let from = module("imaging::jpeg");
+    assert_eq!(
+        resolve(&from, "dc::DcError", &modules),
+        Some(module("imaging::jpeg::dc")),
+        "a child module, named bare"
+    );
 }

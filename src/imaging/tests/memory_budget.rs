@@ -13,7 +13,7 @@
 
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 use crate::imaging::inspect;
-use crate::imaging::jpeg::{Marker, Segments};
+use crate::imaging::jpeg::marker::{Marker, Segments};
 use crate::imaging::testkit::gif::*;
 use crate::imaging::testkit::jpeg::noisy_jpeg;
 use crate::imaging::testkit::png::*;
@@ -25,8 +25,8 @@ const MIB: usize = 1024 * 1024;
 
 /// The chunks of a WebP file after `RIFF....WEBP`, as (fourcc, data), read by the decoder's own
 /// RIFF parser, to edit.
-fn riff_chunks(file: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
-    crate::imaging::webp::chunks_of(file)
+fn editable_chunks(file: &[u8]) -> Vec<([u8; 4], Vec<u8>)> {
+    crate::imaging::webp::riff::riff_chunks(file)
         .unwrap()
         .map(|chunk| {
             let (fourcc, payload) = chunk.unwrap();
@@ -534,7 +534,7 @@ fn webp_animated_3_mp() {
 fn webp_whose_vp8_header_disagrees_with_vp8x_is_refused() {
     alone!(webp_whose_vp8_header_disagrees_with_vp8x_is_refused);
     // A 64 x 48 canvas holding VP8 data whose own header says 16383 x 16383.
-    let (_, mut vp8) = riff_chunks(LOSSY).remove(0);
+    let (_, mut vp8) = editable_chunks(LOSSY).remove(0);
     vp8[6..8].copy_from_slice(&16383u16.to_le_bytes());
     vp8[8..10].copy_from_slice(&16383u16.to_le_bytes());
     let file = riff(&[(*b"VP8X", vp8x(0, 64, 48)), (*b"VP8 ", vp8)]);
@@ -552,7 +552,7 @@ fn webp_whose_vp8_header_disagrees_with_vp8x_is_refused() {
 #[test]
 fn webp_frame_outside_its_canvas_is_refused() {
     alone!(webp_frame_outside_its_canvas_is_refused);
-    let mut chunks = riff_chunks(ANIMATED);
+    let mut chunks = editable_chunks(ANIMATED);
     chunks[0].1 = vp8x(0b0001_0010, 1000, 1000);
     let file = riff(&chunks);
     let m = measure(
@@ -570,7 +570,7 @@ fn webp_frame_outside_its_canvas_is_refused() {
 fn webp_whose_frames_add_up_to_too_much_work_is_refused() {
     alone!(webp_whose_frames_add_up_to_too_much_work_is_refused);
     // The animation's first 3 MP frame a hundred times: 300 MP to decode for a 3 MP image.
-    let chunks = riff_chunks(ANIMATED);
+    let chunks = editable_chunks(ANIMATED);
     let mut many = chunks[..2].to_vec();
     many.extend(std::iter::repeat_n(chunks[2].clone(), 100));
     let file = riff(&many);

@@ -6,7 +6,7 @@
 use image_webp::vp8::{Frame as Vp8Frame, Vp8Decoder};
 
 use crate::domain::RejectionReason;
-use crate::imaging::reduce::Shrinker;
+use crate::imaging::reduce::Reducer;
 
 /// The dimensions in a VP8 key frame header, which `image-webp` allocates its planes for.
 pub(super) fn vp8_size(vp8: &[u8]) -> Result<(u32, u32), RejectionReason> {
@@ -95,11 +95,11 @@ impl<'a> Planes<'a> {
 }
 
 impl Planes<'_> {
-    /// Adds the image to `shrinker` as 2 x 2 blocks (see [`Shrinker::add_block_row`]), each the
+    /// Adds the image to `reducer` as 2 x 2 blocks (see [`Reducer::add_block_row`]), each the
     /// colour of its mean luma and its own chroma sample: a quarter of the conversions, and no
     /// upsampling. At an odd right or bottom edge, a block's missing pixels repeat its last
     /// column or row, so its mean is that of the pixels it has.
-    pub(super) fn add_blocks_to(&self, shrinker: &mut Shrinker) {
+    pub(super) fn add_blocks_to(&self, reducer: &mut Reducer) {
         let height = usize::from(self.frame.height);
         let mut rgb = vec![0u8; self.chroma_width * 3];
         for by in 0..self.chroma_height {
@@ -120,7 +120,7 @@ impl Planes<'_> {
                 let out = &mut rgb[at * 3..][..3];
                 block_to_rgb(sum.div_ceil(2) as u8, u[at], v[at], out);
             }
-            shrinker.add_block_row(y0 as u32, &rgb);
+            reducer.add_block_row(y0 as u32, &rgb);
         }
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! - lossy (VP8): decoded by `image_webp::vp8` into its YUV planes (1.5 bytes a pixel), which
 //!   are converted to RGB a row at a time (the same fancy upsampling and integer arithmetic as
-//!   `image-webp`) and added to the [`Shrinker`]; an image at least 8 times its thumbnail
+//!   `image-webp`) and added to the [`Reducer`]; an image at least 8 times its thumbnail
 //!   without alpha is converted once per 2 x 2 block instead (mean luma, its chroma sample);
 //! - alpha (ALPH): decoded into one byte a pixel before the colour, and unfiltered in place;
 //!   compressed alpha is a headerless lossless bitstream, given a VP8L header and decoded like one;
@@ -28,7 +28,8 @@
 
 mod lossless;
 mod lossy;
-mod riff;
+// Visible to the rest of `imaging` for the tests that edit WebP files' chunks.
+pub(in crate::imaging) mod riff;
 mod vp8l_bound;
 
 use image::RgbImage;
@@ -41,11 +42,8 @@ use self::vp8l_bound::huffman_table_bytes;
 use super::contract::{
     FramePixelBudget, Reduced, check_budget, check_dimensions, thumbnail_dimensions,
 };
-use super::reduce::{Layout, Shrinker, over_white, to_rgb};
+use super::reduce::{Layout, Reducer, over_white, to_rgb};
 use crate::domain::{ProcessingPolicy, RejectionReason};
-
-#[cfg(test)]
-pub(in crate::imaging) use self::riff::riff_chunks as chunks_of;
 
 const VP8X_ALPHA: u8 = 0b0001_0000;
 const VP8X_ANIMATION: u8 = 0b0000_0010;
@@ -279,11 +277,11 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
     let orientation = exif
         .and_then(Orientation::from_exif_chunk)
         .unwrap_or(Orientation::NoTransforms);
-    let mut work = FramePixelBudget::new(policy);
+    let mut frame_pixels = FramePixelBudget::new(policy);
     let mut check = |frame: &Frame<'_>| {
         frame.check((width, height))?;
         check_budget(width, height, frame.peak_bytes()?)?;
-        work.add(frame.width, frame.height)
+        frame_pixels.add(frame.width, frame.height)
     };
     let pixels = match content {
         Content::Still(frame) => {
@@ -322,7 +320,7 @@ fn thumbnail_of(
     policy: &ProcessingPolicy,
 ) -> Result<RgbImage, RejectionReason> {
     let (width, height) = canvas;
-    let mut shrinker = Shrinker::new(
+    let mut reducer = Reducer::new(
         width,
         height,
         thumbnail_dimensions(width, height, policy.thumbnail_size),
@@ -331,25 +329,25 @@ fn thumbnail_of(
         && (frame.x, frame.y, frame.width, frame.height) == (0, 0, width, height)
         // From a box of 4 up (images at least 8 times their thumbnail), the chroma placement
         // the blocks give up is averaged away; a smaller image keeps every pixel's colour.
-        && shrinker.factor() >= 4
+        && reducer.factor() >= 4
     {
         let yuv = decode_vp8(vp8, width, height)?;
-        Planes::new(&yuv)?.add_blocks_to(&mut shrinker);
-        return shrinker.finish();
+        Planes::new(&yuv)?.add_blocks_to(&mut reducer);
+        return reducer.finish();
     }
     let mut row = vec![255u8; width as usize * 3];
     for y in (0..frame.y).chain(frame.y + frame.height..height) {
-        shrinker.add_row(y, &row);
+        reducer.add_row(y, &row);
     }
     let span = frame.x as usize * 3..(frame.x + frame.width) as usize * 3;
     decode_frame(
         frame,
         Some(&mut |y, rgb: &[u8]| {
             row[span.clone()].copy_from_slice(rgb);
-            shrinker.add_row(frame.y + y, &row);
+            reducer.add_row(frame.y + y, &row);
         }),
     )?;
-    shrinker.finish()
+    reducer.finish()
 }
 
 /// A row sink: row number within the frame, the row as RGB flattened onto white.
@@ -502,13 +500,13 @@ mod tests {
         else {
             panic!("a still image");
         };
-        let mut shrinker = Shrinker::new(
+        let mut reducer = Reducer::new(
             width,
             height,
             thumbnail_dimensions(width, height, thumbnail),
         );
-        decode_frame(&frame, Some(&mut |y, rgb: &[u8]| shrinker.add_row(y, rgb))).unwrap();
-        shrinker.finish().unwrap()
+        decode_frame(&frame, Some(&mut |y, rgb: &[u8]| reducer.add_row(y, rgb))).unwrap();
+        reducer.finish().unwrap()
     }
 
     fn policy(thumbnail_size: u32) -> ProcessingPolicy {

@@ -2,16 +2,23 @@
 //! at markers, and the restart markers of a scan's intervals.
 
 use super::error::DcError;
+use crate::imaging::jpeg::marker::Marker;
 
 /// Which ways of reading entropy-coded data a [`super::DcDecoder`] takes.
+///
+/// Both run the same loops. On the reference paths the step tables are empty (see
+/// `super::huffman`) and no bytes are read in chunks, so each step falls through to the plain
+/// reading; no loop asks which paths it is on, except where a refinement scan passes over
+/// coefficients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Paths {
     /// Eight bytes at a time where no `FF` is among them, and AC codes (with their values, one
     /// or two at a time) and DC differences looked up in one table step: what the decoder runs.
     Fast,
-    /// A byte at a time, every code through canonical decoding (F.2.2.3) one bit length after
-    /// another: the plain reading the fast paths must agree with, decode for decode (the
-    /// tests compare the two on files intact, damaged and cut short).
+    /// A byte at a time, every code through canonical decoding (F.2.2.3: a lookup of its first
+    /// bits, then one code length after another): the plain reading the fast paths must agree
+    /// with, decode for decode (the tests compare the two on files intact, damaged and cut
+    /// short).
     Reference,
 }
 
@@ -25,12 +32,14 @@ pub(super) struct Bits<'a> {
     pub(super) count: u32,
     /// Zero bits appended after a marker or the end of data; consuming any means truncation.
     /// It grows by 8 a byte, and is checked (and the scan refused) after every MCU: at most
-    /// `header::MAX_BLOCKS_IN_MCU` x 64 codes of at most 32 bits are read in between, so it stays far
-    /// below `u32::MAX`.
+    /// `header::MAX_BLOCKS_IN_MCU` x 64 codes of at most 32 bits are read in between, so it
+    /// stays far below `u32::MAX`.
     padding: u32,
     at_marker: bool,
-    /// Whether the fast paths (eight bytes at a time, the table steps of `super::huffman`) may
-    /// be taken: see [`Paths`].
+    /// What [`Bits::fill`] may read eight bytes at a time: `data` on the fast paths, nothing on
+    /// the reference paths.
+    chunks: &'a [u8],
+    /// Whether the refinement scans' and [`Bits::skip`]'s shortcuts may be taken: see [`Paths`].
     fast: bool,
     /// MCUs read to their end (see [`Bits::end_of_mcu`]).
     mcus: u64,
@@ -46,6 +55,7 @@ impl<'a> Bits<'a> {
             count: 0,
             padding: 0,
             at_marker: false,
+            chunks: if paths == Paths::Fast { data } else { &[] },
             fast: paths == Paths::Fast,
             mcus: 0,
         }
@@ -76,14 +86,15 @@ impl<'a> Bits<'a> {
         self.mcus
     }
 
-    /// Tops the buffer up to at least 57 bits.
-    #[inline]
+    /// Tops the buffer up to at least 57 bits. Small enough to be inlined into every decoding
+    /// loop; what is rare on the fast paths (a `FF` byte, a marker, the end of the data) is
+    /// [`Bits::fill_bytewise`], out of line.
+    #[inline(always)]
     pub(super) fn fill(&mut self) {
         // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
         // whole bytes of them at once.
-        if self.fast()
-            && !self.at_marker
-            && let Some(chunk) = self.data.get(self.pos..self.pos + 8)
+        if !self.at_marker
+            && let Some(chunk) = self.chunks.get(self.pos..self.pos + 8)
             && let Ok(chunk) = <[u8; 8]>::try_from(chunk)
         {
             let word = u64::from_be_bytes(chunk);
@@ -101,6 +112,12 @@ impl<'a> Bits<'a> {
                 return;
             }
         }
+        self.fill_bytewise();
+    }
+
+    /// [`Bits::fill`] a byte at a time: stuffed zeros removed, padding after a marker or the end.
+    #[inline(never)]
+    fn fill_bytewise(&mut self) {
         while self.count <= 56 {
             let mut byte = 0u8;
             if self.at_marker {
@@ -223,7 +240,11 @@ impl<'a> Bits<'a> {
     /// At a restart interval: drop the byte's leftover bits and step over `RSTn`.
     pub(super) fn restart(&mut self, expected: u8) -> Result<(), DcError> {
         self.skip_to_marker()?;
-        if self.data.get(self.pos..self.pos + 2) != Some(&[0xFF, 0xD0 + expected]) {
+        let marker = match self.data.get(self.pos..self.pos + 2) {
+            Some(&[0xFF, byte]) => Marker::from_byte(byte),
+            _ => None,
+        };
+        if marker != Some(Marker::Rst(expected)) {
             return Err(DcError::Invalid);
         }
         self.pos += 2;

@@ -157,15 +157,16 @@ mod tests {
         let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
         let (out_w, out_h) = frame.eighth_size();
         let (width, height) = (usize::from(out_w), usize::from(out_h));
-        // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and clamped to
-        // a sample's range before colour conversion, as a full decoder's IDCT output.
+        // A block's mean sample is DC x quant / 8 (the IDCT's DC term), centred on 128, and
+        // clamped to a sample's range before colour conversion, as a full decoder's IDCT output.
         // |dc| <= DC_LIMIT = 2^11 and quant < 2^16: |product| < 2^27, exact in i32.
         let mean = |dc: Dc, quant: u16| {
             ((i32::from(dc) * i32::from(quant) + 4).div_euclid(8) + 128).clamp(0, 255)
         };
         let mut rgb = vec![0u8; width * height * 3];
-        // Row `y` of component `c`'s samples at output scale: its blocks' row `y * c.v / v_max`, and
-        // along it block `x * c.h / h_max` for output pixel `x`, stepped without dividing.
+        // Row `y` of component `c`'s samples at output scale: its blocks' row
+        // `y * c.v / v_max`, and along it block `x * c.h / h_max` for output pixel `x`, stepped
+        // without dividing.
         // x < ceil(width / 8) <= mcus_x * h_max, so x * c.h / h_max < mcus_x * c.h, the plane's
         // stride; likewise for y and the plane's rows: every index is within the plane.
         let row = |i: usize, y: usize| -> &[Dc] {

@@ -2,7 +2,7 @@
 //! ([`Huffman::decode`], the reference), and table steps that read a whole code with its value,
 //! or two, at once ([`Huffman::skip`], [`PairTable`], [`DcTable`]).
 
-use super::bits::Bits;
+use super::bits::{Bits, Paths};
 use super::error::DcError;
 
 /// The largest DC difference category for 8-bit samples (F.1.2.1: differences up to 2^11 - 1).
@@ -46,7 +46,7 @@ impl Huffman {
     /// # Errors
     /// [`DcError::Invalid`] if the counts over-fill a code length (more codes of length `n` than
     /// `n` bits can spell after the shorter ones) or name more symbols than `values` holds.
-    pub(super) fn new(counts: &[u8; 16], values: &[u8]) -> Result<Self, DcError> {
+    pub(super) fn new(counts: &[u8; 16], values: &[u8], paths: Paths) -> Result<Self, DcError> {
         let mut lookup = vec![(0u8, 0u8); 1 << LOOKUP_BITS];
         let mut max_code = [-1i32; 18];
         let mut val_offset = [0i32; 18];
@@ -88,7 +88,10 @@ impl Huffman {
         max_code[17] = i32::MAX;
         Ok(Self {
             lookup,
-            skip: skip_table(counts, values),
+            skip: match paths {
+                Paths::Fast => skip_table(counts, values),
+                Paths::Reference => Box::new([0; 1 << SKIP_BITS]),
+            },
             max_code,
             val_offset,
             values: values.to_vec(),
@@ -101,12 +104,11 @@ impl Huffman {
     /// bits, so `consume` of a value of up to 16 bits after it cannot underflow `count`.
     #[inline]
     pub(super) fn decode(&self, bits: &mut Bits) -> Result<u8, DcError> {
-        let table = self;
         if bits.count < 32 {
             bits.fill();
         }
         // The top LOOKUP_BITS bits: an index below 2^LOOKUP_BITS, the table's size.
-        let (len, symbol) = table.lookup[(bits.acc >> (64 - LOOKUP_BITS)) as usize];
+        let (len, symbol) = self.lookup[(bits.acc >> (64 - LOOKUP_BITS)) as usize];
         if len != 0 {
             bits.consume(u32::from(len));
             return Ok(symbol);
@@ -115,11 +117,11 @@ impl Huffman {
             // At most 16 bits: exact in i32, and `code + val_offset` is within
             // -2^17..2^17 + 2^12.
             let code = (bits.acc >> (64 - len)) as i32;
-            if code <= table.max_code[len as usize] {
+            if code <= self.max_code[len as usize] {
                 bits.consume(len);
-                let index = usize::try_from(code + table.val_offset[len as usize])
+                let index = usize::try_from(code + self.val_offset[len as usize])
                     .map_err(|_| DcError::Invalid)?;
-                return table.values.get(index).copied().ok_or(DcError::Invalid);
+                return self.values.get(index).copied().ok_or(DcError::Invalid);
             }
         }
         Err(DcError::Invalid)
@@ -183,8 +185,12 @@ pub(super) const PAIR_END_OF_BLOCK: u16 = 1 << 15;
 pub(super) struct PairTable(pub(super) Box<[u16; 1 << PAIR_BITS]>);
 
 impl PairTable {
-    pub(super) fn new(table: &Huffman) -> Self {
+    /// The steps for `table`: none on the reference paths.
+    pub(super) fn new(table: &Huffman, paths: Paths) -> Self {
         let mut pairs = Box::new([0u16; 1 << PAIR_BITS]);
+        if paths == Paths::Reference {
+            return Self(pairs);
+        }
         for (index, entry) in (0u32..).zip(pairs.iter_mut()) {
             let Some((len, rs)) = first_code(table, index) else {
                 continue;
@@ -249,8 +255,12 @@ const DC_BITS: u32 = 11;
 pub(super) struct DcTable(Box<[u32; 1 << DC_BITS]>);
 
 impl DcTable {
-    pub(super) fn new(table: &Huffman) -> Self {
+    /// The steps for `table`: none on the reference paths.
+    pub(super) fn new(table: &Huffman, paths: Paths) -> Self {
         let mut entries = Box::new([0u32; 1 << DC_BITS]);
+        if paths == Paths::Reference {
+            return Self(entries);
+        }
         for (index, entry) in (0u32..).zip(entries.iter_mut()) {
             // The code at the top of the index, among those of at most LOOKUP_BITS (< DC_BITS).
             let (len, size) = table.lookup[(index >> (DC_BITS - LOOKUP_BITS)) as usize];
@@ -281,7 +291,7 @@ impl DcTable {
         }
         // The top DC_BITS bits: an index below the table's size.
         let entry = self.0[(bits.acc >> (64 - DC_BITS)) as usize];
-        if entry != 0 && bits.fast() {
+        if entry != 0 {
             bits.consume(entry & 31);
             return Ok(i32::from((entry >> 16) as u16 as i16));
         }

@@ -109,7 +109,7 @@ impl<'p> DcDecoder<'p> {
     /// As [`decode_dc`].
     pub fn decode(&mut self, data: &[u8]) -> Result<DcImage, DcError> {
         let mut segments = Segments::after_soi(data).ok_or(DcError::Invalid)?;
-        let mut tables = Tables::default();
+        let mut tables = Tables::new(self.paths);
         let mut frame: Option<Frame> = None;
         let mut restart_interval = 0u16;
         let mut adobe_transform = None;
@@ -285,7 +285,7 @@ impl<'p> DcDecoder<'p> {
         )?;
         let component_tables: Vec<ComponentTables> = huffman
             .into_iter()
-            .map(|(dc, ac)| ComponentTables::new(dc, ac))
+            .map(|(dc, ac)| ComponentTables::new(dc, ac, self.paths))
             .collect();
         let mut bits = Bits::new(data, start, self.paths);
         let planes =

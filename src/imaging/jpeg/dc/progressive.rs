@@ -101,7 +101,6 @@ impl Progression {
         context: &ScanContext,
         scan: &ScanHeader,
     ) -> Result<(), DcError> {
-        let progression = self;
         let ScanContext {
             frame,
             tables,
@@ -128,7 +127,7 @@ impl Progression {
             return Err(DcError::Invalid);
         }
         for &ScanComponent { index: c, .. } in components {
-            let coded = &mut progression.point_transform[c];
+            let coded = &mut self.point_transform[c];
             // The DC before any AC coefficient (G.1.1.1.1).
             if !dc_scan && coded[0] == NOT_CODED {
                 return Err(DcError::Invalid);
@@ -146,10 +145,7 @@ impl Progression {
         // Every scan is charged the blocks it visits before it is decoded: an end-of-band run
         // makes an AC scan cost next to no bits whatever the number of blocks.
         let blocks = frame.scan_units(components.iter().map(|c| &frame.components[c.index]));
-        progression
-            .budget
-            .charge(blocks)
-            .map_err(|_| DcError::Invalid)?;
+        self.budget.charge(blocks).map_err(|_| DcError::Invalid)?;
         if dc_scan {
             // A DC scan codes at least a bit a block: a Huffman code, or the refinement bit.
             fits_in(blocks, 1, bits.data.len().saturating_sub(bits.pos))?;
@@ -163,18 +159,20 @@ impl Progression {
                 {
                     huffman.push(tables.dc[dc_table].as_ref().ok_or(DcError::Invalid)?);
                     let component = &frame.components[c];
-                    progression.quants[c] =
+                    self.quants[c] =
                         Some(tables.quant_dc[component.quant].ok_or(DcError::Invalid)?);
                     // Allocated once a component: its first DC scan is its only one (checked
                     // above), and its blocks fit in the bytes left (also above).
                     let blocks = usize::try_from(frame.stored_blocks(component))
                         .map_err(|_| DcError::OverLimits)?;
-                    progression.dc[c] = vec![0; blocks];
-                    progression.nonzero[c] = vec![0; blocks];
+                    self.dc[c] = vec![0; blocks];
+                    self.nonzero[c] = vec![0; blocks];
                 }
-                let steps: Vec<DcTable> =
-                    huffman.iter().map(|&table| DcTable::new(table)).collect();
-                let planes = &mut progression.dc;
+                let steps: Vec<DcTable> = huffman
+                    .iter()
+                    .map(|&table| DcTable::new(table, tables.paths))
+                    .collect();
+                let planes = &mut self.dc;
                 walk_scan(
                     bits,
                     frame,
@@ -196,7 +194,7 @@ impl Progression {
                 )
             }
             (true, _) => {
-                let planes = &mut progression.dc;
+                let planes = &mut self.dc;
                 walk_scan(
                     bits,
                     frame,
@@ -205,7 +203,8 @@ impl Progression {
                     |bits, _, i, block| {
                         if bits.raw(1) == 1 {
                             let plane = &mut planes[components[i].index];
-                            // The bit is below 2^14 and the value within DC_LIMIT: then bounded again.
+                            // The bit is below 2^14 and the value within DC_LIMIT: then
+                            // bounded again.
                             let dc = i32::from(plane[block]) | (1 << low);
                             if dc.abs() > DC_LIMIT {
                                 return Err(DcError::Invalid);
@@ -227,7 +226,7 @@ impl Progression {
                     return Err(DcError::Invalid);
                 };
                 let table = tables.ac[ac_table].as_ref().ok_or(DcError::Invalid)?;
-                let nonzero = &mut progression.nonzero[c];
+                let nonzero = &mut self.nonzero[c];
                 let band = (start, end);
                 walk_scan(
                     bits,
@@ -320,7 +319,7 @@ fn ac_first(
         }
         // The top SKIP_BITS bits: an index below the table's size.
         let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
-        if entry != 0 && bits.fast() {
+        if entry != 0 {
             // At most 11 + 15 bits, and at least 32 are buffered.
             bits.consume(u32::from(entry & SKIP_LENGTH));
             let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
@@ -381,33 +380,31 @@ fn ac_refine(
     let (mut k, end) = (u32::from(start), u32::from(end));
     if *eob_run == 0 {
         while k <= end {
-            if bits.fast() {
-                if bits.count < 32 {
-                    bits.fill();
-                }
-                // The top SKIP_BITS bits: an index below the table's size.
-                let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
-                if entry != 0 {
-                    let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
-                    // A new coefficient's length counts its sign bit (its size, 1).
-                    let new = if entry & SKIP_COEFFICIENT != 0 {
-                        if entry >> SKIP_SIZE_SHIFT & 15 != 1 {
-                            return Err(DcError::Invalid);
-                        }
-                        true
-                    } else if entry & SKIP_END_OF_BAND != 0 {
-                        bits.consume(u32::from(entry & SKIP_LENGTH));
-                        // As below.
-                        *eob_run = (1 << run) + bits.raw(run);
-                        break;
-                    } else {
-                        false
-                    };
-                    // At most 11 + 1 bits, and at least 32 are buffered.
+            if bits.count < 32 {
+                bits.fill();
+            }
+            // The top SKIP_BITS bits: an index below the table's size.
+            let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
+            if entry != 0 {
+                let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
+                // A new coefficient's length counts its sign bit (its size, 1).
+                let new = if entry & SKIP_COEFFICIENT != 0 {
+                    if entry >> SKIP_SIZE_SHIFT & 15 != 1 {
+                        return Err(DcError::Invalid);
+                    }
+                    true
+                } else if entry & SKIP_END_OF_BAND != 0 {
                     bits.consume(u32::from(entry & SKIP_LENGTH));
-                    k = refine_to(bits, nonzero, k, end, run, new)?;
-                    continue;
-                }
+                    // As below.
+                    *eob_run = (1 << run) + bits.raw(run);
+                    break;
+                } else {
+                    false
+                };
+                // At most 11 + 1 bits, and at least 32 are buffered.
+                bits.consume(u32::from(entry & SKIP_LENGTH));
+                k = refine_to(bits, nonzero, k, end, run, new)?;
+                continue;
             }
             let rs = table.decode(bits)?;
             let (mut run, size) = (u32::from(rs >> 4), u32::from(rs & 15));

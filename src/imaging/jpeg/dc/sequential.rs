@@ -1,7 +1,7 @@
 //! A sequential scan of every component (what cameras and phones write): the DC coefficient of
 //! each block kept, its 63 AC coefficients read past.
 
-use super::bits::{Bits, Restarts};
+use super::bits::{Bits, Paths, Restarts};
 use super::error::DcError;
 use super::huffman::{
     DcTable, Huffman, PAIR_ADVANCE_SHIFT, PAIR_BITS, PAIR_END_OF_BLOCK, PAIR_FIRST_RUN_SHIFT,
@@ -22,13 +22,13 @@ pub(super) struct ComponentTables<'t> {
 
 impl<'t> ComponentTables<'t> {
     /// The tables for a component coded with `dc` and `ac`, built when the scan starts (not
-    /// for every table a file defines).
-    pub(super) fn new(dc: &'t Huffman, ac: &'t Huffman) -> Self {
+    /// for every table a file defines); no steps on the reference `paths`.
+    pub(super) fn new(dc: &'t Huffman, ac: &'t Huffman, paths: Paths) -> Self {
         Self {
             dc,
             ac,
-            dc_steps: DcTable::new(dc),
-            ac_pairs: PairTable::new(ac),
+            dc_steps: DcTable::new(dc, paths),
+            ac_pairs: PairTable::new(ac, paths),
         }
     }
 }
@@ -96,8 +96,7 @@ fn skip_ac(bits: &mut Bits, table: &Huffman, pairs: &PairTable) -> Result<(), Dc
         let entry = pairs.0[(bits.acc >> (64 - PAIR_BITS)) as usize];
         // Unless the first code lands on the last coefficient (when the block ends after it,
         // which the code-by-code path below handles): one step, whether one code or two.
-        if entry != 0 && k + usize::from(entry >> PAIR_FIRST_RUN_SHIFT & 15) + 1 < 64 && bits.fast()
-        {
+        if entry != 0 && k + usize::from(entry >> PAIR_FIRST_RUN_SHIFT & 15) + 1 < 64 {
             // At most 13 + 15 bits, and at least 32 are buffered.
             bits.consume(u32::from(entry & 31));
             if entry & PAIR_END_OF_BLOCK != 0 {

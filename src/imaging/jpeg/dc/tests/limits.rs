@@ -34,10 +34,10 @@ fn maximum_dimensions_are_over_the_default_limits() {
 
 #[test]
 fn dimensions_its_bytes_cannot_hold_are_refused_before_allocating() {
-    // Root cause (before): the planes were allocated for the claimed dimensions and the
-    // scan walked every claimed MCU over zero padding, so a file of a few hundred bytes
-    // cost seconds and gigabytes. Every block takes at least 2 bits, so 100 bytes of scan
-    // data hold at most 400 blocks: the frame is refused before its planes exist.
+    // Guards against: planes allocated for the claimed dimensions and a scan walking every
+    // claimed MCU over zero padding, which makes a file of a few hundred bytes cost seconds
+    // and gigabytes. Every block takes at least 2 bits, so 100 bytes of scan data hold at
+    // most 400 blocks: the frame is refused before its planes exist.
     let scan = entropy(&[0; 8], 0);
     let junk = [0u8; 100];
     for (name, frame, scan_header, policy) in [
@@ -79,8 +79,8 @@ fn dimensions_its_bytes_cannot_hold_are_refused_before_allocating() {
 
 #[test]
 fn a_stream_that_runs_out_is_refused_within_one_mcu() {
-    // Root cause (before): `truncated()` was checked once, after the whole scan, so the
-    // decoder walked every claimed MCU over zero padding. Here 100 blocks of data, an EOI,
+    // Guards against: a truncation check made once, after the whole scan, which lets the
+    // decoder walk every claimed MCU over zero padding. Here 100 blocks of data, an EOI,
     // and 16 KiB after it (so the frame's 65536 blocks pass the bytes bound): the scan
     // must stop at the first MCU that reads past the EOI, not after 65536.
     let blocks: Vec<i32> = (0..100).map(|i| i % 50).collect();
@@ -122,8 +122,8 @@ fn a_stream_that_runs_out_is_refused_within_one_mcu() {
 #[test]
 fn extreme_quantizers_and_dc_values_saturate_without_overflow() {
     // The largest 16-bit quantizer times the largest DC values: 2047 x 65535 is far past
-    // a sample's range and must clamp, never wrap (before: `wrapping_mul`, and colour
-    // conversion of unclamped values).
+    // a sample's range and must clamp, never wrap (as `wrapping_mul` and a colour conversion
+    // of unclamped values would).
     let dcs = [2047, 0, -2047, 0, 1, -1, 1000, -1000];
     let jpeg = stream(&[
         &dqt16(0, 65535),
@@ -156,9 +156,9 @@ fn extreme_quantizers_and_dc_values_saturate_without_overflow() {
 
 #[test]
 fn a_runaway_dc_predictor_is_invalid() {
-    // Root cause (before): differences of category 11 added up with `wrapping_add`, so a
-    // stream of them made any predictor value at all. Quantized DC values of 8-bit
-    // samples stay within 2^11; a predictor beyond that is refused.
+    // Guards against: differences of category 11 added up with `wrapping_add`, which lets a
+    // stream of them make any predictor value at all. Quantized DC values of 8-bit samples
+    // stay within 2^11; a predictor beyond that is refused.
     let runaway: Vec<i32> = (1..=1000).map(|i| i * 2047).collect();
     let jpeg = gray_jpeg(8000, 8, &runaway, 0);
     let (result, mcus) = decode_counting(&jpeg, &ProcessingPolicy::default());

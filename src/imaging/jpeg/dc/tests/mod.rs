@@ -9,7 +9,7 @@ mod progressive;
 mod reference;
 
 use super::*;
-use crate::imaging::jpeg::survey::MAX_PASSES;
+use crate::imaging::jpeg::survey::DC_PASSES;
 use crate::imaging::testkit::jpeg::*;
 use crate::imaging::testkit::noisy;
 

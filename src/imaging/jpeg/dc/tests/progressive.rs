@@ -191,7 +191,7 @@ fn progressive_scans_visit_a_bounded_number_of_blocks() {
     let jpeg = progressive_gray_512(&scans);
     let (result, mcus) = decode_counting(&jpeg, &ProcessingPolicy::default());
     assert_eq!(result.map(|_| ()), Err(DcError::Invalid));
-    let budget = MAX_PASSES * (4096 + jpeg.len() as u64);
+    let budget = DC_PASSES * (4096 + jpeg.len() as u64);
     assert!(mcus <= budget, "{mcus} blocks visited, budget {budget}");
     assert!(
         budget - mcus < 4096,

@@ -203,8 +203,8 @@ proptest::proptest! {
             proptest::prop_assert_eq!(image.rgb.len(), expected);
         }
         // Work stays proportional to the bytes, whatever the header claims: a sequential
-        // scan decodes at most 4 blocks a byte; progressive scans visit at most MAX_PASSES
+        // scan decodes at most 4 blocks a byte; progressive scans visit at most DC_PASSES
         // blocks per block (at most 8 a byte: their DC scans) and per byte.
-        proptest::prop_assert!(mcus <= MAX_PASSES * 9 * jpeg.len() as u64);
+        proptest::prop_assert!(mcus <= DC_PASSES * 9 * jpeg.len() as u64);
     }
 }
