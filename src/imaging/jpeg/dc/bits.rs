@@ -86,9 +86,9 @@ impl<'a> Bits<'a> {
         self.mcus
     }
 
-    /// Tops the buffer up to at least 57 bits. Small enough to be inlined into every decoding
-    /// loop; what is rare on the fast paths (a `FF` byte, a marker, the end of the data) is
-    /// [`Bits::fill_bytewise`], out of line.
+    /// Tops the buffer up to at least 57 bits: eight bytes at a time where it can, inlined into
+    /// every decoding loop, else [`Bits::fill_bytewise`] (a `FF` byte, a marker, the end of the
+    /// data; every fill on the reference paths).
     #[inline(always)]
     pub(super) fn fill(&mut self) {
         // Most of the time the next eight bytes hold no 0xFF (no stuffing, no marker): take
@@ -116,7 +116,7 @@ impl<'a> Bits<'a> {
     }
 
     /// [`Bits::fill`] a byte at a time: stuffed zeros removed, padding after a marker or the end.
-    #[inline(never)]
+    #[inline]
     fn fill_bytewise(&mut self) {
         while self.count <= 56 {
             let mut byte = 0u8;

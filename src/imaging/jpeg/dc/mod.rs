@@ -287,11 +287,16 @@ impl<'p> DcDecoder<'p> {
             .into_iter()
             .map(|(dc, ac)| ComponentTables::new(dc, ac, self.paths))
             .collect();
-        let mut bits = Bits::new(data, start, self.paths);
-        let planes =
-            sequential::decode_planes(&mut bits, frame, &component_tables, restart_interval);
-        self.mcus += bits.mcus();
-        Ok(to_rgb(frame, &planes?, &quants))
+        let planes = sequential::decode_planes(
+            data,
+            start,
+            self.paths,
+            frame,
+            &component_tables,
+            restart_interval,
+            &mut self.mcus,
+        )?;
+        Ok(to_rgb(frame, &planes, &quants))
     }
 }
 

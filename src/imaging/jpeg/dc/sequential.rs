@@ -34,12 +34,35 @@ impl<'t> ComponentTables<'t> {
 }
 
 /// The DC coefficient of every block of `frame`, one plane of blocks per component, from the
-/// scan `bits` reads; `tables` are the frame's components', in order.
+/// scan whose entropy-coded data starts at `data[start]`, read on `paths`; `tables` are the
+/// frame's components', in order. Adds the MCUs it read to their end to `mcus`, whatever the
+/// outcome.
 ///
 /// # Errors
 /// [`DcError::Invalid`] for bad codes, a DC predictor beyond its bound, restart markers out of
 /// place, or data that runs out; [`DcError::OverLimits`] for planes that cannot be addressed.
 pub(super) fn decode_planes(
+    data: &[u8],
+    start: usize,
+    paths: Paths,
+    frame: &Frame,
+    tables: &[ComponentTables],
+    restart_interval: u16,
+    mcus: &mut u64,
+) -> Result<Vec<Vec<Dc>>, DcError> {
+    // The bit reader is made here rather than by the caller: 2 to 3 % faster on 4:2:0 photos
+    // (A/B on the bench-peers inputs, one pinned core, loops aligned to compare code rather
+    // than layout).
+    let mut bits = Bits::new(data, start, paths);
+    let planes = read_planes(&mut bits, frame, tables, restart_interval);
+    *mcus += bits.mcus();
+    planes
+}
+
+/// [`decode_planes`]' loops, inlined into it (its only caller), which counts the MCUs whatever
+/// the outcome.
+#[inline(always)]
+fn read_planes(
     bits: &mut Bits,
     frame: &Frame,
     tables: &[ComponentTables],
