@@ -1,5 +1,5 @@
 """Expands template.yaml (AWS SAM) to the plain CloudFormation that `sam deploy` would submit,
-offline, so that checkov and the template test (tests/template.rs) look at what is really
+offline, so that checkov and the template test (tests/template/) look at what is really
 deployed: the generated REST API with its OpenAPI body, methods and authorizers, the event source
 mapping, the roles.
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # template.yaml, offline (`just lint-infra`): sam validate --lint, cfn-lint, checkov on the
 # template and on its expansion to plain CloudFormation (what `sam deploy` really submits), then
-# the template test against the code's own declarations (tests/template.rs). No AWS call.
+# the template test against the code's own declarations (tests/template/). No AWS call.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,5 +16,5 @@ checkov=$(infra/tools.sh bin checkov)
 "$sam/python" infra/expand.py template.yaml target/infra/expanded.json
 "$sam/cfn-lint" target/infra/expanded.json
 "$checkov/python" infra/checkov.py template.yaml target/infra/expanded.json
-# tests/template.rs is left out of plain `cargo test`: it reads the expansion above.
+# tests/template/ is left out of plain `cargo test`: it reads the expansion above.
 IMAGE_UPLOAD_EXPANDED_TEMPLATE="$PWD/target/infra/expanded.json" cargo test --test template

@@ -2,7 +2,7 @@
 //! presigns, and the action and resource each one needs. This is the one statement of the
 //! functions' permissions:
 //!
-//! - `template.yaml`'s roles must grant exactly these, no more and no less (`tests/template.rs`
+//! - `template.yaml`'s roles must grant exactly these, no more and no less (`tests/template/`
 //!   reads the expanded template; `just lint-infra` runs it);
 //! - the tests run the service's clients through a [`CallCheck`], which panics on an operation
 //!   not declared here (`src/processor/tests.rs`, `tests/api/`), and check that every declared

@@ -1,0 +1,385 @@
+//! The deployed template against the code. Reads `template.yaml`'s expansion to plain
+//! CloudFormation (`infra/expand.py`, written by `just lint-infra` to `target/infra/expanded.json`,
+//! or the file `IMAGE_UPLOAD_EXPANDED_TEMPLATE` names) and checks what scanners cannot know:
+//! every route but `OPTIONS` behind the Cognito authorizer; each role granting exactly what
+//! `aws::permissions` declares the code calls; the queue's visibility timeout at least six times
+//! the processor's timeout; the notification prefix, table key, index and TTL attribute the code
+//! uses; Block Public Access, TLS-only policies and encryption.
+//!
+//! Not part of `cargo test` (`test = false`): it needs the expansion, which needs the SAM tools;
+//! `just lint-infra` runs it. Every check is also run on a broken copy of the template, to prove
+//! that it can fail.
+
+mod checks;
+
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use checks::problems;
+
+/// The expanded template. Panics, saying how to make it, when it is missing: this test never
+/// passes without having read the template.
+fn expanded() -> Value {
+    let path = std::env::var_os("IMAGE_UPLOAD_EXPANDED_TEMPLATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/infra/expanded.json")
+        });
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. This test reads template.yaml expanded to plain CloudFormation; \
+             `just lint-infra` writes it (infra/expand.py) and runs this test.",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not JSON: {e}", path.display()))
+}
+
+// ---------------------------------------------------------------------- the template as deployed
+
+#[test]
+fn the_deployed_template_matches_the_code() {
+    let problems = problems(&expanded());
+    assert!(
+        problems.is_empty(),
+        "template.yaml, expanded:\n  {}",
+        problems.join("\n  ")
+    );
+}
+
+// ---------------------------------------------------------------------- each check can fail
+
+/// The problems of a copy of the template that `break_it` changed; asserts one of them says
+/// `expected`.
+fn assert_caught(break_it: impl FnOnce(&mut Value), expected: &str) {
+    let mut template = expanded();
+    break_it(&mut template);
+    let problems = problems(&template);
+    assert!(
+        problems.iter().any(|p| p.contains(expected)),
+        "a template broken this way should be reported with `{expected}`; got {problems:#?}"
+    );
+}
+
+fn api_body(t: &mut Value) -> &mut Value {
+    let id = t["Resources"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, r)| r["Type"] == "AWS::ApiGateway::RestApi")
+        .map(|(id, _)| id.clone())
+        .unwrap();
+    &mut t["Resources"][id]["Properties"]["Body"]
+}
+
+fn statements<'t>(t: &'t mut Value, role: &str) -> &'t mut Vec<Value> {
+    t["Resources"][role]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+}
+
+fn statement<'t>(t: &'t mut Value, role: &str, sid: &str) -> &'t mut Value {
+    statements(t, role)
+        .iter_mut()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("{role} has no statement {sid}"))
+}
+
+#[test]
+fn a_route_without_the_authorizer_is_caught() {
+    assert_caught(
+        |t| api_body(t)["paths"]["/images"]["get"]["security"] = json!([{"NONE": []}]),
+        "GET /images (Api) has no Cognito user pool authorizer",
+    );
+    assert_caught(
+        |t| {
+            api_body(t)["paths"]["/images/{imageId}"]["delete"]
+                .as_object_mut()
+                .unwrap()
+                .remove("security");
+        },
+        "DELETE /images/{imageId} (Api) has no Cognito user pool authorizer",
+    );
+}
+
+#[test]
+fn an_authorizer_that_is_not_cognito_is_caught() {
+    assert_caught(
+        |t| {
+            api_body(t)["components"]["securitySchemes"]["CognitoAuthorizer"]["x-amazon-apigateway-authtype"] =
+                json!("custom");
+        },
+        "POST /upload (Api) has no Cognito user pool authorizer",
+    );
+}
+
+#[test]
+fn a_wildcard_action_is_caught() {
+    assert_caught(
+        |t| statement(t, "ProcessorRole", "ReadUploads")["Action"] = json!("s3:*"),
+        "grants the wildcard action `s3:*`",
+    );
+}
+
+#[test]
+fn an_action_the_code_does_not_call_is_caught() {
+    assert_caught(
+        |t| {
+            statement(t, "ProcessorRole", "SettleRows")["Action"] = json!([
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem"
+            ]);
+        },
+        "ProcessorFunction's role grants dynamodb:PutItem on Table, beyond what its code calls",
+    );
+}
+
+#[test]
+fn a_prefix_the_code_does_not_use_is_caught() {
+    // The API writing where only verified bytes may be.
+    assert_caught(
+        |t| {
+            statement(t, "ApiRole", "PresignUploads")["Resource"] =
+                json!({"Fn::Sub": "${ImageBucket.Arn}/originals/*"});
+        },
+        "ApiFunction's role grants s3:PutObject on Objects(\"originals/\"), beyond",
+    );
+    assert_caught(
+        |t| {
+            statement(t, "ApiRole", "DeleteImages")["Resource"] =
+                json!({"Fn::Sub": "${ImageBucket.Arn}/*"});
+        },
+        "ApiFunction's role grants s3:DeleteObject on {\"Fn::Sub\":\"${ImageBucket.Arn}/*\"}",
+    );
+    assert_caught(
+        |t| statement(t, "ApiRole", "Rows")["Resource"] = json!("*"),
+        "ApiFunction's role grants dynamodb:PutItem on \"*\"",
+    );
+}
+
+#[test]
+fn a_missing_permission_is_caught() {
+    assert_caught(
+        |t| {
+            statements(t, "ProcessorRole").retain(|s| s["Sid"] != "SeeMissingObjects");
+        },
+        "ProcessorFunction's role lacks s3:ListBucket on Bucket",
+    );
+}
+
+#[test]
+fn a_managed_policy_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ApiRole"]["Properties"]["ManagedPolicyArns"] =
+                json!(["arn:aws:iam::aws:policy/AmazonS3FullAccess"]);
+        },
+        "ApiFunction's role ApiRole has managed policies",
+    );
+}
+
+#[test]
+fn a_short_visibility_timeout_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["UploadQueue"]["Properties"]["VisibilityTimeout"] = json!(359),
+        "visibility timeout (Some(359.0) s) is under six times the processor's timeout (60 s)",
+    );
+    assert_caught(
+        |t| t["Resources"]["ProcessorFunction"]["Properties"]["Timeout"] = json!(61),
+        "is under six times the processor's timeout (61 s)",
+    );
+}
+
+#[test]
+fn a_processor_too_small_for_its_budget_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["ProcessorFunction"]["Properties"]["MemorySize"] = json!(512),
+        "the processor has 512 MB, but PROCESSOR_CONCURRENCY up to 3 needs 829 MB",
+    );
+    assert_caught(
+        |t| t["Parameters"]["ProcessorConcurrency"]["MaxValue"] = json!(4),
+        "PROCESSOR_CONCURRENCY up to 4 needs 1083 MB",
+    );
+}
+
+#[test]
+fn batch_failures_reported_whole_are_caught() {
+    assert_caught(
+        |t| {
+            let mapping = t["Resources"]
+                .as_object_mut()
+                .unwrap()
+                .values_mut()
+                .find(|r| r["Type"] == "AWS::Lambda::EventSourceMapping")
+                .unwrap();
+            mapping["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("FunctionResponseTypes");
+        },
+        "does not report batch item failures",
+    );
+}
+
+#[test]
+fn a_notification_on_another_prefix_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+                [0]["Filter"]["S3Key"]["Rules"][0]["Value"] = json!("");
+        },
+        "the bucket's notification filters by prefix [String(\"\")], not `uploads/`",
+    );
+}
+
+#[test]
+fn a_queue_anyone_may_send_to_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["UploadQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]
+                ["Condition"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ArnEquals");
+        },
+        "must allow only s3.amazonaws.com",
+    );
+}
+
+#[test]
+fn table_keys_index_and_ttl_other_than_the_codes_are_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["KeySchema"][0]["AttributeName"] =
+                json!("id");
+        },
+        "not `imageId` alone",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["GlobalSecondaryIndexes"][0]["IndexName"] =
+                json!("byUser");
+        },
+        "the table has no index `byOwner`",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["GlobalSecondaryIndexes"][0]["Projection"] =
+                json!({"ProjectionType": "KEYS_ONLY"});
+        },
+        "must project ALL",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageTable"]["Properties"]["TimeToLiveSpecification"]["AttributeName"] =
+                json!("expiresAt");
+        },
+        "not on `pendingExpiry`",
+    );
+}
+
+#[test]
+fn public_access_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] =
+                json!(false);
+        },
+        "Block Public Access lacks RestrictPublicBuckets",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("PublicAccessBlockConfiguration");
+        },
+        "Block Public Access lacks BlockPublicAcls",
+    );
+}
+
+#[test]
+fn requests_without_tls_are_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|s| s["Sid"] != "DenyInsecureTransport");
+        },
+        "no bucket policy denies every request without TLS",
+    );
+}
+
+#[test]
+fn missing_encryption_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ImageBucket"]["Properties"]
+                .as_object_mut()
+                .unwrap()
+                .remove("BucketEncryption");
+        },
+        "the bucket has no default encryption",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["UploadDeadLetterQueue"]["Properties"]["SqsManagedSseEnabled"] =
+                json!(false);
+        },
+        "queue UploadDeadLetterQueue is not encrypted",
+    );
+}
+
+#[test]
+fn anonymous_access_in_the_deployment_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]["ALLOW_ANONYMOUS"] =
+                json!("true");
+        },
+        "ApiFunction sets ALLOW_ANONYMOUS",
+    );
+}
+
+#[test]
+fn tokens_of_any_app_client_in_the_deployment_are_caught() {
+    assert_caught(
+        |t| {
+            let env = &mut t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
+            env.as_object_mut().unwrap().remove("AUTHORIZER_CLIENT_ID");
+        },
+        "ApiFunction's AUTHORIZER_CLIENT_ID is not the user pool's app client",
+    );
+}
+
+#[test]
+fn a_function_without_declared_permissions_is_caught() {
+    assert_caught(
+        |t| t["Resources"]["ThirdFunction"] = t["Resources"]["ApiFunction"].clone(),
+        "function ThirdFunction has no permissions declared",
+    );
+}
+
+#[test]
+fn a_parameter_range_wider_than_the_code_accepts_is_caught() {
+    assert_caught(
+        |t| t["Parameters"]["MaxUploadBytes"]["MaxValue"] = json!(67_108_864),
+        "ApiFunction refuses to start with MAX_UPLOAD_BYTES=67108864, which the template's \
+         parameter allows",
+    );
+    assert_caught(
+        |t| t["Parameters"]["ThumbnailSize"]["MinValue"] = json!(8),
+        "ProcessorFunction refuses to start with THUMBNAIL_SIZE=8",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ProcessorFunction"]["Properties"]["Environment"]["Variables"]["MAX_IMAGE_PIXELS"] =
+                json!("400000000");
+        },
+        "ProcessorFunction refuses to start with the defaults: invalid setting \
+         AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    );
+}
