@@ -70,13 +70,11 @@ smoke API_URL:
 
 # `just smoke` against the local server with authentication on, as against AWS: the local stack with its Cognito (moto), a user signed in with USER_PASSWORD_AUTH, the server verifying ID tokens; stops everything on exit
 smoke-local: (packages "stack")
-    cargo build --bin image-upload-smoke
     LOG_FORMAT=json EMF_METRICS=true scripts/with-local-server.sh --auth -- scripts/smoke-local.sh
 
 # openapi.yaml against the real local server with schemathesis (auth off; auth on with an ID token; auth on without one, every answer a 401), and docs/postman_collection.json against the Postman v2.1 schema and openapi.yaml; stops everything on exit
 test-api-description: (packages "stack")
     scripts/api-description.sh postman
-    cargo build --bin image-upload-smoke
     scripts/with-local-server.sh --auth --with-anonymous -- scripts/api-description.sh schemathesis
 
 # The upload page in a real browser (Debian's chromium, playwright-core) against the local server and stack, signed in as two users and anonymously; screenshots in target/browser-artifacts; stops everything on exit

@@ -4,13 +4,11 @@
 # first use; a changed lock file gets a fresh venv, since the venv's name carries the lock's hash.
 #
 #   infra/tools.sh bin TOOL     install if needed, print the venv's bin directory
-#   infra/tools.sh install      install every tool (what CI's first `just lint-infra` does)
 #
 # TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, schemathesis (the
 # API description's test, `just test-api-description`; its lock carries hashes, so pip installs it
 # in hash-checking mode), lambda (cargo-lambda and ziglang, installed into the shared `tools` venv
-# infra/build.sh uses), or peers (the Pillow that `just bench-peers` times; not part of
-# `install`, CI does not need it).
+# infra/build.sh uses), or peers (the Pillow that `just bench-peers` times).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,10 +52,7 @@ case "${1:-}" in
     ensure "$2"
     echo "$(venv_of "$2")/bin"
     ;;
-  install)
-    for tool in sam checkov lambda awscli schemathesis; do ensure "$tool"; done
-    ;;
   *)
-    die "usage: $0 bin TOOL | install"
+    die "usage: $0 bin TOOL"
     ;;
 esac

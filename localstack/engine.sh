@@ -31,7 +31,6 @@ root="${IMAGE_UPLOAD_DOCKER_ROOT:-}"
 exec_root=$(realpath -m /var/run/docker)
 dockerd_args=(--bridge=none --iptables=false --ip-forward=false --ip-masq=false --pidfile "$pidfile")
 if [ -n "$root" ]; then
-  export DOCKER_HOST="unix://$root/docker.sock"
   root=$(realpath -m "$root")
   export DOCKER_HOST="unix://$root/docker.sock"
   exec_root="$root/exec"

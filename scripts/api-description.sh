@@ -41,12 +41,12 @@ run_schemathesis() {
 }
 
 schemathesis() {
-  : "${API_URL:?run by scripts/with-local-server.sh --auth --with-anonymous}" "${ANON_API_URL:?}"
+  : "${API_URL:?run by scripts/with-local-server.sh --auth --with-anonymous}" "${ANON_API_URL:?}" "${LOCAL_BIN:?}"
   # 1. Authentication off, as `just dev`: everyone is the anonymous owner.
   run_schemathesis "auth off (anonymous)" "$ANON_API_URL"
   # 2. Authentication on, as `just dev-auth`: the server verifies ID tokens of the local Cognito.
   local token
-  token=$(env -u TOKEN cargo run --quiet --bin image-upload-smoke -- --print-id-token)
+  token=$(env -u TOKEN "$LOCAL_BIN/image-upload-smoke" --print-id-token)
   run_schemathesis "auth on, with an ID token" "$API_URL" -H "Authorization: Bearer $token"
   EXPECT_UNAUTHENTICATED=1 run_schemathesis "auth on, without a token (every answer 401)" "$API_URL"
   echo

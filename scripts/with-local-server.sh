@@ -18,10 +18,11 @@
 #   --serve           after COMMAND, keep serving until Ctrl-C, the server's log on the terminal
 #
 # COMMAND's environment: API_URL (the first server), SERVER_LOG (its log, unless --serve),
-# LOCAL_BIN (the directory of this run's provision-local and image-upload-local), the stack's
-# endpoints and credentials (`localstack/stack.sh env`), QUEUE_URL; with --auth also
-# COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID, COGNITO_USERNAME, COGNITO_PASSWORD, AUTH_ISSUER,
-# AUTH_AUDIENCE and AUTH_JWKS_URL; with --with-anonymous ANON_API_URL and ANON_SERVER_LOG.
+# LOCAL_BIN (the directory of this run's provision-local, image-upload-local and
+# image-upload-smoke), the stack's endpoints and credentials (`localstack/stack.sh env`),
+# QUEUE_URL; with --auth also COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID, COGNITO_USERNAME,
+# COGNITO_PASSWORD, AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL; with --with-anonymous
+# ANON_API_URL and ANON_SERVER_LOG.
 # Read from the caller's environment: COGNITO_USERNAME and COGNITO_PASSWORD (the user --auth
 # provisions; default: the demo user), ALLOWED_ORIGINS (default: the servers' own origins, so
 # the page each serves may upload), the stack's ports (LOCALSTACK_PORT, DYNAMODB_PORT, MOTO_PORT),
@@ -119,9 +120,10 @@ fi
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-$(sed -E 's|http://127\.0\.0\.1:([0-9]+)|&,http://localhost:\1|g' <<<"$origins")}"
 
 # This run's binaries, copied: a cargo build during the run cannot swap them under it.
-cargo build --bin image-upload-local --bin provision-local
+binaries=(image-upload-local provision-local image-upload-smoke)
+cargo build "${binaries[@]/#/--bin=}"
 mkdir -p "$run/bin"
-cp "${CARGO_TARGET_DIR:-target}/debug/image-upload-local" "${CARGO_TARGET_DIR:-target}/debug/provision-local" "$run/bin/"
+for binary in "${binaries[@]}"; do cp "${CARGO_TARGET_DIR:-target}/debug/$binary" "$run/bin/"; done
 export LOCAL_BIN="$run/bin"
 
 if [ -n "$logs" ]; then

@@ -13,26 +13,20 @@ use image_upload::smoke::{self, SignIn, Smoke, SmokeError};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    if std::env::args().nth(1).as_deref() == Some("--print-id-token") {
-        return print_id_token().await;
-    }
-    let mut args = std::env::args().skip(1);
-    let (Some(api_url), None) = (args.next(), args.next()) else {
-        eprintln!(
-            "usage: image-upload-smoke API_URL   (e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)"
-        );
-        return ExitCode::from(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let outcome = match args.as_slice() {
+        [flag] if flag == "--print-id-token" => id_token().await.map(|token| println!("{token}")),
+        [api_url] if !api_url.starts_with('-') => smoke(api_url).await,
+        _ => {
+            eprintln!(
+                "usage: image-upload-smoke API_URL   (e.g. https://abc.execute-api.eu-west-1.amazonaws.com/prod)\n       \
+                 image-upload-smoke --print-id-token"
+            );
+            return ExitCode::from(2);
+        }
     };
-    let outcome = async {
-        let sign_in = SignIn::from(SmokeSignIn::from_env()?);
-        let http = smoke::http_client()?;
-        Smoke::new(&api_url, sign_in)
-            .run(&http, &mut std::io::stdout())
-            .await
-    }
-    .await;
     match outcome {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("smoke: FAILED at {err}");
             ExitCode::FAILURE
@@ -40,27 +34,24 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Signs in as `COGNITO_USERNAME` and prints the ID token.
-async fn print_id_token() -> ExitCode {
-    let token = async {
-        let SignIn::Cognito(user) = SignIn::from(SmokeSignIn::from_env()?) else {
-            return Err(SmokeError::Config(
-                "--print-id-token needs COGNITO_CLIENT_ID, COGNITO_USERNAME and COGNITO_PASSWORD \
-                 (and no TOKEN)"
-                    .into(),
-            ));
-        };
-        user.id_token(&smoke::http_client()?).await
-    }
-    .await;
-    match token {
-        Ok(token) => {
-            println!("{token}");
-            ExitCode::SUCCESS
-        }
-        Err(err) => {
-            eprintln!("smoke: FAILED at {err}");
-            ExitCode::FAILURE
-        }
-    }
+/// The whole flow against `api_url`.
+async fn smoke(api_url: &str) -> Result<(), SmokeError> {
+    let sign_in = SignIn::from(SmokeSignIn::from_env()?);
+    let http = smoke::http_client()?;
+    Smoke::new(api_url, sign_in)
+        .run(&http, &mut std::io::stdout())
+        .await
+        .map(|_| ())
+}
+
+/// The ID token of `COGNITO_USERNAME`, signed in.
+async fn id_token() -> Result<String, SmokeError> {
+    let SignIn::Cognito(user) = SignIn::from(SmokeSignIn::from_env()?) else {
+        return Err(SmokeError::Config(
+            "--print-id-token needs COGNITO_CLIENT_ID, COGNITO_USERNAME and COGNITO_PASSWORD \
+             (and no TOKEN)"
+                .into(),
+        ));
+    };
+    user.id_token(&smoke::http_client()?).await
 }

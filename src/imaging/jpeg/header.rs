@@ -203,6 +203,11 @@ impl Frame {
             .fold(0, u64::saturating_add)
     }
 
+    /// The units a scan of the frame's `components` codes, as [`Self::scan_units`].
+    pub(in crate::imaging::jpeg) fn scan_units_of(&self, components: &[ScanComponent]) -> u64 {
+        self.scan_units(components.iter().map(|c| &self.components[c.index]))
+    }
+
     /// The units of the whole frame, each component once.
     pub(in crate::imaging::jpeg) fn units(&self) -> u64 {
         self.components

@@ -95,8 +95,8 @@ impl PassBudget {
 
 /// Whether only the general decoder can take this frame, whatever else the file holds. The DC
 /// decoder takes baseline, extended and progressive Huffman frames of 8-bit samples with one
-/// or three components, using little memory at any size, so those are not refused from the
-/// header; what falls back to the general decoder anyway (a sequential file spread over several
+/// or three components, using little memory at any size, so those (and two-component frames)
+/// are not refused from the header; what falls back to the general decoder anyway (a sequential file spread over several
 /// scans, an image too small for 1/8 scale) has its budget checked before it is decoded
 /// ([`super::decode`]).
 fn needs_general_decoder(frame: &Frame) -> bool {
@@ -162,7 +162,7 @@ pub(in crate::imaging::jpeg) fn survey(
 
 /// The units (blocks or samples) a scan codes and the fewest bits it can code them in.
 fn scan_demand(frame: &Frame, scan: &ScanHeader) -> (u64, u64) {
-    let units = frame.scan_units(scan.components.iter().map(|c| &frame.components[c.index]));
+    let units = frame.scan_units_of(&scan.components);
     let min_bits = if frame.is_arithmetic() {
         // Arithmetic coding can spend less than a bit on a block (neither decoder supports it).
         0

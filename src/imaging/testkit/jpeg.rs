@@ -4,8 +4,8 @@
 
 use super::smooth;
 
-/// A 12 MP photo stand-in: gradients plus per-pixel noise (xorshift, fixed seed), which is what
-/// makes real photos expensive to entropy-decode.
+/// A photo stand-in of `width` x `height`: gradients plus per-pixel noise (xorshift, fixed
+/// seed), which is what makes real photos expensive to entropy-decode.
 pub fn noisy_jpeg(width: u32, height: u32) -> Vec<u8> {
     let mut state: u32 = 0x2545_F491;
     let pixels = image::RgbImage::from_fn(width, height, |x, y| {

@@ -1,7 +1,8 @@
 //! Test inputs made in the tests: images from the crates' encoders where they can (PNG, GIF,
 //! baseline JPEG, lossless WebP), and files written by hand where they cannot (interlaced PNG,
-//! crafted JPEG segments and entropy-coded data, hostile headers and chunks). Writers only: the
-//! tests read files back with the decoders' own parsers.
+//! crafted JPEG segments and entropy-coded data, hostile headers and chunks). The tests read
+//! files back with the decoders' own parsers, except PNG chunks and GIF image descriptors, which
+//! no decoder here parses itself (`png::png_chunks`, `gif::first_image_descriptor`).
 
 pub mod gif;
 pub mod jpeg;

@@ -382,11 +382,10 @@ fn decode_frame(frame: &Frame<'_>, rows: Option<RowSink<'_>>) -> Result<(), Reje
             let Some(rows) = rows else {
                 return Ok(());
             };
-            let layout = if alpha { Layout::Rgba } else { Layout::Rgb };
             let mut rgb = vec![0u8; width as usize * 3];
             for (y, pixels) in rgba.chunks_exact(width as usize * 4).enumerate() {
                 if alpha {
-                    to_rgb(layout, pixels, &mut rgb);
+                    to_rgb(Layout::Rgba, pixels, &mut rgb);
                 } else {
                     for (out, px) in rgb.chunks_exact_mut(3).zip(pixels.chunks_exact(4)) {
                         out.copy_from_slice(&px[..3]);

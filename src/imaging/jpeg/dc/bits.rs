@@ -11,7 +11,7 @@ use crate::imaging::jpeg::marker::Marker;
 /// reading; no loop asks which paths it is on, except where a refinement scan passes over
 /// coefficients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Paths {
+pub(super) enum Paths {
     /// Eight bytes at a time where no `FF` is among them, and AC codes (with their values, one
     /// or two at a time) and DC differences looked up in one table step: what the decoder runs.
     Fast,

@@ -13,7 +13,7 @@
 //! coding, 12-bit, lossless, hierarchical, CMYK, sequential over several scans) is
 //! [`DcError::Unsupported`] and the caller falls back to a general decoder.
 //!
-//! The parts, each importing only those below it: `bits` reads entropy-coded data,
+//! The parts: `bits` reads entropy-coded data,
 //! `huffman` decodes codes from it, `tables` holds the tables a file defines, `plane` the
 //! DC coefficients, `sequential` and `progressive` decode scans into planes, and `colour`
 //! makes the image. This module walks the file's segments (`crate::imaging::jpeg::marker`),
@@ -24,12 +24,13 @@
 //! Every number in a header is attacker input, and so is every decoded value.
 //! - One frame header is honoured; a second is [`DcError::Invalid`] (a second frame header that
 //!   differs from the first is how limits were stepped around). The policy is checked against
-//!   every well-formed frame header, the unsupported kinds included, before anything is sized
-//!   from it, and the buffers actually allocated (DC planes, output) are charged against
+//!   every well-formed frame header with a height, the unsupported kinds included, before
+//!   anything is sized from it, and the buffers actually allocated (DC planes, output) are charged against
 //!   [`ProcessingPolicy::memory_budget`].
 //! - Refusing a file costs time in proportion to its bytes, never to the dimensions it claims.
-//!   Every block costs at least two bits of entropy-coded data, so a frame with more blocks than
-//!   four per byte left in the file is refused before its planes are allocated. The bit reader
+//!   Every block costs at least two bits of entropy-coded data in a sequential scan, and one in a
+//!   progressive DC scan, so a frame with more blocks than the bytes left in the file can code
+//!   (four a byte, or eight) is refused before its planes are allocated. The bit reader
 //!   pads with zero bits at a marker or at the end of the data, and the scan checks after every
 //!   MCU (at most `MAX_BLOCKS_IN_MCU` blocks) whether it consumed any padding, so a stream that
 //!   runs out is refused within one MCU of where it ran out.
@@ -50,8 +51,7 @@ mod tables;
 #[cfg(test)]
 mod tests;
 
-pub use bits::Paths;
-use bits::{Bits, fits_in};
+use bits::{Bits, Paths, fits_in};
 pub use colour::DcImage;
 use colour::to_rgb;
 pub use error::DcError;
@@ -63,6 +63,7 @@ use tables::Tables;
 use super::header::{self, Frame, MAX_BLOCKS_IN_MCU, ScanHeader};
 use super::marker::{Marker, Segments};
 use crate::domain::ProcessingPolicy;
+use crate::imaging::contract::check_budget;
 
 /// Every block costs at least this many bits of entropy-coded data: a DC and an AC Huffman code
 /// of at least one bit each.
@@ -78,7 +79,7 @@ pub fn decode_dc(data: &[u8], policy: &ProcessingPolicy) -> Result<DcImage, DcEr
 }
 
 /// The DC decoder with its limits and reading paths, and the work its decodes did.
-pub struct DcDecoder<'p> {
+struct DcDecoder<'p> {
     policy: &'p ProcessingPolicy,
     paths: Paths,
     /// MCUs entropy-decoded to their end, over all scans and decodes.
@@ -87,7 +88,7 @@ pub struct DcDecoder<'p> {
 
 impl<'p> DcDecoder<'p> {
     /// A decoder for frames within `policy`, reading as `paths` says.
-    pub fn new(policy: &'p ProcessingPolicy, paths: Paths) -> Self {
+    fn new(policy: &'p ProcessingPolicy, paths: Paths) -> Self {
         Self {
             policy,
             paths,
@@ -98,7 +99,8 @@ impl<'p> DcDecoder<'p> {
     /// MCUs entropy-decoded to their end so far, the one a decode was refused in included if
     /// it was read to its end: what refusing a file cost, which is in proportion to the file's
     /// bytes whatever its headers claim.
-    pub fn mcus_decoded(&self) -> u64 {
+    #[cfg(test)]
+    fn mcus_decoded(&self) -> u64 {
         self.mcus
     }
 
@@ -107,7 +109,7 @@ impl<'p> DcDecoder<'p> {
     ///
     /// # Errors
     /// As [`decode_dc`].
-    pub fn decode(&mut self, data: &[u8]) -> Result<DcImage, DcError> {
+    fn decode(&mut self, data: &[u8]) -> Result<DcImage, DcError> {
         let mut segments = Segments::after_soi(data).ok_or(DcError::Invalid)?;
         let mut tables = Tables::new(self.paths);
         let mut frame: Option<Frame> = None;
@@ -313,9 +315,6 @@ fn charge_memory(frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
         .all_stored_blocks()
         .saturating_mul(bytes_per_block)
         .saturating_add(output_bytes);
-    let pixels = u64::from(frame.width) * u64::from(frame.height);
-    if allocated > ProcessingPolicy::memory_budget(pixels) {
-        return Err(DcError::OverLimits);
-    }
-    Ok(())
+    check_budget(u32::from(frame.width), u32::from(frame.height), allocated)
+        .map_err(|_| DcError::OverLimits)
 }

@@ -30,3 +30,16 @@ pub(super) fn next_predictor(predictor: i32, difference: i32) -> Result<i32, DcE
     }
     Ok(next)
 }
+
+/// `dc` as a plane's element.
+///
+/// # Errors
+/// [`DcError::Invalid`] if it is beyond [`DC_LIMIT`].
+#[inline]
+pub(super) fn plane_value(dc: i32) -> Result<Dc, DcError> {
+    if dc.abs() > DC_LIMIT {
+        return Err(DcError::Invalid);
+    }
+    // Within DC_LIMIT: exact in i16.
+    Ok(dc as Dc)
+}

@@ -17,7 +17,7 @@ use super::huffman::{
     DcTable, Huffman, SKIP_BITS, SKIP_COEFFICIENT, SKIP_END_OF_BAND, SKIP_LENGTH, SKIP_RUN_SHIFT,
     SKIP_SIZE_SHIFT,
 };
-use super::plane::{DC_LIMIT, Dc, PLANE_BYTES_PER_BLOCK, next_predictor};
+use super::plane::{Dc, PLANE_BYTES_PER_BLOCK, next_predictor, plane_value};
 use super::tables::Tables;
 use crate::imaging::jpeg::header::{Frame, ScanComponent, ScanHeader};
 use crate::imaging::jpeg::survey::PassBudget;
@@ -144,7 +144,7 @@ impl Progression {
         }
         // Every scan is charged the blocks it visits before it is decoded: an end-of-band run
         // makes an AC scan cost next to no bits whatever the number of blocks.
-        let blocks = frame.scan_units(components.iter().map(|c| &frame.components[c.index]));
+        let blocks = frame.scan_units_of(components);
         self.budget.charge(blocks).map_err(|_| DcError::Invalid)?;
         if dc_scan {
             // A DC scan codes at least a bit a block: a Huffman code, or the refinement bit.
@@ -183,12 +183,7 @@ impl Progression {
                         let predictor = next_predictor(state.predictors[i], difference)?;
                         state.predictors[i] = predictor;
                         // Below 2^12 x 2^13: no overflow; then bounded like any DC coefficient.
-                        let dc = predictor << low;
-                        if dc.abs() > DC_LIMIT {
-                            return Err(DcError::Invalid);
-                        }
-                        // Within DC_LIMIT: exact in i16.
-                        planes[components[i].index][block] = dc as Dc;
+                        planes[components[i].index][block] = plane_value(predictor << low)?;
                         Ok(())
                     },
                 )
@@ -205,12 +200,7 @@ impl Progression {
                             let plane = &mut planes[components[i].index];
                             // The bit is below 2^14 and the value within DC_LIMIT: then
                             // bounded again.
-                            let dc = i32::from(plane[block]) | (1 << low);
-                            if dc.abs() > DC_LIMIT {
-                                return Err(DcError::Invalid);
-                            }
-                            // Within DC_LIMIT: exact in i16.
-                            plane[block] = dc as Dc;
+                            plane[block] = plane_value(i32::from(plane[block]) | (1 << low))?;
                         }
                         Ok(())
                     },
