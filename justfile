@@ -19,7 +19,7 @@ dev-auth: (packages "stack")
 test: (packages "test") lint lint-infra test-unit build fuzz-smoke test-e2e e2e-containers-in-test smoke-local test-api-description test-browser
 
 # Formatting (the service, the fuzz crate, the peer bench's crate, the cold-start harness), clippy with warnings as errors (also on the Lambda functions' feature set), shellcheck on the shell scripts, the docs' links
-lint: (packages "shellcheck")
+lint: (packages "shellcheck" "nasm")
     @cargo fmt --version >/dev/null 2>&1 && cargo clippy --version >/dev/null 2>&1 || rustup component add rustfmt clippy
     cargo fmt --check
     cargo fmt --check --manifest-path fuzz/Cargo.toml
@@ -39,16 +39,16 @@ lint-infra: (packages "venv")
     infra/lint.sh
 
 # Unit, property, mocked-SDK and Lambda-entry tests, and the configuration docs against the code (no stack needed)
-test-unit:
+test-unit: (packages "nasm")
     cargo test --lib --test api --test configuration_docs
 
-# Fuzz one target (upload_request, sniff, jpeg_dc, inspect) for SECONDS; ARGS go to libFuzzer (log in fuzz/logs/)
-fuzz TARGET SECONDS *ARGS: (packages "c++")
+# Fuzz one target (upload_request, sniff, jpeg_dc, inspect, heif_container) for SECONDS; ARGS go to libFuzzer (log in fuzz/logs/)
+fuzz TARGET SECONDS *ARGS: (packages "c++" "nasm")
     scripts/fuzz.sh {{TARGET}} {{SECONDS}} {{ARGS}}
 
 # A short run of every fuzz target (FUZZ_SMOKE_SECONDS each, default 20); fails on any crash
-fuzz-smoke: (packages "c++")
-    for target in upload_request sniff jpeg_dc inspect; do scripts/fuzz.sh "$target" "${FUZZ_SMOKE_SECONDS:-20}"; done
+fuzz-smoke: (packages "c++" "nasm")
+    for target in upload_request sniff jpeg_dc inspect heif_container; do scripts/fuzz.sh "$target" "${FUZZ_SMOKE_SECONDS:-20}"; done
 
 # End-to-end tests: starts the local stack, runs tests/e2e, stops the stack even when tests fail
 test-e2e: (packages "stack")
@@ -56,12 +56,12 @@ test-e2e: (packages "stack")
     ./localstack/stack.sh run cargo test --test e2e
 
 # End-to-end tests on containers that testcontainers starts (LocalStack, DynamoDB Local, moto), every AWS_ENDPOINT_URL_* unset; E2E_CONTAINER_NETWORK: bridge where the engine has one, else host. No Docker engine: says the container path was NOT run, and fails unless E2E_CONTAINERS_OPTIONAL=1
-test-e2e-containers: (packages "curl")
+test-e2e-containers: (packages "curl" "nasm")
     scripts/test-e2e-containers.sh
 
 # The container path as `just test` runs it: where no engine answers it says so and is NOT run, unless E2E_CONTAINERS_REQUIRED=1 (CI, which has an engine, sets it and so fails without one)
 [private]
-e2e-containers-in-test: (packages "curl")
+e2e-containers-in-test: (packages "curl" "nasm")
     E2E_CONTAINERS_OPTIONAL=$([ "${E2E_CONTAINERS_REQUIRED:-}" = 1 ] && echo 0 || echo 1) scripts/test-e2e-containers.sh
 
 # The whole upload flow against a deployment (API_URL ends with the stage), each step timed; signs in with TOKEN, or COGNITO_CLIENT_ID + COGNITO_USERNAME + COGNITO_PASSWORD in AWS_REGION, else anonymously
@@ -83,7 +83,7 @@ test-browser: (packages "stack" "chromium")
     scripts/with-local-server.sh --auth --with-anonymous --logs target/browser-artifacts -- scripts/browser-test.sh run
 
 # The thumbnail path against libvips (sharp), libjpeg-turbo (Pillow) and naive `image` on 12 MP inputs, one pinned core: one markdown table (peers installed on first use)
-bench-peers: (packages "npm" "venv")
+bench-peers: (packages "npm" "venv" "nasm")
     bench/peers/run.sh
 
 # Criterion benches: the API's cold path, and thumbnails pinned to one core (results in target/criterion)

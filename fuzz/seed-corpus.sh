@@ -7,13 +7,18 @@ set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 corpus=fuzz/corpus
-mkdir -p "$corpus"/{upload_request,sniff,jpeg_dc,inspect}
+mkdir -p "$corpus"/{upload_request,sniff,jpeg_dc,inspect,heif_container}
 
 for image in fixtures/images/*.{jpg,png,gif,webp}; do
   cp "$image" "$corpus/sniff/"
   cp "$image" "$corpus/inspect/"
 done
 cp fixtures/images/*.jpg "$corpus/jpeg_dc/"
+for image in fixtures/images/heif/*.{heic,avif}; do
+  cp "$image" "$corpus/sniff/"
+  cp "$image" "$corpus/inspect/"
+  cp "$image" "$corpus/heif_container/"
+done
 
 # Request bodies as API Gateway delivers them (decoded when the event says base64).
 python3 - "$corpus/upload_request" fixtures/apigw/*.json <<'PY'
@@ -41,7 +46,7 @@ for i in "${!edge_cases[@]}"; do
   printf '%s' "${edge_cases[$i]}" > "$corpus/upload_request/edge-$i.json"
 done
 
-for target in upload_request sniff jpeg_dc inspect; do
+for target in upload_request sniff jpeg_dc inspect heif_container; do
   for found in "fixtures/fuzz/$target"/*; do
     cp "$found" "$corpus/$target/"
   done

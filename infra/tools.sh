@@ -8,7 +8,8 @@
 # TOOL is sam (aws-sam-cli with cfn-lint and samtranslator), checkov, awscli, schemathesis (the
 # API description's test, `just test-api-description`; its lock carries hashes, so pip installs it
 # in hash-checking mode), lambda (cargo-lambda and ziglang, installed into the shared `tools` venv
-# infra/build.sh uses), or peers (the Pillow that `just bench-peers` times).
+# infra/build.sh uses), peers (the Pillow and pillow-heif that `just bench-peers` times), or fixtures (Pillow and pillow-heif
+# for fixtures/images/heif/make_fixtures.py).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

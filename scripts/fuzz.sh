@@ -12,9 +12,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target=$1 seconds=$2
 shift 2
 tools="${IMAGE_UPLOAD_STACK_HOME:-$HOME/.cache/image-upload-stack}/tools"
-# Optimised, with debug assertions and overflow checks; no sanitizer, because the sanitizers are
-# unstable rustc flags and this builds on stable (see fuzz/README.md).
-flags=(-O --debug-assertions --sanitizer none)
+# Optimised, with the debug assertions and overflow checks of fuzz/Cargo.toml's release profile;
+# no sanitizer, because the sanitizers are unstable rustc flags and this builds on stable (see
+# fuzz/README.md).
+flags=(-O --sanitizer none)
 # A 1 MP input that takes longer than this (seconds) is a finding (a quadratic loop), not a slow
 # machine.
 timeout=10

@@ -13,9 +13,11 @@
 #   - c++         a C++ compiler: libfuzzer-sys compiles libFuzzer for the fuzz targets (g++)
 #   - chromium    Debian's Chromium, for the browser test (or CHROMIUM naming another one)
 #   - shellcheck  the linter of the project's shell scripts (`just lint`)
+#   - nasm        the assembler of the AV1 decoder's (rav1d's) x86-64 code: every build of the
+#                 service on an x86-64 machine
 #   - dockerd     a Docker engine, for the e2e tests on containers (docker.io; CI only)
 #   - debootstrap the base of the container images CI builds (CI only)
-#   - stack       java npm curl venv: the local AWS stack (`just dev`)
+#   - stack       java npm curl venv nasm: the local AWS stack and the local server (`just dev`)
 #   - test        everything `just test` runs: stack, c++, chromium, shellcheck
 #   - ci          test, dockerd and debootstrap (`.ci/run`)
 set -euo pipefail
@@ -28,7 +30,7 @@ die() { echo "$me: $*" >&2; exit 1; }
 # The tools a NEED stands for, one a line.
 expand() {
   case "$1" in
-    stack) printf '%s\n' java npm curl venv ;;
+    stack) printf '%s\n' java npm curl venv nasm ;;
     test) expand stack; printf '%s\n' c++ chromium shellcheck ;;
     ci) expand test; printf '%s\n' dockerd debootstrap ;;
     *) echo "$1" ;;
@@ -64,7 +66,7 @@ present() {
 tools=()
 for need in "$@"; do
   case "$need" in
-    stack | test | ci | java | npm | curl | venv | c++ | chromium | shellcheck | dockerd | debootstrap) ;;
+    stack | test | ci | java | npm | curl | venv | c++ | chromium | shellcheck | nasm | dockerd | debootstrap) ;;
     *) die "unknown need '$need' (see the list at the top of $me)" ;;
   esac
   mapfile -t -O "${#tools[@]}" tools < <(expand "$need")

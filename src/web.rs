@@ -260,7 +260,15 @@ mod tests {
                 "auth": null,
                 "limits": {
                     "maxUploadBytes": 10 * 1024 * 1024,
-                    "allowedTypes": ["image/jpeg", "image/png", "image/gif", "image/webp"],
+                    "allowedTypes": [
+                        "image/jpeg",
+                        "image/png",
+                        "image/gif",
+                        "image/webp",
+                        "image/heic",
+                        "image/heif",
+                        "image/avif",
+                    ],
                 },
             })
         );

@@ -3,7 +3,10 @@
 Usage: make_inputs.py OUT_DIR. Writes 4000 x 3000 (12 MP) images of a photo stand-in (smooth gradients
 plus per-pixel noise from a fixed seed, what makes photos expensive to entropy-decode) and a smooth one,
 in the formats and JPEG variants the processor meets, and `inputs.json` naming them (file, format, what).
-The recipe keeps OUT_DIR while this script's hash is unchanged.
+The HEIC and AVIF inputs are the same photo stand-in resized to 4032 x 3024, the size of an iPhone's
+12 MP photo: the HEIC an iPhone-like grid of 8 x 6 HEVC tiles of 512 x 512 (x265 through pillow-heif,
+the container written by heif_grid.py), the AVIF one 8-bit 4:2:0 image (aom through Pillow's libavif).
+run.sh keeps OUT_DIR while the hash of this script, heif_grid.py and the lock is unchanged.
 """
 
 import io
@@ -14,10 +17,18 @@ import zlib
 import struct
 from pathlib import Path
 
-from PIL import Image, ImageChops
+import pillow_heif
+from PIL import Image, ImageChops, features
+
+from heif_grid import iphone_like_grid
 
 WIDTH, HEIGHT = 4000, 3000
 SEED = 0x2545F491
+# iPhone-sized HEIF inputs, and their encoders' quality: pillow-heif's default for x265 (about 2 MB
+# for this photo, as an iPhone's) and Pillow's default for aom (about as many bytes).
+HEIF_SIZE = (4032, 3024)
+HEIC_QUALITY = 50
+AVIF_QUALITY = 75
 
 
 def gradients() -> Image.Image:
@@ -70,6 +81,7 @@ def saved(image: Image.Image, format: str, **options) -> bytes:
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
+    pillow_heif.register_heif_opener()
     smooth = gradients()
     photo = noisy(smooth)
     # (file, format, description, bytes)
@@ -110,9 +122,29 @@ def main() -> None:
         ),
         ("lossy-q80.webp", "webp", "WebP lossy q80", saved(photo, "WEBP", quality=80, method=4)),
     ]
+    assert features.check("avif"), "the pinned Pillow has no AVIF support"
+    phone = photo.resize(HEIF_SIZE, Image.Resampling.BICUBIC)
+    inputs += [
+        (
+            "heic-grid-4032x3024.heic",
+            "heic",
+            f"HEIC 4032 x 3024, grid of 8 x 6 HEVC tiles 512 px, 4:2:0 q{HEIC_QUALITY}",
+            iphone_like_grid(phone, HEIC_QUALITY),
+        ),
+        (
+            "avif-4032x3024.avif",
+            "avif",
+            f"AVIF 4032 x 3024, one AV1 image 8-bit 4:2:0 q{AVIF_QUALITY}",
+            saved(phone, "AVIF", quality=AVIF_QUALITY, subsampling="4:2:0", speed=6, max_threads=1),
+        ),
+    ]
     listing = []
     for name, format, description, data in inputs:
         (out / name).write_bytes(data)
+        if format in ("heic", "avif"):  # read back: libheif (libde265) and libavif (dav1d)
+            with Image.open(out / name) as image:
+                image.load()
+                assert image.size == HEIF_SIZE and image.mode == "RGB", (name, image.size, image.mode)
         listing.append({"file": name, "format": format, "what": description, "bytes": len(data)})
         print(f"  {name}: {len(data)} bytes", file=sys.stderr)
     (out / "inputs.json").write_text(json.dumps(listing, indent=1) + "\n")

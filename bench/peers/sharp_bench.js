@@ -4,6 +4,9 @@
 // wall-clock time, or CPU time (of the whole process) with BENCH_PEERS_CLOCK=cpu.
 // One libvips thread, no operation cache; each run is a 256 px thumbnail (libvips shrinks JPEGs
 // on load) written as a JPEG q80, as the processor does.
+// AVIF goes through libvips' heifload: libheif with aom (the prebuilt libvips has no dav1d). That
+// libheif has no HEVC decoder, so HEIC fails: an input sharp cannot read is not timed, its entry is
+// {"error": message}. "_decoders" says what decoded the HEIF inputs.
 'use strict';
 
 const fs = require('fs');
@@ -28,7 +31,15 @@ async function main() {
   const results = {};
   for (const entry of listing) {
     const data = fs.readFileSync(path.join(directory, entry.file));
-    await thumbnail(data); // warm-up
+    try {
+      await thumbnail(data); // warm-up
+    } catch (error) {
+      // libvips stacks its errors: the loader's own is the last line.
+      const message = String(error.message || error).trim().split('\n').pop();
+      console.error(`bench-peers: sharp on ${entry.file}: ${message}`);
+      results[entry.file] = { error: message };
+      continue;
+    }
     const times = [];
     for (let i = 0; i < runs; i++) {
       const [start, startCpu] = [process.hrtime.bigint(), process.cpuUsage()];
@@ -44,6 +55,11 @@ async function main() {
     const mid = times.length >> 1;
     results[entry.file] = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
   }
+  const v = sharp.versions;
+  results._decoders = {
+    heic: `sharp ${v.sharp}: libvips ${v.vips}, libheif ${v.heif} (no HEVC decoder)`,
+    avif: `sharp ${v.sharp}: libvips ${v.vips}, libheif ${v.heif}, aom ${v.aom}`,
+  };
   process.stdout.write(JSON.stringify(results) + '\n');
 }
 

@@ -23,15 +23,25 @@ const TYPES_BY_EXTENSION = {
   png: 'image/png',
   gif: 'image/gif',
   webp: 'image/webp',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  hif: 'image/heif',
+  avif: 'image/avif',
 };
+
+/** The two names systems give an HEVC photo interchangeably; the API takes either, by extension. */
+const HEIF_TYPES = ['image/heic', 'image/heif'];
 
 /** The type to declare for `file`: the browser's, else its extension's; throws when neither. */
 function fileType(file) {
-  if (file.type) return file.type;
   const extension = file.name.includes('.') ? file.name.split('.').pop().toLowerCase() : '';
   const type = TYPES_BY_EXTENSION[extension];
+  if (HEIF_TYPES.includes(file.type) && HEIF_TYPES.includes(type)) return type;
+  if (file.type) return file.type;
   if (!type) {
-    throw new Error(`${file.name}: the type of this file is unknown; name it .jpg, .jpeg, .png, .gif or .webp`);
+    throw new Error(
+      `${file.name}: the type of this file is unknown; name it .jpg, .jpeg, .png, .gif, .webp, .heic, .heif, .hif or .avif`,
+    );
   }
   return type;
 }
@@ -50,7 +60,7 @@ async function callApi(method, path, body) {
 const uppy = new Uppy({
   // The API's defaults (ALLOWED_FILE_TYPES, MAX_UPLOAD_BYTES); the API checks again.
   restrictions: {
-    allowedFileTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'],
+    allowedFileTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif', 'image/avif'],
     maxFileSize: 10 * 1024 * 1024,
   },
 })

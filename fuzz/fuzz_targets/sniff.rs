@@ -2,7 +2,8 @@
 //!
 //! `sniff` delegates to `image::guess_format`, whose table knows many more formats (and may grow);
 //! this oracle is the documented contract: JPEG `FF D8 FF`, the 8-byte PNG signature,
-//! `GIF87a`/`GIF89a`, `RIFF....WEBP`, and nothing else.
+//! `GIF87a`/`GIF89a`, `RIFF....WEBP`, an ISO BMFF `ftyp` box (first, whole, 16 to 1024 bytes, a
+//! multiple of 4) naming a HEIF brand, and nothing else.
 
 #![no_main]
 
@@ -19,6 +20,41 @@ fn by_signature(bytes: &[u8]) -> Option<ImageType> {
         Some(ImageType::Gif)
     } else if bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
         Some(ImageType::Webp)
+    } else {
+        heif_brands(bytes)
+    }
+}
+
+/// The HEIF family of an `ftyp` box's brands: AV1 brands first, then HEVC, then the generic ones.
+fn heif_brands(bytes: &[u8]) -> Option<ImageType> {
+    let size = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
+    if bytes.get(4..8)? != b"ftyp"
+        || size < 16
+        || size > 1024
+        || size % 4 != 0
+        || bytes.len() < size
+    {
+        return None;
+    }
+    let mut brands = vec![&bytes[8..12]];
+    let mut at = 16;
+    while at + 4 <= size {
+        brands.push(&bytes[at..at + 4]);
+        at += 4;
+    }
+    let any = |names: &[&str]| {
+        brands
+            .iter()
+            .any(|b| names.iter().any(|n| n.as_bytes() == *b))
+    };
+    if any(&["avif", "avis", "avio"]) {
+        Some(ImageType::Avif)
+    } else if any(&[
+        "heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs",
+    ]) {
+        Some(ImageType::Heic)
+    } else if any(&["mif1", "mif2", "msf1", "miaf"]) {
+        Some(ImageType::Heif)
     } else {
         None
     }

@@ -9,11 +9,25 @@ pub enum ImageType {
     Png,
     Gif,
     Webp,
+    /// HEIF with HEVC-coded images: what iPhones save.
+    Heic,
+    /// HEIF, the container's own type; accepted for HEVC-coded images, like `image/heic`.
+    Heif,
+    /// HEIF with AV1-coded images.
+    Avif,
 }
 
 impl ImageType {
     /// Every type the service knows, in a fixed order.
-    pub const ALL: [ImageType; 4] = [Self::Jpeg, Self::Png, Self::Gif, Self::Webp];
+    pub const ALL: [ImageType; 7] = [
+        Self::Jpeg,
+        Self::Png,
+        Self::Gif,
+        Self::Webp,
+        Self::Heic,
+        Self::Heif,
+        Self::Avif,
+    ];
 
     /// The MIME type, exactly as signed into upload URLs.
     pub fn mime(self) -> &'static str {
@@ -22,6 +36,9 @@ impl ImageType {
             Self::Png => "image/png",
             Self::Gif => "image/gif",
             Self::Webp => "image/webp",
+            Self::Heic => "image/heic",
+            Self::Heif => "image/heif",
+            Self::Avif => "image/avif",
         }
     }
 
@@ -32,6 +49,9 @@ impl ImageType {
             Self::Png => "png",
             Self::Gif => "gif",
             Self::Webp => "webp",
+            Self::Heic => "heic",
+            Self::Heif => "heif",
+            Self::Avif => "avif",
         }
     }
 
@@ -39,8 +59,15 @@ impl ImageType {
     pub fn accepts_extension(self, ext: &str) -> bool {
         match self {
             Self::Jpeg => matches!(ext, "jpg" | "jpeg"),
+            Self::Heif => matches!(ext, "heif" | "hif"),
             other => ext == other.extension(),
         }
+    }
+
+    /// Whether files of this type are HEIF (ISO BMFF) files, told apart by the coding of their
+    /// primary image rather than by their first bytes.
+    pub fn is_heif(self) -> bool {
+        matches!(self, Self::Heic | Self::Heif | Self::Avif)
     }
 
     /// Parses a MIME type. Case-insensitive (as MIME types are); parameters such as `; charset=x`
@@ -137,5 +164,10 @@ mod tests {
         assert!(!ImageType::Jpeg.accepts_extension("png"));
         assert!(ImageType::Webp.accepts_extension("webp"));
         assert!(!ImageType::Gif.accepts_extension("jpg"));
+        assert!(ImageType::Heic.accepts_extension("heic"));
+        assert!(ImageType::Heif.accepts_extension("heif"));
+        assert!(ImageType::Heif.accepts_extension("hif"));
+        assert!(ImageType::Avif.accepts_extension("avif"));
+        assert!(!ImageType::Avif.accepts_extension("heic"));
     }
 }

@@ -178,7 +178,7 @@ mod tests {
                 request("a.svg", "image/svg+xml", None),
                 UploadRejection::UnsupportedType {
                     given: "image/svg+xml".into(),
-                    allowed: "image/jpeg, image/png, image/gif, image/webp".into(),
+                    allowed: "image/jpeg, image/png, image/gif, image/webp, image/heic, image/heif, image/avif".into(),
                 },
                 "svg",
             ),

@@ -7,7 +7,7 @@
 use super::contract::{Reduced, thumbnail_dimensions};
 use super::output::{self, Thumbnail};
 use super::sniff::sniff;
-use super::{gif, jpeg, png, webp};
+use super::{gif, heif, jpeg, png, webp};
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 
 /// A verified image: its upright dimensions and its thumbnail.
@@ -38,7 +38,10 @@ pub fn inspect(
     declared: ImageType,
     policy: &ProcessingPolicy,
 ) -> Result<Inspected, RejectionReason> {
-    if sniff(bytes) != Some(declared) {
+    let sniffed = sniff(bytes);
+    // A HEIF file's type is the coding of its primary image, which its decoder reads.
+    let same_family = sniffed.is_some_and(|t| t.is_heif()) && declared.is_heif();
+    if sniffed != Some(declared) && !same_family {
         return Err(RejectionReason::TypeMismatch);
     }
     let Reduced {
@@ -51,6 +54,9 @@ pub fn inspect(
         ImageType::Png => png::decode(bytes, policy)?,
         ImageType::Gif => gif::decode(bytes, policy)?,
         ImageType::Webp => webp::decode(bytes, policy)?,
+        ImageType::Heic | ImageType::Heif | ImageType::Avif => {
+            heif::decode(bytes, declared, policy)?
+        }
     };
     let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
     let small = output::resize(pixels, thumb_w, thumb_h)?;

@@ -9,13 +9,15 @@
 //!   is ever held.
 //! - one decoder per format, each checking every header it honours: `png`, `gif`, `webp`
 //!   (its RIFF container, lossy, lossless), and [`jpeg`] (one marker walker and header parser;
-//!   large JPEGs decoded at 1/8 scale from their DC coefficients alone, [`jpeg::dc`]).
+//!   large JPEGs decoded at 1/8 scale from their DC coefficients alone, [`jpeg::dc`]), and
+//!   `heif` (HEIC and AVIF: the ISO BMFF container, grids decoded a tile at a time).
 //!
 //! Only the pipeline imports the decoders; a decoder imports only the contract, the reducer,
 //! its own parts and `crate::domain`.
 
 mod contract;
 mod gif;
+pub mod heif;
 mod inspect;
 pub mod jpeg;
 mod output;

@@ -5,9 +5,17 @@ use crate::domain::ImageType;
 /// The image type the file's magic bytes announce, if it is one this service accepts.
 ///
 /// Only the signature is read (JPEG `FF D8 FF`, PNG's 8-byte signature, `GIF87a`/`GIF89a`,
-/// `RIFF....WEBP`); SVG, HTML and everything else is `None`. A polyglot that starts with a valid
-/// signature passes this check and is then judged by decoding it.
+/// `RIFF....WEBP`, and for HEIF an ISO BMFF `ftyp` box naming a HEIF brand); SVG, HTML and
+/// everything else is `None`. A polyglot that starts with a valid signature passes this check and
+/// is then judged by decoding it.
+///
+/// For HEIF the brands only say which family a file claims to be: [`ImageType::Avif`] for an AV1
+/// brand, [`ImageType::Heic`] for an HEVC one, [`ImageType::Heif`] for the generic ones. The type
+/// a HEIF file is judged by is the coding of its primary image, read by the decoder.
 pub fn sniff(bytes: &[u8]) -> Option<ImageType> {
+    if let Some(heif) = heif_brand(bytes) {
+        return Some(heif);
+    }
     // `image::guess_format` is the magic-number table of the decoders we use, so what passes
     // here is what they will try to decode.
     match image::guess_format(bytes).ok()? {
@@ -16,6 +24,34 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageType> {
         ImageFormat::Gif => Some(ImageType::Gif),
         ImageFormat::WebP => Some(ImageType::Webp),
         _ => None,
+    }
+}
+
+/// The longest `ftyp` box read: a brand list of this length is already absurd.
+const MAX_FTYP: usize = 1024;
+
+/// The HEIF family a file's `ftyp` box (its first box) names, by major and compatible brands.
+fn heif_brand(bytes: &[u8]) -> Option<ImageType> {
+    let size = usize::try_from(u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?)).ok()?;
+    if bytes.get(4..8)? != b"ftyp" || !(16..=MAX_FTYP).contains(&size) || size % 4 != 0 {
+        return None;
+    }
+    let ftyp = bytes.get(..size)?;
+    // The major brand, then the compatible brands after the minor version.
+    let brands: Vec<&[u8]> = std::iter::once(&ftyp[8..12])
+        .chain(ftyp[16..].chunks_exact(4))
+        .collect();
+    let has = |list: &[&[u8; 4]]| brands.iter().any(|b| list.iter().any(|l| &l[..] == *b));
+    if has(&[b"avif", b"avis", b"avio"]) {
+        Some(ImageType::Avif)
+    } else if has(&[
+        b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs",
+    ]) {
+        Some(ImageType::Heic)
+    } else if has(&[b"mif1", b"mif2", b"msf1", b"miaf"]) {
+        Some(ImageType::Heif)
+    } else {
+        None
     }
 }
 
@@ -43,6 +79,45 @@ mod tests {
         for (bytes, expected) in cases {
             assert_eq!(sniff(bytes), expected, "{bytes:?}");
         }
+    }
+
+    fn ftyp(major: &[u8; 4], compatible: &[&[u8; 4]]) -> Vec<u8> {
+        let mut b = ((16 + 4 * compatible.len()) as u32).to_be_bytes().to_vec();
+        b.extend_from_slice(b"ftyp");
+        b.extend_from_slice(major);
+        b.extend_from_slice(&[0; 4]);
+        for c in compatible {
+            b.extend_from_slice(*c);
+        }
+        b
+    }
+
+    #[test]
+    fn heif_files_are_known_by_their_brands() {
+        let cases = [
+            (ftyp(b"heic", &[b"mif1", b"heic"]), Some(ImageType::Heic)),
+            (ftyp(b"mif1", &[b"heix"]), Some(ImageType::Heic)),
+            (ftyp(b"avif", &[b"mif1", b"miaf"]), Some(ImageType::Avif)),
+            (ftyp(b"avis", &[b"msf1"]), Some(ImageType::Avif)),
+            (ftyp(b"mif1", &[b"miaf"]), Some(ImageType::Heif)),
+            (ftyp(b"msf1", &[]), Some(ImageType::Heif)),
+            // MP4 video and QuickTime are ISO BMFF too, but not images.
+            (ftyp(b"isom", &[b"iso2", b"mp41"]), None),
+            (ftyp(b"qt  ", &[]), None),
+        ];
+        for (bytes, expected) in cases {
+            assert_eq!(
+                sniff(&bytes),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        let whole = ftyp(b"heic", &[b"mif1"]);
+        assert_eq!(sniff(&whole[..whole.len() - 1]), None, "a cut ftyp");
+        let mut huge = whole.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert_eq!(sniff(&huge), None, "an ftyp larger than the file");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod auth;
 mod docker_api;
 mod failures;
+mod heif;
 mod helpers;
 mod images;
 mod lifecycle;

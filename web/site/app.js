@@ -170,11 +170,20 @@ function addFiles(fileList) {
   }
 }
 
+/**
+ * The two names systems give an HEVC photo interchangeably (Debian's MIME database calls a `.heic`
+ * file `image/heif`); the API accepts one under either, so the file name's extension decides.
+ */
+const HEIF_TYPES = ['image/heic', 'image/heif'];
+
 /** What the browser can tell about a file before asking the API: its type, or why not. */
 function checkFile(file) {
   const extension = file.name.includes('.') ? file.name.split('.').pop().toLowerCase() : '';
+  const byExtension = Object.keys(EXTENSIONS).find((t) => EXTENSIONS[t].includes(extension));
   const type =
-    file.type || Object.keys(EXTENSIONS).find((t) => EXTENSIONS[t].includes(extension)) || '';
+    HEIF_TYPES.includes(file.type) && HEIF_TYPES.includes(byExtension)
+      ? byExtension
+      : file.type || byExtension || '';
   if (!config.limits.allowedTypes.includes(type)) {
     return { problem: `Not uploaded: only ${limitsText().split(';')[0]} images are accepted.` };
   }

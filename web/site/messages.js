@@ -9,15 +9,26 @@ export const EXTENSIONS = {
   'image/png': ['png'],
   'image/gif': ['gif'],
   'image/webp': ['webp'],
+  'image/heic': ['heic'],
+  'image/heif': ['heif', 'hif'],
+  'image/avif': ['avif'],
 };
 
 /** Each type's name, as people know it. */
-export const TYPE_NAMES = { 'image/jpeg': 'JPEG', 'image/png': 'PNG', 'image/gif': 'GIF', 'image/webp': 'WebP' };
+export const TYPE_NAMES = {
+  'image/jpeg': 'JPEG',
+  'image/png': 'PNG',
+  'image/gif': 'GIF',
+  'image/webp': 'WebP',
+  'image/heic': 'HEIC',
+  'image/heif': 'HEIF',
+  'image/avif': 'AVIF',
+};
 
 /** What went wrong, for each `error.code` of an API error body. */
 export const API_ERRORS = {
   INVALID_FILE_NAME: 'The file name cannot be used: it is empty, longer than 255 bytes, or contains control characters. Rename the file and try again.',
-  UNSUPPORTED_FILE_TYPE: 'This kind of file is not accepted. Upload a JPEG, PNG, GIF or WebP image.',
+  UNSUPPORTED_FILE_TYPE: 'This kind of file is not accepted. Upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image.',
   EXTENSION_MISMATCH: 'The file name’s extension does not match its type (for example a JPEG named “.png”). Rename the file and try again.',
   INVALID_FILE_SIZE: 'The file’s size could not be used: it must be a whole number of bytes above zero.',
   FILE_SIZE_REQUIRED: 'The service needs to know the file’s size before upload. Reload the page and try again.',

@@ -595,7 +595,7 @@ describe('the upload page, anonymous', { skip: !process.env.ANON_PAGE_URL && 'AN
       await refused.and(page.locator('[data-state="failed"]')).waitFor();
       assert.equal(
         await refused.locator('.state').textContent(),
-        'Not uploaded: only JPEG, PNG, GIF, WebP images are accepted.',
+        'Not uploaded: only JPEG, PNG, GIF, WebP, HEIC, HEIF, AVIF images are accepted.',
       );
       assert.deepEqual(uploadRequests, []);
       await shot(page, 'anonymous');

@@ -32,7 +32,7 @@ test('a deployment’s outputs and upload limit become the page’s config', () 
       userPoolClientId: '1example23456789abcdefghij',
       cognitoEndpoint: 'https://cognito-idp.eu-west-1.amazonaws.com/',
     },
-    limits: { maxUploadBytes: 5000000, allowedTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp'] },
+    limits: { maxUploadBytes: 5000000, allowedTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif', 'image/avif'] },
   });
 });
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 
 /** Every type the service can verify; the template does not narrow ALLOWED_FILE_TYPES. */
-export const ALL_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
+export const ALL_TYPES = ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif', 'image/avif'];
 
 /** config.json's object for the one stack in `describeStacks`; throws naming what is missing. */
 export function siteConfig(describeStacks) {

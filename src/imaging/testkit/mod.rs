@@ -5,6 +5,7 @@
 //! no decoder here parses itself (`png::png_chunks`, `gif::first_image_descriptor`).
 
 pub mod gif;
+pub mod heif;
 pub mod jpeg;
 pub mod png;
 pub mod webp;

@@ -1,7 +1,8 @@
 //! The shape of `imaging`, read from its source: imports run one way.
 //!
 //! - no module imports, directly or through others, a module that imports it back;
-//! - only the pipeline (`inspect`) imports a format's decoder (`png`, `gif`, `webp`, `jpeg`)
+//! - only the pipeline (`inspect`) imports a format's decoder (`png`, `gif`, `webp`, `jpeg`,
+//!   `heif`)
 //!   from outside that format's own modules;
 //! - the contract and the leaves the decoders share (`contract`, `reduce`, `output`, `sniff`)
 //!   import nothing of `imaging`.
@@ -17,7 +18,7 @@ use regex_lite::Regex;
 type Module = Vec<String>;
 
 /// The formats: only the pipeline, and their own modules, may import them.
-const FORMATS: [&str; 4] = ["png", "gif", "webp", "jpeg"];
+const FORMATS: [&str; 5] = ["png", "gif", "webp", "jpeg", "heif"];
 
 /// Modules that import nothing of `imaging`.
 const LEAVES: [&str; 4] = ["contract", "reduce", "output", "sniff"];

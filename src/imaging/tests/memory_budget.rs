@@ -630,3 +630,175 @@ fn webp_lossless_from_libwebp_12_mp() {
     );
     assert_eq!(m.verdict, Ok((4000, 3000)));
 }
+
+// ---------------------------------------------------------------------------------------------
+// HEIC and AVIF (fixtures by libheif/x265 and libavif/aom: fixtures/images/heif/make_fixtures.py)
+//
+// A HEIF file is refused from its headers when the peak its decode is estimated to need is over
+// the budget, so each accepted file's measured peak is also held to that estimate.
+
+/// Measures `bytes` and checks the measured peak against the decoder's own estimate.
+fn measure_heif(case: &str, pixels: u64, bytes: &[u8], declared: ImageType) -> Measured {
+    let format = if declared == ImageType::Avif {
+        "AVIF"
+    } else {
+        "HEIC"
+    };
+    let m = measure(format, case, pixels, bytes, declared);
+    let estimate = crate::imaging::heif::estimated_peak(bytes);
+    assert!(
+        m.peak as u64 <= estimate,
+        "{case}: peak {} over the estimate of {estimate} it was admitted by",
+        m.peak
+    );
+    m
+}
+
+const HEIC_GRID: &[u8] =
+    include_bytes!("../../../fixtures/images/heif/iphone-grid-4032x3024-irot90.heic");
+const HEIC_LARGE: &[u8] = include_bytes!("../../../fixtures/images/heif/large-4032x3024.heic");
+const AVIF_LARGE: &[u8] = include_bytes!("../../../fixtures/images/heif/large-4032x3024.avif");
+
+#[test]
+fn heic_grid_of_48_tiles_12_mp() {
+    alone!(heic_grid_of_48_tiles_12_mp);
+    let m = measure_heif(
+        "iPhone-like grid, 48 tiles of 512 x 512, 12 MP",
+        4032 * 3024,
+        HEIC_GRID,
+        ImageType::Heic,
+    );
+    assert_eq!(m.verdict, Ok((3024, 4032)));
+    // A row of tiles, not the photo: the strip (4032 x 512 x 3) and one tile's decoder.
+    assert!(m.peak < 24 * MIB, "{}", m.peak);
+}
+
+#[test]
+fn heic_single_image_12_mp() {
+    alone!(heic_single_image_12_mp);
+    let m = measure_heif(
+        "one coded image, 4:2:0, 12 MP",
+        4032 * 3024,
+        HEIC_LARGE,
+        ImageType::Heic,
+    );
+    assert_eq!(m.verdict, Ok((4032, 3024)));
+}
+
+#[test]
+fn avif_single_image_12_mp() {
+    alone!(avif_single_image_12_mp);
+    let m = measure_heif(
+        "one coded image, 8-bit 4:2:0, 12 MP",
+        4032 * 3024,
+        AVIF_LARGE,
+        ImageType::Avif,
+    );
+    assert_eq!(m.verdict, Ok((4032, 3024)));
+}
+
+#[test]
+fn heic_declaring_60000_x_60000_in_a_few_kb_is_refused_from_its_header() {
+    alone!(heic_declaring_60000_x_60000_in_a_few_kb_is_refused_from_its_header);
+    let mut huge = HEIC_LARGE.to_vec();
+    let ispe = huge.windows(4).position(|w| w == b"ispe").unwrap() + 8;
+    huge[ispe..ispe + 4].copy_from_slice(&60_000u32.to_be_bytes());
+    huge[ispe + 4..ispe + 8].copy_from_slice(&60_000u32.to_be_bytes());
+    let m = measure(
+        "HEIC",
+        "ispe of 60000 x 60000 in 17 kB",
+        3_600_000_000,
+        &huge,
+        ImageType::Heic,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}
+
+#[test]
+fn avif_truncated_is_refused_cheaply() {
+    alone!(avif_truncated_is_refused_cheaply);
+    // The coded data cut short: the mdat box now runs past the end of the file.
+    let cut = &AVIF_LARGE[..AVIF_LARGE.len() * 2 / 3];
+    let m = measure(
+        "AVIF",
+        "12 MP header, data cut to two thirds",
+        4032 * 3024,
+        cut,
+        ImageType::Avif,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::Undecodable));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}
+
+#[test]
+fn heic_single_image_claiming_24_mp_is_over_its_budget_from_the_header() {
+    alone!(heic_single_image_claiming_24_mp_is_over_its_budget_from_the_header);
+    // heifer-hevc-dec holds a picture coded as one image whole, at 7 bytes a pixel with its
+    // state in 4:2:0: over 4 B/px + 64 MiB from about 21 MP, refused before decoding.
+    let mut big = HEIC_LARGE.to_vec();
+    let ispe = big.windows(4).position(|w| w == b"ispe").unwrap() + 8;
+    big[ispe..ispe + 4].copy_from_slice(&6000u32.to_be_bytes());
+    big[ispe + 4..ispe + 8].copy_from_slice(&4000u32.to_be_bytes());
+    let m = measure(
+        "HEIC",
+        "one coded image's ispe claiming 6000 x 4000",
+        24_000_000,
+        &big,
+        ImageType::Heic,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}
+
+#[test]
+fn heic_with_alpha() {
+    alone!(heic_with_alpha);
+    let alpha = include_bytes!("../../../fixtures/images/heif/alpha-640x480.heic");
+    let m = measure_heif("alpha plane, 640 x 480", 640 * 480, alpha, ImageType::Heic);
+    assert_eq!(m.verdict, Ok((640, 480)));
+}
+
+#[test]
+fn avif_ten_bit() {
+    alone!(avif_ten_bit);
+    let ten = include_bytes!("../../../fixtures/images/heif/ten-bit-640x480.avif");
+    let m = measure_heif("10-bit 4:2:0, 640 x 480", 640 * 480, ten, ImageType::Avif);
+    assert_eq!(m.verdict, Ok((640, 480)));
+}
+
+#[test]
+fn avif_grid_of_4_tiles() {
+    alone!(avif_grid_of_4_tiles);
+    let grid = include_bytes!("../../../fixtures/images/heif/grid-2x2-avif-1024x768.avif");
+    let m = measure_heif(
+        "grid of 2 x 2 tiles, 1024 x 768",
+        1024 * 768,
+        grid,
+        ImageType::Avif,
+    );
+    assert_eq!(m.verdict, Ok((1024, 768)));
+}
+
+#[test]
+fn heif_grid_declaring_65536_tiles_is_refused_cheaply() {
+    alone!(heif_grid_declaring_65536_tiles_is_refused_cheaply);
+    use crate::imaging::testkit::heif::{Heif, Item, grid_data, ispe};
+    let mut tiles = Heif::new(b"heic", 1);
+    let size = tiles.property(ispe(4096, 4096));
+    tiles.items.push(Item::new(
+        1,
+        b"grid",
+        grid_data(256, 256, 4096, 4096),
+        vec![size],
+    ));
+    let m = measure(
+        "HEIF",
+        "grid declaring 256 x 256 tiles",
+        4096 * 4096,
+        &tiles.build(),
+        ImageType::Heic,
+    );
+    assert_eq!(m.verdict, Err(RejectionReason::TooManyPixels));
+    assert!(m.peak < MIB, "refused before decoding: {}", m.peak);
+}

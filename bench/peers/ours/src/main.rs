@@ -5,7 +5,12 @@
 //! Usage: `image-upload-bench-peers INPUT_DIR RUNS [FILE...]`. Prints JSON `{"ours": {file: median
 //! ms}, "naive": {...}}` on stdout. Naming files times only those, and only ours (for profiling).
 //! With `BENCH_PEERS_CLOCK=cpu`, CPU time instead of wall-clock time.
+//!
+//! An input ours refuses (or panics on: a decoder still being written) is not timed: its entry is
+//! `{"error": why}` and the other inputs are timed as usual. `image` is built without HEIC and AVIF
+//! decoders, so those inputs have no naive entry.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::time::Instant;
 
@@ -84,21 +89,45 @@ fn main() {
         if !only.is_empty() && !only.iter().any(|f| f == file) {
             continue;
         }
-        let image_type = match entry["format"].as_str() {
-            Some("jpeg") => ImageType::Jpeg,
-            Some("png") => ImageType::Png,
-            Some("gif") => ImageType::Gif,
-            Some("webp") => ImageType::Webp,
+        // (declared type, whether the naive `image` build decodes it)
+        let (image_type, naive_decodes) = match entry["format"].as_str() {
+            Some("jpeg") => (ImageType::Jpeg, true),
+            Some("png") => (ImageType::Png, true),
+            Some("gif") => (ImageType::Gif, true),
+            Some("webp") => (ImageType::Webp, true),
+            Some("heic") => (ImageType::Heic, false),
+            Some("avif") => (ImageType::Avif, false),
             other => panic!("unknown format {other:?}"),
         };
         let data = std::fs::read(directory.join(file)).expect("reading an input");
-        let inspected = time(runs, cpu, || {
-            std::hint::black_box(
-                imaging::inspect(&data, image_type, &policy).expect("the input is valid"),
-            );
-        });
-        ours.insert(file.into(), inspected.into());
-        if only.is_empty() {
+        // Once untimed, to report a refusal or a panic instead of timing it.
+        let attempt = catch_unwind(AssertUnwindSafe(|| {
+            imaging::inspect(&data, image_type, &policy)
+        }));
+        let failure = match attempt {
+            Ok(Ok(_)) => None,
+            Ok(Err(reason)) => Some(format!("refused, {}", reason.code())),
+            Err(panic) => Some(format!(
+                "panicked: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("(no message)")
+            )),
+        };
+        if let Some(why) = failure {
+            eprintln!("bench-peers: ours on {file}: {why}");
+            ours.insert(file.into(), serde_json::json!({ "error": why }));
+        } else {
+            let inspected = time(runs, cpu, || {
+                std::hint::black_box(
+                    imaging::inspect(&data, image_type, &policy).expect("the input is valid"),
+                );
+            });
+            ours.insert(file.into(), inspected.into());
+        }
+        if only.is_empty() && naive_decodes {
             let plain = time(runs, cpu, || {
                 std::hint::black_box(naive(&data));
             });

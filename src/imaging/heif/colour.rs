@@ -1,0 +1,274 @@
+//! Decoded samples to 8-bit RGB: the matrix (ITU-T H.273 `matrix_coefficients`: BT.601, BT.709,
+//! BT.2020, identity), full or limited range, any bit depth from 8 to 12, chroma upsampled by
+//! nearest neighbour (the thumbnail's box reduction averages far more than a chroma sample).
+//!
+//! Fixed point, 14 fractional bits: the largest product, a 12-bit chroma difference by its
+//! coefficient, stays far inside `i32`.
+
+use super::error::HeifError;
+use super::picture::{PictureRef, Plane, Samples};
+
+const FRACTION: u32 = 14;
+const ONE: f64 = (1 << FRACTION) as f64;
+
+/// How one picture's samples become RGB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::imaging) struct Converter {
+    identity: bool,
+    y_offset: i32,
+    y_scale: i32,
+    c_offset: i32,
+    /// Chroma difference to R, B and G, each already scaled to 8 bits.
+    r_cr: i32,
+    b_cb: i32,
+    g_cb: i32,
+    g_cr: i32,
+}
+
+impl Converter {
+    /// A converter for `matrix` (H.273 code point) at `bit_depth`, full or limited range.
+    ///
+    /// # Errors
+    /// [`HeifError::Unsupported`] for a matrix that is not one of those above (YCgCo, ICtCp, ...).
+    pub(in crate::imaging) fn new(
+        matrix: u16,
+        full_range: bool,
+        bit_depth: u8,
+    ) -> Result<Self, HeifError> {
+        let (kr, kb) = match matrix {
+            0 => (0.0, 0.0),
+            1 => (0.2126, 0.0722),
+            // Unspecified is read as BT.601, as libheif and libavif read it.
+            2 | 5 | 6 => (0.299, 0.114),
+            4 => (0.30, 0.11),
+            7 => (0.212, 0.087),
+            9 | 10 => (0.2627, 0.0593),
+            _ => return Err(HeifError::Unsupported("a colour matrix")),
+        };
+        let extra = u32::from(bit_depth.saturating_sub(8));
+        let max = f64::from((1u32 << bit_depth) - 1);
+        let (y_offset, y_range, c_range) = if full_range {
+            (0, max, max)
+        } else {
+            (
+                16 << extra,
+                f64::from(219u32 << extra),
+                f64::from(224u32 << extra),
+            )
+        };
+        let c_scale = 255.0 / c_range;
+        let kg = 1.0 - kr - kb;
+        let fixed = |v: f64| (v * ONE).round() as i32;
+        Ok(Self {
+            identity: matrix == 0,
+            y_offset,
+            y_scale: fixed(255.0 / y_range),
+            c_offset: 1 << (bit_depth - 1),
+            r_cr: fixed(2.0 * (1.0 - kr) * c_scale),
+            b_cb: fixed(2.0 * (1.0 - kb) * c_scale),
+            g_cb: if kg > 0.0 {
+                fixed(2.0 * kb * (1.0 - kb) / kg * c_scale)
+            } else {
+                0
+            },
+            g_cr: if kg > 0.0 {
+                fixed(2.0 * kr * (1.0 - kr) / kg * c_scale)
+            } else {
+                0
+            },
+        })
+    }
+
+    /// Converts row `y` of `picture`, columns `x0..x0 + rgb.len() / 3`, into `rgb`.
+    pub(in crate::imaging) fn row(
+        &self,
+        picture: &PictureRef<'_>,
+        y: u32,
+        x0: u32,
+        rgb: &mut [u8],
+    ) {
+        let luma = row_of(&picture.luma, y);
+        let Some([cb, cr]) = picture.chroma_planes else {
+            for (out, x) in rgb.chunks_exact_mut(3).zip(x0..) {
+                out.fill(self.luma(luma.get(x)));
+            }
+            return;
+        };
+        let (sx, sy) = picture.chroma.shifts();
+        let (cb, cr) = (row_of(&cb, y >> sy), row_of(&cr, y >> sy));
+        match (luma, cb, cr) {
+            (Row::Eight(l), Row::Eight(b), Row::Eight(r)) => self.samples(l, b, r, sx, x0, rgb),
+            (Row::Deep(l), Row::Deep(b), Row::Deep(r)) => self.samples(l, b, r, sx, x0, rgb),
+            _ => {
+                for (out, x) in rgb.chunks_exact_mut(3).zip(x0..) {
+                    let cx = x >> sx;
+                    self.pixel(luma.get(x), cb.get(cx), cr.get(cx), out);
+                }
+            }
+        }
+    }
+
+    /// The conversion of one row with its samples' type known: one match per row, not per pixel,
+    /// and pixels that share a chroma sample taken together.
+    fn samples<T: Copy + Into<i32>>(
+        &self,
+        luma: &[T],
+        cb: &[T],
+        cr: &[T],
+        sx: u32,
+        x0: u32,
+        rgb: &mut [u8],
+    ) {
+        let n = rgb.len() / 3;
+        let x0 = x0 as usize;
+        let (Some(luma), Some(&last_cb), Some(&last_cr)) =
+            (luma.get(x0..x0 + n), cb.last(), cr.last())
+        else {
+            return;
+        };
+        if sx == 1 && x0.is_multiple_of(2) {
+            let (cb, cr) = (&cb[x0 / 2..], &cr[x0 / 2..]);
+            for (i, (pair, ys)) in rgb.chunks_mut(6).zip(luma.chunks(2)).enumerate() {
+                let b = cb.get(i).copied().unwrap_or(last_cb).into();
+                let r = cr.get(i).copied().unwrap_or(last_cr).into();
+                for (out, &yv) in pair.chunks_exact_mut(3).zip(ys) {
+                    self.pixel(yv.into(), b, r, out);
+                }
+            }
+            return;
+        }
+        for (i, (out, &yv)) in rgb.chunks_exact_mut(3).zip(luma).enumerate() {
+            let cx = (x0 + i) >> sx;
+            let b = cb.get(cx).copied().unwrap_or(last_cb).into();
+            let r = cr.get(cx).copied().unwrap_or(last_cr).into();
+            self.pixel(yv.into(), b, r, out);
+        }
+    }
+
+    fn luma(&self, y: i32) -> u8 {
+        clamp((y - self.y_offset) * self.y_scale)
+    }
+
+    #[inline(always)]
+    fn pixel(&self, y: i32, cb: i32, cr: i32, out: &mut [u8]) {
+        if self.identity {
+            // GBR: luma carries green, Cb blue and Cr red, all scaled as luma.
+            out[0] = self.luma(cr);
+            out[1] = self.luma(y);
+            out[2] = self.luma(cb);
+            return;
+        }
+        let y = (y - self.y_offset) * self.y_scale;
+        let (cb, cr) = (cb - self.c_offset, cr - self.c_offset);
+        out[0] = clamp(y + cr * self.r_cr);
+        out[1] = clamp(y - cb * self.g_cb - cr * self.g_cr);
+        out[2] = clamp(y + cb * self.b_cb);
+    }
+}
+
+/// A fixed-point value rounded to 8 bits.
+fn clamp(v: i32) -> u8 {
+    ((v + (1 << (FRACTION - 1))) >> FRACTION).clamp(0, 255) as u8
+}
+
+/// The samples of one row of a plane.
+#[derive(Clone, Copy)]
+pub(in crate::imaging) enum Row<'a> {
+    Eight(&'a [u8]),
+    Deep(&'a [u16]),
+}
+
+impl Row<'_> {
+    /// Sample `x`, or the row's last one past its end (a picture's planes are at least as wide as
+    /// the picture; this only guards a chroma column rounded up).
+    fn get(self, x: u32) -> i32 {
+        let x = x as usize;
+        match self {
+            Self::Eight(r) => i32::from(r.get(x).or(r.last()).copied().unwrap_or(0)),
+            Self::Deep(r) => i32::from(r.get(x).or(r.last()).copied().unwrap_or(0)),
+        }
+    }
+}
+
+/// Row `y` of `plane` (its last row past its end).
+pub(in crate::imaging) fn row_of<'a>(plane: &Plane<'a>, y: u32) -> Row<'a> {
+    let y = y.min(plane.height.saturating_sub(1)) as usize;
+    let (start, width) = (y * plane.stride, plane.width as usize);
+    match plane.samples {
+        Samples::Eight(s) => Row::Eight(s.get(start..start + width).unwrap_or(&[])),
+        Samples::Deep(s) => Row::Deep(s.get(start..start + width).unwrap_or(&[])),
+    }
+}
+
+/// Converts row `y` of an alpha picture, columns `x0..x0 + out.len()`, to 8-bit opacity.
+pub(in crate::imaging) fn alpha_row(
+    picture: &PictureRef<'_>,
+    full_range: bool,
+    y: u32,
+    x0: u32,
+    out: &mut [u8],
+) {
+    let converter = Converter {
+        identity: false,
+        ..Converter::new(1, full_range, picture.bit_depth).unwrap_or_else(|_| unreachable!())
+    };
+    let luma = row_of(&picture.luma, y);
+    for (a, x) in out.iter_mut().zip(x0..) {
+        *a = converter.luma(luma.get(x));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imaging::heif::picture::{Chroma, StreamColour};
+
+    fn one_pixel(converter: &Converter, bit_depth: u8, ycc: [u16; 3]) -> [u8; 3] {
+        let plane = |s: &'static [u16]| Plane {
+            samples: Samples::Deep(s),
+            stride: 1,
+            width: 1,
+            height: 1,
+        };
+        let leak = |v: u16| -> &'static [u16] { Box::leak(Box::new([v])) };
+        let picture = PictureRef {
+            width: 1,
+            height: 1,
+            bit_depth,
+            chroma: Chroma::Yuv444,
+            luma: plane(leak(ycc[0])),
+            chroma_planes: Some([plane(leak(ycc[1])), plane(leak(ycc[2]))]),
+            colour: StreamColour {
+                matrix: 1,
+                full_range: true,
+            },
+        };
+        let mut rgb = [0; 3];
+        converter.row(&picture, 0, 0, &mut rgb);
+        rgb
+    }
+
+    #[test]
+    fn primaries_convert_as_the_standards_say() {
+        // BT.601 full range (JPEG's): pure red is Y 76, Cb 85, Cr 255.
+        let bt601 = Converter::new(6, true, 8).unwrap();
+        assert_eq!(one_pixel(&bt601, 8, [76, 85, 255]), [254, 0, 0]);
+        // BT.709 limited range, 10 bits: white is Y 940, grey chroma 512.
+        let bt709 = Converter::new(1, false, 10).unwrap();
+        assert_eq!(one_pixel(&bt709, 10, [940, 512, 512]), [255, 255, 255]);
+        assert_eq!(one_pixel(&bt709, 10, [64, 512, 512]), [0, 0, 0]);
+        // BT.2020 full range, 12 bits: mid grey.
+        let bt2020 = Converter::new(9, true, 12).unwrap();
+        assert_eq!(one_pixel(&bt2020, 12, [2048, 2048, 2048]), [128, 128, 128]);
+        // Identity: G, B, R planes.
+        let gbr = Converter::new(0, true, 8).unwrap();
+        assert_eq!(one_pixel(&gbr, 8, [10, 20, 30]), [30, 10, 20]);
+    }
+
+    #[test]
+    fn matrices_nobody_uses_for_stills_are_refused() {
+        for matrix in [8, 11, 12, 13, 14, 15, 255] {
+            assert!(Converter::new(matrix, true, 8).is_err(), "{matrix}");
+        }
+    }
+}

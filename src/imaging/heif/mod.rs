@@ -1,0 +1,406 @@
+//! HEIF images: HEIC (HEVC-coded, `hvc1`) and AVIF (AV1-coded, `av01`), the photos phones take.
+//!
+//! - `boxes`: ISO BMFF box headers and a bounded field reader; nothing recurses.
+//! - `meta`: the `meta` box (items, locations, references, properties), every count, offset and
+//!   length bounded and checked.
+//! - `image`: what the items mean: the primary image, one coded image or a `grid` of tiles, its
+//!   `auxl` alpha plane and its transforms; every rule that needs no decoding is checked there.
+//! - `hevc` and `av1`: one coded image decoded and lent as a [`picture::PictureRef`].
+//! - `colour`: samples to RGB; `transform`: `irot`/`imir`/`clap` as one crop and one orientation.
+//! - `error`: why a file is refused, one variant per rule.
+//!
+//! The type is decided by the primary item's coding, not by the file's brands: HEVC is
+//! `image/heic` or `image/heif`, AV1 is `image/avif`. Dimensions, tiles and the memory the decode
+//! will need are checked before any pixel is decoded; a grid is decoded a tile at a time into a
+//! strip one row of tiles high, so memory grows with a row of tiles, not with the photo. EXIF
+//! orientation is never read: the file's transforms already say how to show it.
+
+mod av1;
+mod boxes;
+mod colour;
+mod error;
+mod hevc;
+mod image;
+mod meta;
+mod picture;
+mod transform;
+
+use std::borrow::Cow;
+
+use self::colour::{Converter, alpha_row};
+pub(in crate::imaging) use self::error::HeifError;
+use self::hevc::HevcConfig;
+use self::image::{Coded, Coding, Primary, Tiled};
+use self::meta::Meta;
+use self::picture::{Chroma, PictureRef};
+use self::transform::Rect;
+use super::contract::{Reduced, check_budget, check_dimensions, thumbnail_dimensions};
+use super::reduce::{Reducer, over_white};
+use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
+
+/// Bytes per decoded pixel the decoders allocate besides the picture itself (block maps, filter
+/// state, rav1d's per-block data): about 0.6 measured by the memory-budget tests, rounded up.
+const DECODER_BYTES_PER_PIXEL: u64 = 1;
+/// What the pipeline holds besides pictures: the reducer's grid, row buffers.
+const FIXED_BYTES: u64 = 4 << 20;
+
+/// Verifies a HEIC/HEIF/AVIF file and hands over its reduced primary image.
+pub(super) fn decode(
+    bytes: &[u8],
+    declared: ImageType,
+    policy: &ProcessingPolicy,
+) -> Result<Reduced, RejectionReason> {
+    decode_heif(bytes, declared, policy).map_err(RejectionReason::from)
+}
+
+/// [`decode`], refusing with the exact rule a file breaks.
+fn decode_heif(
+    bytes: &[u8],
+    declared: ImageType,
+    policy: &ProcessingPolicy,
+) -> Result<Reduced, HeifError> {
+    let meta = Meta::parse(bytes)?;
+    let primary = Primary::resolve(&meta)?;
+    let accepted = match primary.colour.coding {
+        Coding::Hevc => matches!(declared, ImageType::Heic | ImageType::Heif),
+        Coding::Av1 => declared == ImageType::Avif,
+    };
+    if !accepted {
+        return Err(HeifError::TypeMismatch);
+    }
+    let colour = &primary.colour;
+    check_dimensions(policy, colour.width, colour.height)?;
+    check_dimensions(policy, colour.tile_width, colour.tile_height)?;
+    if let Some(alpha) = &primary.alpha {
+        check_dimensions(policy, alpha.tile_width, alpha.tile_height)?;
+    }
+    let (crop, orientation) = transform::resolve(&primary.transforms, colour.width, colour.height)?;
+    check_budget(
+        colour.width,
+        colour.height,
+        peak_bytes(&primary, crop, bytes.len())?,
+    )?;
+    let alpha = match &primary.alpha {
+        Some(alpha) => Some(decode_alpha(&meta, alpha, crop)?),
+        None => None,
+    };
+    let thumbnail = thumbnail_dimensions(crop.width, crop.height, policy.thumbnail_size);
+    let mut reducer = Reducer::new(crop.width, crop.height, thumbnail);
+    decode_colour(&meta, colour, crop, alpha.as_deref(), &mut reducer)?;
+    Ok(Reduced {
+        pixels: reducer.finish()?,
+        orientation,
+        width: crop.width,
+        height: crop.height,
+    })
+}
+
+/// The primary image's layout as the container parser and item rules read it, without decoding:
+/// what the `heif_container` fuzz target checks its invariants on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub width: u32,
+    pub height: u32,
+    pub tile_width: u32,
+    pub tile_height: u32,
+    pub columns: u32,
+    pub rows: u32,
+    pub tile_ids: Vec<u32>,
+    /// The alpha plane's size, if the image has one.
+    pub alpha: Option<(u32, u32)>,
+    /// Where each tile's data lies in the file (start, end), for a tile stored in the file.
+    pub tile_data: Vec<Option<(usize, usize)>>,
+}
+
+/// Reads the container and resolves the primary image (everything [`decode`] checks before it
+/// decodes, but the limits).
+///
+/// # Errors
+/// The rule the file breaks, as text.
+pub fn layout(bytes: &[u8]) -> Result<Layout, String> {
+    let meta = Meta::parse(bytes).map_err(|e| e.to_string())?;
+    let primary = Primary::resolve(&meta).map_err(|e| e.to_string())?;
+    let colour = primary.colour;
+    let mut tile_data = Vec::new();
+    for tile in &colour.tiles {
+        let data = meta.data(tile.id).map_err(|e| e.to_string())?;
+        tile_data.push(match data {
+            Cow::Borrowed(slice) => {
+                let start = slice.as_ptr() as usize - bytes.as_ptr() as usize;
+                (start <= bytes.len()).then_some((start, start + slice.len()))
+            }
+            Cow::Owned(_) => None,
+        });
+    }
+    Ok(Layout {
+        width: colour.width,
+        height: colour.height,
+        tile_width: colour.tile_width,
+        tile_height: colour.tile_height,
+        columns: colour.columns,
+        rows: colour.rows,
+        tile_ids: colour.tiles.iter().map(|t| t.id).collect(),
+        alpha: primary.alpha.map(|a| (a.width, a.height)),
+        tile_data,
+    })
+}
+
+/// The peak [`decode`] estimates for `bytes` from their headers, for the memory-budget tests to
+/// hold it to what they measure.
+#[cfg(test)]
+pub(in crate::imaging) fn estimated_peak(bytes: &[u8]) -> u64 {
+    let meta = Meta::parse(bytes).expect("a valid file");
+    let primary = Primary::resolve(&meta).expect("a valid file");
+    let (crop, _) = transform::resolve(
+        &primary.transforms,
+        primary.colour.width,
+        primary.colour.height,
+    )
+    .expect("valid transforms");
+    peak_bytes(&primary, crop, bytes.len()).expect("valid configurations")
+}
+
+/// The sampling and depth a coded image's configuration declares.
+fn declared_format(coding: Coding, config: &[u8]) -> Result<(Chroma, u8), HeifError> {
+    match coding {
+        Coding::Hevc => {
+            let config = HevcConfig::parse(config)?;
+            Ok((config.chroma, config.bit_depth))
+        }
+        Coding::Av1 => {
+            let av1c = Av1C::parse(config)?;
+            Ok((av1c.chroma, av1c.bit_depth))
+        }
+    }
+}
+
+/// The memory decoding `primary` needs at its peak, from its headers: one tile's picture (as
+/// its decoder stores it) and decoder state, the data of one tile (and a copy of it), the strip a
+/// row of tiles is converted into, and the alpha plane.
+fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> Result<u64, HeifError> {
+    let tile_bytes = |tiled: &Tiled<'_>| -> Result<u64, HeifError> {
+        let (chroma, depth) = declared_format(tiled.coding, tiled.tiles[0].config)?;
+        let pixels = u64::from(tiled.tile_width) * u64::from(tiled.tile_height);
+        let (sx, sy) = chroma.shifts();
+        let chroma_samples = match chroma {
+            Chroma::Monochrome => 0,
+            _ => {
+                2 * u64::from(tiled.tile_width.div_ceil(1 << sx))
+                    * u64::from(tiled.tile_height.div_ceil(1 << sy))
+            }
+        };
+        // heifer-hevc-dec stores every sample in a u16 and copies the picture once to crop it;
+        // rav1d keeps 8-bit samples in bytes, deeper ones in u16.
+        let sample_bytes = match (tiled.coding, depth) {
+            (Coding::Hevc, _) => 4,
+            (Coding::Av1, 8) => 1,
+            (Coding::Av1, _) => 2,
+        };
+        Ok((pixels + chroma_samples) * sample_bytes + pixels * DECODER_BYTES_PER_PIXEL)
+    };
+    let colour = &primary.colour;
+    let strip = if colour.columns > 1 {
+        u64::from(crop.width) * u64::from(colour.tile_height) * 3
+    } else {
+        0
+    };
+    let mut peak = tile_bytes(colour)? + strip;
+    if let Some(alpha) = &primary.alpha {
+        let plane = u64::from(crop.width) * u64::from(crop.height);
+        peak = peak.max(tile_bytes(alpha)?) + plane;
+    }
+    Ok(peak + 2 * file_len as u64 + FIXED_BYTES)
+}
+
+/// Decodes every tile of `tiled` in raster order, lending each with its position in the image.
+fn each_tile(
+    meta: &Meta<'_>,
+    tiled: &Tiled<'_>,
+    mut use_tile: impl FnMut(u32, u32, &PictureRef<'_>),
+) -> Result<(), HeifError> {
+    let size = (tiled.tile_width, tiled.tile_height);
+    for (i, tile) in tiled.tiles.iter().enumerate() {
+        let i = i as u32;
+        let (x0, y0) = (
+            i % tiled.columns * tiled.tile_width,
+            i / tiled.columns * tiled.tile_height,
+        );
+        let data = meta.data(tile.id)?;
+        decode_coded(tiled.coding, tile, &data, size, |picture| {
+            use_tile(x0, y0, &picture);
+        })?;
+    }
+    Ok(())
+}
+
+/// Decodes one coded image of `size` and lends it to `use_picture`.
+fn decode_coded<R>(
+    coding: Coding,
+    coded: &Coded<'_>,
+    data: &[u8],
+    size: (u32, u32),
+    use_picture: impl FnOnce(PictureRef<'_>) -> R,
+) -> Result<R, HeifError> {
+    let result = match coding {
+        Coding::Hevc => hevc::decode(&HevcConfig::parse(coded.config)?, data, size, use_picture)?,
+        Coding::Av1 => {
+            let av1c = Av1C::parse(coded.config)?;
+            let limits = av1::Av1Limits {
+                max_width: size.0,
+                max_height: size.1,
+            };
+            av1::decode(av1c.config_obus, data, &limits, |picture| {
+                let found = (
+                    picture.width,
+                    picture.height,
+                    picture.chroma,
+                    picture.bit_depth,
+                );
+                if found != (size.0, size.1, av1c.chroma, av1c.bit_depth) {
+                    return Err(HeifError::CodedSizeMismatch);
+                }
+                Ok(use_picture(picture))
+            })
+            .map_err(|_| HeifError::Codec)??
+        }
+    };
+    Ok(result)
+}
+
+/// The alpha plane of `crop`, 8 bits per pixel.
+fn decode_alpha(meta: &Meta<'_>, alpha: &Tiled<'_>, crop: Rect) -> Result<Vec<u8>, HeifError> {
+    let mut plane = vec![0u8; crop.width as usize * crop.height as usize];
+    let full_range = alpha.colour.map(|c| c.full_range);
+    each_tile(meta, alpha, |x0, y0, picture| {
+        let full = full_range.unwrap_or(picture.colour.full_range);
+        for_each_row_in_crop(x0, y0, picture, crop, |y, x_from, x_to| {
+            let at = (y - crop.y) as usize * crop.width as usize;
+            let out = &mut plane[at + (x_from - crop.x) as usize..at + (x_to - crop.x) as usize];
+            alpha_row(picture, full, y - y0, x_from - x0, out);
+        });
+    })?;
+    Ok(plane)
+}
+
+/// Calls `row(y, x_from, x_to)` for each row of the tile at (`x0`, `y0`) inside `crop`, with the
+/// columns of the tile inside it.
+fn for_each_row_in_crop(
+    x0: u32,
+    y0: u32,
+    picture: &PictureRef<'_>,
+    crop: Rect,
+    mut row: impl FnMut(u32, u32, u32),
+) {
+    let x_from = x0.max(crop.x);
+    let x_to = (x0 + picture.width).min(crop.x + crop.width);
+    if x_from >= x_to {
+        return;
+    }
+    let y_from = y0.max(crop.y);
+    let y_to = (y0 + picture.height).min(crop.y + crop.height);
+    for y in y_from..y_to {
+        row(y, x_from, x_to);
+    }
+}
+
+/// Decodes the colour image's tiles into `reducer`, a row of tiles at a time, flattening `alpha`
+/// onto white.
+fn decode_colour(
+    meta: &Meta<'_>,
+    colour: &Tiled<'_>,
+    crop: Rect,
+    alpha: Option<&[u8]>,
+    reducer: &mut Reducer,
+) -> Result<(), HeifError> {
+    let width = crop.width as usize;
+    let strip_rows = colour.tile_height.min(crop.height) as usize;
+    let mut strip = vec![0u8; width * 3 * if colour.columns > 1 { strip_rows } else { 1 }];
+    let mut failure = None;
+    each_tile(meta, colour, |x0, y0, picture| {
+        let (matrix, full_range) = match colour.colour {
+            Some(nclx) => (nclx.matrix, nclx.full_range),
+            None => (u16::from(picture.colour.matrix), picture.colour.full_range),
+        };
+        let converter = match Converter::new(matrix, full_range, picture.bit_depth) {
+            Ok(c) => c,
+            Err(e) => {
+                failure.get_or_insert(e);
+                return;
+            }
+        };
+        let last_column = x0 + colour.tile_width >= colour.width;
+        for_each_row_in_crop(x0, y0, picture, crop, |y, x_from, x_to| {
+            let row = if colour.columns > 1 {
+                (y - y0.max(crop.y)) as usize
+            } else {
+                0
+            };
+            let line = &mut strip[row * width * 3..(row + 1) * width * 3];
+            let out = &mut line[(x_from - crop.x) as usize * 3..(x_to - crop.x) as usize * 3];
+            converter.row(picture, y - y0, x_from - x0, out);
+            if let Some(alpha) = alpha {
+                let at = (y - crop.y) as usize * width + (x_from - crop.x) as usize;
+                for (px, &a) in out.chunks_exact_mut(3).zip(&alpha[at..]) {
+                    for c in px {
+                        *c = over_white(*c, a);
+                    }
+                }
+            }
+            if colour.columns == 1 {
+                reducer.add_row(y - crop.y, line);
+            }
+        });
+        if colour.columns > 1 && last_column {
+            let y_from = y0.max(crop.y);
+            let y_to = (y0 + colour.tile_height).min(crop.y + crop.height);
+            for (row, y) in (y_from..y_to).enumerate() {
+                reducer.add_row(y - crop.y, &strip[row * width * 3..(row + 1) * width * 3]);
+            }
+        }
+    })?;
+    failure.map_or(Ok(()), Err)
+}
+
+/// The AV1 codec configuration record (`av1C`, AV1-ISOBMFF §2.3): the sampling and depth it
+/// declares, and the configuration OBUs that follow it.
+#[derive(Debug, Clone, Copy)]
+struct Av1C<'a> {
+    chroma: Chroma,
+    bit_depth: u8,
+    config_obus: &'a [u8],
+}
+
+impl<'a> Av1C<'a> {
+    fn parse(record: &'a [u8]) -> Result<Self, HeifError> {
+        let [marker, _profile_level, flags, _delay, config_obus @ ..] = record else {
+            return Err(HeifError::Truncated);
+        };
+        if *marker != 0x81 {
+            return Err(HeifError::Malformed("av1C marker or version"));
+        }
+        let (high, twelve, mono) = (flags & 0x40 != 0, flags & 0x20 != 0, flags & 0x10 != 0);
+        let (sx, sy) = (flags & 0x08 != 0, flags & 0x04 != 0);
+        let chroma = match (mono, sx, sy) {
+            (true, _, _) => Chroma::Monochrome,
+            (false, true, true) => Chroma::Yuv420,
+            (false, true, false) => Chroma::Yuv422,
+            (false, false, false) => Chroma::Yuv444,
+            (false, false, true) => return Err(HeifError::Malformed("av1C subsampling")),
+        };
+        let bit_depth = match (high, twelve) {
+            (false, _) => 8,
+            (true, false) => 10,
+            (true, true) => 12,
+        };
+        Ok(Self {
+            chroma,
+            bit_depth,
+            config_obus,
+        })
+    }
+}
+
+#[cfg(test)]
+mod reference_tests;
+#[cfg(test)]
+mod tests;
