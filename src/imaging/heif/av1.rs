@@ -57,9 +57,9 @@ pub(in crate::imaging) fn decode<R>(
     let mut input = ffi::Input::copy_of(config_obus, data)?;
     let mut first = None;
     let mut all_sent = false;
-    // Calls for a picture that gave none since the last send. With two frame contexts, the first
-    // such call after a send only arms the drain (frames may still be decoding on the workers),
-    // so two in a row after the last send mean that all is decoded and taken.
+    // Calls for a picture that gave none since the last send. The first such call after a send
+    // only arms the drain (rav1d drains what it holds on the next call), so two in a row after
+    // the last send mean that all is decoded and taken.
     let mut idle = 0;
     loop {
         if !all_sent {
