@@ -14,7 +14,7 @@ for image in fixtures/images/*.{jpg,png,gif,webp}; do
   cp "$image" "$corpus/inspect/"
 done
 cp fixtures/images/*.jpg "$corpus/jpeg_dc/"
-for image in fixtures/images/heif/*.{heic,avif}; do
+for image in fixtures/images/heif/*.{heic,avif} fixtures/images/heif/av1/*.avif; do
   cp "$image" "$corpus/sniff/"
   cp "$image" "$corpus/inspect/"
   cp "$image" "$corpus/heif_container/"

@@ -45,6 +45,27 @@ impl Converter {
             9 | 10 => (0.2627, 0.0593),
             _ => return Err(HeifError::Unsupported("a colour matrix")),
         };
+        Ok(Self::with_coefficients(
+            kr,
+            kb,
+            matrix == 0,
+            full_range,
+            bit_depth,
+        ))
+    }
+
+    /// A converter of luma alone (an alpha plane's), at `bit_depth`, full or limited range.
+    pub(in crate::imaging) fn luma_only(full_range: bool, bit_depth: u8) -> Self {
+        Self::with_coefficients(0.0, 0.0, false, full_range, bit_depth)
+    }
+
+    fn with_coefficients(
+        kr: f64,
+        kb: f64,
+        identity: bool,
+        full_range: bool,
+        bit_depth: u8,
+    ) -> Self {
         let extra = u32::from(bit_depth.saturating_sub(8));
         let max = f64::from((1u32 << bit_depth) - 1);
         let (y_offset, y_range, c_range) = if full_range {
@@ -59,8 +80,8 @@ impl Converter {
         let c_scale = 255.0 / c_range;
         let kg = 1.0 - kr - kb;
         let fixed = |v: f64| (v * ONE).round() as i32;
-        Ok(Self {
-            identity: matrix == 0,
+        Self {
+            identity,
             y_offset,
             y_scale: fixed(255.0 / y_range),
             c_offset: 1 << (bit_depth - 1),
@@ -76,7 +97,7 @@ impl Converter {
             } else {
                 0
             },
-        })
+        }
     }
 
     /// Converts row `y` of `picture`, columns `x0..x0 + rgb.len() / 3`, into `rgb`.
@@ -96,52 +117,24 @@ impl Converter {
         };
         let (sx, sy) = picture.chroma.shifts();
         let (cb, cr) = (row_of(&cb, y >> sy), row_of(&cr, y >> sy));
-        match (luma, cb, cr) {
-            (Row::Eight(l), Row::Eight(b), Row::Eight(r)) => self.samples(l, b, r, sx, x0, rgb),
-            (Row::Deep(l), Row::Deep(b), Row::Deep(r)) => self.samples(l, b, r, sx, x0, rgb),
-            _ => {
-                for (out, x) in rgb.chunks_exact_mut(3).zip(x0..) {
-                    let cx = x >> sx;
-                    self.pixel(luma.get(x), cb.get(cx), cr.get(cx), out);
-                }
-            }
+        for (out, x) in rgb.chunks_exact_mut(3).zip(x0..) {
+            let cx = x >> sx;
+            self.pixel(luma.get(x), cb.get(cx), cr.get(cx), out);
         }
     }
 
-    /// The conversion of one row with its samples' type known: one match per row, not per pixel,
-    /// and pixels that share a chroma sample taken together.
-    fn samples<T: Copy + Into<i32>>(
+    /// Converts row `y` of `picture`'s luma (an alpha plane's), columns `x0..x0 + out.len()`, to
+    /// 8 bits.
+    pub(in crate::imaging) fn luma_row(
         &self,
-        luma: &[T],
-        cb: &[T],
-        cr: &[T],
-        sx: u32,
+        picture: &PictureRef<'_>,
+        y: u32,
         x0: u32,
-        rgb: &mut [u8],
+        out: &mut [u8],
     ) {
-        let n = rgb.len() / 3;
-        let x0 = x0 as usize;
-        let (Some(luma), Some(&last_cb), Some(&last_cr)) =
-            (luma.get(x0..x0 + n), cb.last(), cr.last())
-        else {
-            return;
-        };
-        if sx == 1 && x0.is_multiple_of(2) {
-            let (cb, cr) = (&cb[x0 / 2..], &cr[x0 / 2..]);
-            for (i, (pair, ys)) in rgb.chunks_mut(6).zip(luma.chunks(2)).enumerate() {
-                let b = cb.get(i).copied().unwrap_or(last_cb).into();
-                let r = cr.get(i).copied().unwrap_or(last_cr).into();
-                for (out, &yv) in pair.chunks_exact_mut(3).zip(ys) {
-                    self.pixel(yv.into(), b, r, out);
-                }
-            }
-            return;
-        }
-        for (i, (out, &yv)) in rgb.chunks_exact_mut(3).zip(luma).enumerate() {
-            let cx = (x0 + i) >> sx;
-            let b = cb.get(cx).copied().unwrap_or(last_cb).into();
-            let r = cr.get(cx).copied().unwrap_or(last_cr).into();
-            self.pixel(yv.into(), b, r, out);
+        let luma = row_of(&picture.luma, y);
+        for (a, x) in out.iter_mut().zip(x0..) {
+            *a = self.luma(luma.get(x));
         }
     }
 
@@ -149,7 +142,6 @@ impl Converter {
         clamp((y - self.y_offset) * self.y_scale)
     }
 
-    #[inline(always)]
     fn pixel(&self, y: i32, cb: i32, cr: i32, out: &mut [u8]) {
         if self.identity {
             // GBR: luma carries green, Cb blue and Cr red, all scaled as luma.
@@ -197,24 +189,6 @@ pub(in crate::imaging) fn row_of<'a>(plane: &Plane<'a>, y: u32) -> Row<'a> {
     match plane.samples {
         Samples::Eight(s) => Row::Eight(s.get(start..start + width).unwrap_or(&[])),
         Samples::Deep(s) => Row::Deep(s.get(start..start + width).unwrap_or(&[])),
-    }
-}
-
-/// Converts row `y` of an alpha picture, columns `x0..x0 + out.len()`, to 8-bit opacity.
-pub(in crate::imaging) fn alpha_row(
-    picture: &PictureRef<'_>,
-    full_range: bool,
-    y: u32,
-    x0: u32,
-    out: &mut [u8],
-) {
-    let converter = Converter {
-        identity: false,
-        ..Converter::new(1, full_range, picture.bit_depth).unwrap_or_else(|_| unreachable!())
-    };
-    let luma = row_of(&picture.luma, y);
-    for (a, x) in out.iter_mut().zip(x0..) {
-        *a = converter.luma(luma.get(x));
     }
 }
 

@@ -6,8 +6,11 @@
 //! grid's geometry against its tiles' `ispe`, tiles referenced once each and never grids
 //! themselves (so a `dimg` cycle cannot be followed), the alpha plane's size against its master.
 
+use super::av1::Av1C;
 use super::error::HeifError;
+use super::hevc::HevcConfig;
 use super::meta::{Clap, Meta, Nclx, Property};
+use super::picture::Chroma;
 
 /// The most tiles a grid may have (256 x 256 is the most its header can declare; an iPhone's
 /// 48 MP photo has 192).
@@ -22,29 +25,63 @@ pub(in crate::imaging) enum Coding {
     Av1,
 }
 
+/// A coded image's decoder configuration (`hvcC` or `av1C`), parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::imaging) enum Config<'a> {
+    Hevc(HevcConfig<'a>),
+    Av1(Av1C<'a>),
+}
+
+impl Config<'_> {
+    pub(in crate::imaging) fn coding(&self) -> Coding {
+        match self {
+            Self::Hevc(_) => Coding::Hevc,
+            Self::Av1(_) => Coding::Av1,
+        }
+    }
+
+    /// The sampling and bit depth the configuration declares (its decoder refuses a picture that
+    /// differs).
+    pub(in crate::imaging) fn format(&self) -> (Chroma, u8) {
+        match self {
+            Self::Hevc(c) => (c.chroma, c.bit_depth),
+            Self::Av1(c) => (c.chroma, c.bit_depth),
+        }
+    }
+}
+
 /// One coded image: a whole image or a tile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::imaging) struct Coded<'a> {
     pub id: u32,
-    /// The `hvcC` or `av1C` body.
-    pub config: &'a [u8],
+    pub config: Config<'a>,
 }
 
 /// An image as tiles: one tile for a coded image, `rows` x `columns` for a grid. The tiles cover
 /// the image; those on the right and bottom edges may reach past it and are cropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(in crate::imaging) struct Tiled<'a> {
-    pub coding: Coding,
     pub width: u32,
     pub height: u32,
     pub tile_width: u32,
     pub tile_height: u32,
     pub columns: u32,
     pub rows: u32,
-    /// In raster order.
+    /// In raster order; never empty, and all of one coding, sampling and bit depth.
     pub tiles: Vec<Coded<'a>>,
     /// The colour description of the image (or, for a grid without one, of its first tile).
     pub colour: Option<Nclx>,
+}
+
+impl Tiled<'_> {
+    pub(in crate::imaging) fn coding(&self) -> Coding {
+        self.tiles[0].config.coding()
+    }
+
+    /// The sampling and bit depth of every tile.
+    pub(in crate::imaging) fn format(&self) -> (Chroma, u8) {
+        self.tiles[0].config.format()
+    }
 }
 
 /// One transform of how the image is shown.
@@ -103,7 +140,7 @@ impl<'a> Primary<'a> {
                 return Err(HeifError::AlphaSizeMismatch);
             }
             // One coding per file: an AVIF never needs the HEVC decoder, nor a HEIC the AV1 one.
-            if plane.coding != colour.coding {
+            if plane.coding() != colour.coding() {
                 return Err(HeifError::BadReference("an alpha plane of another coding"));
             }
             alpha = Some(plane);
@@ -123,9 +160,8 @@ fn tiled<'a>(meta: &Meta<'a>, id: u32) -> Result<Tiled<'a>, HeifError> {
     match &item.kind {
         b"grid" => grid(meta, id),
         _ => {
-            let (coding, coded, width, height) = coded(meta, id)?;
+            let (coded, width, height) = coded(meta, id)?;
             Ok(Tiled {
-                coding,
                 width,
                 height,
                 tile_width: width,
@@ -166,8 +202,8 @@ fn size_of(meta: &Meta<'_>, id: u32) -> Result<(u32, u32), HeifError> {
         .ok_or(HeifError::MissingProperty("ispe"))
 }
 
-/// Item `id` as one coded image: its coding, configuration and `ispe` size.
-fn coded<'a>(meta: &Meta<'a>, id: u32) -> Result<(Coding, Coded<'a>, u32, u32), HeifError> {
+/// Item `id` as one coded image: its parsed configuration and `ispe` size.
+fn coded<'a>(meta: &Meta<'a>, id: u32) -> Result<(Coded<'a>, u32, u32), HeifError> {
     let item = meta.item(id)?;
     let coding = match &item.kind {
         b"hvc1" | b"hev1" => Coding::Hevc,
@@ -178,7 +214,7 @@ fn coded<'a>(meta: &Meta<'a>, id: u32) -> Result<(Coding, Coded<'a>, u32, u32), 
     if item.protected {
         return Err(HeifError::Unsupported("a protected item"));
     }
-    let config = meta
+    let record = meta
         .properties_of(id)?
         .find_map(|(p, _)| match (coding, p) {
             (Coding::Hevc, Property::HevcConfig(c)) | (Coding::Av1, Property::Av1Config(c)) => {
@@ -187,11 +223,15 @@ fn coded<'a>(meta: &Meta<'a>, id: u32) -> Result<(Coding, Coded<'a>, u32, u32), 
             _ => None,
         })
         .ok_or(HeifError::MissingProperty("hvcC or av1C"))?;
+    let config = match coding {
+        Coding::Hevc => Config::Hevc(HevcConfig::parse(record)?),
+        Coding::Av1 => Config::Av1(Av1C::parse(record)?),
+    };
     let (width, height) = size_of(meta, id)?;
     if width == 0 || height == 0 {
         return Err(HeifError::Malformed("an empty ispe"));
     }
-    Ok((coding, Coded { id, config }, width, height))
+    Ok((Coded { id, config }, width, height))
 }
 
 /// A `grid` item (ISO/IEC 23008-12 §6.6.2.3): its header, and its tiles from its `dimg`
@@ -244,19 +284,20 @@ fn grid<'a>(meta: &Meta<'a>, id: u32) -> Result<Tiled<'a>, HeifError> {
         if transformed {
             return Err(HeifError::GridMismatch("a tile with its own transform"));
         }
-        let (coding, coded, w, h) = coded(meta, tile)?;
+        let (coded, w, h) = coded(meta, tile)?;
+        let shape = (coded.config.coding(), coded.config.format(), w, h);
         match first {
-            None => first = Some((coding, w, h)),
-            Some(expected) if expected != (coding, w, h) => {
+            None => first = Some(shape),
+            Some(expected) if expected != shape => {
                 return Err(HeifError::GridMismatch(
-                    "tiles of different sizes or codings",
+                    "tiles of different sizes, codings or formats",
                 ));
             }
             Some(_) => {}
         }
         tiles.push(coded);
     }
-    let (coding, tile_width, tile_height) = first.ok_or(HeifError::Malformed("an empty grid"))?;
+    let (_, _, tile_width, tile_height) = first.ok_or(HeifError::Malformed("an empty grid"))?;
     // The tiles cover the output, and no row or column of them lies wholly outside it.
     let covers = |tile: u32, n: u32, side: u32| {
         let tile = u64::from(tile);
@@ -276,7 +317,6 @@ fn grid<'a>(meta: &Meta<'a>, id: u32) -> Result<Tiled<'a>, HeifError> {
         None => colour_of(meta, tiles[0].id)?,
     };
     Ok(Tiled {
-        coding,
         width,
         height,
         tile_width,

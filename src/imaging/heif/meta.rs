@@ -440,20 +440,19 @@ impl<'a> Meta<'a> {
             .location
             .as_ref()
             .ok_or(HeifError::MissingData)?;
+        // The bytes extents are taken from, and the ranges of them they must lie in.
+        let idat_range;
+        let (source, containers): (&'a [u8], &[(usize, usize)]) = if location.in_idat {
+            let idat = self.idat.ok_or(HeifError::MissingData)?;
+            idat_range = [(0, idat.len())];
+            (idat, &idat_range)
+        } else {
+            (self.file, &self.mdats)
+        };
         let extent = |&(offset, length): &(u64, u64)| -> Result<&'a [u8], HeifError> {
             let offset = usize::try_from(offset).map_err(|_| HeifError::ExtentOutsideData)?;
             let length = usize::try_from(length).map_err(|_| HeifError::ExtentOutsideData)?;
-            let containers: Vec<(usize, usize)> = match self.idat {
-                _ if !location.in_idat => self.mdats.clone(),
-                Some(idat) => vec![(0, idat.len())],
-                None => return Err(HeifError::MissingData),
-            };
-            let source = if location.in_idat {
-                self.idat.unwrap_or(&[])
-            } else {
-                self.file
-            };
-            for (start, end) in containers {
+            for &(start, end) in containers {
                 let within = |from: usize| offset >= start && from <= end;
                 if length == 0 && location.extents.len() == 1 && within(offset) {
                     return Ok(&source[offset..end]);

@@ -27,10 +27,9 @@ mod transform;
 
 use std::borrow::Cow;
 
-use self::colour::{Converter, alpha_row};
+use self::colour::Converter;
 pub(in crate::imaging) use self::error::HeifError;
-use self::hevc::HevcConfig;
-use self::image::{Coded, Coding, Primary, Tiled};
+use self::image::{Coded, Coding, Config, Primary, Tiled};
 use self::meta::Meta;
 use self::picture::{Chroma, PictureRef};
 use self::transform::Rect;
@@ -61,7 +60,7 @@ fn decode_heif(
 ) -> Result<Reduced, HeifError> {
     let meta = Meta::parse(bytes)?;
     let primary = Primary::resolve(&meta)?;
-    let accepted = match primary.colour.coding {
+    let accepted = match primary.colour.coding() {
         Coding::Hevc => matches!(declared, ImageType::Heic | ImageType::Heif),
         Coding::Av1 => declared == ImageType::Avif,
     };
@@ -78,7 +77,7 @@ fn decode_heif(
     check_budget(
         colour.width,
         colour.height,
-        peak_bytes(&primary, crop, bytes.len())?,
+        peak_bytes(&primary, crop, bytes.len()),
     )?;
     let alpha = match &primary.alpha {
         Some(alpha) => Some(decode_alpha(&meta, alpha, crop)?),
@@ -157,29 +156,15 @@ pub(in crate::imaging) fn estimated_peak(bytes: &[u8]) -> u64 {
         primary.colour.height,
     )
     .expect("valid transforms");
-    peak_bytes(&primary, crop, bytes.len()).expect("valid configurations")
-}
-
-/// The sampling and depth a coded image's configuration declares.
-fn declared_format(coding: Coding, config: &[u8]) -> Result<(Chroma, u8), HeifError> {
-    match coding {
-        Coding::Hevc => {
-            let config = HevcConfig::parse(config)?;
-            Ok((config.chroma, config.bit_depth))
-        }
-        Coding::Av1 => {
-            let av1c = Av1C::parse(config)?;
-            Ok((av1c.chroma, av1c.bit_depth))
-        }
-    }
+    peak_bytes(&primary, crop, bytes.len())
 }
 
 /// The memory decoding `primary` needs at its peak, from its headers: one tile's picture (as
 /// its decoder stores it) and decoder state, the data of one tile (and a copy of it), the strip a
 /// row of tiles is converted into, and the alpha plane.
-fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> Result<u64, HeifError> {
-    let tile_bytes = |tiled: &Tiled<'_>| -> Result<u64, HeifError> {
-        let (chroma, depth) = declared_format(tiled.coding, tiled.tiles[0].config)?;
+fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> u64 {
+    let tile_bytes = |tiled: &Tiled<'_>| -> u64 {
+        let (chroma, depth) = tiled.format();
         let pixels = u64::from(tiled.tile_width) * u64::from(tiled.tile_height);
         let (sx, sy) = chroma.shifts();
         let chroma_samples = match chroma {
@@ -191,12 +176,12 @@ fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> Result<u64,
         };
         // heifer-hevc-dec stores every sample in a u16 and copies the picture once to crop it;
         // rav1d keeps 8-bit samples in bytes, deeper ones in u16.
-        let sample_bytes = match (tiled.coding, depth) {
+        let sample_bytes = match (tiled.coding(), depth) {
             (Coding::Hevc, _) => 4,
             (Coding::Av1, 8) => 1,
             (Coding::Av1, _) => 2,
         };
-        Ok((pixels + chroma_samples) * sample_bytes + pixels * DECODER_BYTES_PER_PIXEL)
+        (pixels + chroma_samples) * sample_bytes + pixels * DECODER_BYTES_PER_PIXEL
     };
     let colour = &primary.colour;
     let strip = if colour.columns > 1 {
@@ -204,12 +189,12 @@ fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> Result<u64,
     } else {
         0
     };
-    let mut peak = tile_bytes(colour)? + strip;
+    let mut peak = tile_bytes(colour) + strip;
     if let Some(alpha) = &primary.alpha {
         let plane = u64::from(crop.width) * u64::from(crop.height);
-        peak = peak.max(tile_bytes(alpha)?) + plane;
+        peak = peak.max(tile_bytes(alpha)) + plane;
     }
-    Ok(peak + 2 * file_len as u64 + FIXED_BYTES)
+    peak + 2 * file_len as u64 + FIXED_BYTES
 }
 
 /// Decodes every tile of `tiled` in raster order, lending each with its position in the image.
@@ -226,7 +211,7 @@ fn each_tile(
             i / tiled.columns * tiled.tile_height,
         );
         let data = meta.data(tile.id)?;
-        decode_coded(tiled.coding, tile, &data, size, |picture| {
+        decode_coded(tile, &data, size, |picture| {
             use_tile(x0, y0, &picture);
         })?;
     }
@@ -235,16 +220,14 @@ fn each_tile(
 
 /// Decodes one coded image of `size` and lends it to `use_picture`.
 fn decode_coded<R>(
-    coding: Coding,
     coded: &Coded<'_>,
     data: &[u8],
     size: (u32, u32),
     use_picture: impl FnOnce(PictureRef<'_>) -> R,
 ) -> Result<R, HeifError> {
-    let result = match coding {
-        Coding::Hevc => hevc::decode(&HevcConfig::parse(coded.config)?, data, size, use_picture)?,
-        Coding::Av1 => {
-            let av1c = Av1C::parse(coded.config)?;
+    match &coded.config {
+        Config::Hevc(config) => hevc::decode(config, data, size, use_picture),
+        Config::Av1(av1c) => {
             let limits = av1::Av1Limits {
                 max_width: size.0,
                 max_height: size.1,
@@ -261,10 +244,9 @@ fn decode_coded<R>(
                 }
                 Ok(use_picture(picture))
             })
-            .map_err(|_| HeifError::Codec)??
+            .map_err(|_| HeifError::Codec)?
         }
-    };
-    Ok(result)
+    }
 }
 
 /// The alpha plane of `crop`, 8 bits per pixel.
@@ -273,10 +255,11 @@ fn decode_alpha(meta: &Meta<'_>, alpha: &Tiled<'_>, crop: Rect) -> Result<Vec<u8
     let full_range = alpha.colour.map(|c| c.full_range);
     each_tile(meta, alpha, |x0, y0, picture| {
         let full = full_range.unwrap_or(picture.colour.full_range);
+        let converter = Converter::luma_only(full, picture.bit_depth);
         for_each_row_in_crop(x0, y0, picture, crop, |y, x_from, x_to| {
             let at = (y - crop.y) as usize * crop.width as usize;
             let out = &mut plane[at + (x_from - crop.x) as usize..at + (x_to - crop.x) as usize];
-            alpha_row(picture, full, y - y0, x_from - x0, out);
+            converter.luma_row(picture, y - y0, x_from - x0, out);
         });
     })?;
     Ok(plane)
@@ -359,45 +342,6 @@ fn decode_colour(
         }
     })?;
     failure.map_or(Ok(()), Err)
-}
-
-/// The AV1 codec configuration record (`av1C`, AV1-ISOBMFF §2.3): the sampling and depth it
-/// declares, and the configuration OBUs that follow it.
-#[derive(Debug, Clone, Copy)]
-struct Av1C<'a> {
-    chroma: Chroma,
-    bit_depth: u8,
-    config_obus: &'a [u8],
-}
-
-impl<'a> Av1C<'a> {
-    fn parse(record: &'a [u8]) -> Result<Self, HeifError> {
-        let [marker, _profile_level, flags, _delay, config_obus @ ..] = record else {
-            return Err(HeifError::Truncated);
-        };
-        if *marker != 0x81 {
-            return Err(HeifError::Malformed("av1C marker or version"));
-        }
-        let (high, twelve, mono) = (flags & 0x40 != 0, flags & 0x20 != 0, flags & 0x10 != 0);
-        let (sx, sy) = (flags & 0x08 != 0, flags & 0x04 != 0);
-        let chroma = match (mono, sx, sy) {
-            (true, _, _) => Chroma::Monochrome,
-            (false, true, true) => Chroma::Yuv420,
-            (false, true, false) => Chroma::Yuv422,
-            (false, false, false) => Chroma::Yuv444,
-            (false, false, true) => return Err(HeifError::Malformed("av1C subsampling")),
-        };
-        let bit_depth = match (high, twelve) {
-            (false, _) => 8,
-            (true, false) => 10,
-            (true, true) => 12,
-        };
-        Ok(Self {
-            chroma,
-            bit_depth,
-            config_obus,
-        })
-    }
 }
 
 #[cfg(test)]

@@ -214,7 +214,20 @@ fn hostile_files_are_refused_by_the_rule_they_break() {
     cases.push((
         "tiles of mixed sizes",
         mixed.build(),
-        HeifError::GridMismatch("tiles of different sizes or codings"),
+        HeifError::GridMismatch("tiles of different sizes, codings or formats"),
+    ));
+
+    // One tile whose hvcC declares 4:4:4: the peak is estimated from the first tile's format, so
+    // every tile must share it.
+    let mut formats = grid_of_real_tiles(2, 2, 1000, 1000);
+    let mut chroma_444 = config.clone();
+    chroma_444[16] = 0xFC | 3;
+    let other = formats.property(bx(b"hvcC", &chroma_444));
+    formats.items[3].properties[0] = -other;
+    cases.push((
+        "a tile of another sampling",
+        formats.build(),
+        HeifError::GridMismatch("tiles of different sizes, codings or formats"),
     ));
 
     let mut twice = grid_of_real_tiles(2, 2, 1000, 1000);
