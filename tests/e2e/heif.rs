@@ -187,15 +187,6 @@ async fn a_heic_declared_as_avif_is_rejected_as_a_type_mismatch() {
 
     let id = app.upload("photo.avif", "image/avif", IPHONE_HEIC).await;
 
-    assert_eq!(app.settled_status(&id, SETTLE).await, "REJECTED");
-    let item = app.item(&id).await.unwrap();
-    assert_eq!(item["rejectionReason"].as_s().unwrap(), "TYPE_MISMATCH");
-    assert!(!app.object_exists(&format!("uploads/{id}.avif")).await);
-    assert!(!app.object_exists(&format!("originals/{id}.avif")).await);
-    assert!(!app.object_exists(&format!("thumbnails/{id}.jpg")).await);
-    let (status, body) = app.get_json(&format!("/images/{id}")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "REJECTED");
-    assert_eq!(body["rejectionReason"], "TYPE_MISMATCH");
-    assert!(body.get("url").is_none());
+    app.assert_rejected(&id, "avif", "TYPE_MISMATCH", SETTLE)
+        .await;
 }

@@ -96,16 +96,8 @@ async fn text_declared_as_png_is_rejected_and_its_object_deleted() {
         )
         .await;
 
-    assert_eq!(app.settled_status(&id, SETTLE).await, "REJECTED");
-    let item = app.item(&id).await.unwrap();
-    assert_eq!(item["rejectionReason"].as_s().unwrap(), "TYPE_MISMATCH");
-    assert!(!app.object_exists(&format!("uploads/{id}.png")).await);
-    assert!(!app.object_exists(&format!("thumbnails/{id}.jpg")).await);
-    let (status, body) = app.get_json(&format!("/images/{id}")).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"], "REJECTED");
-    assert_eq!(body["rejectionReason"], "TYPE_MISMATCH");
-    assert!(body.get("url").is_none());
+    app.assert_rejected(&id, "png", "TYPE_MISMATCH", SETTLE)
+        .await;
 }
 
 #[tokio::test]

@@ -283,6 +283,27 @@ impl TestApp {
         }
     }
 
+    /// Waits for the upload `image_id` (uploaded with extension `ext`) to settle, and checks that
+    /// it was rejected for `reason`: in the row and through the API, with no URL, and with none of
+    /// its objects (the upload, a verified original, a thumbnail) left in the bucket.
+    pub async fn assert_rejected(&self, image_id: &str, ext: &str, reason: &str, within: Duration) {
+        assert_eq!(self.settled_status(image_id, within).await, "REJECTED");
+        let item = self.item(image_id).await.unwrap();
+        assert_eq!(item["rejectionReason"].as_s().unwrap(), reason);
+        for key in [
+            format!("uploads/{image_id}.{ext}"),
+            format!("originals/{image_id}.{ext}"),
+            format!("thumbnails/{image_id}.jpg"),
+        ] {
+            assert!(!self.object_exists(&key).await, "{key} is left");
+        }
+        let (status, body) = self.get_json(&format!("/images/{image_id}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(body["status"], "REJECTED");
+        assert_eq!(body["rejectionReason"], reason);
+        assert!(body.get("url").is_none());
+    }
+
     /// Whether the bucket has an object at `key`.
     pub async fn object_exists(&self, key: &str) -> bool {
         match self
