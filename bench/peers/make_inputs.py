@@ -5,8 +5,8 @@ plus per-pixel noise from a fixed seed, what makes photos expensive to entropy-d
 in the formats and JPEG variants the processor meets, and `inputs.json` naming them (file, format, what).
 The HEIC and AVIF inputs are the same photo stand-in resized to 4032 x 3024, the size of an iPhone's
 12 MP photo: the HEIC an iPhone-like grid of 8 x 6 HEVC tiles of 512 x 512 (x265 through pillow-heif,
-the container written by heif_grid.py), the AVIF one 8-bit 4:2:0 image (aom through Pillow's libavif).
-run.sh keeps OUT_DIR while the hash of this script, heif_grid.py and the lock is unchanged.
+the container written by fixtures/images/heif/heif_grid.py), the AVIF one 8-bit 4:2:0 image (aom through Pillow's libavif).
+run.sh keeps OUT_DIR while the hash of this script, fixtures/images/heif/heif_grid.py and the lock is unchanged.
 """
 
 import io
@@ -20,7 +20,8 @@ from pathlib import Path
 import pillow_heif
 from PIL import Image, ImageChops, features
 
-from heif_grid import iphone_like_grid
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "fixtures" / "images" / "heif"))
+from heif_grid import iphone_like_grid  # noqa: E402 (the one HEIF grid writer, shared with the fixtures)
 
 WIDTH, HEIGHT = 4000, 3000
 SEED = 0x2545F491

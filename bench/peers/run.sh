@@ -5,7 +5,7 @@
 # Peers are installed on first use into the tool cache (as infra/tools.sh does): Pillow from PyPI,
 # pinned with hashes in infra/requirements-peers.lock; sharp from npm, pinned by
 # bench/peers/package-lock.json (`npm ci`; libvips comes prebuilt as @img/sharp-libvips-linux-x64).
-# Inputs are made by make_inputs.py (with heif_grid.py) into target/bench-peers/inputs-<hash of the
+# Inputs are made by make_inputs.py (with fixtures/images/heif/heif_grid.py) into target/bench-peers/inputs-<hash of the
 # scripts and the lock>.
 #
 # Environment: BENCH_PEERS_RUNS (default 15), BENCH_PEERS_CPU (the core to pin, default 1),
@@ -35,7 +35,7 @@ if [ ! -f "$sharp_dir/.installed" ]; then
   touch "$sharp_dir/.installed"
 fi
 
-inputs="$out/inputs-$(cat "$here/make_inputs.py" "$here/heif_grid.py" "$root/infra/requirements-peers.lock" | sha256sum | cut -c1-12)"
+inputs="$out/inputs-$(cat "$here/make_inputs.py" "$root/fixtures/images/heif/heif_grid.py" "$root/infra/requirements-peers.lock" | sha256sum | cut -c1-12)"
 if [ ! -f "$inputs/inputs.json" ]; then
   say "making the inputs into $inputs"
   rm -rf "$inputs"
