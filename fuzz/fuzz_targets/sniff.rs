@@ -29,9 +29,8 @@ fn by_signature(bytes: &[u8]) -> Option<ImageType> {
 fn heif_brands(bytes: &[u8]) -> Option<ImageType> {
     let size = u32::from_be_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
     if bytes.get(4..8)? != b"ftyp"
-        || size < 16
-        || size > 1024
-        || size % 4 != 0
+        || !(16..=1024).contains(&size)
+        || !size.is_multiple_of(4)
         || bytes.len() < size
     {
         return None;
