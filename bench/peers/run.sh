@@ -9,7 +9,9 @@
 # scripts and the lock>.
 #
 # Environment: BENCH_PEERS_RUNS (default 15), BENCH_PEERS_CPU (the core to pin, default 1),
-# BENCH_PEERS_CLOCK=cpu to time CPU time instead of wall-clock time (on a machine others are using).
+# BENCH_PEERS_CLOCK=cpu to time CPU time instead of wall-clock time (on a machine others are using),
+# BENCH_PEERS_ROUNDS (default 1): rounds of the three tools one after another, so that a slow spell
+# of a shared machine falls on every tool alike; the table gives the median of the rounds.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -46,12 +48,17 @@ say "building the Rust side (release)"
 cargo build --quiet --release --manifest-path "$here/ours/Cargo.toml" --target-dir "$target/bench-peers-ours"
 ours="$target/bench-peers-ours/release/image-upload-bench-peers"
 
-mkdir -p "$out"
-say "timing ours and naive image ($runs runs each, core $cpu)"
-taskset -c "$cpu" "$ours" "$inputs" "$runs" >"$out/ours.json"
-say "timing Pillow"
-taskset -c "$cpu" "$pillow/python" "$here/pillow_bench.py" "$inputs" "$runs" >"$out/pillow.json"
-say "timing sharp"
-NODE_PATH="$sharp_dir/node_modules" taskset -c "$cpu" node "$here/sharp_bench.js" "$inputs" "$runs" >"$out/sharp.json"
+rounds="${BENCH_PEERS_ROUNDS:-1}"
+mkdir -p "$out/rounds"
+rm -f "$out"/rounds/*.json
+for round in $(seq 1 "$rounds"); do
+  say "round $round of $rounds: timing ours and naive image ($runs runs each, core $cpu)"
+  taskset -c "$cpu" "$ours" "$inputs" "$runs" >"$out/rounds/ours-$round.json"
+  say "round $round of $rounds: timing Pillow"
+  taskset -c "$cpu" "$pillow/python" "$here/pillow_bench.py" "$inputs" "$runs" >"$out/rounds/pillow-$round.json"
+  say "round $round of $rounds: timing sharp"
+  NODE_PATH="$sharp_dir/node_modules" taskset -c "$cpu" node "$here/sharp_bench.js" "$inputs" "$runs" \
+    >"$out/rounds/sharp-$round.json"
+done
 
-"$pillow/python" "$here/table.py" "$inputs" "$out/ours.json" "$out/pillow.json" "$out/sharp.json" "$runs" | tee "$out/table.md"
+"$pillow/python" "$here/table.py" "$inputs" "$out/rounds" "$rounds" "$runs" | tee "$out/table.md"

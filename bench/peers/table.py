@@ -1,6 +1,10 @@
 """Prints the peer bench's markdown table from the inputs' listing and each tool's JSON medians.
 
-Usage: table.py INPUT_DIR OURS_JSON PILLOW_JSON SHARP_JSON RUNS
+Usage: table.py INPUT_DIR ROUNDS_DIR ROUNDS RUNS
+
+ROUNDS_DIR holds ours-R.json, pillow-R.json and sharp-R.json for each round R from 1 to ROUNDS, the
+tools having run one after another in each round. A time is the median of the rounds' medians; a
+ratio is the median of the rounds' ratios, each between two tools of the same round.
 
 A tool that could not read an input has {"error": message} instead of a median: its cell says so and
 the ratio against it is left out; the naive `image` build has no entry for HEIC and AVIF.
@@ -8,8 +12,23 @@ the ratio against it is left out; the naive `image` build has no entry for HEIC 
 
 import json
 import os
+import statistics
 import sys
 from pathlib import Path
+
+
+def combined(rounds: list):
+    """One input's entry over the rounds: the median time, or the first round's error or absence."""
+    if all(isinstance(entry, (int, float)) for entry in rounds):
+        return statistics.median(rounds)
+    return next((entry for entry in rounds if not isinstance(entry, (int, float))), None)
+
+
+def ratio_of_rounds(ours: list, peer: list) -> str:
+    pairs = [(o, p) for o, p in zip(ours, peer) if isinstance(o, (int, float)) and isinstance(p, (int, float))]
+    if not pairs or len(pairs) != len(ours):
+        return "—"
+    return f"{statistics.median(o / p for o, p in pairs):.2f}x"
 
 
 def cell(tool: str, entry) -> str:
@@ -23,22 +42,26 @@ def cell(tool: str, entry) -> str:
     return f"{entry:.1f} ms"
 
 
-def ratio(ours, peer) -> str:
-    if isinstance(ours, (int, float)) and isinstance(peer, (int, float)):
-        return f"{ours / peer:.2f}x"
-    return "—"
-
-
 def main() -> None:
-    directory, ours_file, pillow_file, sharp_file, runs = sys.argv[1:6]
+    directory, rounds_dir, rounds, runs = sys.argv[1:5]
     listing = json.loads((Path(directory) / "inputs.json").read_text())
-    ours_all = json.loads(Path(ours_file).read_text())
-    ours, naive = ours_all["ours"], ours_all["naive"]
-    pillow = json.loads(Path(pillow_file).read_text())
-    vips = json.loads(Path(sharp_file).read_text())
+    numbers = range(1, int(rounds) + 1)
+
+    def load(tool: str, round_number: int) -> dict:
+        return json.loads((Path(rounds_dir) / f"{tool}-{round_number}.json").read_text())
+
+    ours_all = [load("ours", r) for r in numbers]
+    pillow = [load("pillow", r) for r in numbers]
+    vips = [load("sharp", r) for r in numbers]
     clock = "CPU time" if os.environ.get("BENCH_PEERS_CLOCK") == "cpu" else "wall-clock time"
+    over = (
+        f"; {rounds} rounds, the tools one after another in each: times are the medians of the "
+        "rounds, ratios the medians of each round's ratio"
+        if int(rounds) > 1
+        else ""
+    )
     print(
-        f"Medians of {runs} runs ({clock}) on one pinned core, 4000 x 3000 inputs "
+        f"Medians of {runs} runs ({clock}) on one pinned core{over}, 4000 x 3000 inputs "
         "(HEIC and AVIF 4032 x 3024), 256 px JPEG thumbnail each."
     )
     print(
@@ -54,14 +77,17 @@ def main() -> None:
     for entry in listing:
         f = entry["file"]
         size = entry["bytes"] / 1e6
-        o, v, p = ours.get(f), vips.get(f), pillow.get(f)
+        o = [r["ours"].get(f) for r in ours_all]
+        n = [r["naive"].get(f) for r in ours_all]
+        p = [r.get(f) for r in pillow]
+        v = [r.get(f) for r in vips]
         print(
-            f"| {entry['what']} | {size:.1f} MB | {cell('ours', o)} | {cell('sharp', v)} "
-            f"| {cell('pillow', p)} | {cell('naive', naive.get(f))} "
-            f"| {ratio(o, p)} | {ratio(o, v)} |"
+            f"| {entry['what']} | {size:.1f} MB | {cell('ours', combined(o))} "
+            f"| {cell('sharp', combined(v))} | {cell('pillow', combined(p))} "
+            f"| {cell('naive', combined(n))} | {ratio_of_rounds(o, p)} | {ratio_of_rounds(o, v)} |"
         )
     formats = {entry["format"] for entry in listing}
-    for name, decoders in (("Pillow", pillow.get("_decoders", {})), ("libvips", vips.get("_decoders", {}))):
+    for name, decoders in (("Pillow", pillow[0].get("_decoders", {})), ("libvips", vips[0].get("_decoders", {}))):
         used = [f"{kind.upper()}: {what}" for kind, what in decoders.items() if kind in formats]
         if used:
             print(f"\n{name} decoders: " + "; ".join(used) + ".", end="")

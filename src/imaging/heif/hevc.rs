@@ -6,7 +6,7 @@ use heifer_hevc_dec::decoder::{DecodeOptions, decode_picture};
 
 use super::boxes::Reader;
 use super::error::HeifError;
-use super::picture::{Chroma, PictureRef, Plane, Samples, StreamColour};
+use super::picture::{Chroma, LoopFilters, PictureRef, Plane, Samples, StreamColour};
 
 const START_CODE: [u8; 4] = [0, 0, 0, 1];
 
@@ -87,7 +87,8 @@ impl<'a> HevcConfig<'a> {
     }
 }
 
-/// Decodes one HEVC coded image of `width` x `height` (its `ispe`) and lends it to `use_picture`.
+/// Decodes one HEVC coded image of `width` x `height` (its `ispe`), its in-loop filters run or
+/// skipped as `filters` says, and lends it to `use_picture`.
 /// A stream that codes any other size is refused, and the decoder is told the size before it
 /// allocates anything: the size rounded up to whole 64-pixel blocks, as a stream codes a picture
 /// whose sides are not multiples of its block size and crops it (its conformance window).
@@ -95,11 +96,13 @@ pub(in crate::imaging) fn decode<R>(
     config: &HevcConfig<'_>,
     data: &[u8],
     (width, height): (u32, u32),
+    filters: LoopFilters,
     use_picture: impl FnOnce(PictureRef<'_>) -> R,
 ) -> Result<R, HeifError> {
     let stream = config.annex_b(data)?;
     let options = DecodeOptions {
         max_pixels: u64::from(width.next_multiple_of(64)) * u64::from(height.next_multiple_of(64)),
+        skip_loop_filters: filters == LoopFilters::Skip,
         ..DecodeOptions::default()
     };
     let frame = decode_picture(&stream, options).map_err(|_| HeifError::Codec)?;

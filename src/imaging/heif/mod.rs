@@ -12,8 +12,10 @@
 //! The type is decided by the primary item's coding, not by the file's brands: HEVC is
 //! `image/heic` or `image/heif`, AV1 is `image/avif`. Dimensions, tiles and the memory the decode
 //! will need are checked before any pixel is decoded; a grid is decoded a tile at a time into a
-//! strip one row of tiles high, so memory grows with a row of tiles, not with the photo. EXIF
-//! orientation is never read: the file's transforms already say how to show it.
+//! strip one row of tiles high, so memory grows with a row of tiles, not with the photo. For a
+//! thumbnail whose box grid averages 4 x 4 pixels or more, the codecs skip their in-loop filters,
+//! and 4:2:0 goes into the grid as 2 x 2 blocks (decision 0020). EXIF orientation is never read:
+//! the file's transforms already say how to show it.
 
 mod av1;
 mod boxes;
@@ -31,7 +33,7 @@ use self::colour::Converter;
 pub(in crate::imaging) use self::error::HeifError;
 use self::image::{Coded, Coding, Config, Primary, Tiled};
 use self::meta::Meta;
-use self::picture::{Chroma, PictureRef};
+use self::picture::{Chroma, LoopFilters, PictureRef};
 use self::transform::Rect;
 use super::contract::{Reduced, check_budget, check_dimensions, thumbnail_dimensions};
 use super::reduce::{Reducer, over_white};
@@ -79,13 +81,14 @@ fn decode_heif(
         colour.height,
         peak_bytes(&primary, crop, bytes.len()),
     )?;
-    let alpha = match &primary.alpha {
-        Some(alpha) => Some(decode_alpha(&meta, alpha, crop)?),
-        None => None,
-    };
     let thumbnail = thumbnail_dimensions(crop.width, crop.height, policy.thumbnail_size);
     let mut reducer = Reducer::new(crop.width, crop.height, thumbnail);
-    decode_colour(&meta, colour, crop, alpha.as_deref(), &mut reducer)?;
+    let filters = LoopFilters::for_box(reducer.factor());
+    let alpha = match &primary.alpha {
+        Some(alpha) => Some(decode_alpha(&meta, alpha, crop, filters)?),
+        None => None,
+    };
+    decode_colour(&meta, colour, crop, alpha.as_deref(), filters, &mut reducer)?;
     Ok(Reduced {
         pixels: reducer.finish()?,
         orientation,
@@ -201,6 +204,7 @@ fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> u64 {
 fn each_tile(
     meta: &Meta<'_>,
     tiled: &Tiled<'_>,
+    filters: LoopFilters,
     mut use_tile: impl FnMut(u32, u32, &PictureRef<'_>),
 ) -> Result<(), HeifError> {
     let size = (tiled.tile_width, tiled.tile_height);
@@ -211,7 +215,7 @@ fn each_tile(
             i / tiled.columns * tiled.tile_height,
         );
         let data = meta.data(tile.id)?;
-        decode_coded(tile, &data, size, |picture| {
+        decode_coded(tile, &data, size, filters, |picture| {
             use_tile(x0, y0, &picture);
         })?;
     }
@@ -223,16 +227,17 @@ fn decode_coded<R>(
     coded: &Coded<'_>,
     data: &[u8],
     size: (u32, u32),
+    filters: LoopFilters,
     use_picture: impl FnOnce(PictureRef<'_>) -> R,
 ) -> Result<R, HeifError> {
     match &coded.config {
-        Config::Hevc(config) => hevc::decode(config, data, size, use_picture),
+        Config::Hevc(config) => hevc::decode(config, data, size, filters, use_picture),
         Config::Av1(av1c) => {
             let limits = av1::Av1Limits {
                 max_width: size.0,
                 max_height: size.1,
             };
-            av1::decode(av1c.config_obus, data, &limits, |picture| {
+            av1::decode(av1c.config_obus, data, &limits, filters, |picture| {
                 let found = (
                     picture.width,
                     picture.height,
@@ -250,13 +255,18 @@ fn decode_coded<R>(
 }
 
 /// The alpha plane of `crop`, 8 bits per pixel.
-fn decode_alpha(meta: &Meta<'_>, alpha: &Tiled<'_>, crop: Rect) -> Result<Vec<u8>, HeifError> {
+fn decode_alpha(
+    meta: &Meta<'_>,
+    alpha: &Tiled<'_>,
+    crop: Rect,
+    filters: LoopFilters,
+) -> Result<Vec<u8>, HeifError> {
     let mut plane = vec![0u8; crop.width as usize * crop.height as usize];
     let full_range = alpha.colour.map(|c| c.full_range);
-    each_tile(meta, alpha, |x0, y0, picture| {
+    each_tile(meta, alpha, filters, |x0, y0, picture| {
         let full = full_range.unwrap_or(picture.colour.full_range);
         let converter = Converter::luma_only(full, picture.bit_depth);
-        for_each_row_in_crop(x0, y0, picture, crop, |y, x_from, x_to| {
+        for_each_row_in_crop(x0, y0, picture, crop, 1, |y, x_from, x_to| {
             let at = (y - crop.y) as usize * crop.width as usize;
             let out = &mut plane[at + (x_from - crop.x) as usize..at + (x_to - crop.x) as usize];
             converter.luma_row(picture, y - y0, x_from - x0, out);
@@ -265,13 +275,14 @@ fn decode_alpha(meta: &Meta<'_>, alpha: &Tiled<'_>, crop: Rect) -> Result<Vec<u8
     Ok(plane)
 }
 
-/// Calls `row(y, x_from, x_to)` for each row of the tile at (`x0`, `y0`) inside `crop`, with the
-/// columns of the tile inside it.
+/// Calls `row(y, x_from, x_to)` for each `step`-th row of the tile at (`x0`, `y0`) inside `crop`,
+/// from its first, with the columns of the tile inside it.
 fn for_each_row_in_crop(
     x0: u32,
     y0: u32,
     picture: &PictureRef<'_>,
     crop: Rect,
+    step: u32,
     mut row: impl FnMut(u32, u32, u32),
 ) {
     let x_from = x0.max(crop.x);
@@ -281,25 +292,48 @@ fn for_each_row_in_crop(
     }
     let y_from = y0.max(crop.y);
     let y_to = (y0 + picture.height).min(crop.y + crop.height);
-    for y in y_from..y_to {
+    for y in (y_from..y_to).step_by(step as usize) {
         row(y, x_from, x_to);
     }
 }
 
 /// Decodes the colour image's tiles into `reducer`, a row of tiles at a time, flattening `alpha`
-/// onto white.
+/// onto white. A 4:2:0 image that has no alpha and is reduced by a box of 2 or more goes in as
+/// 2 x 2 blocks of one colour each ([`Converter::block_row`]), when its crop and tiles do not cut
+/// a block.
 fn decode_colour(
     meta: &Meta<'_>,
     colour: &Tiled<'_>,
     crop: Rect,
     alpha: Option<&[u8]>,
+    filters: LoopFilters,
     reducer: &mut Reducer,
 ) -> Result<(), HeifError> {
-    let width = crop.width as usize;
-    let strip_rows = colour.tile_height.min(crop.height) as usize;
-    let mut strip = vec![0u8; width * 3 * if colour.columns > 1 { strip_rows } else { 1 }];
+    let even = |v: u32| v.is_multiple_of(2);
+    let blocks = alpha.is_none()
+        && colour.format().0 == Chroma::Yuv420
+        && reducer.factor() >= 2
+        && even(crop.x)
+        && even(crop.y)
+        && (colour.tiles.len() == 1 || (even(colour.tile_width) && even(colour.tile_height)));
+    // Rows of the image (or of blocks) per line, and one line's bytes.
+    let step = if blocks { 2 } else { 1 };
+    let line_len = crop.width.div_ceil(step) as usize * 3;
+    let strip_lines = if colour.columns > 1 {
+        colour.tile_height.min(crop.height).div_ceil(step) as usize
+    } else {
+        1
+    };
+    let mut strip = vec![0u8; line_len * strip_lines];
+    let add = |reducer: &mut Reducer, y: u32, line: &[u8]| {
+        if blocks {
+            reducer.add_block_row(y, line);
+        } else {
+            reducer.add_row(y, line);
+        }
+    };
     let mut failure = None;
-    each_tile(meta, colour, |x0, y0, picture| {
+    each_tile(meta, colour, filters, |x0, y0, picture| {
         let (matrix, full_range) = match colour.colour {
             Some(nclx) => (nclx.matrix, nclx.full_range),
             None => (u16::from(picture.colour.matrix), picture.colour.full_range),
@@ -311,33 +345,41 @@ fn decode_colour(
                 return;
             }
         };
-        let last_column = x0 + colour.tile_width >= colour.width;
-        for_each_row_in_crop(x0, y0, picture, crop, |y, x_from, x_to| {
-            let row = if colour.columns > 1 {
-                (y - y0.max(crop.y)) as usize
+        let y_first = y0.max(crop.y);
+        let y_last = (y0 + picture.height).min(crop.y + crop.height) - 1;
+        for_each_row_in_crop(x0, y0, picture, crop, step, |y, x_from, x_to| {
+            let line = if colour.columns > 1 {
+                ((y - y_first) / step) as usize
             } else {
                 0
             };
-            let line = &mut strip[row * width * 3..(row + 1) * width * 3];
-            let out = &mut line[(x_from - crop.x) as usize * 3..(x_to - crop.x) as usize * 3];
-            converter.row(picture, y - y0, x_from - x0, out);
-            if let Some(alpha) = alpha {
-                let at = (y - crop.y) as usize * width + (x_from - crop.x) as usize;
-                for (px, &a) in out.chunks_exact_mut(3).zip(&alpha[at..]) {
-                    for c in px {
-                        *c = over_white(*c, a);
+            let line = &mut strip[line * line_len..(line + 1) * line_len];
+            let (from, to) = (x_from - crop.x, x_to - crop.x);
+            if blocks {
+                let out = &mut line[(from / 2) as usize * 3..to.div_ceil(2) as usize * 3];
+                let rows = (y - y0, (y + 1).min(y_last) - y0);
+                converter.block_row(picture, rows, (x_from - x0, x_to - x0), out);
+            } else {
+                let out = &mut line[from as usize * 3..to as usize * 3];
+                converter.row(picture, y - y0, x_from - x0, out);
+                if let Some(alpha) = alpha {
+                    let at = (y - crop.y) as usize * crop.width as usize + from as usize;
+                    for (px, &a) in out.chunks_exact_mut(3).zip(&alpha[at..]) {
+                        for c in px {
+                            *c = over_white(*c, a);
+                        }
                     }
                 }
             }
             if colour.columns == 1 {
-                reducer.add_row(y - crop.y, line);
+                add(reducer, y - crop.y, line);
             }
         });
-        if colour.columns > 1 && last_column {
-            let y_from = y0.max(crop.y);
-            let y_to = (y0 + colour.tile_height).min(crop.y + crop.height);
-            for (row, y) in (y_from..y_to).enumerate() {
-                reducer.add_row(y - crop.y, &strip[row * width * 3..(row + 1) * width * 3]);
+        let last_column = x0 + colour.tile_width >= colour.width;
+        if colour.columns > 1 && last_column && y_first <= y_last {
+            let lines = strip.chunks_exact(line_len);
+            for (y, line) in (y_first..=y_last).step_by(step as usize).zip(lines) {
+                add(reducer, y - crop.y, line);
             }
         }
     })?;

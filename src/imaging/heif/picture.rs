@@ -5,6 +5,31 @@
 //! pixels, so no copy of a full-size picture is ever made: the caller converts it to RGB rows
 //! while the decoder still holds it, and the decoder's buffers are freed when the closure returns.
 
+/// Whether a codec runs its in-loop filters (HEVC's deblocking and SAO), which smooth block edges
+/// and correct sample values by a few levels. Every syntax element is parsed and checked either
+/// way, so skipping them changes pixels slightly and never whether a stream decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::imaging) enum LoopFilters {
+    Apply,
+    /// For a picture reduced by a box of [`LoopFilters::SKIPPED_FROM_BOX`] or more a side, where
+    /// what the filters change is averaged away.
+    Skip,
+}
+
+impl LoopFilters {
+    /// The smallest box side (image pixels per thumbnail grid cell) that skips the filters.
+    pub(in crate::imaging) const SKIPPED_FROM_BOX: u32 = 4;
+
+    /// The filters for a picture reduced by a box of `factor` pixels a side.
+    pub(in crate::imaging) fn for_box(factor: u32) -> Self {
+        if factor >= Self::SKIPPED_FROM_BOX {
+            Self::Skip
+        } else {
+            Self::Apply
+        }
+    }
+}
+
 /// How the two chroma planes are sampled against the luma plane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::imaging) enum Chroma {

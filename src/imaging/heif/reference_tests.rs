@@ -56,15 +56,16 @@ const AVIF: [Fixture; 8] = [
 /// The largest mean absolute difference allowed in any channel (0-255 scale).
 ///
 /// Measured on the HEIC fixtures (mean |diff| R, G, B; p99 R, G, B; bias, ours minus reference,
-/// within +-0.05 in every channel of every file):
+/// within +-0.15 in every channel of every file). The two 12 MP ones are thumbnailed without the
+/// in-loop filters and by 2 x 2 blocks (decision 0020), which moves them by 0.07 at most:
 ///
 /// | fixture | mean | p99 |
 /// |---|---|---|
-/// | iphone-grid-4032x3024-irot90 | 1.74 1.22 1.90 | 12 8 13 |
+/// | iphone-grid-4032x3024-irot90 | 1.77 1.27 1.95 | 12 8 13 |
 /// | odd-1002x750 | 1.42 1.09 1.59 | 11 8 11 |
 /// | alpha-640x480 | 1.45 1.08 1.40 | 9 7 9 |
 /// | photo-420-640x480 | 1.76 1.22 2.18 | 12 8 14 |
-/// | large-4032x3024 | 1.55 1.17 1.82 | 11 8 13 |
+/// | large-4032x3024 | 1.62 1.23 1.86 | 11 9 13 |
 ///
 /// Probably most of it is our JPEG (quality 80): the references through Pillow's JPEG at 80
 /// alone are further off (mean 1.3-3.4, p99 9-26). The bounds are 1.5 times the worst (2.18,

@@ -5,9 +5,12 @@
 use image::{ImageFormat, RgbImage};
 
 use super::meta::{Meta, Property};
+use super::picture::LoopFilters;
 use super::{HeifError, decode_heif};
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
+use crate::imaging::contract::thumbnail_dimensions;
 use crate::imaging::inspect;
+use crate::imaging::reduce::Reducer;
 use crate::imaging::testkit::heif::{
     Heif, Item, auxc_alpha, bx, clap, grid_data, imir, irot, ispe,
 };
@@ -491,4 +494,85 @@ fn transforms_apply_in_the_order_ipma_lists_them() {
     mirrored.items[2].properties.extend([-turn, -flip]);
     let inspected = inspect(&mirrored.build(), ImageType::Heic, &policy()).unwrap();
     assert_eq!((inspected.width, inspected.height), (500, 1000));
+}
+
+/// The verdict on `file` thumbnailed at `thumbnail_size` px.
+fn verdict_at(file: &[u8], declared: ImageType, thumbnail_size: u32) -> Result<(), HeifError> {
+    let policy = ProcessingPolicy {
+        thumbnail_size,
+        ..policy()
+    };
+    decode_heif(file, declared, &policy).map(|_| ())
+}
+
+/// Asserts that `files`, images of `size`, get the same verdicts with the in-loop filters run (a
+/// 256 px thumbnail of a small image) and skipped (a thumbnail of `skipping_size` px), and that
+/// some are accepted and some refused.
+fn assert_filters_change_no_verdict(
+    files: &[Vec<u8>],
+    declared: ImageType,
+    (width, height): (u32, u32),
+    skipping_size: u32,
+) {
+    let filters = |size| {
+        let reducer = Reducer::new(width, height, thumbnail_dimensions(width, height, size));
+        LoopFilters::for_box(reducer.factor())
+    };
+    assert_eq!(filters(256), LoopFilters::Apply);
+    assert_eq!(filters(skipping_size), LoopFilters::Skip);
+    let mut refused = 0;
+    for (i, file) in files.iter().enumerate() {
+        let filtered = verdict_at(file, declared, 256);
+        assert_eq!(
+            filtered,
+            verdict_at(file, declared, skipping_size),
+            "variant {i} of {declared}"
+        );
+        refused += usize::from(filtered.is_err());
+    }
+    assert!(
+        refused > 0 && refused < files.len(),
+        "{refused} of {} refused",
+        files.len()
+    );
+}
+
+#[test]
+fn skipping_the_in_loop_filters_changes_no_verdict() {
+    // HEVC: one real 512 x 512 tile as the whole image, its slice cut (the length prefix saying
+    // so) or a byte of it changed, at places spread over the slice.
+    let (config, data) = real_tile();
+    let nal = &data[4..];
+    let file = |data: Vec<u8>| {
+        let mut heif = Heif::new(b"heic", 1);
+        let hvcc = heif.property(bx(b"hvcC", &config));
+        let size = heif.property(ispe(512, 512));
+        heif.items
+            .push(Item::new(1, b"hvc1", data, vec![-hvcc, size]));
+        heif.build()
+    };
+    let mut files = vec![file(data.clone())];
+    for k in 1..8 {
+        let cut = nal.len() * k / 8;
+        files.push(file(
+            [&(cut as u32).to_be_bytes()[..], &nal[..cut]].concat(),
+        ));
+    }
+    for k in 0..24 {
+        let mut damaged = data.clone();
+        damaged[4 + 2 + (nal.len() - 2) * k / 24] ^= 0x5A;
+        files.push(file(damaged));
+    }
+    assert_filters_change_no_verdict(&files, ImageType::Heic, (512, 512), 64);
+
+    // AV1: a 35 x 21 image (a 4 px thumbnail has a box of 4), a byte of its item data changed.
+    let avif: &[u8] = include_bytes!("../../../fixtures/images/heif/av1/yuv420-8bit-35x21.avif");
+    let mdat = find(avif, b"mdat") + 4;
+    let mut files = vec![avif.to_vec()];
+    for k in 0..24 {
+        let mut damaged = avif.to_vec();
+        damaged[mdat + (avif.len() - mdat) * k / 24] ^= 0x5A;
+        files.push(damaged);
+    }
+    assert_filters_change_no_verdict(&files, ImageType::Avif, (35, 21), 4);
 }

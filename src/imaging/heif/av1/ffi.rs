@@ -7,7 +7,9 @@ use std::ptr::NonNull;
 
 use rav1d::Dav1dResult;
 use rav1d::include::dav1d::data::Dav1dData;
-use rav1d::include::dav1d::dav1d::{Dav1dContext, Dav1dLogger, Dav1dSettings};
+use rav1d::include::dav1d::dav1d::{
+    DAV1D_INLOOPFILTER_ALL, DAV1D_INLOOPFILTER_NONE, Dav1dContext, Dav1dLogger, Dav1dSettings,
+};
 use rav1d::include::dav1d::headers::{
     DAV1D_PIXEL_LAYOUT_I400, DAV1D_PIXEL_LAYOUT_I420, DAV1D_PIXEL_LAYOUT_I422,
     DAV1D_PIXEL_LAYOUT_I444,
@@ -19,7 +21,7 @@ use rav1d::src::lib::{
 };
 use rav1d::src::send_sync_non_null::SendSyncNonNull;
 
-use super::{Av1Error, Chroma, PictureRef, Plane, Samples, StreamColour, picture_ref};
+use super::{Av1Error, Chroma, LoopFilters, PictureRef, Plane, Samples, StreamColour, picture_ref};
 
 /// `ERANGE`, rav1d's error for a frame over `frame_size_limit` (34 on Linux, macOS and BSD).
 const ERANGE: i32 = 34;
@@ -60,7 +62,7 @@ fn outcome(result: Dav1dResult) -> Result<Done, Av1Error> {
 pub(super) struct Decoder(Option<Dav1dContext>);
 
 impl Decoder {
-    pub(super) fn open(frame_size_limit: u32) -> Result<Self, Av1Error> {
+    pub(super) fn open(frame_size_limit: u32, filters: LoopFilters) -> Result<Self, Av1Error> {
         let mut settings = MaybeUninit::<Dav1dSettings>::uninit();
         // SAFETY: `dav1d_default_settings` writes a whole `Dav1dSettings` through the pointer,
         // which is valid for that write; after it the value is initialised.
@@ -74,6 +76,10 @@ impl Decoder {
         settings.operating_point = 0;
         settings.all_layers = 0;
         settings.frame_size_limit = frame_size_limit;
+        settings.inloop_filters = match filters {
+            LoopFilters::Apply => DAV1D_INLOOPFILTER_ALL,
+            LoopFilters::Skip => DAV1D_INLOOPFILTER_NONE,
+        };
         // SAFETY: a logger without a callback has nothing for rav1d to call: logging is off.
         settings.logger = unsafe { Dav1dLogger::new(None, None) };
         let mut decoder = Self(None);

@@ -14,7 +14,7 @@
 //! them when dropped, whatever path the decoding took, and the one place the planes are borrowed.
 
 use super::error::HeifError;
-use super::picture::{Chroma, PictureRef, Plane, Samples, StreamColour};
+use super::picture::{Chroma, LoopFilters, PictureRef, Plane, Samples, StreamColour};
 
 /// The AV1 codec configuration record (`av1C`, AV1-ISOBMFF §2.3): the sampling and depth it
 /// declares, and the configuration OBUs that follow it.
@@ -75,13 +75,15 @@ pub(in crate::imaging) enum Av1Error {
     TooLarge,
 }
 
-/// Decodes the AV1 data of one item (low-overhead OBUs, after the `av1C` box's `configOBUs`) and
+/// Decodes the AV1 data of one item (low-overhead OBUs, after the `av1C` box's `configOBUs`), its
+/// in-loop filters (deblocking, CDEF, loop restoration) run or skipped as `filters` says, and
 /// lends its picture to `use_picture`. The stream must decode without error to its end and show at
 /// least one frame; the first shown is the item's picture.
 pub(in crate::imaging) fn decode<R>(
     config_obus: &[u8],
     data: &[u8],
     limits: &Av1Limits,
+    filters: LoopFilters,
     use_picture: impl FnOnce(PictureRef<'_>) -> R,
 ) -> Result<R, Av1Error> {
     if limits.max_width == 0 || limits.max_height == 0 {
@@ -93,7 +95,7 @@ pub(in crate::imaging) fn decode<R>(
     // rav1d compares width * height with this; the sides are checked on the picture below.
     // Saturating, as 0 would mean no limit (and AV1 frames have at most 2^32 samples anyway).
     let frame_size_limit = limits.max_width.saturating_mul(limits.max_height);
-    let decoder = ffi::Decoder::open(frame_size_limit)?;
+    let decoder = ffi::Decoder::open(frame_size_limit, filters)?;
     let mut input = ffi::Input::copy_of(config_obus, data)?;
     let mut first = None;
     let mut all_sent = false;
@@ -275,7 +277,7 @@ mod tests {
     /// Decodes a fixture and returns its format and its planes' hashes.
     fn decoded(file: &[u8]) -> (u8, Chroma, StreamColour, Vec<u64>) {
         let (config, data) = fixture(file);
-        decode(&config, &data, &SMALL, |p| {
+        decode(&config, &data, &SMALL, LoopFilters::Apply, |p| {
             assert_eq!((p.width, p.height), (35, 21));
             assert_eq!((p.luma.width, p.luma.height), (35, 21));
             let mut hashes = vec![plane_hash(&p.luma)];
@@ -366,10 +368,12 @@ mod tests {
         let (config, data) = fixture(YUV420_8);
         assert!(config.is_empty());
         let (sequence_header, frame) = split_sequence_header(&data);
-        let luma = decode(&sequence_header, &frame, &SMALL, |p| plane_hash(&p.luma));
+        let luma = decode(&sequence_header, &frame, &SMALL, LoopFilters::Apply, |p| {
+            plane_hash(&p.luma)
+        });
         assert_eq!(luma, Ok(YUV420_8_HASHES[0]));
         assert_eq!(
-            decode(&[], &frame, &SMALL, |_| ()),
+            decode(&[], &frame, &SMALL, LoopFilters::Apply, |_| ()),
             Err(Av1Error::Undecodable)
         );
     }
@@ -377,11 +381,14 @@ mod tests {
     #[test]
     fn empty_data_is_undecodable() {
         let (sequence_header, _) = split_sequence_header(&fixture(YUV420_8).1);
-        let result = decode(&sequence_header, &[], &SMALL, |_| ());
+        let result = decode(&sequence_header, &[], &SMALL, LoopFilters::Apply, |_| ());
         assert_eq!(result, Err(Av1Error::Undecodable));
-        assert_eq!(decode(&[], &[], &SMALL, |_| ()), Err(Av1Error::Undecodable));
+        assert_eq!(
+            decode(&[], &[], &SMALL, LoopFilters::Apply, |_| ()),
+            Err(Av1Error::Undecodable)
+        );
         // A sequence header alone decodes without error, but shows no frame.
-        let result = decode(&[], &sequence_header, &SMALL, |_| ());
+        let result = decode(&[], &sequence_header, &SMALL, LoopFilters::Apply, |_| ());
         assert_eq!(result, Err(Av1Error::Undecodable));
     }
 
@@ -390,7 +397,7 @@ mod tests {
         for file in [YUV420_8, YUV420_10, MONO_8, GRAIN_420_8] {
             let (config, data) = fixture(file);
             for len in 0..data.len() {
-                let result = decode(&config, &data[..len], &SMALL, |_| ());
+                let result = decode(&config, &data[..len], &SMALL, LoopFilters::Apply, |_| ());
                 assert_eq!(
                     result,
                     Err(Av1Error::Undecodable),
@@ -421,12 +428,14 @@ mod tests {
         for seed in 0..200 {
             let garbage = random_bytes(seed, 1 + (seed as usize * 37) % 2000);
             assert_eq!(
-                decode(&[], &garbage, &SMALL, |_| ()),
+                decode(&[], &garbage, &SMALL, LoopFilters::Apply, |_| ()),
                 Err(Av1Error::Undecodable)
             );
             // After a valid sequence header, random bytes are now and then a frame that AV1's
             // arithmetic decoding takes as well as any: a picture, but within the limits.
-            if let Ok(size) = decode(&config, &garbage, &SMALL, |p| (p.width, p.height)) {
+            if let Ok(size) = decode(&config, &garbage, &SMALL, LoopFilters::Apply, |p| {
+                (p.width, p.height)
+            }) {
                 assert!(size.0 <= 35 && size.1 <= 21, "seed {seed}");
                 pictures += 1;
             }
@@ -453,7 +462,7 @@ mod tests {
                     damaged[at] ^= 1 << (pair[0] % 8);
                 }
                 // Damage to coefficients can decode to other pixels; anything else is refused.
-                let _ = decode(&config, &damaged, &SMALL, |p| {
+                let _ = decode(&config, &damaged, &SMALL, LoopFilters::Apply, |p| {
                     assert!(p.width <= 35 && p.height <= 21);
                     plane_hash(&p.luma)
                 });
@@ -466,12 +475,14 @@ mod tests {
         let (config, data) = fixture(YUV420_8);
         // A second frame after the item's is decoded (and released); the first is lent.
         let twice = [&data[..], &data[..]].concat();
-        let luma = decode(&config, &twice, &SMALL, |p| plane_hash(&p.luma));
+        let luma = decode(&config, &twice, &SMALL, LoopFilters::Apply, |p| {
+            plane_hash(&p.luma)
+        });
         assert_eq!(luma, Ok(YUV420_8_HASHES[0]));
         // Damage in it is found although the frame lent out was whole.
         let cut = &twice[..twice.len() - 10];
         assert_eq!(
-            decode(&config, cut, &SMALL, |_| ()),
+            decode(&config, cut, &SMALL, LoopFilters::Apply, |_| ()),
             Err(Av1Error::Undecodable)
         );
     }
@@ -484,13 +495,19 @@ mod tests {
             max_height,
         };
         for (w, h) in [(34, 21), (35, 20), (1, 1), (0, 21), (35, 0), (0, 0)] {
-            let result = decode(&config, &data, &limits(w, h), |_| ());
+            let result = decode(&config, &data, &limits(w, h), LoopFilters::Apply, |_| ());
             assert_eq!(result, Err(Av1Error::TooLarge), "{w} x {h}");
         }
         // Within rav1d's area limit (21 x 35 = 35 x 21), refused on its sides.
-        let result = decode(&config, &data, &limits(21, 35), |_| ());
+        let result = decode(&config, &data, &limits(21, 35), LoopFilters::Apply, |_| ());
         assert_eq!(result, Err(Av1Error::TooLarge));
-        let result = decode(&config, &data, &limits(u32::MAX, u32::MAX), |p| p.width);
+        let result = decode(
+            &config,
+            &data,
+            &limits(u32::MAX, u32::MAX),
+            LoopFilters::Apply,
+            |p| p.width,
+        );
         assert_eq!(result, Ok(35));
     }
 
@@ -502,7 +519,9 @@ mod tests {
             max_height: 3023,
         };
         let mut result = Ok(());
-        let allocated = bytes_allocated_by(|| result = decode(&config, &data, &limits, |_| ()));
+        let allocated = bytes_allocated_by(|| {
+            result = decode(&config, &data, &limits, LoopFilters::Apply, |_| ())
+        });
         assert_eq!(result, Err(Av1Error::TooLarge));
         // The frame's luma alone would be 12 MB: decoded within its limits, it is counted.
         assert!(allocated < 1 << 20, "{allocated} bytes allocated");
@@ -511,8 +530,9 @@ mod tests {
             max_height: 3024,
         };
         let mut result = Ok(0);
-        let allocated =
-            bytes_allocated_by(|| result = decode(&config, &data, &limits, |p| p.width));
+        let allocated = bytes_allocated_by(|| {
+            result = decode(&config, &data, &limits, LoopFilters::Apply, |p| p.width)
+        });
         assert_eq!(result, Ok(4032));
         assert!(allocated > 4032 * 3024, "{allocated} bytes allocated");
     }
