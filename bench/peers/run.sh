@@ -49,6 +49,7 @@ cargo build --quiet --release --manifest-path "$here/ours/Cargo.toml" --target-d
 ours="$target/bench-peers-ours/release/image-upload-bench-peers"
 
 rounds="${BENCH_PEERS_ROUNDS:-1}"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { say "BENCH_PEERS_ROUNDS must be a whole number of 1 or more"; exit 2; }
 mkdir -p "$out/rounds"
 rm -f "$out"/rounds/*.json
 for round in $(seq 1 "$rounds"); do

@@ -18,10 +18,10 @@ from pathlib import Path
 
 
 def combined(rounds: list):
-    """One input's entry over the rounds: the median time, or the first round's error or absence."""
+    """One input's entry over the rounds: the median time, else the first error, else nothing."""
     if all(isinstance(entry, (int, float)) for entry in rounds):
         return statistics.median(rounds)
-    return next((entry for entry in rounds if not isinstance(entry, (int, float))), None)
+    return next((entry for entry in rounds if isinstance(entry, dict)), None)
 
 
 def ratio_of_rounds(ours: list, peer: list) -> str:

@@ -13,9 +13,9 @@
 //! `image/heic` or `image/heif`, AV1 is `image/avif`. Dimensions, tiles and the memory the decode
 //! will need are checked before any pixel is decoded; a grid is decoded a tile at a time into a
 //! strip one row of tiles high, so memory grows with a row of tiles, not with the photo. For a
-//! thumbnail whose box grid averages 4 x 4 pixels or more, the codecs skip their in-loop filters,
-//! and 4:2:0 goes into the grid as 2 x 2 blocks (decision 0020). EXIF orientation is never read:
-//! the file's transforms already say how to show it.
+//! thumbnail whose box grid averages 4 x 4 pixels or more, the codecs skip their in-loop filters;
+//! with a box of 2 or more, 4:2:0 goes into the grid as 2 x 2 blocks (decision 0020). EXIF
+//! orientation is never read: the file's transforms already say how to show it.
 
 mod av1;
 mod boxes;
@@ -88,7 +88,15 @@ fn decode_heif(
         Some(alpha) => Some(decode_alpha(&meta, alpha, crop, filters)?),
         None => None,
     };
-    decode_colour(&meta, colour, crop, alpha.as_deref(), filters, &mut reducer)?;
+    let conversion = Conversion::for_image(colour, crop, alpha.is_some(), reducer.factor());
+    decode_colour(
+        &meta,
+        colour,
+        crop,
+        alpha.as_deref(),
+        (filters, conversion),
+        &mut reducer,
+    )?;
     Ok(Reduced {
         pixels: reducer.finish()?,
         orientation,
@@ -297,25 +305,44 @@ fn for_each_row_in_crop(
     }
 }
 
+/// How a picture's samples go into the reducer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conversion {
+    /// Every pixel converted to RGB.
+    Pixels,
+    /// One colour per 2 x 2 block ([`Converter::block_row`], [`Reducer::add_block_row`]).
+    Blocks,
+}
+
+impl Conversion {
+    /// Blocks for a 4:2:0 image without alpha reduced by a box of 2 or more whose blocks lie
+    /// whole in one tile: the crop's origin even, and every tile's sides even (or one tile).
+    /// A crop with odd sides still goes by blocks: its last column or row are blocks of fewer
+    /// pixels. Pixels otherwise.
+    fn for_image(colour: &Tiled<'_>, crop: Rect, alpha: bool, factor: u32) -> Self {
+        let even = |v: u32| v.is_multiple_of(2);
+        let blocks = !alpha
+            && colour.format().0 == Chroma::Yuv420
+            && factor >= 2
+            && even(crop.x)
+            && even(crop.y)
+            && (colour.tiles.len() == 1 || (even(colour.tile_width) && even(colour.tile_height)));
+        if blocks { Self::Blocks } else { Self::Pixels }
+    }
+}
+
 /// Decodes the colour image's tiles into `reducer`, a row of tiles at a time, flattening `alpha`
-/// onto white. A 4:2:0 image that has no alpha and is reduced by a box of 2 or more goes in as
-/// 2 x 2 blocks of one colour each ([`Converter::block_row`]), when its crop and tiles do not cut
-/// a block.
+/// onto white (which only [`Conversion::Pixels`] can do).
 fn decode_colour(
     meta: &Meta<'_>,
     colour: &Tiled<'_>,
     crop: Rect,
     alpha: Option<&[u8]>,
-    filters: LoopFilters,
+    (filters, conversion): (LoopFilters, Conversion),
     reducer: &mut Reducer,
 ) -> Result<(), HeifError> {
-    let even = |v: u32| v.is_multiple_of(2);
-    let blocks = alpha.is_none()
-        && colour.format().0 == Chroma::Yuv420
-        && reducer.factor() >= 2
-        && even(crop.x)
-        && even(crop.y)
-        && (colour.tiles.len() == 1 || (even(colour.tile_width) && even(colour.tile_height)));
+    let blocks = conversion == Conversion::Blocks;
+    debug_assert!(!blocks || alpha.is_none());
     // Rows of the image (or of blocks) per line, and one line's bytes.
     let step = if blocks { 2 } else { 1 };
     let line_len = crop.width.div_ceil(step) as usize * 3;

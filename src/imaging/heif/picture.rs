@@ -5,8 +5,8 @@
 //! pixels, so no copy of a full-size picture is ever made: the caller converts it to RGB rows
 //! while the decoder still holds it, and the decoder's buffers are freed when the closure returns.
 
-/// Whether a codec runs its in-loop filters (HEVC's deblocking and SAO), which smooth block edges
-/// and correct sample values by a few levels. Every syntax element is parsed and checked either
+/// Whether a codec runs its in-loop filters (HEVC's deblocking and SAO; AV1's deblocking, CDEF and
+/// loop restoration), which smooth block edges and correct sample values by a few levels. Every syntax element is parsed and checked either
 /// way, so skipping them changes pixels slightly and never whether a stream decodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::imaging) enum LoopFilters {

@@ -4,9 +4,10 @@
 
 use image::{ImageFormat, RgbImage};
 
+use super::image::Primary;
 use super::meta::{Meta, Property};
 use super::picture::LoopFilters;
-use super::{HeifError, decode_heif};
+use super::{Conversion, HeifError, decode_colour, decode_heif, transform};
 use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 use crate::imaging::contract::thumbnail_dimensions;
 use crate::imaging::inspect;
@@ -575,4 +576,68 @@ fn skipping_the_in_loop_filters_changes_no_verdict() {
         files.push(damaged);
     }
     assert_filters_change_no_verdict(&files, ImageType::Avif, (35, 21), 4);
+}
+
+/// The box grid of `file`'s colour image (no alpha) for a `thumbnail_size` px thumbnail, its
+/// samples converted as `conversion` says, with the filters run.
+fn grid_converted(file: &[u8], thumbnail_size: u32, conversion: Conversion) -> RgbImage {
+    let meta = Meta::parse(file).unwrap();
+    let primary = Primary::resolve(&meta).unwrap();
+    let colour = &primary.colour;
+    let (crop, _) = transform::resolve(&primary.transforms, colour.width, colour.height).unwrap();
+    let thumbnail = thumbnail_dimensions(crop.width, crop.height, thumbnail_size);
+    let mut reducer = Reducer::new(crop.width, crop.height, thumbnail);
+    assert_eq!(
+        Conversion::for_image(colour, crop, false, reducer.factor()),
+        Conversion::Blocks,
+        "blocks may be used for this crop"
+    );
+    let how = (LoopFilters::Apply, conversion);
+    decode_colour(&meta, colour, crop, None, how, &mut reducer).unwrap();
+    reducer.finish().unwrap()
+}
+
+#[test]
+fn blocks_and_pixels_give_the_same_grid_for_crops_of_odd_sides_inside_tiles() {
+    // A 2 x 2 grid of real 512 px tiles shown at 1001 x 999 (the tiles cut at the right and the
+    // bottom), cropped by `clap` to odd sides with an even origin: one crop starting inside the
+    // first tile and ending inside the last column and row, one lying in the second column alone
+    // (so the first column's tiles are decoded and lie wholly outside it).
+    for (width, height, dx, dy, origin) in
+        [(995, 713, 1, 1, (4, 144)), (301, 401, 170, 1, (520, 300))]
+    {
+        let mut heif = grid_of_real_tiles(2, 2, 1001, 999);
+        let crop = heif.property(clap(width, height, dx, dy));
+        heif.items.last_mut().unwrap().properties.push(-crop);
+        let file = heif.build();
+        let meta = Meta::parse(&file).unwrap();
+        let primary = Primary::resolve(&meta).unwrap();
+        let colour = &primary.colour;
+        let (rect, _) =
+            transform::resolve(&primary.transforms, colour.width, colour.height).unwrap();
+        assert_eq!(
+            (rect.x, rect.y, rect.width, rect.height),
+            (origin.0, origin.1, width, height)
+        );
+
+        let blocks = grid_converted(&file, 32, Conversion::Blocks);
+        let pixels = grid_converted(&file, 32, Conversion::Pixels);
+        assert_eq!(blocks.dimensions(), pixels.dimensions());
+        let mut worst = 0;
+        let mut total = 0u64;
+        for (a, b) in blocks.pixels().zip(pixels.pixels()) {
+            for c in 0..3 {
+                let d = a[c].abs_diff(b[c]);
+                worst = worst.max(d);
+                total += u64::from(d);
+            }
+        }
+        let mean = total as f64 / (3 * blocks.width() * blocks.height()) as f64;
+        // Each cell averages dozens of pixels; the blocks differ only by rounding and by the
+        // clamping of a colour outside the RGB cube.
+        assert!(
+            worst <= 2 && mean < 0.5,
+            "{width} x {height}: worst {worst}, mean {mean:.3}"
+        );
+    }
 }
