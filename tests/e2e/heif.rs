@@ -98,15 +98,7 @@ async fn ready_image(
         (image["width"].as_u64(), image["height"].as_u64()),
         (Some(width), Some(height))
     );
-    let thumbnail = app
-        .http
-        .get(image["thumbnailUrl"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(thumbnail.status(), 200);
-    assert_eq!(thumbnail.headers()["content-type"], "image/jpeg");
-    let jpeg = thumbnail.bytes().await.unwrap();
+    let jpeg = app.thumbnail(&image).await;
     image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
         .expect("the thumbnail is a JPEG")
         .to_rgb8()

@@ -336,6 +336,20 @@ impl TestApp {
             .to_vec()
     }
 
+    /// Fetches an image's thumbnail through its `thumbnailUrl` (from `GET /images/{id}` or the
+    /// list), asserting a 200 JPEG answer; its bytes.
+    pub async fn thumbnail(&self, image: &Value) -> Vec<u8> {
+        let response = self
+            .http
+            .get(image["thumbnailUrl"].as_str().expect("a thumbnailUrl"))
+            .send()
+            .await
+            .expect("GET thumbnailUrl");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "image/jpeg");
+        response.bytes().await.unwrap().to_vec()
+    }
+
     /// `GET {path}` on the app; the status and the JSON body (`null` when empty).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self
