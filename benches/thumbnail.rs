@@ -1,4 +1,5 @@
-//! The processor's cost: verifying an upload and making its 256 px thumbnail.
+//! The processor's cost: verifying an upload and making its 256 px thumbnail, and its default
+//! rendition set (the thumbnail and a 1600 px display rendition).
 //!
 //! Inputs are made here, deterministically: a 4000 x 3000 (12 MP) JPEG of noisy content (about
 //! 4.4 MB at quality 90, like a phone photo) and the PNG bomb fixture. `naive` is the baseline
@@ -13,7 +14,7 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use image::codecs::jpeg::JpegEncoder;
-use image_upload::domain::{ImageType, ProcessingPolicy};
+use image_upload::domain::{ImageType, ProcessingPolicy, Renditions};
 use image_upload::imaging;
 
 /// A 12 MP photo stand-in: smooth gradients plus per-pixel noise (xorshift, fixed seed), which is
@@ -43,9 +44,16 @@ fn noisy_12mp_jpeg() -> Vec<u8> {
 fn thumbnails(c: &mut Criterion) {
     let jpeg = noisy_12mp_jpeg();
     eprintln!("12 MP JPEG input: {} bytes", jpeg.len());
-    let policy = ProcessingPolicy::default();
+    let policy = ProcessingPolicy {
+        renditions: Renditions::thumbnail_only(256),
+        ..ProcessingPolicy::default()
+    };
     let ours = imaging::inspect(&jpeg, ImageType::Jpeg, &policy).expect("the input is valid");
-    assert_eq!((ours.thumbnail.width, ours.thumbnail.height), (256, 192));
+    assert_eq!(
+        (ours.thumbnail().width, ours.thumbnail().height),
+        (256, 192)
+    );
+    let default_set = ProcessingPolicy::default();
 
     let mut group = c.benchmark_group("thumbnail_12mp_jpeg");
     group.sample_size(20);
@@ -59,6 +67,13 @@ fn thumbnails(c: &mut Criterion) {
         b.iter(|| {
             std::hint::black_box(
                 imaging::inspect(&jpeg, ImageType::Jpeg, &policy).expect("the input is valid"),
+            )
+        });
+    });
+    group.bench_function("ours_inspect_default_renditions", |b| {
+        b.iter(|| {
+            std::hint::black_box(
+                imaging::inspect(&jpeg, ImageType::Jpeg, &default_set).expect("the input is valid"),
             )
         });
     });

@@ -1,6 +1,7 @@
 // Times libvips (sharp, pinned in package-lock.json) on the peer bench's inputs.
 //
-// Usage: node sharp_bench.js INPUT_DIR RUNS. Prints JSON {file: median milliseconds} on stdout:
+// Usage: node sharp_bench.js INPUT_DIR RUNS. Prints JSON {file: median milliseconds, _renditions:
+// {file: median milliseconds of the default rendition set}} on stdout:
 // wall-clock time, or CPU time (of the whole process) with BENCH_PEERS_CLOCK=cpu.
 // One libvips thread, no operation cache; each run is a 256 px thumbnail (libvips shrinks JPEGs
 // on load) written as a JPEG q80, as the processor does.
@@ -25,10 +26,52 @@ async function thumbnail(data) {
     .toBuffer();
 }
 
+// The default rendition set: 1600 px and 256 px, JPEG q80, the fastest of two ways: a pipeline
+// each (each shrinks on load), or one decode to a 1600 px raw image that both are made from.
+async function renditionsTwoPipelines(data) {
+  const display = await sharp(data, { limitInputPixels: false })
+    .resize(1600, 1600, { fit: 'inside', withoutEnlargement: true })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+  return [display, await thumbnail(data)];
+}
+
+async function renditionsOneDecode(data) {
+  const { data: pixels, info } = await sharp(data, { limitInputPixels: false })
+    .resize(1600, 1600, { fit: 'inside', withoutEnlargement: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
+  const display = await sharp(pixels, raw).jpeg({ quality: 80 }).toBuffer();
+  const small = await sharp(pixels, raw)
+    .resize(256, 256, { fit: 'inside' })
+    .jpeg({ quality: 80 })
+    .toBuffer();
+  return [display, small];
+}
+
+async function median(runs, work) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const [start, startCpu] = [process.hrtime.bigint(), process.cpuUsage()];
+    await work();
+    if (cpu) {
+      const used = process.cpuUsage(startCpu);
+      times.push((used.user + used.system) / 1e3);
+    } else {
+      times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  }
+  times.sort((a, b) => a - b);
+  const mid = times.length >> 1;
+  return times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+}
+
 async function main() {
   const [directory, runs] = [process.argv[2], Number(process.argv[3])];
   const listing = JSON.parse(fs.readFileSync(path.join(directory, 'inputs.json'), 'utf8'));
   const results = {};
+  const renditions = {};
   for (const entry of listing) {
     const data = fs.readFileSync(path.join(directory, entry.file));
     try {
@@ -40,21 +83,15 @@ async function main() {
       results[entry.file] = { error: message };
       continue;
     }
-    const times = [];
-    for (let i = 0; i < runs; i++) {
-      const [start, startCpu] = [process.hrtime.bigint(), process.cpuUsage()];
-      await thumbnail(data);
-      if (cpu) {
-        const used = process.cpuUsage(startCpu);
-        times.push((used.user + used.system) / 1e3);
-      } else {
-        times.push(Number(process.hrtime.bigint() - start) / 1e6);
-      }
-    }
-    times.sort((a, b) => a - b);
-    const mid = times.length >> 1;
-    results[entry.file] = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
+    results[entry.file] = await median(runs, () => thumbnail(data));
+    await renditionsTwoPipelines(data);
+    await renditionsOneDecode(data);
+    renditions[entry.file] = Math.min(
+      await median(runs, () => renditionsTwoPipelines(data)),
+      await median(runs, () => renditionsOneDecode(data)),
+    );
   }
+  results._renditions = renditions;
   const v = sharp.versions;
   results._decoders = {
     heic: `sharp ${v.sharp}: libvips ${v.vips}, libheif ${v.heif} (no HEVC decoder)`,

@@ -1,15 +1,16 @@
 //! The processor's whole check: `imaging::inspect` for every declared type, under small explicit
 //! limits, with the stated memory budget asserted.
 //!
-//! Each input is inspected as each type (most of them stop at the sniff), and with
-//! two thumbnail sizes: 8 px, so that even the 64 x 48 fixtures take the 1/8-scale DC path, and
-//! 64 px, so that images narrower than 512 px take `jpeg-decoder`'s scaled fallback.
+//! Each input is inspected as each type (most of them stop at the sniff), and with two rendition
+//! sets: an 8 px thumbnail, so that even the 64 x 48 fixtures take the 1/8-scale DC path, and that
+//! thumbnail with a 64 px rendition made first, so that images narrower than 512 px take
+//! `jpeg-decoder`'s scaled fallback and the thumbnail is resized from the larger rendition.
 //!
 //! Oracle: only the sniffed type can pass (for a HEIF file, any HEIF type: the coding of its
 //! primary image decides, so those may also be `TypeMismatch`), and every other is
 //! `TypeMismatch`; an accepted image
-//! is within the limits (either way up), and its thumbnail is a JPEG of exactly
-//! `thumbnail_dimensions` of it; and the peak of live heap memory during one `inspect` stays within
+//! is within the limits (either way up), and each rendition is a JPEG of exactly
+//! `thumbnail_dimensions` of it for the rendition's side; and the peak of live heap memory during one `inspect` stays within
 //! `ProcessingPolicy::memory_budget(max_pixels)` (4 bytes a pixel + 64 MiB).
 
 #![no_main]
@@ -17,7 +18,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use image_upload::domain::{ImageType, ProcessingPolicy, RejectionReason};
+use image_upload::domain::{
+    ImageType, ProcessingPolicy, RejectionReason, RenditionName, RenditionSpec, Renditions,
+};
 use image_upload::imaging::{inspect, sniff, thumbnail_dimensions};
 use libfuzzer_sys::fuzz_target;
 
@@ -80,20 +83,32 @@ unsafe impl GlobalAlloc for PeakTracking {
 static ALLOCATOR: PeakTracking = PeakTracking;
 
 /// Small limits: 1 MP at most, so a budget overrun is a real overrun, not a large legal image.
-fn policy(thumbnail_size: u32) -> ProcessingPolicy {
+fn policy(renditions: Renditions) -> ProcessingPolicy {
     ProcessingPolicy {
         max_bytes: 1024 * 1024,
         max_width: 1024,
         max_height: 1024,
         max_pixels: 1_000_000,
-        thumbnail_size,
+        renditions,
     }
+}
+
+/// A thumbnail alone, and a thumbnail with a larger rendition made first.
+fn rendition_sets() -> [Renditions; 2] {
+    let spec = |name: &str, max_side| RenditionSpec {
+        name: RenditionName::parse(name).expect("a valid name"),
+        max_side,
+    };
+    [
+        Renditions::thumbnail_only(8),
+        Renditions::from_specs(&[spec("thumbnail", 8), spec("display", 64)]).expect("a valid set"),
+    ]
 }
 
 fuzz_target!(|data: &[u8]| {
     let sniffed = sniff(data);
-    for thumbnail_size in [8, 64] {
-        let policy = policy(thumbnail_size);
+    for renditions in rendition_sets() {
+        let policy = policy(renditions);
         let budget = ProcessingPolicy::memory_budget(policy.max_pixels);
         for declared in ImageType::ALL {
             let before = LIVE.load(Ordering::Relaxed);
@@ -122,18 +137,21 @@ fuzz_target!(|data: &[u8]| {
                         policy.allows_dimensions(w, h) || policy.allows_dimensions(h, w),
                         "accepted {w}x{h}"
                     );
-                    let thumbnail = &inspected.thumbnail;
-                    assert_eq!(
-                        (thumbnail.width, thumbnail.height),
-                        thumbnail_dimensions(w, h, thumbnail_size)
-                    );
-                    let mut decoder = jpeg_decoder::Decoder::new(&thumbnail.jpeg[..]);
-                    decoder.read_info().expect("the thumbnail is a JPEG");
-                    let info = decoder.info().expect("read_info succeeded");
-                    assert_eq!(
-                        (u32::from(info.width), u32::from(info.height)),
-                        (thumbnail.width, thumbnail.height)
-                    );
+                    assert_eq!(inspected.renditions.len(), renditions.iter().count());
+                    for (rendition, spec) in inspected.renditions.iter().zip(renditions.iter()) {
+                        assert_eq!(rendition.name, spec.name);
+                        assert_eq!(
+                            (rendition.width, rendition.height),
+                            thumbnail_dimensions(w, h, spec.max_side)
+                        );
+                        let mut decoder = jpeg_decoder::Decoder::new(&rendition.bytes[..]);
+                        decoder.read_info().expect("a rendition is a JPEG");
+                        let info = decoder.info().expect("read_info succeeded");
+                        assert_eq!(
+                            (u32::from(info.width), u32::from(info.height)),
+                            (rendition.width, rendition.height)
+                        );
+                    }
                 }
                 Err(
                     RejectionReason::Undecodable

@@ -16,7 +16,7 @@
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-use image_upload::domain::ProcessingPolicy;
+use image_upload::domain::{ProcessingPolicy, Renditions};
 use image_upload::imaging::jpeg::dc::{DcError, DcImage, decode_dc};
 use libfuzzer_sys::fuzz_target;
 
@@ -26,7 +26,7 @@ const POLICY: ProcessingPolicy = ProcessingPolicy {
     max_width: 1024,
     max_height: 1024,
     max_pixels: 1_000_000,
-    thumbnail_size: 64,
+    renditions: Renditions::thumbnail_only(64),
 };
 
 /// Mean luma difference (0..=255) above which two decodes of one file are called different; real

@@ -50,9 +50,26 @@ pub struct ImageView {
     /// READY only: a short-lived GET URL of the original.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// READY only: when the two URLs stop working (RFC 3339).
+    /// READY only: when the URLs stop working (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub urls_expire_at: Option<String>,
+    /// READY only: every rendition, largest first (empty for an image made before renditions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renditions: Option<Vec<RenditionView>>,
+}
+
+/// One rendition of a READY image as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenditionView {
+    pub name: String,
+    /// The MIME type (`image/jpeg`).
+    pub format: &'static str,
+    pub width: u32,
+    pub height: u32,
+    pub size_bytes: u64,
+    /// A GET URL valid until `urlsExpireAt`.
+    pub url: String,
 }
 
 /// The body of `GET /images`.
@@ -128,7 +145,7 @@ pub async fn get_image(
 }
 
 /// Deletes one of the caller's images: every object it can have (the upload, the verified
-/// original, the thumbnail), then the row. Deleting an image that is already gone succeeds, so a
+/// original, every rendition), then the row. Deleting an image that is already gone succeeds, so a
 /// retried DELETE is safe.
 ///
 /// The row is deleted only if its status is still the one read before the objects were removed.
@@ -168,7 +185,8 @@ pub async fn delete_image(
         futures_util::try_join!(
             state.objects.delete(keys.upload.as_ref()),
             state.objects.delete(keys.original.as_ref()),
-            state.objects.delete(keys.thumbnail.as_ref()),
+            state.objects.delete(keys.legacy_thumbnail.as_ref()),
+            state.objects.delete_folder(&keys.renditions_folder),
         )?;
         match state.table.delete(id, &owner, image.status()).await? {
             Transition::Applied => {
@@ -220,15 +238,36 @@ async fn view(
         thumbnail_url: None,
         url: None,
         urls_expire_at: None,
+        renditions: None,
     };
     match &image.state {
         ImageState::Pending => {}
         ImageState::Ready(ready) => {
             let expiry = state.view_url_expiry;
-            let (thumbnail_url, url) = futures_util::try_join!(
+            let (thumbnail_url, url, rendition_urls) = futures_util::try_join!(
                 state.objects.presign_get(&ready.thumbnail_key, now, expiry),
                 state.objects.presign_get(&ready.original_key, now, expiry),
+                futures_util::future::try_join_all(
+                    ready
+                        .renditions
+                        .iter()
+                        .map(|r| state.objects.presign_get(&r.key, now, expiry))
+                ),
             )?;
+            let renditions: Vec<RenditionView> = ready
+                .renditions
+                .iter()
+                .zip(rendition_urls)
+                .map(|(r, url)| RenditionView {
+                    name: r.name.to_string(),
+                    format: r.format.mime(),
+                    width: r.width,
+                    height: r.height,
+                    size_bytes: r.bytes,
+                    url,
+                })
+                .collect();
+            view.renditions = Some(renditions);
             view.width = Some(ready.width);
             view.height = Some(ready.height);
             view.size_bytes = Some(ready.size_bytes);

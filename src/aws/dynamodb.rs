@@ -11,7 +11,8 @@ use time::{OffsetDateTime, macros::format_description};
 use super::AwsError;
 use crate::domain::{
     FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
-    Rejection, RejectionReason, StateName, UploadSize,
+    Rejection, RejectionReason, RenditionFormat, RenditionName, StateName, StoredRendition,
+    UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -305,6 +306,10 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
             ("originalKey", s(ready.original_key.as_ref())),
             ("uploadEtag", s(&ready.upload_etag)),
             ("thumbnailKey", s(ready.thumbnail_key.as_ref())),
+            (
+                "renditions",
+                AttributeValue::L(ready.renditions.iter().map(rendition_item).collect()),
+            ),
             ("processedAt", s(&format_time(ready.processed_at))),
         ],
         ImageState::Rejected(rejection) => vec![
@@ -312,6 +317,62 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
             ("processedAt", s(&format_time(rejection.processed_at))),
         ],
     }
+}
+
+/// A rendition as a map in a READY row's `renditions` list.
+fn rendition_item(rendition: &StoredRendition) -> AttributeValue {
+    AttributeValue::M(HashMap::from([
+        ("name".to_owned(), s(rendition.name.as_str())),
+        ("maxSide".to_owned(), n(rendition.max_side)),
+        ("format".to_owned(), s(rendition.format.mime())),
+        ("width".to_owned(), n(rendition.width)),
+        ("height".to_owned(), n(rendition.height)),
+        ("bytes".to_owned(), n(rendition.bytes)),
+        ("key".to_owned(), s(rendition.key.as_ref())),
+    ]))
+}
+
+/// A READY row's `renditions` (absent on rows written before renditions: none), each key one
+/// the processor makes for this image and rendition.
+fn parse_renditions(
+    item: &HashMap<String, AttributeValue>,
+    id: ImageId,
+) -> Result<Vec<StoredRendition>, MalformedItem> {
+    const NAME: &str = "renditions";
+    let Some(list) = item.get(NAME) else {
+        return Ok(Vec::new());
+    };
+    let list = list.as_l().map_err(|_| MalformedItem(NAME))?;
+    list.iter()
+        .map(|value| {
+            let map = value.as_m().map_err(|_| MalformedItem(NAME))?;
+            let text = |field: &str| {
+                map.get(field)
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or(MalformedItem(NAME))
+            };
+            let number = |field: &str| {
+                map.get(field)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or(MalformedItem(NAME))
+            };
+            let side = |field: &str| u32::try_from(number(field)?).map_err(|_| MalformedItem(NAME));
+            let name = RenditionName::parse(text("name")?).ok_or(MalformedItem(NAME))?;
+            let format = RenditionFormat::from_mime(text("format")?).ok_or(MalformedItem(NAME))?;
+            let key = ObjectKey::parse_rendition(text("key")?, id, name, format)
+                .ok_or(MalformedItem(NAME))?;
+            Ok(StoredRendition {
+                name,
+                max_side: side("maxSide")?,
+                format,
+                width: side("width")?,
+                height: side("height")?,
+                bytes: number("bytes")?,
+                key,
+            })
+        })
+        .collect()
 }
 
 /// A time in exactly the stored form (UTC, `Z`, three fractional digits), or `None`. Offsets
@@ -370,7 +431,16 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
         let state = match status {
             StateName::Pending => ImageState::Pending,
             StateName::Ready => {
-                let thumbnail_key = ObjectKey::for_thumbnail(image_id);
+                let renditions = parse_renditions(item, image_id)?;
+                // The thumbnail rendition's key, or (on rows written before renditions) the
+                // thumbnail's own.
+                let thumbnail_key = renditions
+                    .iter()
+                    .find(|r| r.name.as_str() == RenditionName::THUMBNAIL)
+                    .map_or_else(
+                        || ObjectKey::for_legacy_thumbnail(image_id),
+                        |r| r.key.clone(),
+                    );
                 if s("thumbnailKey")? != thumbnail_key.as_ref() {
                     return Err(MalformedItem("thumbnailKey"));
                 }
@@ -386,6 +456,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                     original_key,
                     upload_etag: s("uploadEtag")?.clone(),
                     thumbnail_key,
+                    renditions,
                     processed_at: time("processedAt")?,
                 })
             }
@@ -490,6 +561,22 @@ mod tests {
     fn a_ready_row_names_its_verified_original_and_comes_back() {
         let pending = record(None);
         let keys = pending.object_keys();
+        let rendition = |name: &str, max_side: u32, width: u32, height: u32| StoredRendition {
+            name: RenditionName::parse(name).unwrap(),
+            max_side,
+            format: RenditionFormat::Jpeg,
+            width,
+            height,
+            bytes: u64::from(width) * 10,
+            key: ObjectKey::for_rendition(
+                pending.image_id,
+                RenditionName::parse(name).unwrap(),
+                RenditionFormat::Jpeg,
+                name.as_bytes(),
+            ),
+        };
+        let display = rendition("display", 1600, 1600, 1200);
+        let thumbnail = rendition("thumbnail", 256, 256, 192);
         let row = ImageMetadata {
             state: ImageState::Ready(ReadyImage {
                 width: 4000,
@@ -497,7 +584,8 @@ mod tests {
                 size_bytes: 4_362_608,
                 original_key: keys.original.clone(),
                 upload_etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
-                thumbnail_key: keys.thumbnail.clone(),
+                thumbnail_key: thumbnail.key.clone(),
+                renditions: vec![display, thumbnail.clone()],
                 processed_at: datetime!(2026-11-24 10:00:01.456 UTC),
             }),
             pending_expiry: None,
@@ -514,13 +602,61 @@ mod tests {
         );
         assert_eq!(ImageMetadata::try_from(&item).unwrap(), row);
 
-        // A READY row must name exactly the key the processor writes; anything else is malformed.
+        // A READY row must name exactly the keys the processor writes; anything else is malformed.
         let mut elsewhere = item.clone();
         elsewhere.insert("originalKey".into(), s(keys.upload.as_ref()));
         assert_eq!(
             ImageMetadata::try_from(&elsewhere).unwrap_err().to_string(),
             MalformedItem("originalKey").to_string()
         );
+        let mut other_thumbnail = item.clone();
+        other_thumbnail.insert("thumbnailKey".into(), s(keys.legacy_thumbnail.as_ref()));
+        assert_eq!(
+            ImageMetadata::try_from(&other_thumbnail).unwrap_err().0,
+            "thumbnailKey"
+        );
+        let mut other_image = item.clone();
+        let stranger = ObjectKey::for_rendition(
+            ImageId::new_random(),
+            RenditionName::thumbnail(),
+            RenditionFormat::Jpeg,
+            b"x",
+        );
+        let mut list = item["renditions"].as_l().unwrap().clone();
+        let AttributeValue::M(map) = &mut list[1] else {
+            panic!("a map")
+        };
+        map.insert("key".into(), s(stranger.as_ref()));
+        other_image.insert("renditions".into(), AttributeValue::L(list));
+        assert_eq!(
+            ImageMetadata::try_from(&other_image).unwrap_err().0,
+            "renditions"
+        );
+    }
+
+    #[test]
+    fn a_ready_row_from_before_renditions_reads_with_its_thumbnail() {
+        let pending = record(None);
+        let keys = pending.object_keys();
+        let mut item = to_item(&pending);
+        item.insert("status".into(), s("READY"));
+        for (name, value) in [
+            ("width", n(64)),
+            ("height", n(48)),
+            ("sizeBytes", n(1000)),
+            ("originalKey", s(keys.original.as_ref())),
+            ("uploadEtag", s("\"e\"")),
+            ("thumbnailKey", s(keys.legacy_thumbnail.as_ref())),
+            ("processedAt", s("2026-11-24T10:00:01.456Z")),
+        ] {
+            item.insert(name.into(), value);
+        }
+        let row = ImageMetadata::try_from(&item).unwrap();
+        let ImageState::Ready(ready) = row.state else {
+            panic!("READY")
+        };
+        assert_eq!(ready.thumbnail_key, keys.legacy_thumbnail);
+        assert!(ready.renditions.is_empty());
     }
 
     #[test]

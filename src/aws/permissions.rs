@@ -100,6 +100,7 @@ const fn allow(action: &'static str, resource: Resource) -> Permission {
 const UPLOADS: Resource = Resource::Objects(ObjectKey::UPLOADS_PREFIX);
 const ORIGINALS: Resource = Resource::Objects(ObjectKey::ORIGINALS_PREFIX);
 const THUMBNAILS: Resource = Resource::Objects(ObjectKey::THUMBNAILS_PREFIX);
+const RENDITIONS: Resource = Resource::Objects(ObjectKey::RENDITIONS_PREFIX);
 
 const LOGS: &[Permission] = &[
     allow("logs:CreateLogStream", Resource::LogGroup),
@@ -111,10 +112,18 @@ const DELETE_ALL_PREFIXES: &[Permission] = &[
     allow("s3:DeleteObject", UPLOADS),
     allow("s3:DeleteObject", ORIGINALS),
     allow("s3:DeleteObject", THUMBNAILS),
+    allow("s3:DeleteObject", RENDITIONS),
 ];
 
+/// Listing an image's renditions (`renditions/{imageId}/`), to delete every one of them.
+const LIST_RENDITIONS: Operation = Operation {
+    service: "S3",
+    name: "ListObjectsV2",
+    needs: &[allow("s3:ListBucket", Resource::Bucket)],
+};
+
 /// The API function (`src/api/`): presigns uploads into the inbox and downloads of verified
-/// originals and thumbnails, deletes an image's objects, and reads and writes its rows.
+/// originals and renditions, deletes an image's objects, and reads and writes its rows.
 pub const API: FunctionAccess = FunctionAccess {
     logical_id: "ApiFunction",
     operations: &[
@@ -127,10 +136,12 @@ pub const API: FunctionAccess = FunctionAccess {
         Operation {
             service: "S3",
             name: "GetObject",
-            // Presigned only: /images serves the verified copy and the thumbnail.
+            // Presigned only: /images serves the verified copy, the renditions, and the
+            // thumbnails of images made before renditions.
             needs: &[
                 allow("s3:GetObject", ORIGINALS),
                 allow("s3:GetObject", THUMBNAILS),
+                allow("s3:GetObject", RENDITIONS),
             ],
         },
         Operation {
@@ -138,6 +149,7 @@ pub const API: FunctionAccess = FunctionAccess {
             name: "DeleteObject",
             needs: DELETE_ALL_PREFIXES,
         },
+        LIST_RENDITIONS,
         Operation {
             service: "DynamoDB",
             name: "PutItem",
@@ -163,7 +175,7 @@ pub const API: FunctionAccess = FunctionAccess {
 };
 
 /// The processor (`src/processor/`): reads an upload, copies the verified version to
-/// `originals/`, writes its thumbnail, settles its row, and deletes what a row does not allow.
+/// `originals/`, writes its renditions, settles its row, and deletes what a row does not allow.
 pub const PROCESSOR: FunctionAccess = FunctionAccess {
     logical_id: "ProcessorFunction",
     operations: &[
@@ -199,13 +211,14 @@ pub const PROCESSOR: FunctionAccess = FunctionAccess {
         Operation {
             service: "S3",
             name: "PutObject",
-            needs: &[allow("s3:PutObject", THUMBNAILS)],
+            needs: &[allow("s3:PutObject", RENDITIONS)],
         },
         Operation {
             service: "S3",
             name: "DeleteObject",
             needs: DELETE_ALL_PREFIXES,
         },
+        LIST_RENDITIONS,
         Operation {
             service: "DynamoDB",
             name: "GetItem",

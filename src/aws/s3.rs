@@ -8,10 +8,13 @@ use aws_sdk_s3::primitives::ByteStream;
 use time::OffsetDateTime;
 
 use super::AwsError;
-use crate::domain::{ImageType, ObjectKey, UploadSize};
+use crate::domain::{ImageType, ObjectKey, RenditionFormat, UploadSize};
 
-/// The one private bucket: presigned uploads of originals to `uploads/`, thumbnails under
-/// `thumbnails/`, and the reads, deletes and download URLs of both.
+/// The `Cache-Control` of every rendition.
+pub const RENDITION_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+/// The one private bucket: presigned uploads of originals to `uploads/`, verified originals under
+/// `originals/`, renditions under `renditions/`, and the reads, deletes and download URLs of them.
 #[derive(Clone, Debug)]
 pub struct ImageObjects {
     client: aws_sdk_s3::Client,
@@ -181,22 +184,56 @@ impl ImageObjects {
         }
     }
 
-    /// Writes a JPEG thumbnail (private, like everything in the bucket).
+    /// Writes a rendition under its content-addressed key, cacheable for ever by browsers and
+    /// CDNs (`public, max-age=31536000, immutable`: what is under one key never changes). The
+    /// bucket stays private; `public` lets a shared cache keep what a signed URL fetched.
     ///
     /// # Errors
     /// [`AwsError`] when the write fails.
-    pub async fn put_thumbnail(&self, key: &ObjectKey, jpeg: Vec<u8>) -> Result<(), AwsError> {
+    pub async fn put_rendition(
+        &self,
+        key: &ObjectKey,
+        format: RenditionFormat,
+        bytes: Vec<u8>,
+    ) -> Result<(), AwsError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
             .key(key.as_ref())
-            .content_type("image/jpeg")
-            .cache_control("private, max-age=31536000, immutable")
-            .body(ByteStream::from(jpeg))
+            .content_type(format.mime())
+            .cache_control(RENDITION_CACHE_CONTROL)
+            .body(ByteStream::from(bytes))
             .send()
             .await
-            .map_err(|e| AwsError::classify("writing the thumbnail", e))?;
+            .map_err(|e| AwsError::classify("writing a rendition", e))?;
         Ok(())
+    }
+
+    /// Deletes every object under `folder` (an image's `renditions/{imageId}/`): a few objects,
+    /// listed a page of up to 1,000 at a time.
+    ///
+    /// # Errors
+    /// [`AwsError`] when listing or a delete fails.
+    pub async fn delete_folder(&self, folder: &str) -> Result<(), AwsError> {
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(folder)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(|e| AwsError::classify("listing an image's renditions", e))?;
+            let keys: Vec<&str> = page.contents().iter().filter_map(|o| o.key()).collect();
+            futures_util::future::try_join_all(keys.into_iter().map(|key| self.delete(key)))
+                .await?;
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Deletes an object; deleting one that is already gone succeeds.

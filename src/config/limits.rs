@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::Settings;
 use super::env::{ConfigError, Env, MIB, number_within, parse_bool, seconds_within, show_bytes};
 use crate::domain::{
-    AllowedTypes, BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ProcessingPolicy, UploadPolicy,
+    AllowedTypes, BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ProcessingPolicy, Renditions,
+    UploadPolicy,
 };
 
 /// The largest `MAX_UPLOAD_BYTES`: the processor holds a whole upload in memory while it verifies
@@ -37,9 +38,6 @@ pub const IMAGE_SIDE_RANGE: RangeInclusive<u32> = 1..=65_535;
 
 /// `MAX_IMAGE_PIXELS`.
 pub const MAX_IMAGE_PIXELS_RANGE: RangeInclusive<u64> = 1..=1_000_000_000;
-
-/// `THUMBNAIL_SIZE`, the longest side of a thumbnail in pixels.
-pub const THUMBNAIL_SIZE_RANGE: RangeInclusive<u32> = 16..=2048;
 
 /// `PROCESSOR_CONCURRENCY`: how many messages of a batch the processor works on at once.
 pub const PROCESSOR_CONCURRENCY_DEFAULT: usize = 2;
@@ -102,7 +100,8 @@ pub(super) fn upload_policy(env: &Env) -> Result<UploadPolicy, ConfigError> {
 }
 
 /// The decoding limits: `MAX_IMAGE_WIDTH`, `MAX_IMAGE_HEIGHT`, `MAX_IMAGE_PIXELS` and
-/// `THUMBNAIL_SIZE`; the largest upload is the upload policy's `max_bytes`.
+/// `RENDITIONS`; the largest upload is the upload policy's `max_bytes`. `THUMBNAIL_SIZE`, which
+/// `RENDITIONS` holds now, is refused rather than ignored.
 pub(super) fn processing_policy(
     env: &Env,
     max_bytes: u64,
@@ -116,9 +115,14 @@ pub(super) fn processing_policy(
         max_pixels: env.parse("MAX_IMAGE_PIXELS", defaults.max_pixels, |v| {
             number_within(v, MAX_IMAGE_PIXELS_RANGE)
         })?,
-        thumbnail_size: env.parse("THUMBNAIL_SIZE", defaults.thumbnail_size, |v| {
-            number_within(v, THUMBNAIL_SIZE_RANGE)
-        })?,
+        renditions: {
+            env.parse("THUMBNAIL_SIZE", (), |v| {
+                Err(format!(
+                    "the thumbnail's side is set in RENDITIONS (as in RENDITIONS=thumbnail:{v},display:1600)"
+                ))
+            })?;
+            env.parse("RENDITIONS", defaults.renditions, Renditions::parse)?
+        },
     })
 }
 

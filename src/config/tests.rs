@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::Renditions;
 use std::collections::HashMap;
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
@@ -185,7 +186,7 @@ fn processing_limits_come_from_the_environment() {
         ("MAX_IMAGE_WIDTH", "800"),
         ("MAX_IMAGE_HEIGHT", "600"),
         ("MAX_IMAGE_PIXELS", "400000"),
-        ("THUMBNAIL_SIZE", "128"),
+        ("RENDITIONS", "thumbnail:128,display:1024"),
     ])
     .unwrap();
     assert_eq!(
@@ -195,7 +196,7 @@ fn processing_limits_come_from_the_environment() {
             max_width: 800,
             max_height: 600,
             max_pixels: 400_000,
-            thumbnail_size: 128,
+            renditions: Renditions::parse("display:1024,thumbnail:128").unwrap(),
         }
     );
 }
@@ -235,7 +236,9 @@ fn refuses_each_unusable_value_naming_the_variable() {
         ("AWS_MAX_ATTEMPTS", "0"),
         ("MAX_IMAGE_WIDTH", "0"),
         ("MAX_IMAGE_PIXELS", "many"),
-        ("THUMBNAIL_SIZE", "4096"),
+        ("THUMBNAIL_SIZE", "256"),
+        ("RENDITIONS", "display:1600"),
+        ("RENDITIONS", "thumbnail:256,display:8000"),
         ("PROCESSOR_CONCURRENCY", "0"),
         ("VIEW_URL_EXPIRY_SECONDS", "7200"),
         ("MAX_UPLOAD_BYTES", "33554433"),

@@ -8,6 +8,7 @@ mod new_upload;
 mod object_key;
 mod owner;
 mod processing;
+mod rendition;
 mod upload_size;
 
 pub use file_name::{FileName, FileNameError};
@@ -21,4 +22,5 @@ pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
     Rejection, RejectionReason, StateName,
 };
+pub use rendition::{RenditionFormat, RenditionName, RenditionSpec, Renditions, StoredRendition};
 pub use upload_size::UploadSize;

@@ -1,4 +1,6 @@
-use super::{ImageId, ImageType};
+use sha2::{Digest, Sha256};
+
+use super::{ImageId, ImageType, RenditionFormat, RenditionName};
 
 /// An S3 object key this service writes. Built only from an [`ImageId`] and an [`ImageType`], never from
 /// anything a client typed, so it cannot escape its prefix.
@@ -11,9 +13,15 @@ impl ObjectKey {
     /// The prefix verified originals are copied to. No upload URL is ever signed for it, so what
     /// is there is exactly what the processor verified; it is what `GET /images` serves.
     pub const ORIGINALS_PREFIX: &'static str = "originals/";
-    /// The prefix thumbnails are written under. No notification listens on it, so writing a
-    /// thumbnail cannot trigger the processor again.
+    /// The prefix thumbnails were written under before renditions (rows of that time still name
+    /// them). No notification listens on it.
     pub const THUMBNAILS_PREFIX: &'static str = "thumbnails/";
+    /// The prefix renditions are written under, one folder per image. No notification listens on
+    /// it, so writing a rendition cannot trigger the processor again.
+    pub const RENDITIONS_PREFIX: &'static str = "renditions/";
+    /// Hex digits of the SHA-256 of a rendition's bytes in its key: 64 bits, so two contents of
+    /// one rendition of one image never share a key.
+    const CONTENT_HASH_DIGITS: usize = 16;
 
     /// `uploads/{imageId}.{ext}`.
     pub fn for_upload(id: ImageId, image_type: ImageType) -> Self {
@@ -33,9 +41,54 @@ impl ObjectKey {
         ))
     }
 
-    /// `thumbnails/{imageId}.jpg`: thumbnails are always JPEG.
-    pub fn for_thumbnail(id: ImageId) -> Self {
+    /// `thumbnails/{imageId}.jpg`: where thumbnails were written before renditions.
+    pub fn for_legacy_thumbnail(id: ImageId) -> Self {
         Self(format!("{}{id}.jpg", Self::THUMBNAILS_PREFIX))
+    }
+
+    /// `renditions/{imageId}/`: the folder of an image's renditions.
+    pub fn renditions_folder(id: ImageId) -> String {
+        format!("{}{id}/", Self::RENDITIONS_PREFIX)
+    }
+
+    /// `renditions/{imageId}/{name}-{hash}.{ext}`, the hash that of `content`: the key changes
+    /// when the content does, so what is stored under a key never changes and can be cached for
+    /// ever.
+    pub fn for_rendition(
+        id: ImageId,
+        name: RenditionName,
+        format: RenditionFormat,
+        content: &[u8],
+    ) -> Self {
+        let digest = Sha256::digest(content);
+        let mut hash = String::with_capacity(Self::CONTENT_HASH_DIGITS);
+        for byte in &digest[..Self::CONTENT_HASH_DIGITS / 2] {
+            hash.push_str(&format!("{byte:02x}"));
+        }
+        Self(format!(
+            "{}{name}-{hash}.{}",
+            Self::renditions_folder(id),
+            format.extension()
+        ))
+    }
+
+    /// `key` if it is one [`ObjectKey::for_rendition`] makes for rendition `name` of image `id`
+    /// in `format` (a row read back must name nothing else).
+    pub fn parse_rendition(
+        key: &str,
+        id: ImageId,
+        name: RenditionName,
+        format: RenditionFormat,
+    ) -> Option<Self> {
+        let rest = key
+            .strip_prefix(&Self::renditions_folder(id))?
+            .strip_prefix(name.as_str())?
+            .strip_prefix('-')?;
+        let (hash, ext) = rest.split_once('.')?;
+        let valid = hash.len() == Self::CONTENT_HASH_DIGITS
+            && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && ext == format.extension();
+        valid.then(|| Self(key.to_owned()))
     }
 
     /// The image an uploaded object's key names, if it is exactly a key [`ObjectKey::for_upload`]
@@ -57,8 +110,10 @@ pub struct ImageObjectKeys {
     pub upload: ObjectKey,
     /// `originals/…`: the verified copy, kept while the image is READY.
     pub original: ObjectKey,
-    /// `thumbnails/…`: kept while the image is READY.
-    pub thumbnail: ObjectKey,
+    /// `thumbnails/…`: the thumbnail of an image made before renditions, kept while it is READY.
+    pub legacy_thumbnail: ObjectKey,
+    /// `renditions/{imageId}/`: every rendition, kept while the image is READY.
+    pub renditions_folder: String,
 }
 
 impl ImageObjectKeys {
@@ -68,7 +123,8 @@ impl ImageObjectKeys {
             image_id: id,
             upload: ObjectKey::for_upload(id, image_type),
             original: ObjectKey::for_original(id, image_type),
-            thumbnail: ObjectKey::for_thumbnail(id),
+            legacy_thumbnail: ObjectKey::for_legacy_thumbnail(id),
+            renditions_folder: ObjectKey::renditions_folder(id),
         }
     }
 }
@@ -116,11 +172,50 @@ mod tests {
             assert_eq!(ObjectKey::parse_upload(&key), None, "{key}");
         }
         assert_eq!(
-            ObjectKey::for_thumbnail(id).as_ref(),
+            ObjectKey::for_legacy_thumbnail(id).as_ref(),
             format!("thumbnails/{id}.jpg")
         );
         let original = ObjectKey::for_original(id, ImageType::Png);
         assert_eq!(original.as_ref(), format!("originals/{id}.png"));
         assert_eq!(ObjectKey::parse_upload(original.as_ref()), None);
+    }
+
+    #[test]
+    fn a_rendition_key_names_its_image_and_content() {
+        let id = ImageId::new_random();
+        let name = RenditionName::parse("display").unwrap();
+        let jpeg = RenditionFormat::Jpeg;
+        let key = ObjectKey::for_rendition(id, name, jpeg, b"abc");
+        // SHA-256("abc") starts ba7816bf8f01cfea.
+        assert_eq!(
+            key.as_ref(),
+            format!("renditions/{id}/display-ba7816bf8f01cfea.jpg")
+        );
+        assert_ne!(ObjectKey::for_rendition(id, name, jpeg, b"abd"), key);
+        assert_eq!(
+            ObjectKey::parse_rendition(key.as_ref(), id, name, jpeg),
+            Some(key.clone())
+        );
+        let other = ImageId::new_random();
+        let thumbnail = RenditionName::thumbnail();
+        for wrong in [
+            ObjectKey::parse_rendition(key.as_ref(), other, name, jpeg),
+            ObjectKey::parse_rendition(key.as_ref(), id, thumbnail, jpeg),
+            ObjectKey::parse_rendition(&format!("{key}x"), id, name, jpeg),
+            ObjectKey::parse_rendition(
+                &format!("renditions/{id}/display-BA7816BF8F01CFEA.jpg"),
+                id,
+                name,
+                jpeg,
+            ),
+            ObjectKey::parse_rendition(
+                &format!("renditions/{id}/display-ba7816bf8f01cfe.jpg"),
+                id,
+                name,
+                jpeg,
+            ),
+        ] {
+            assert_eq!(wrong, None);
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::ObjectKey;
+use super::{ObjectKey, Renditions, StoredRendition};
 
 /// Limits for verifying uploads and making thumbnails, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,8 +15,8 @@ pub struct ProcessingPolicy {
     pub max_height: u32,
     /// The most pixels (width x height) decoded: the memory bound against decompression bombs.
     pub max_pixels: u64,
-    /// The longest side of a thumbnail, in pixels.
-    pub thumbnail_size: u32,
+    /// The renditions made of every accepted image; decoders reduce to the largest.
+    pub renditions: Renditions,
 }
 
 impl ProcessingPolicy {
@@ -24,8 +24,6 @@ impl ProcessingPolicy {
     pub const DEFAULT_MAX_SIDE: u32 = 16_384;
     /// The most pixels decoded by default.
     pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
-    /// The longest side of a thumbnail by default, in pixels.
-    pub const DEFAULT_THUMBNAIL_SIZE: u32 = 256;
 }
 
 impl Default for ProcessingPolicy {
@@ -35,7 +33,7 @@ impl Default for ProcessingPolicy {
             max_width: Self::DEFAULT_MAX_SIDE,
             max_height: Self::DEFAULT_MAX_SIDE,
             max_pixels: Self::DEFAULT_MAX_PIXELS,
-            thumbnail_size: Self::DEFAULT_THUMBNAIL_SIZE,
+            renditions: Renditions::default(),
         }
     }
 }
@@ -132,7 +130,12 @@ pub struct ReadyImage {
     /// DELETE removes it; an inbox object with another ETag got past a store that ignores the
     /// header, and is deleted unverified.
     pub upload_etag: String,
+    /// The thumbnail: the `thumbnail` rendition's key (`thumbnails/{imageId}.jpg` on rows
+    /// written before renditions were recorded).
     pub thumbnail_key: ObjectKey,
+    /// Every rendition written, the thumbnail included (empty on rows written before renditions
+    /// were recorded).
+    pub renditions: Vec<StoredRendition>,
     pub processed_at: OffsetDateTime,
 }
 

@@ -134,7 +134,7 @@ fn compose_first_frame(
     let mut reducer = Reducer::new(
         width,
         height,
-        thumbnail_dimensions(width, height, policy.thumbnail_size),
+        thumbnail_dimensions(width, height, policy.renditions.largest_side()),
     );
     let mut row = vec![255u8; width as usize * 3];
     for y in (0..rect.top).chain(rect.top + rect.height..height) {

@@ -1,25 +1,37 @@
-//! The pipeline: what the processor calls to verify an upload and make its thumbnail.
+//! The pipeline: what the processor calls to verify an upload and make its renditions.
 //!
 //! Sniff the type from the first bytes ([`sniff`]), dispatch to the format's decoder (each
-//! meets [`super::contract`] and hands over a [`Reduced`] image), then resize, turn upright and
-//! encode ([`super::output`]). Only this module imports the decoders.
+//! meets [`super::contract`] and hands over a [`Reduced`] image, reduced to at least the largest
+//! rendition), then resize, turn upright and encode each rendition ([`super::output`]), largest
+//! first, each smaller one resized from the one before. Only this module imports the decoders.
 
 use super::contract::{Reduced, thumbnail_dimensions};
-use super::output::{self, Thumbnail};
+use super::output::{self, Rendition};
 use super::sniff::sniff;
 use super::{gif, heif, jpeg, png, webp};
-use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
+use crate::domain::{ImageType, ProcessingPolicy, RejectionReason, RenditionName};
 
-/// A verified image: its upright dimensions and its thumbnail.
+/// A verified image: its upright dimensions and its renditions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inspected {
     pub width: u32,
     pub height: u32,
-    pub thumbnail: Thumbnail,
+    /// One per configured rendition, largest first.
+    pub renditions: Vec<Rendition>,
+}
+
+impl Inspected {
+    /// The `thumbnail` rendition (every configured set has one).
+    pub fn thumbnail(&self) -> &Rendition {
+        self.renditions
+            .iter()
+            .find(|r| r.name.as_str() == RenditionName::THUMBNAIL)
+            .unwrap_or(&self.renditions[self.renditions.len() - 1])
+    }
 }
 
 /// Verifies that `bytes` are an image of the `declared` type within the `policy`'s limits, and
-/// makes its thumbnail.
+/// makes its renditions (`policy.renditions`).
 ///
 /// Dimensions are read from the headers and checked before anything is decoded, so a small file
 /// that declares a huge image is refused without allocating for it; every header a decoder would
@@ -58,14 +70,33 @@ pub fn inspect(
             heif::decode(bytes, declared, policy)?
         }
     };
-    let (thumb_w, thumb_h) = thumbnail_dimensions(width, height, policy.thumbnail_size);
-    let small = output::resize(pixels, thumb_w, thumb_h)?;
-    let upright = output::orient(small, orientation);
-    let (width, height) = output::upright_dimensions(width, height, orientation);
+    let (upright_w, upright_h) = output::upright_dimensions(width, height, orientation);
+    // A decoder reduces to at least the largest rendition, except where memory did not allow it
+    // (a JPEG decoded at 1/8 scale): no rendition is made larger than what was decoded.
+    let decoded_side = pixels.width().max(pixels.height());
+    let mut renditions = Vec::new();
+    let mut previous: Option<image::RgbImage> = None;
+    for spec in policy.renditions.iter() {
+        let side = spec.max_side.min(decoded_side);
+        // `thumbnail_dimensions` is symmetric in its sides, so sizes in the stored orientation
+        // and upright agree.
+        let image = match &previous {
+            None => {
+                let (w, h) = thumbnail_dimensions(width, height, side);
+                output::orient(output::resize(&pixels, w, h)?, orientation)
+            }
+            Some(larger) => {
+                let (w, h) = thumbnail_dimensions(upright_w, upright_h, side);
+                output::resize(larger, w, h)?
+            }
+        };
+        renditions.push(output::encode(spec, &image)?);
+        previous = Some(image);
+    }
     Ok(Inspected {
-        width,
-        height,
-        thumbnail: output::encode(&upright)?,
+        width: upright_w,
+        height: upright_h,
+        renditions,
     })
 }
 
@@ -74,6 +105,7 @@ mod tests {
     use image::{ImageFormat, RgbImage};
 
     use super::*;
+    use crate::domain::Renditions;
     use crate::imaging::jpeg::marker::{Marker, Segments};
     use crate::imaging::testkit::jpeg::encoded;
     use crate::test_alloc::bytes_allocated_by;
@@ -91,8 +123,8 @@ mod tests {
         ProcessingPolicy::default()
     }
 
-    fn decode_thumbnail(thumb: &Thumbnail) -> RgbImage {
-        image::load_from_memory_with_format(&thumb.jpeg, ImageFormat::Jpeg)
+    fn decode_thumbnail(thumb: &Rendition) -> RgbImage {
+        image::load_from_memory_with_format(&thumb.bytes, ImageFormat::Jpeg)
             .expect("thumbnails are JPEG")
             .into_rgb8()
     }
@@ -126,7 +158,7 @@ mod tests {
                 (64, 48),
                 "{image_type}"
             );
-            let thumb = decode_thumbnail(&inspected.thumbnail);
+            let thumb = decode_thumbnail(inspected.thumbnail());
             assert_eq!(
                 thumb.dimensions(),
                 (64, 48),
@@ -223,7 +255,7 @@ mod tests {
         let inspected = inspect(ROTATED, ImageType::Jpeg, &policy()).unwrap();
 
         assert_eq!((inspected.width, inspected.height), (48, 64));
-        let thumb = decode_thumbnail(&inspected.thumbnail);
+        let thumb = decode_thumbnail(inspected.thumbnail());
         assert_eq!(thumb.dimensions(), (48, 64));
         let top = thumb.get_pixel(24, 4);
         let bottom = thumb.get_pixel(24, 60);
@@ -247,9 +279,10 @@ mod tests {
         );
         assert!(GPS.windows(10).any(|w| w == b"FixtureCam"));
 
-        let thumb = inspect(GPS, ImageType::Jpeg, &policy()).unwrap().thumbnail;
+        let inspected = inspect(GPS, ImageType::Jpeg, &policy()).unwrap();
+        let thumb = inspected.thumbnail();
 
-        let markers = segment_markers(&thumb.jpeg);
+        let markers = segment_markers(&thumb.bytes);
         assert!(
             markers.iter().all(|m| matches!(
                 m,
@@ -257,14 +290,14 @@ mod tests {
             )),
             "only JFIF, tables, frame and scan headers: {markers:x?}"
         );
-        assert!(!thumb.jpeg.windows(4).any(|w| w == b"Exif"));
-        assert!(!thumb.jpeg.windows(10).any(|w| w == b"FixtureCam"));
+        assert!(!thumb.bytes.windows(4).any(|w| w == b"Exif"));
+        assert!(!thumb.bytes.windows(10).any(|w| w == b"FixtureCam"));
     }
 
     #[test]
     fn transparency_becomes_white_not_black() {
         let inspected = inspect(TRANSPARENT, ImageType::Png, &policy()).unwrap();
-        let thumb = decode_thumbnail(&inspected.thumbnail);
+        let thumb = decode_thumbnail(inspected.thumbnail());
         let opaque = thumb.get_pixel(5, 15);
         let clear = thumb.get_pixel(35, 15);
         assert!(opaque[1] > 120 && opaque[0] < 60, "green: {opaque:?}");
@@ -279,13 +312,13 @@ mod tests {
         let jpeg = encoded(&big.into(), 85);
         for (side, expected) in [(256, (256, 192)), (100, (100, 75))] {
             let limits = ProcessingPolicy {
-                thumbnail_size: side,
+                renditions: Renditions::thumbnail_only(side),
                 ..policy()
             };
             let inspected = inspect(&jpeg, ImageType::Jpeg, &limits).unwrap();
             assert_eq!((inspected.width, inspected.height), (1200, 900));
             assert_eq!(
-                decode_thumbnail(&inspected.thumbnail).dimensions(),
+                decode_thumbnail(inspected.thumbnail()).dimensions(),
                 expected
             );
         }

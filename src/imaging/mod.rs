@@ -1,7 +1,7 @@
-//! Verifying uploaded bytes and making thumbnails: pure functions of bytes and limits, no I/O.
+//! Verifying uploaded bytes and making their renditions: pure functions of bytes and limits, no I/O.
 //!
 //! - [`inspect`] (the pipeline): sniff the type ([`sniff`]), decode with the format's decoder,
-//!   resize, turn upright and encode (`output`), within
+//!   resize, turn upright and encode each rendition (`output`), within
 //!   [`crate::domain::ProcessingPolicy::memory_budget`] whatever the file.
 //! - `contract`: what every decoder checks and hands over; it imports nothing else of
 //!   `imaging`.
@@ -28,7 +28,7 @@ mod webp;
 
 pub use contract::thumbnail_dimensions;
 pub use inspect::{Inspected, inspect};
-pub use output::Thumbnail;
+pub use output::Rendition;
 pub use sniff::sniff;
 
 #[cfg(test)]

@@ -1,39 +1,43 @@
-//! What the pipeline makes of a reduced image: resized to its thumbnail (Lanczos3), turned
-//! upright (EXIF orientation), and encoded as a fresh JPEG that carries no metadata.
+//! What the pipeline makes of a reduced image: each rendition resized (Lanczos3), turned upright
+//! (EXIF orientation), and encoded as a fresh JPEG that carries no metadata.
 
-use fast_image_resize::images::Image as ResizeImage;
+use fast_image_resize::images::{Image as ResizeImage, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use image::codecs::jpeg::JpegEncoder;
 use image::metadata::Orientation;
 use image::{DynamicImage, RgbImage};
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
 
-use crate::domain::RejectionReason;
+use crate::domain::{RejectionReason, RenditionFormat, RenditionName, RenditionSpec};
 
-/// JPEG quality of thumbnails: small files, no visible blocking at 256 px.
-const THUMBNAIL_QUALITY: u8 = 80;
+/// JPEG quality of renditions: sharp's and libvips' default, no visible blocking at any size.
+const JPEG_QUALITY: u8 = 80;
 
-/// A JPEG thumbnail: upright (EXIF orientation applied), no metadata of any kind.
+/// One rendition of an image: upright (EXIF orientation applied), no metadata of any kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Thumbnail {
-    pub jpeg: Vec<u8>,
+pub struct Rendition {
+    pub name: RenditionName,
+    /// The side it was made for.
+    pub max_side: u32,
+    pub format: RenditionFormat,
+    pub bytes: Vec<u8>,
     pub width: u32,
     pub height: u32,
 }
 
-/// `pixels` resized to `width` x `height` with a Lanczos3 filter (unchanged if already that size).
+/// `pixels` resized to `width` x `height` with a Lanczos3 filter (a copy if already that size).
 ///
 /// # Errors
 /// [`RejectionReason::Undecodable`] if the resizer refuses the sizes (an empty side).
 pub(in crate::imaging) fn resize(
-    pixels: RgbImage,
+    pixels: &RgbImage,
     width: u32,
     height: u32,
 ) -> Result<RgbImage, RejectionReason> {
     if pixels.dimensions() == (width, height) {
-        return Ok(pixels);
+        return Ok(pixels.clone());
     }
     let (src_w, src_h) = pixels.dimensions();
-    let src = ResizeImage::from_vec_u8(src_w, src_h, pixels.into_raw(), PixelType::U8x3)
+    let src = ImageRef::new(src_w, src_h, pixels.as_raw(), PixelType::U8x3)
         .map_err(|_| RejectionReason::Undecodable)?;
     let mut dst = ResizeImage::new(width, height, PixelType::U8x3);
     Resizer::new()
@@ -73,19 +77,34 @@ pub(in crate::imaging) fn upright_dimensions(
     }
 }
 
-/// `image` encoded as the thumbnail's JPEG.
+/// `image` encoded as rendition `spec`'s JPEG (`JPEG_QUALITY`, chroma at full resolution: at
+/// thumbnail sizes, halving it visibly bleeds the colour of edges).
 ///
 /// # Errors
-/// [`RejectionReason::Undecodable`] if the encoder refuses it (an empty image).
-pub(in crate::imaging) fn encode(image: &RgbImage) -> Result<Thumbnail, RejectionReason> {
+/// [`RejectionReason::Undecodable`] if the encoder refuses it (an empty image, a side over
+/// 65,535).
+pub(in crate::imaging) fn encode(
+    spec: &RenditionSpec,
+    image: &RgbImage,
+) -> Result<Rendition, RejectionReason> {
+    let (width, height) = image.dimensions();
+    let sides = (u16::try_from(width), u16::try_from(height));
+    let (Ok(w), Ok(h)) = sides else {
+        return Err(RejectionReason::Undecodable);
+    };
     let mut jpeg = Vec::with_capacity(16 * 1024);
     // A fresh encoder writes pixels and the JFIF header only: no EXIF, no GPS, no ICC, no comments.
-    JpegEncoder::new_with_quality(&mut jpeg, THUMBNAIL_QUALITY)
-        .encode_image(image)
+    let mut encoder = Encoder::new(&mut jpeg, JPEG_QUALITY);
+    encoder.set_sampling_factor(SamplingFactor::F_1_1);
+    encoder
+        .encode(image.as_raw(), w, h, ColorType::Rgb)
         .map_err(|_| RejectionReason::Undecodable)?;
-    Ok(Thumbnail {
-        jpeg,
-        width: image.width(),
-        height: image.height(),
+    Ok(Rendition {
+        name: spec.name,
+        max_side: spec.max_side,
+        format: RenditionFormat::Jpeg,
+        bytes: jpeg,
+        width,
+        height,
     })
 }

@@ -106,7 +106,7 @@ pub(super) fn decode(bytes: &[u8], policy: &ProcessingPolicy) -> Result<Reduced,
     let mut reducer = Reducer::new(
         width,
         height,
-        thumbnail_dimensions(width, height, policy.thumbnail_size),
+        thumbnail_dimensions(width, height, policy.renditions.largest_side()),
     );
     let mut rgb = vec![0u8; width as usize * 3];
     let mut places = row_places(width, height, interlaced);

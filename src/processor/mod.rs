@@ -1,5 +1,5 @@
 //! The upload processor: for every object created under `uploads/`, verify it, make its
-//! thumbnail, and settle its metadata row (PENDING -> READY or REJECTED).
+//! renditions, and settle its metadata row (PENDING -> READY or REJECTED).
 //!
 //! - [`Processor::handle_batch`] is the Lambda handler (an SQS batch of S3 notifications), with
 //!   failures reported per message.
@@ -20,7 +20,7 @@ use crate::aws::{AwsClients, AwsError, Copy, ImageObjects, MetadataTable, Object
 use crate::config::Settings;
 use crate::domain::{
     ImageMetadata, ImageObjectKeys, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection,
-    RejectionReason,
+    RejectionReason, StoredRendition,
 };
 use crate::imaging;
 use crate::telemetry::{Function, Metrics, cause_chain};
@@ -28,7 +28,7 @@ use crate::telemetry::{Function, Metrics, cause_chain};
 /// What processing one object did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
-    /// Verified, thumbnailed, and the row is READY.
+    /// Verified, every rendition written, and the row is READY.
     Ready,
     /// Refused: the object was deleted and the row is REJECTED with this reason.
     Rejected(RejectionReason),
@@ -271,8 +271,8 @@ impl Processor {
         })
     }
 
-    /// Keeps the verified version (copied out of the inbox to where no URL can write), writes the
-    /// thumbnail, and settles the row READY. The upload itself stays in the inbox, where it makes
+    /// Keeps the verified version (copied out of the inbox to where no URL can write), writes
+    /// every rendition, and settles the row READY (so READY means every rendition exists). The upload itself stays in the inbox, where it makes
     /// S3 refuse any second PUT to its key until the bucket's lifecycle rule removes it.
     async fn accept(
         &self,
@@ -295,16 +295,40 @@ impl Processor {
                 return Ok(Outcome::Gone);
             }
         }
-        self.objects
-            .put_thumbnail(&objects.thumbnail, inspected.thumbnail.jpeg)
-            .await?;
+        let stored: Vec<StoredRendition> = inspected
+            .renditions
+            .iter()
+            .map(|r| StoredRendition {
+                name: r.name,
+                max_side: r.max_side,
+                format: r.format,
+                width: r.width,
+                height: r.height,
+                bytes: r.bytes.len() as u64,
+                key: ObjectKey::for_rendition(id, r.name, r.format, &r.bytes),
+            })
+            .collect();
+        let thumbnail = inspected.thumbnail().name;
+        futures_util::future::try_join_all(inspected.renditions.into_iter().zip(&stored).map(
+            |(rendition, stored)| {
+                self.objects
+                    .put_rendition(&stored.key, rendition.format, rendition.bytes)
+            },
+        ))
+        .await?;
+        let thumbnail_key = stored
+            .iter()
+            .find(|s| s.name == thumbnail)
+            .map(|s| s.key.clone())
+            .unwrap_or_else(|| objects.legacy_thumbnail.clone());
         let state = ImageState::Ready(ReadyImage {
             width: inspected.width,
             height: inspected.height,
             size_bytes,
             original_key: objects.original.clone(),
             upload_etag: head.etag.clone().unwrap_or_default(),
-            thumbnail_key: objects.thumbnail.clone(),
+            thumbnail_key,
+            renditions: stored,
             processed_at: OffsetDateTime::now_utc(),
         });
         let transition = self.table.settle(id, &state).await?;
@@ -361,8 +385,9 @@ impl Processor {
     }
 
     /// Deletes the objects of an image that a row in `state` (`None`: no row) does not allow: a
-    /// READY image keeps its verified original, its thumbnail, and in the inbox only the version
-    /// that was verified; a REJECTED or deleted one keeps nothing; a PENDING one is left as it is.
+    /// READY image keeps its verified original, its renditions, and in the inbox only the
+    /// version that was verified; a REJECTED or deleted one keeps nothing; a PENDING one is left
+    /// as it is.
     async fn tidy(
         &self,
         objects: &ImageObjectKeys,
@@ -388,7 +413,8 @@ impl Processor {
                 futures_util::try_join!(
                     self.objects.delete(objects.upload.as_ref()),
                     self.objects.delete(objects.original.as_ref()),
-                    self.objects.delete(objects.thumbnail.as_ref()),
+                    self.objects.delete(objects.legacy_thumbnail.as_ref()),
+                    self.objects.delete_folder(&objects.renditions_folder),
                 )?;
             }
         }
@@ -406,7 +432,7 @@ enum Verdict {
         inspected: imaging::Inspected,
         head: ObjectHead,
         size_bytes: u64,
-        /// Decoding, reducing and encoding the thumbnail: `imaging::inspect`, one pass.
+        /// Decoding, reducing and encoding every rendition: `imaging::inspect`, one pass.
         thumbnail_time: std::time::Duration,
     },
     /// Not acceptable, for this reason.

@@ -14,8 +14,10 @@ use aws_sdk_s3::operation::copy_object::{CopyObjectError, CopyObjectOutput};
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::Object;
 use aws_sdk_s3::types::error::NotFound;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::error::ErrorMetadata;
@@ -55,7 +57,8 @@ fn ready(row: &ImageMetadata) -> ImageMetadata {
             size_bytes: JPEG.len() as u64,
             original_key: ObjectKey::for_original(row.image_id, row.image_type),
             upload_etag: "\"etag\"".into(),
-            thumbnail_key: ObjectKey::for_thumbnail(row.image_id),
+            thumbnail_key: ObjectKey::for_legacy_thumbnail(row.image_id),
+            renditions: Vec::new(),
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
         ..row.clone()
@@ -94,9 +97,29 @@ fn get_item_returning(row: ImageMetadata) -> Rule {
         })
 }
 
-/// Records the key of every DeleteObject, in order.
-fn deletes_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
+/// The one object a listing of renditions finds under any folder: `{folder}thumbnail-….jpg`.
+const LISTED_RENDITION: &str = "thumbnail-0123456789abcdef.jpg";
+
+/// Records the key of every DeleteObject, in order; lists [`LISTED_RENDITION`] under every
+/// folder asked for, so that deleting a folder deletes it.
+fn deletes_recorded() -> (Vec<Rule>, Arc<Mutex<Vec<String>>>) {
     let deleted = Arc::new(Mutex::new(Vec::new()));
+    let folder = Arc::new(Mutex::new(String::new()));
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .match_requests({
+            let folder = folder.clone();
+            move |req| {
+                *folder.lock().unwrap() = req.prefix().unwrap_or_default().to_owned();
+                true
+            }
+        })
+        .then_output(move || {
+            let key = format!("{}{LISTED_RENDITION}", folder.lock().unwrap());
+            ListObjectsV2Output::builder()
+                .contents(Object::builder().key(key).build())
+                .is_truncated(false)
+                .build()
+        });
     let rule = mock!(aws_sdk_s3::Client::delete_object)
         .match_requests({
             let deleted = deleted.clone();
@@ -109,7 +132,7 @@ fn deletes_recorded() -> (Rule, Arc<Mutex<Vec<String>>>) {
             }
         })
         .then_output(|| DeleteObjectOutput::builder().build());
-    (rule, deleted)
+    (vec![rule, list], deleted)
 }
 
 fn sorted(keys: &Mutex<Vec<String>>) -> Vec<String> {
@@ -136,6 +159,8 @@ fn s3_serving_the_jpeg() -> Vec<Rule> {
         mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::delete_object)
             .then_output(|| DeleteObjectOutput::builder().build()),
+        mock!(aws_sdk_s3::Client::list_objects_v2)
+            .then_output(|| ListObjectsV2Output::builder().is_truncated(false).build()),
     ]
 }
 
@@ -149,10 +174,15 @@ fn processor_checked(check: &CallCheck, s3_rules: &[Rule], dynamodb_rules: &[Rul
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules);
     let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb_rules, |c| c
         .retry_config(RetryConfig::disabled()));
+    // Two renditions, so that every path handles more than one.
+    let policy = ProcessingPolicy {
+        renditions: crate::domain::Renditions::parse("thumbnail:256,display:1600").unwrap(),
+        ..ProcessingPolicy::default()
+    };
     Processor::from_parts(
         ImageObjects::new(check.on_s3(&s3), "bucket"),
         MetadataTable::new(check.on_dynamodb(&dynamodb), "ImageMetadata"),
-        ProcessingPolicy::default(),
+        policy,
         2,
     )
 }
@@ -243,7 +273,7 @@ async fn a_conditional_failure_on_a_redelivery_is_treated_as_done() {
             )
         });
     let (deletes, deleted) = deletes_recorded();
-    let mut s3_rules = vec![deletes];
+    let mut s3_rules = deletes;
     s3_rules.extend(s3_serving_the_jpeg());
     let processor = processor(&s3_rules, &[get_item.clone(), update.clone()]);
 
@@ -324,8 +354,8 @@ async fn an_object_without_a_row_is_deleted() {
     let key = ObjectKey::for_upload(id, crate::domain::ImageType::Png);
     let no_row =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
-    let (delete, deleted) = deletes_recorded();
-    let processor = processor(std::slice::from_ref(&delete), &[no_row]);
+    let (deletes, deleted) = deletes_recorded();
+    let processor = processor(&deletes, &[no_row]);
 
     let outcome = processor.process_object(key.as_ref()).await.unwrap();
 
@@ -335,7 +365,8 @@ async fn an_object_without_a_row_is_deleted() {
     let mut expected = vec![
         keys.upload.to_string(),
         keys.original.to_string(),
-        keys.thumbnail.to_string(),
+        keys.legacy_thumbnail.to_string(),
+        format!("renditions/{id}/{LISTED_RENDITION}"),
     ];
     expected.sort();
     assert_eq!(sorted(&deleted), expected);
@@ -361,14 +392,15 @@ async fn objects_outside_the_upload_inbox_are_left_alone() {
 async fn an_upload_put_again_after_ready_is_deleted_never_verified() {
     // Only possible where the bucket ignores `If-None-Match`: the new bytes land in the inbox.
     let row = pending_row();
-    let (delete, deleted) = deletes_recorded();
+    let (mut s3_rules, deleted) = deletes_recorded();
     let replaced = mock!(aws_sdk_s3::Client::head_object).then_output(|| {
         HeadObjectOutput::builder()
             .content_length(10)
             .e_tag("\"another-version\"")
             .build()
     });
-    let processor = processor(&[delete, replaced], &[get_item_returning(ready(&row))]);
+    s3_rules.push(replaced);
+    let processor = processor(&s3_rules, &[get_item_returning(ready(&row))]);
 
     let outcome = processor
         .process_object(row.object_key.as_ref())
@@ -382,8 +414,7 @@ async fn an_upload_put_again_after_ready_is_deleted_never_verified() {
 #[tokio::test]
 async fn a_redelivery_after_ready_keeps_the_verified_upload() {
     let row = pending_row();
-    let (delete, deleted) = deletes_recorded();
-    let mut s3_rules = vec![delete];
+    let (mut s3_rules, deleted) = deletes_recorded();
     s3_rules.extend(s3_serving_the_jpeg());
     let processor = processor(&s3_rules, &[get_item_returning(ready(&row))]);
 
@@ -397,7 +428,7 @@ async fn a_redelivery_after_ready_keeps_the_verified_upload() {
 }
 
 #[tokio::test]
-async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
+async fn an_accepted_upload_is_copied_as_verified_its_renditions_written_then_settled() {
     let row = pending_row();
     let keys = row.object_keys();
     let order = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -418,12 +449,17 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
             }
         })
         .then_output(|| CopyObjectOutput::builder().build());
-    let thumbnail = mock!(aws_sdk_s3::Client::put_object)
+    let written = Arc::new(Mutex::new(Vec::<(String, String)>::new()));
+    let renditions = mock!(aws_sdk_s3::Client::put_object)
         .match_requests({
-            let (key, record) = (keys.thumbnail.to_string(), step("thumbnail"));
+            let (written, record) = (written.clone(), step("rendition"));
             move |req| {
                 record();
-                req.key() == Some(key.as_str())
+                written.lock().unwrap().push((
+                    req.key().unwrap_or_default().to_owned(),
+                    req.cache_control().unwrap_or_default().to_owned(),
+                ));
+                req.content_type() == Some("image/jpeg")
             }
         })
         .then_output(|| PutObjectOutput::builder().build());
@@ -436,13 +472,18 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
                     .expression_attribute_values()
                     .cloned()
                     .unwrap_or_default();
+                let renditions = values.get(":renditions").and_then(|v| v.as_l().ok());
+                let thumbnail = values.get(":thumbnailKey").and_then(|v| v.as_s().ok());
                 values.get(":originalKey") == Some(&AttributeValue::S(original.clone()))
                     && values.get(":uploadEtag") == Some(&AttributeValue::S("\"etag\"".into()))
+                    && renditions.is_some_and(|list| list.len() == 2)
+                    && thumbnail.is_some_and(|key| key.contains("/thumbnail-"))
             }
         })
         .then_output(|| UpdateItemOutput::builder().build());
-    let (delete, deleted) = deletes_recorded();
-    let mut s3_rules = vec![copy.clone(), thumbnail.clone(), delete];
+    let (deletes, deleted) = deletes_recorded();
+    let mut s3_rules = vec![copy.clone(), renditions.clone()];
+    s3_rules.extend(deletes);
     s3_rules.extend(s3_serving_the_jpeg().into_iter().take(2));
     let (processor, metrics) = processor_with_metrics(
         &s3_rules,
@@ -455,7 +496,16 @@ async fn an_accepted_upload_is_copied_as_verified_thumbnailed_then_settled() {
         .unwrap();
 
     assert_eq!(outcomes, [Outcome::Ready]);
-    assert_eq!(*order.lock().unwrap(), ["copy", "thumbnail", "settle"]);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["copy", "rendition", "rendition", "settle"]
+    );
+    let written = written.lock().unwrap().clone();
+    let folder = format!("renditions/{}/", row.image_id);
+    for (key, cache_control) in &written {
+        assert!(key.starts_with(&folder), "{key}");
+        assert_eq!(cache_control, "public, max-age=31536000, immutable");
+    }
     let lines = metric_lines(&metrics);
     let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
     assert_eq!(
@@ -560,6 +610,20 @@ async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
                 .build()
         }),
         delete.clone(),
+        mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests({
+                let order = order.clone();
+                move |_| {
+                    order.lock().unwrap().push("list");
+                    true
+                }
+            })
+            .then_output(|| {
+                ListObjectsV2Output::builder()
+                    .contents(Object::builder().key(LISTED_RENDITION).build())
+                    .is_truncated(false)
+                    .build()
+            }),
     ];
     let (processor, metrics) = processor_with_metrics(
         &s3_rules,
@@ -572,12 +636,16 @@ async fn a_rejected_upload_settles_the_row_before_deleting_the_object() {
         .unwrap();
 
     assert_eq!(outcomes, [Outcome::Rejected(RejectionReason::TypeMismatch)]);
+    let mut order = order.lock().unwrap().clone();
     assert_eq!(
-        *order.lock().unwrap(),
-        ["update", "delete", "delete", "delete"],
+        order.remove(0),
+        "update",
         "the row first, then every object a REJECTED image may not have"
     );
-    assert_eq!(delete.num_calls(), 3);
+    order.sort_unstable();
+    // The upload, the original, a thumbnail from before renditions, and the one rendition listed.
+    assert_eq!(order, ["delete", "delete", "delete", "delete", "list"]);
+    assert_eq!(delete.num_calls(), 4);
     let lines = metric_lines(&metrics);
     let names: Vec<Vec<&str>> = lines.iter().map(EmfLine::metric_names).collect();
     assert_eq!(names, [vec!["UploadsRejected"], vec!["ProcessingTime"]]);
@@ -628,7 +696,7 @@ async fn the_processor_calls_exactly_the_operations_its_role_is_granted() {
 
     let orphan = ObjectKey::for_upload(ImageId::new_random(), crate::domain::ImageType::Png);
     s3_rules.truncate(0);
-    s3_rules.push(deletes_recorded().0);
+    s3_rules.extend(deletes_recorded().0);
     let no_row =
         mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| GetItemOutput::builder().build());
     let processor = processor_checked(&check, &s3_rules, &[no_row]);
@@ -640,16 +708,16 @@ async fn the_processor_calls_exactly_the_operations_its_role_is_granted() {
 
 #[tokio::test]
 #[should_panic(
-    expected = "ProcessorFunction calls S3.ListObjectsV2, which src/aws/permissions.rs does not declare"
+    expected = "ProcessorFunction calls S3.ListBuckets, which src/aws/permissions.rs does not declare"
 )]
 async fn a_call_the_role_does_not_grant_fails_the_test_that_makes_it() {
     let check = CallCheck::new(&PROCESSOR);
     let s3 = check.on_s3(&mock_client!(
         aws_sdk_s3,
         RuleMode::MatchAny,
-        &[mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
-            aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output::builder().build()
+        &[mock!(aws_sdk_s3::Client::list_buckets).then_output(|| {
+            aws_sdk_s3::operation::list_buckets::ListBucketsOutput::builder().build()
         })]
     ));
-    let _ = s3.list_objects_v2().bucket("bucket").send().await;
+    let _ = s3.list_buckets().send().await;
 }

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use axum::body::Body;
@@ -16,8 +17,8 @@ use image_upload::api::{self, AppState};
 use image_upload::aws::permissions::{API, CallCheck};
 use image_upload::aws::{AwsClients, dynamodb_item};
 use image_upload::domain::{
-    ImageId, ImageMetadata, ImageState, NewUpload, ObjectKey, Owner, ReadyImage, UploadPolicy,
-    UploadRequest,
+    ImageId, ImageMetadata, ImageState, NewUpload, ObjectKey, Owner, ReadyImage, RenditionFormat,
+    RenditionName, StoredRendition, UploadPolicy, UploadRequest,
 };
 use time::macros::datetime;
 
@@ -40,6 +41,12 @@ fn ready_row() -> ImageMetadata {
         datetime!(2026-11-24 10:00:00 UTC),
         &policy,
     );
+    let thumbnail = ObjectKey::for_rendition(
+        id,
+        RenditionName::thumbnail(),
+        RenditionFormat::Jpeg,
+        b"thumbnail",
+    );
     ImageMetadata {
         state: ImageState::Ready(ReadyImage {
             width: 64,
@@ -47,7 +54,16 @@ fn ready_row() -> ImageMetadata {
             size_bytes: 1000,
             original_key: ObjectKey::for_original(id, pending.image_type),
             upload_etag: "\"etag\"".into(),
-            thumbnail_key: ObjectKey::for_thumbnail(id),
+            thumbnail_key: thumbnail.clone(),
+            renditions: vec![StoredRendition {
+                name: RenditionName::thumbnail(),
+                max_side: 256,
+                format: RenditionFormat::Jpeg,
+                width: 64,
+                height: 48,
+                bytes: 900,
+                key: thumbnail,
+            }],
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
         pending_expiry: None,
@@ -85,6 +101,8 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
             .then_output(|| DeleteObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::get_object).then_output(|| GetObjectOutput::builder().build()),
+        mock!(aws_sdk_s3::Client::list_objects_v2)
+            .then_output(|| ListObjectsV2Output::builder().is_truncated(false).build()),
     ];
     let check = CallCheck::new(&API);
     let mut clients = AwsClients::new(&sdk_config(&settings), &settings);

@@ -79,9 +79,11 @@ async fn ready_image(
     let n = |name: &str| item[name].as_n().unwrap().parse::<u64>().unwrap();
     assert_eq!((n("width"), n("height")), (width, height), "{id}");
     assert_eq!(n("sizeBytes"), bytes.len() as u64);
-    assert_eq!(
-        item["thumbnailKey"].as_s().unwrap(),
-        &format!("thumbnails/{id}.jpg")
+    assert!(
+        item["thumbnailKey"]
+            .as_s()
+            .unwrap()
+            .starts_with(&format!("renditions/{id}/thumbnail-"))
     );
     assert_eq!(
         item["originalKey"].as_s().unwrap(),
@@ -98,6 +100,10 @@ async fn ready_image(
         (image["width"].as_u64(), image["height"].as_u64()),
         (Some(width), Some(height))
     );
+    // A display rendition any browser can show, whatever the upload's format.
+    let display = app.rendition(&image, "display").await;
+    let longest = u64::from(display.width().max(display.height()));
+    assert_eq!(longest, width.max(height).min(1600), "{id}");
     let jpeg = app.thumbnail(&image).await;
     image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg)
         .expect("the thumbnail is a JPEG")

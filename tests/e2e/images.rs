@@ -110,12 +110,24 @@ async fn a_ready_image_comes_with_working_short_lived_urls() {
             .unwrap()
             .contains("X-Amz-Expires=300")
     );
+    let names: Vec<&str> = image["renditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["display", "thumbnail"], "largest first");
+    // A 64 x 48 photo is never enlarged: both renditions have its size.
+    for name in names {
+        let rendition = app.rendition(&image, name).await;
+        assert_eq!(rendition.dimensions(), (64, 48), "{name}");
+    }
     let (_, list) = app.get_json("/images").await;
     assert_eq!(list["images"][0]["imageId"], id.as_str());
     assert!(
         list["images"][0]["thumbnailUrl"]
             .as_str()
-            .is_some_and(|u| u.contains(&format!("thumbnails/{id}.jpg"))),
+            .is_some_and(|u| u.contains(&format!("renditions/{id}/thumbnail-"))),
         "{list}"
     );
 }
@@ -125,12 +137,13 @@ async fn delete_removes_both_objects_and_the_row_and_can_be_repeated() {
     let app = spawn_processing_app().await;
     let id = app.upload("sunset.jpg", "image/jpeg", JPEG).await;
     assert_eq!(app.settled_status(&id, SETTLE).await, "READY");
-    assert!(app.object_exists(&format!("thumbnails/{id}.jpg")).await);
+    assert_eq!(app.renditions_stored(&id).await.len(), 2);
 
     assert_eq!(app.delete(&format!("/images/{id}")).await, 204);
 
     assert!(!app.object_exists(&format!("uploads/{id}.jpg")).await);
-    assert!(!app.object_exists(&format!("thumbnails/{id}.jpg")).await);
+    assert!(!app.object_exists(&format!("originals/{id}.jpg")).await);
+    assert_eq!(app.renditions_stored(&id).await, Vec::<String>::new());
     assert!(app.item(&id).await.is_none());
     assert_eq!(
         app.delete(&format!("/images/{id}")).await,

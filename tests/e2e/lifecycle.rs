@@ -56,16 +56,20 @@ async fn a_real_jpeg_becomes_ready_with_a_small_thumbnail_without_exif() {
         let n = |name: &str| item[name].as_n().unwrap().parse::<u64>().unwrap();
         assert_eq!((n("width"), n("height")), (width, height));
         assert_eq!(n("sizeBytes"), bytes.len() as u64);
+        let thumbnail_key = item["thumbnailKey"].as_s().unwrap();
+        assert!(thumbnail_key.starts_with(&format!("renditions/{id}/thumbnail-")));
+        let renditions = item["renditions"].as_l().unwrap();
         assert_eq!(
-            item["thumbnailKey"].as_s().unwrap(),
-            &format!("thumbnails/{id}.jpg")
+            renditions.len(),
+            2,
+            "the thumbnail and the display rendition"
         );
         assert!(item.contains_key("processedAt"));
         assert!(
             !item.contains_key("pendingExpiry"),
             "a READY row must not expire"
         );
-        let thumbnail = app.object(&format!("thumbnails/{id}.jpg")).await;
+        let thumbnail = app.object(thumbnail_key).await;
         let decoded = image::load_from_memory_with_format(&thumbnail, image::ImageFormat::Jpeg)
             .expect("the thumbnail is a JPEG");
         assert!(decoded.width().max(decoded.height()) <= 256);
@@ -79,9 +83,19 @@ async fn a_real_jpeg_becomes_ready_with_a_small_thumbnail_without_exif() {
         assert_eq!(&app.object(&format!("originals/{id}.jpg")).await, bytes);
         assert_eq!(&app.object(&format!("uploads/{id}.jpg")).await, bytes);
     }
-    let large_thumb = app.object(&format!("thumbnails/{large_id}.jpg")).await;
-    let decoded = image::load_from_memory(&large_thumb).unwrap();
-    assert_eq!((decoded.width(), decoded.height()), (256, 192));
+    let (_, large) = app.get_json(&format!("/images/{large_id}")).await;
+    assert_eq!(
+        app.rendition(&large, "thumbnail").await.dimensions(),
+        (256, 192)
+    );
+    // 1200 x 900 is under 1600 px: the display rendition keeps its size.
+    let display = app.rendition(&large, "display").await;
+    assert_eq!(display.dimensions(), (1200, 900));
+    let item = app.item(&gps_id).await.unwrap();
+    for rendition in item["renditions"].as_l().unwrap() {
+        let key = rendition.as_m().unwrap()["key"].as_s().unwrap();
+        assert!(!has_exif(&app.object(key).await), "no EXIF in {key}");
+    }
 }
 
 #[tokio::test]
@@ -157,13 +171,13 @@ async fn a_key_with_spaces_and_plus_signs_is_decoded_from_the_event() {
     assert!(!app.object_exists(key).await, "the stray object is deleted");
 }
 
-/// Counts PUTs of thumbnails that reach the wire.
+/// Counts PUTs of renditions that reach the wire.
 #[derive(Debug, Clone, Default)]
-struct ThumbnailWrites(Arc<AtomicUsize>);
+struct RenditionWrites(Arc<AtomicUsize>);
 
-impl Intercept for ThumbnailWrites {
+impl Intercept for RenditionWrites {
     fn name(&self) -> &'static str {
-        "ThumbnailWrites"
+        "RenditionWrites"
     }
 
     fn read_before_transmit(
@@ -173,7 +187,7 @@ impl Intercept for ThumbnailWrites {
         _: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let request = context.request();
-        if request.method() == "PUT" && request.uri().contains("/thumbnails/") {
+        if request.method() == "PUT" && request.uri().contains("/renditions/") {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
         Ok(())
@@ -181,9 +195,9 @@ impl Intercept for ThumbnailWrites {
 }
 
 #[tokio::test]
-async fn the_same_message_delivered_twice_writes_one_thumbnail() {
+async fn the_same_message_delivered_twice_writes_each_rendition_once() {
     let app = spawn(&[], Uploads::Queued).await;
-    let writes = ThumbnailWrites::default();
+    let writes = RenditionWrites::default();
     let s3 = aws_sdk_s3::Client::from_conf(
         app.s3
             .config()
@@ -191,10 +205,11 @@ async fn the_same_message_delivered_twice_writes_one_thumbnail() {
             .interceptor(writes.clone())
             .build(),
     );
+    let policy = ProcessingPolicy::default();
     let processor = Processor::from_parts(
         ImageObjects::new(s3, &app.bucket),
         MetadataTable::new(app.dynamodb.clone(), &app.table),
-        ProcessingPolicy::default(),
+        policy,
         2,
     );
     let queue_url = app.queue_url.clone().unwrap();
@@ -223,7 +238,11 @@ async fn the_same_message_delivered_twice_writes_one_thumbnail() {
     let response = processor.handle_batch(batch).await;
 
     assert!(response.batch_item_failures.is_empty());
-    assert_eq!(writes.0.load(Ordering::SeqCst), 1, "one thumbnail write");
+    assert_eq!(
+        writes.0.load(Ordering::SeqCst),
+        policy.renditions.iter().count(),
+        "one write of each rendition"
+    );
     let item = app.item(&id).await.unwrap();
     assert_eq!(item["status"].as_s().unwrap(), "READY");
     assert_eq!(item["processedAt"], processed_at, "the row is unchanged");

@@ -55,12 +55,17 @@ fn keys_of(id: &str) -> ImageObjectKeys {
 async fn assert_nothing_left(app: &TestApp, id: &str, case: &str) {
     assert!(app.item(id).await.is_none(), "{case}: the row is gone");
     let keys = keys_of(id);
-    for key in [&keys.upload, &keys.original, &keys.thumbnail] {
+    for key in [&keys.upload, &keys.original, &keys.legacy_thumbnail] {
         assert!(
             !app.object_exists(key.as_ref()).await,
             "{case}: {key} outlived its row"
         );
     }
+    assert_eq!(
+        app.renditions_stored(id).await,
+        Vec::<String>::new(),
+        "{case}: renditions outlived their row"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

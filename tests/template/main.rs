@@ -371,8 +371,8 @@ fn a_parameter_range_wider_than_the_code_accepts_is_caught() {
          parameter allows",
     );
     assert_caught(
-        |t| t["Parameters"]["ThumbnailSize"]["MinValue"] = json!(8),
-        "ProcessorFunction refuses to start with THUMBNAIL_SIZE=8",
+        |t| t["Parameters"]["UploadUrlExpirySeconds"]["MaxValue"] = json!(7200),
+        "ApiFunction refuses to start with UPLOAD_URL_EXPIRY_SECONDS=7200",
     );
     assert_caught(
         |t| {

@@ -42,7 +42,7 @@ use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
 /// Bytes per decoded pixel the decoders allocate besides the picture itself (block maps, filter
 /// state, rav1d's per-block data): about 0.6 measured by the memory-budget tests, rounded up.
 const DECODER_BYTES_PER_PIXEL: u64 = 1;
-/// What the pipeline holds besides pictures: the reducer's grid, row buffers.
+/// What the pipeline holds besides pictures, the grid and the renditions: row buffers, tables.
 const FIXED_BYTES: u64 = 4 << 20;
 
 /// Verifies a HEIC/HEIF/AVIF file and hands over its reduced primary image.
@@ -76,12 +76,12 @@ fn decode_heif(
         check_dimensions(policy, alpha.tile_width, alpha.tile_height)?;
     }
     let (crop, orientation) = transform::resolve(&primary.transforms, colour.width, colour.height)?;
+    let thumbnail = thumbnail_dimensions(crop.width, crop.height, policy.renditions.largest_side());
     check_budget(
         colour.width,
         colour.height,
-        peak_bytes(&primary, crop, bytes.len()),
+        peak_bytes(&primary, crop, thumbnail, bytes.len()),
     )?;
-    let thumbnail = thumbnail_dimensions(crop.width, crop.height, policy.thumbnail_size);
     let mut reducer = Reducer::new(crop.width, crop.height, thumbnail);
     let filters = LoopFilters::for_box(reducer.factor());
     let alpha = match &primary.alpha {
@@ -158,7 +158,7 @@ pub fn layout(bytes: &[u8]) -> Result<Layout, String> {
 /// The peak [`decode`] estimates for `bytes` from their headers, for the memory-budget tests to
 /// hold it to what they measure.
 #[cfg(test)]
-pub(in crate::imaging) fn estimated_peak(bytes: &[u8]) -> u64 {
+pub(in crate::imaging) fn estimated_peak(bytes: &[u8], policy: &ProcessingPolicy) -> u64 {
     let meta = Meta::parse(bytes).expect("a valid file");
     let primary = Primary::resolve(&meta).expect("a valid file");
     let (crop, _) = transform::resolve(
@@ -167,13 +167,17 @@ pub(in crate::imaging) fn estimated_peak(bytes: &[u8]) -> u64 {
         primary.colour.height,
     )
     .expect("valid transforms");
-    peak_bytes(&primary, crop, bytes.len())
+    let largest = policy.renditions.largest_side();
+    let thumbnail = thumbnail_dimensions(crop.width, crop.height, largest);
+    peak_bytes(&primary, crop, thumbnail, bytes.len())
 }
 
 /// The memory decoding `primary` needs at its peak, from its headers: one tile's picture (as
 /// its decoder stores it) and decoder state, the data of one tile (and a copy of it), the strip a
-/// row of tiles is converted into, and the alpha plane.
-fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> u64 {
+/// row of tiles is converted into, and the alpha plane, while the decoders fill the reducer's grid
+/// for the largest rendition (`thumbnail`); then, the pictures gone, that rendition as the resize
+/// makes it beside the grid (its pass through the grid's height, and the rendition itself).
+fn peak_bytes(primary: &Primary<'_>, crop: Rect, thumbnail: (u32, u32), file_len: usize) -> u64 {
     let tile_bytes = |tiled: &Tiled<'_>| -> u64 {
         let (chroma, depth) = tiled.format();
         let pixels = u64::from(tiled.tile_width) * u64::from(tiled.tile_height);
@@ -205,7 +209,12 @@ fn peak_bytes(primary: &Primary<'_>, crop: Rect, file_len: usize) -> u64 {
         let plane = u64::from(crop.width) * u64::from(crop.height);
         peak = peak.max(tile_bytes(alpha)) + plane;
     }
-    peak + 2 * file_len as u64 + FIXED_BYTES
+    let grid = Reducer::grid_bytes(crop.width, crop.height, thumbnail);
+    let factor = Reducer::new_factor(crop.width, crop.height, thumbnail);
+    let rendition = u64::from(thumbnail.0)
+        * (u64::from(thumbnail.1) + u64::from(crop.height.div_ceil(factor)))
+        * 3;
+    peak.max(rendition) + grid + 2 * file_len as u64 + FIXED_BYTES
 }
 
 /// Decodes every tile of `tiled` in raster order, lending each with its position in the image.

@@ -143,7 +143,7 @@ fn assert_thumbnails_match_references(fixtures: &[Fixture], declared: ImageType)
             }
         };
         let ours =
-            image::load_from_memory_with_format(&inspected.thumbnail.jpeg, ImageFormat::Jpeg)
+            image::load_from_memory_with_format(&inspected.thumbnail().bytes, ImageFormat::Jpeg)
                 .expect("thumbnails are JPEG")
                 .into_rgb8();
         if ours.dimensions() != reference.dimensions() {

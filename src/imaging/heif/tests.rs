@@ -8,7 +8,7 @@ use super::image::Primary;
 use super::meta::{Meta, Property};
 use super::picture::LoopFilters;
 use super::{Conversion, HeifError, decode_colour, decode_heif, transform};
-use crate::domain::{ImageType, ProcessingPolicy, RejectionReason};
+use crate::domain::{ImageType, ProcessingPolicy, RejectionReason, Renditions};
 use crate::imaging::contract::thumbnail_dimensions;
 use crate::imaging::inspect;
 use crate::imaging::reduce::Reducer;
@@ -39,9 +39,10 @@ fn policy() -> ProcessingPolicy {
 
 fn thumbnail(bytes: &[u8], declared: ImageType) -> (u32, u32, RgbImage) {
     let inspected = inspect(bytes, declared, &policy()).unwrap_or_else(|e| panic!("{e}"));
-    let thumb = image::load_from_memory_with_format(&inspected.thumbnail.jpeg, ImageFormat::Jpeg)
-        .expect("thumbnails are JPEG")
-        .into_rgb8();
+    let thumb =
+        image::load_from_memory_with_format(&inspected.thumbnail().bytes, ImageFormat::Jpeg)
+            .expect("thumbnails are JPEG")
+            .into_rgb8();
     (inspected.width, inspected.height, thumb)
 }
 
@@ -500,7 +501,7 @@ fn transforms_apply_in_the_order_ipma_lists_them() {
 /// The verdict on `file` thumbnailed at `thumbnail_size` px.
 fn verdict_at(file: &[u8], declared: ImageType, thumbnail_size: u32) -> Result<(), HeifError> {
     let policy = ProcessingPolicy {
-        thumbnail_size,
+        renditions: Renditions::thumbnail_only(thumbnail_size),
         ..policy()
     };
     decode_heif(file, declared, &policy).map(|_| ())

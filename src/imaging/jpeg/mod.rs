@@ -19,16 +19,18 @@ use self::fallback::GeneralDecoder;
 use crate::domain::{ProcessingPolicy, RejectionReason};
 use crate::imaging::contract::{Reduced, check_budget, thumbnail_dimensions};
 
-/// Decodes a JPEG, reduced to at least its thumbnail's size.
+/// Decodes a JPEG, reduced to at least its largest rendition's size where memory allows.
 ///
 /// Baseline, extended and progressive files go to the DC decoder when their 1/8-scale image
-/// still reaches the thumbnail. What it leaves goes to the general decoder, after its peak
-/// memory has been estimated from the frame header and checked against the budget.
+/// still reaches the largest rendition. What it leaves goes to the general decoder, after its peak
+/// memory has been estimated from the frame header and checked against the budget; a file the
+/// general decoder cannot decode within the budget at the scale the rendition needs (a large
+/// progressive 4:4:4 file keeps every coefficient) goes to the DC decoder too, and its renditions
+/// are made from its 1/8-scale image, no larger than that.
 ///
 /// # Errors
 /// As [`survey::survey`]; then [`RejectionReason::Undecodable`] for data a decoder refuses, and
-/// [`RejectionReason::TooManyPixels`] for a frame the general decoder cannot decode within the
-/// budget.
+/// [`RejectionReason::TooManyPixels`] for a frame neither decoder can decode within the budget.
 pub(in crate::imaging) fn decode(
     bytes: &[u8],
     policy: &ProcessingPolicy,
@@ -37,8 +39,14 @@ pub(in crate::imaging) fn decode(
     let (width, height) = (u32::from(frame.width), u32::from(frame.height));
     let general = GeneralDecoder::new(bytes, &frame)?;
     let orientation = general.orientation();
-    let thumbnail = thumbnail_dimensions(width, height, policy.thumbnail_size);
-    if width.div_ceil(8) >= thumbnail.0 && height.div_ceil(8) >= thumbnail.1 {
+    let target = thumbnail_dimensions(width, height, policy.renditions.largest_side());
+    let general_fits = check_budget(
+        width,
+        height,
+        fallback::peak_bytes(&frame, fallback::scale(&frame, target)),
+    );
+    let dc_reaches = width.div_ceil(8) >= target.0 && height.div_ceil(8) >= target.1;
+    if dc_reaches || general_fits.is_err() {
         match dc::decode_dc(bytes, policy) {
             Ok(dc) if (dc.full_width, dc.full_height) == (width, height) => {
                 let pixels = image::RgbImage::from_raw(dc.width, dc.height, dc.rgb)
@@ -55,13 +63,9 @@ pub(in crate::imaging) fn decode(
             Err(DcError::Unsupported) => {}
         }
     }
-    check_budget(
-        width,
-        height,
-        fallback::peak_bytes(&frame, fallback::scale(&frame, thumbnail)),
-    )?;
+    general_fits?;
     Ok(Reduced {
-        pixels: general.decode(thumbnail)?,
+        pixels: general.decode(target)?,
         orientation,
         width,
         height,

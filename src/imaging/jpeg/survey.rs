@@ -132,7 +132,8 @@ pub(in crate::imaging::jpeg) fn survey(
                 let (width, height) = (u32::from(parsed.width), u32::from(parsed.height));
                 check_dimensions(policy, width, height)?;
                 if needs_general_decoder(&parsed) {
-                    let thumbnail = thumbnail_dimensions(width, height, policy.thumbnail_size);
+                    let thumbnail =
+                        thumbnail_dimensions(width, height, policy.renditions.largest_side());
                     let scale = fallback::scale(&parsed, thumbnail);
                     check_budget(width, height, fallback::peak_bytes(&parsed, scale))?;
                 }

@@ -323,7 +323,7 @@ fn thumbnail_of(
     let mut reducer = Reducer::new(
         width,
         height,
-        thumbnail_dimensions(width, height, policy.thumbnail_size),
+        thumbnail_dimensions(width, height, policy.renditions.largest_side()),
     );
     if let Bitstream::Lossy { vp8, alpha: None } = frame.bitstream
         && (frame.x, frame.y, frame.width, frame.height) == (0, 0, width, height)
@@ -405,6 +405,7 @@ mod tests {
     use image_webp::WebPDecoder;
 
     use super::*;
+    use crate::domain::Renditions;
 
     const LOSSY_ALPHA_ODD: &[u8] =
         include_bytes!("../../../fixtures/images/lossy-alpha-37x29.webp");
@@ -510,7 +511,7 @@ mod tests {
 
     fn policy(thumbnail_size: u32) -> ProcessingPolicy {
         ProcessingPolicy {
-            thumbnail_size,
+            renditions: Renditions::thumbnail_only(thumbnail_size),
             ..ProcessingPolicy::default()
         }
     }

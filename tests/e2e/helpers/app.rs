@@ -106,6 +106,9 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     if callers == Callers::Anonymous {
         vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
     }
+    // A display rendition beside the thumbnail (the default set is the thumbnail alone), so that
+    // every path that makes, serves and deletes renditions has more than one to handle.
+    vars.insert("RENDITIONS".into(), "thumbnail:256,display:1600".into());
     vars.extend(
         overrides
             .iter()
@@ -297,11 +300,31 @@ impl TestApp {
         ] {
             assert!(!self.object_exists(&key).await, "{key} is left");
         }
+        assert_eq!(self.renditions_stored(image_id).await, Vec::<String>::new());
         let (status, body) = self.get_json(&format!("/images/{image_id}")).await;
         assert_eq!(status, 200);
         assert_eq!(body["status"], "REJECTED");
         assert_eq!(body["rejectionReason"], reason);
         assert!(body.get("url").is_none());
+    }
+
+    /// The keys under `renditions/{image_id}/`, sorted.
+    pub async fn renditions_stored(&self, image_id: &str) -> Vec<String> {
+        let listing = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(format!("renditions/{image_id}/"))
+            .send()
+            .await
+            .expect("ListObjectsV2");
+        let mut keys: Vec<String> = listing
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
     }
 
     /// Whether the bucket has an object at `key`.
@@ -339,14 +362,46 @@ impl TestApp {
     /// Fetches an image's thumbnail through its `thumbnailUrl` (from `GET /images/{id}` or the
     /// list), asserting a 200 JPEG answer; its bytes.
     pub async fn thumbnail(&self, image: &Value) -> Vec<u8> {
-        let response = self
-            .http
-            .get(image["thumbnailUrl"].as_str().expect("a thumbnailUrl"))
-            .send()
+        self.fetch_rendition(image["thumbnailUrl"].as_str().expect("a thumbnailUrl"))
             .await
-            .expect("GET thumbnailUrl");
+    }
+
+    /// The rendition `name` of `image` (an API view of a READY image), fetched through its URL
+    /// and checked to be what the view says: a JPEG of its width and height, cacheable for ever.
+    pub async fn rendition(&self, image: &Value, name: &str) -> image::RgbImage {
+        let renditions = image["renditions"].as_array().expect("renditions");
+        let view = renditions
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no rendition {name} in {image}"));
+        assert_eq!(view["format"], "image/jpeg");
+        let bytes = self
+            .fetch_rendition(view["url"].as_str().expect("a url"))
+            .await;
+        assert_eq!(view["sizeBytes"].as_u64(), Some(bytes.len() as u64));
+        let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
+            .expect("a JPEG")
+            .to_rgb8();
+        assert_eq!(
+            (
+                Some(u64::from(decoded.width())),
+                Some(u64::from(decoded.height()))
+            ),
+            (view["width"].as_u64(), view["height"].as_u64()),
+            "{name}"
+        );
+        decoded
+    }
+
+    /// GETs a rendition's URL: 200, a JPEG, `Cache-Control` that lets any cache keep it.
+    async fn fetch_rendition(&self, url: &str) -> Vec<u8> {
+        let response = self.http.get(url).send().await.expect("GET a rendition");
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "image/jpeg");
+        assert_eq!(
+            response.headers()["cache-control"],
+            "public, max-age=31536000, immutable"
+        );
         response.bytes().await.unwrap().to_vec()
     }
 

@@ -1,9 +1,10 @@
 //! Times, on the peer bench's inputs, what the processor does for an upload (`imaging::inspect`:
-//! verify, then a 256 px thumbnail as JPEG) and the naive path (`image` decodes everything, then
-//! `thumbnail` and the same JPEG encode).
+//! verify, then a 256 px thumbnail as JPEG; and with the default renditions, a 1600 px display
+//! rendition and the thumbnail) and the naive path (`image` decodes everything, then `thumbnail`
+//! and the same JPEG encode).
 //!
 //! Usage: `image-upload-bench-peers INPUT_DIR RUNS [FILE...]`. Prints JSON `{"ours": {file: median
-//! ms}, "naive": {...}}` on stdout. Naming files times only those, and only ours (for profiling).
+//! ms}, "renditions": {...}, "naive": {...}}` on stdout. Naming files times only those, and only ours (for profiling).
 //! With `BENCH_PEERS_CLOCK=cpu`, CPU time instead of wall-clock time.
 //!
 //! An input ours refuses (or panics on: a decoder still being written) is not timed: its entry is
@@ -15,7 +16,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use image::codecs::jpeg::JpegEncoder;
-use image_upload::domain::{ImageType, ProcessingPolicy};
+use image_upload::domain::{ImageType, ProcessingPolicy, Renditions};
 use image_upload::imaging;
 
 fn median(mut times: Vec<f64>) -> f64 {
@@ -81,8 +82,13 @@ fn main() {
     )
     .expect("inputs.json is JSON");
     let cpu = std::env::var("BENCH_PEERS_CLOCK").is_ok_and(|clock| clock == "cpu");
-    let policy = ProcessingPolicy::default();
+    let policy = ProcessingPolicy {
+        renditions: Renditions::thumbnail_only(256),
+        ..ProcessingPolicy::default()
+    };
+    let default_set = ProcessingPolicy::default();
     let mut ours = serde_json::Map::new();
+    let mut renditions = serde_json::Map::new();
     let mut naive_times = serde_json::Map::new();
     for entry in listing.as_array().expect("a list of inputs") {
         let file = entry["file"].as_str().expect("a file name");
@@ -126,6 +132,12 @@ fn main() {
                 );
             });
             ours.insert(file.into(), inspected.into());
+            let set = time(runs, cpu, || {
+                std::hint::black_box(
+                    imaging::inspect(&data, image_type, &default_set).expect("the input is valid"),
+                );
+            });
+            renditions.insert(file.into(), set.into());
         }
         if only.is_empty() && naive_decodes {
             let plain = time(runs, cpu, || {
@@ -134,6 +146,6 @@ fn main() {
             naive_times.insert(file.into(), plain.into());
         }
     }
-    let results = serde_json::json!({ "ours": ours, "naive": naive_times });
+    let results = serde_json::json!({ "ours": ours, "renditions": renditions, "naive": naive_times });
     println!("{results}");
 }
