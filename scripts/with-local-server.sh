@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs COMMAND against a local server started for it: builds image-upload-local and
 # provision-local, starts the local AWS stack (localstack/stack.sh), provisions the bucket, table
-# and queue (with --auth also a Cognito user pool, app client and user), starts the server, waits
+# and queue (with --auth also a Cognito user pool, app client and user), starts the server (with
+# its local CDN path at /cdn, signing with a key pair made once under the tool cache), waits
 # until it serves its page, runs COMMAND, and on exit, whatever happened, stops the servers and
 # the stack.
 #
@@ -151,6 +152,16 @@ else
 fi
 eval "$provisioned"
 
+# The local CDN path: each server serves renditions and originals at its own /cdn to the URLs it
+# signs, with a key pair made once for this machine (the private key stays in the tool cache).
+cdn_key="${IMAGE_UPLOAD_STACK_HOME:-$HOME/.cache/image-upload-stack}/local-cdn/private-key.pem"
+if [ ! -s "$cdn_key" ]; then
+  command -v openssl >/dev/null || die "openssl not found: it makes the local CDN's key pair (apt install openssl)"
+  mkdir -p "$(dirname "$cdn_key")"
+  (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$cdn_key.new" 2>/dev/null)
+  mv "$cdn_key.new" "$cdn_key"
+fi
+
 # start_server NAME ADDR LOG [ENV...]: the server in the background, with the environment above
 # changed by ENV (env's NAME=VALUE and -u NAME), until it serves its page.
 start_server() {
@@ -158,10 +169,14 @@ start_server() {
   shift 3
   local url status
   url="$(url_of "$address")/config.json"
+  local cdn
+  cdn="$(url_of "$address")/cdn"
   if [ "$log" = - ]; then
-    env "$@" LISTEN_ADDR="$address" "$LOCAL_BIN/image-upload-local" &
+    env "$@" LISTEN_ADDR="$address" CDN_URL="$cdn" CDN_KEY_PAIR_ID=KLOCALCDN \
+      CDN_PRIVATE_KEY_FILE="$cdn_key" "$LOCAL_BIN/image-upload-local" &
   else
-    env "$@" LISTEN_ADDR="$address" "$LOCAL_BIN/image-upload-local" >"$log" 2>&1 &
+    env "$@" LISTEN_ADDR="$address" CDN_URL="$cdn" CDN_KEY_PAIR_ID=KLOCALCDN \
+      CDN_PRIVATE_KEY_FILE="$cdn_key" "$LOCAL_BIN/image-upload-local" >"$log" 2>&1 &
   fi
   local pid=$!
   servers+=("$pid")

@@ -2,17 +2,18 @@
 //!
 //! - [`domain`]: the rules of an upload, as types that cannot hold invalid values.
 //! - [`api`]: the HTTP API (one axum router, served by Lambda and by the local server).
-//! - [`imaging`]: verifying uploaded bytes and making thumbnails (pure, no I/O).
+//! - [`imaging`]: verifying uploaded bytes and making renditions (pure, no I/O).
 //! - [`processor`]: verifies each upload and settles its metadata (the second Lambda function).
 //! - [`auth`]: who is calling (API Gateway's authorizer claims, or verified Cognito ID tokens).
 //! - [`aws`]: the adapters to S3, DynamoDB and SQS.
+//! - [`delivery`]: CloudFront signed URLs for renditions and originals, and their checker.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //! - [`web`]: the upload page, its configuration and the API description on the local server.
 //!
-//! `api`, `auth`, `processor`, `aws` and `telemetry` need the default `aws` feature; without it
+//! `api`, `auth`, `processor`, `aws`, `delivery` and `telemetry` need the default `aws` feature; without it
 //! the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
 //! build. `provision`, `smoke` and `web` (the page on the local server) need the default `local`
 //! feature, which the Lambda functions are built without.
@@ -24,6 +25,8 @@ pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
+#[cfg(feature = "aws")]
+pub mod delivery;
 pub mod domain;
 pub mod imaging;
 #[cfg(feature = "aws")]

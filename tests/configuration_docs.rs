@@ -52,8 +52,14 @@ const CONSTRUCTORS: [(&str, Run); 5] = [
 
 /// What each constructor is run with: nothing, then each set of variables that makes some
 /// constructor read variables it does not read otherwise.
-const SCENARIOS: [&[(&str, &str)]; 2] = [
+const SCENARIOS: [&[(&str, &str)]; 3] = [
     &[],
+    // The window of the CDN's URLs is read only once the CDN is configured.
+    &[
+        ("CDN_URL", "https://d111111abcdef8.cloudfront.net"),
+        ("CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+        ("CDN_PRIVATE_KEY_FILE", "/keys/cdn.pem"),
+    ],
     // The smoke client asks where Cognito is only for a whole Cognito user.
     &[
         ("COGNITO_CLIENT_ID", "client"),

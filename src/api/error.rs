@@ -3,6 +3,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthError, AuthRejection, JwksError};
 use crate::aws::AwsError;
+use crate::delivery::CdnKeyError;
 use crate::domain::UploadRejection;
 use crate::telemetry::cause_chain;
 
@@ -44,6 +45,8 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error(transparent)]
     Aws(#[from] AwsError),
+    #[error("the CDN's signing key is unavailable")]
+    CdnUnavailable(#[source] CdnKeyError),
 }
 
 /// The `code` and `message` of an error response. The request-tracking middleware adds the
@@ -73,7 +76,9 @@ impl ApiError {
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
-            Self::AuthUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE"),
+            Self::AuthUnavailable(_) | Self::CdnUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
+            }
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
             Self::ImageNotFound => (StatusCode::NOT_FOUND, "IMAGE_NOT_FOUND"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),

@@ -14,7 +14,8 @@ use super::AppState;
 use super::error::ApiError;
 use super::request::Caller;
 use crate::aws::{AwsError, PageKey, Transition, format_time, parse_stored_time};
-use crate::domain::{ImageId, ImageMetadata, ImageState, Owner};
+use crate::delivery::Cdn;
+use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, Owner, ReadyImage};
 
 /// The page size when `limit` is not given, and the largest allowed.
 pub const DEFAULT_LIMIT: u16 = 20;
@@ -44,10 +45,11 @@ pub struct ImageView {
     /// `UNDECODABLE`, `TOO_MANY_PIXELS`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rejection_reason: Option<&'static str>,
-    /// READY only: a short-lived GET URL of the thumbnail.
+    /// READY only: a GET URL of the thumbnail (the CDN's, signed, when one is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thumbnail_url: Option<String>,
-    /// READY only: a short-lived GET URL of the original.
+    /// READY only: a GET URL of the verified original (the CDN's, signed, when one is
+    /// configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// READY only: when the URLs stop working (RFC 3339).
@@ -243,38 +245,32 @@ async fn view(
     match &image.state {
         ImageState::Pending => {}
         ImageState::Ready(ready) => {
-            let expiry = state.view_url_expiry;
-            let (thumbnail_url, url, rendition_urls) = futures_util::try_join!(
-                state.objects.presign_get(&ready.thumbnail_key, now, expiry),
-                state.objects.presign_get(&ready.original_key, now, expiry),
-                futures_util::future::try_join_all(
-                    ready
-                        .renditions
-                        .iter()
-                        .map(|r| state.objects.presign_get(&r.key, now, expiry))
-                ),
-            )?;
-            let renditions: Vec<RenditionView> = ready
-                .renditions
-                .iter()
-                .zip(rendition_urls)
-                .map(|(r, url)| RenditionView {
-                    name: r.name.to_string(),
-                    format: r.format.mime(),
-                    width: r.width,
-                    height: r.height,
-                    size_bytes: r.bytes,
-                    url,
-                })
-                .collect();
-            view.renditions = Some(renditions);
+            let urls = match &state.cdn {
+                Some(cdn) => cdn_urls(state, cdn, image.image_id, ready, now).await?,
+                None => presigned_urls(state, ready, now).await?,
+            };
             view.width = Some(ready.width);
             view.height = Some(ready.height);
             view.size_bytes = Some(ready.size_bytes);
             view.processed_at = Some(format_time(ready.processed_at));
-            view.thumbnail_url = Some(thumbnail_url);
-            view.url = Some(url);
-            view.urls_expire_at = (now + expiry).format(&Rfc3339).ok();
+            view.thumbnail_url = Some(urls.thumbnail);
+            view.url = Some(urls.original);
+            view.urls_expire_at = urls.expire_at.format(&Rfc3339).ok();
+            view.renditions = Some(
+                ready
+                    .renditions
+                    .iter()
+                    .zip(urls.renditions)
+                    .map(|(r, url)| RenditionView {
+                        name: r.name.to_string(),
+                        format: r.format.mime(),
+                        width: r.width,
+                        height: r.height,
+                        size_bytes: r.bytes,
+                        url,
+                    })
+                    .collect(),
+            );
         }
         ImageState::Rejected(rejection) => {
             view.processed_at = Some(format_time(rejection.processed_at));
@@ -282,6 +278,78 @@ async fn view(
         }
     }
     Ok(view)
+}
+
+/// A READY image's URLs, and when the first of them stops working.
+struct ImageUrls {
+    thumbnail: String,
+    original: String,
+    /// One per rendition, in the row's order.
+    renditions: Vec<String>,
+    expire_at: OffsetDateTime,
+}
+
+/// Presigned S3 GETs, valid for `VIEW_URL_EXPIRY_SECONDS` from `now`.
+async fn presigned_urls(
+    state: &AppState,
+    ready: &ReadyImage,
+    now: OffsetDateTime,
+) -> Result<ImageUrls, ApiError> {
+    let expiry = state.view_url_expiry;
+    let (thumbnail, original, renditions) = futures_util::try_join!(
+        state.objects.presign_get(&ready.thumbnail_key, now, expiry),
+        state.objects.presign_get(&ready.original_key, now, expiry),
+        futures_util::future::try_join_all(
+            ready
+                .renditions
+                .iter()
+                .map(|r| state.objects.presign_get(&r.key, now, expiry))
+        ),
+    )?;
+    Ok(ImageUrls {
+        thumbnail,
+        original,
+        renditions,
+        expire_at: now + expiry,
+    })
+}
+
+/// The CDN's signed URLs, one signature for the image's objects, the same for every request in
+/// the CDN's window. A thumbnail made before renditions (`thumbnails/`, which the CDN does not
+/// serve) gets a presigned S3 GET, and the answer the earlier expiry of the two.
+async fn cdn_urls(
+    state: &AppState,
+    cdn: &Cdn,
+    id: ImageId,
+    ready: &ReadyImage,
+    now: OffsetDateTime,
+) -> Result<ImageUrls, ApiError> {
+    let signer = cdn.signer().await.map_err(ApiError::CdnUnavailable)?;
+    let signed = signer.sign_image(id, now);
+    let mut expire_at = signed.expires_at;
+    let thumbnail = if ready
+        .thumbnail_key
+        .as_ref()
+        .starts_with(ObjectKey::RENDITIONS_PREFIX)
+    {
+        signer.url(&ready.thumbnail_key, &signed)
+    } else {
+        expire_at = expire_at.min(now + state.view_url_expiry);
+        state
+            .objects
+            .presign_get(&ready.thumbnail_key, now, state.view_url_expiry)
+            .await?
+    };
+    Ok(ImageUrls {
+        thumbnail,
+        original: signer.url(&ready.original_key, &signed),
+        renditions: ready
+            .renditions
+            .iter()
+            .map(|r| signer.url(&r.key, &signed))
+            .collect(),
+        expire_at,
+    })
 }
 
 /// SigV4 dates have whole seconds; starting on one makes `urlsExpireAt` exact.

@@ -21,6 +21,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::auth::{Authentication, VerifierSetupError};
 use crate::aws::{AwsClients, ImageObjects, MetadataTable};
 use crate::config::Settings;
+use crate::delivery::Cdn;
 use crate::domain::UploadPolicy;
 use crate::telemetry::{Function, Metrics};
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// How callers are identified (API Gateway's authorizer, or tokens verified here).
     pub auth: Authentication,
+    /// The CDN whose signed URLs serve renditions and originals; `None`: presigned S3 URLs.
+    pub cdn: Option<Arc<Cdn>>,
 }
 
 impl FromRef<AppState> for Authentication {
@@ -60,6 +63,7 @@ impl AppState {
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
             metrics: Metrics::from_settings(&settings.metrics, Function::Api),
             auth: Authentication::from_settings(&settings.auth)?,
+            cdn: settings.cdn.clone().map(|cdn| Arc::new(Cdn::new(cdn))),
         })
     }
 }

@@ -11,7 +11,9 @@ pub use dynamodb::{
     Transition, format_time, parse_stored_time, to_item as dynamodb_item,
 };
 pub use error::AwsError;
-pub use s3::{Copy, ImageObjects, ObjectHead, PresignedUpload, RENDITION_CACHE_CONTROL};
+pub use s3::{
+    Copy, ImageObjects, ObjectHead, PresignedUpload, RENDITION_CACHE_CONTROL, ServedObject,
+};
 pub use tls::Roots;
 
 use aws_config::{

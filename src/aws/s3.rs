@@ -236,6 +236,43 @@ impl ImageObjects {
         }
     }
 
+    /// An object to serve through the local CDN path, with the headers S3 stored for it; `None`
+    /// when there is no such object.
+    ///
+    /// # Errors
+    /// [`AwsError`] for any failure but the object's absence.
+    pub async fn get_served(&self, key: &str) -> Result<Option<ServedObject>, AwsError> {
+        let response = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(AwsError::classify("reading an object to serve", e)),
+        };
+        let content_type = response.content_type().map(str::to_owned);
+        let cache_control = response.cache_control().map(str::to_owned);
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|e| AwsError::Unavailable {
+                context: "reading an object to serve",
+                source: Box::new(e),
+            })?;
+        Ok(Some(ServedObject {
+            bytes: bytes.into_bytes().into(),
+            content_type,
+            cache_control,
+        }))
+    }
+
     /// Deletes an object; deleting one that is already gone succeeds.
     ///
     /// # Errors
@@ -272,6 +309,14 @@ impl ImageObjects {
             .map_err(|e| AwsError::classify("presigning a download URL", e))?;
         Ok(request.uri().to_owned())
     }
+}
+
+/// An object as the local CDN path serves it.
+#[derive(Debug, Clone)]
+pub struct ServedObject {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
 }
 
 /// What [`ImageObjects::copy_verified`] did.

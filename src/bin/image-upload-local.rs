@@ -65,7 +65,21 @@ async fn main() -> anyhow::Result<()> {
             stop.cancel();
         }
     };
-    web::serve(listener, web::site(api::app(state), &page), shutdown).await?;
+    let cdn = state
+        .cdn
+        .clone()
+        .map(|cdn| image_upload::delivery::local_cdn(state.objects.clone(), cdn));
+    if let Some(cdn) = &settings.cdn {
+        tracing::info!(
+            origin = cdn.origin.as_str(),
+            "serving renditions and originals at the local CDN path"
+        );
+    }
+    let mut site = web::site(api::app(state), &page);
+    if let Some(cdn) = cdn {
+        site = site.merge(cdn);
+    }
+    web::serve(listener, site, shutdown).await?;
     stop.cancel();
     if let Some(poller) = poller {
         poller.await?;

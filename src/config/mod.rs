@@ -18,6 +18,7 @@
 //! Every default and range is a named constant, and the messages are made from them.
 
 mod auth;
+mod cdn;
 mod env;
 mod http;
 mod limits;
@@ -32,6 +33,7 @@ use crate::domain::{ProcessingPolicy, UploadPolicy};
 use env::{Env, process_env};
 
 pub use auth::{ALLOW_ANONYMOUS_DEFAULT, AUTH_VARIABLES, AuthSettings, TokenSettings};
+pub use cdn::{CDN_URL_WINDOW_DEFAULT, CDN_URL_WINDOW_RANGE, CDN_VARIABLES, CdnSettings};
 pub use env::ConfigError;
 pub use http::{ALLOWED_ORIGINS_DEFAULT, LISTEN_ADDR_DEFAULT};
 pub use limits::{
@@ -90,6 +92,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// How callers are identified.
     pub auth: AuthSettings,
+    /// The CDN that serves renditions and originals; `None`: presigned S3 URLs instead.
+    pub cdn: Option<CdnSettings>,
 }
 
 impl Settings {
@@ -130,6 +134,7 @@ impl Settings {
             function_memory_mb: limits::function_memory_mb(&env)?,
             metrics: MetricsSettings::read(&env, in_lambda)?,
             auth: AuthSettings::read(&env)?,
+            cdn: CdnSettings::read(&env)?,
             endpoints: Endpoints::read(&env),
         })
     }

@@ -344,3 +344,37 @@ fn a_processor_with_too_little_memory_for_its_limits_is_refused() {
         "outside Lambda there is nothing to check"
     );
 }
+
+#[test]
+fn the_cdn_is_all_three_variables_or_none() {
+    assert_eq!(settings(&[]).unwrap().cdn, None);
+    let all = [
+        ("CDN_URL", "https://d111111abcdef8.cloudfront.net/"),
+        ("CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+        ("CDN_PRIVATE_KEY_FILE", "/keys/cdn.pem"),
+    ];
+    let cdn = settings(&all).unwrap().cdn.unwrap();
+    assert_eq!(cdn.origin.as_str(), "https://d111111abcdef8.cloudfront.net");
+    assert_eq!(cdn.window, CDN_URL_WINDOW_DEFAULT);
+    for left_out in 0..3 {
+        let some: Vec<_> = all
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != left_out)
+            .map(|(_, v)| *v)
+            .collect();
+        let err = settings(&some).unwrap_err().to_string();
+        assert!(err.contains(all[left_out].0), "{err}");
+    }
+    for (name, value) in [
+        ("CDN_URL", "http://cdn.example.com"),
+        ("CDN_KEY_PAIR_ID", "K2JC JMD"),
+        ("CDN_URL_WINDOW_SECONDS", "59"),
+    ] {
+        let mut vars = all.to_vec();
+        vars.retain(|(n, _)| *n != name);
+        vars.push((name, value));
+        let err = settings(&vars).unwrap_err().to_string();
+        assert!(err.contains(name), "{name}={value}: {err}");
+    }
+}

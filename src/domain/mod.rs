@@ -1,5 +1,6 @@
 //! The rules of an upload. Every type here is valid once constructed; nothing downstream re-checks it.
 
+mod cdn_origin;
 mod file_name;
 mod image;
 mod image_id;
@@ -11,6 +12,7 @@ mod processing;
 mod rendition;
 mod upload_size;
 
+pub use cdn_origin::CdnOrigin;
 pub use file_name::{FileName, FileNameError};
 pub use image::ImageMetadata;
 pub use image_id::ImageId;

@@ -77,8 +77,13 @@ pub(in crate::imaging) fn upright_dimensions(
     }
 }
 
-/// `image` encoded as rendition `spec`'s JPEG (`JPEG_QUALITY`, chroma at full resolution: at
-/// thumbnail sizes, halving it visibly bleeds the colour of edges).
+/// The longest side up to which a rendition keeps its chroma at full resolution: at thumbnail
+/// sizes, halving it visibly bleeds the colour of edges; a display-sized rendition halves it, as
+/// libjpeg's and libvips' defaults do, for smaller files and a faster encode.
+const FULL_CHROMA_UP_TO: u32 = 512;
+
+/// `image` encoded as rendition `spec`'s JPEG (`JPEG_QUALITY`; 4:4:4 up to
+/// [`FULL_CHROMA_UP_TO`], 4:2:0 above).
 ///
 /// # Errors
 /// [`RejectionReason::Undecodable`] if the encoder refuses it (an empty image, a side over
@@ -95,7 +100,11 @@ pub(in crate::imaging) fn encode(
     let mut jpeg = Vec::with_capacity(16 * 1024);
     // A fresh encoder writes pixels and the JFIF header only: no EXIF, no GPS, no ICC, no comments.
     let mut encoder = Encoder::new(&mut jpeg, JPEG_QUALITY);
-    encoder.set_sampling_factor(SamplingFactor::F_1_1);
+    encoder.set_sampling_factor(if width.max(height) <= FULL_CHROMA_UP_TO {
+        SamplingFactor::F_1_1
+    } else {
+        SamplingFactor::F_2_2
+    });
     encoder
         .encode(image.as_raw(), w, h, ColorType::Rgb)
         .map_err(|_| RejectionReason::Undecodable)?;

@@ -4,6 +4,7 @@
 //! helpers/stack.rs for how the stack is found and helpers/containers.rs for the containers.
 
 mod auth;
+mod cdn;
 mod docker_api;
 mod failures;
 mod heif;

@@ -93,6 +93,10 @@ pub async fn spawn(overrides: &[(&str, &str)], uploads: Uploads) -> TestApp {
 async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers) -> TestApp {
     init_test_log();
     let stack = endpoints().await;
+    // Bound first, so that a setting can name the app's own address (`{address}`: the local CDN
+    // path's `CDN_URL`).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
     let mut vars: HashMap<String, String> = HashMap::from([
         ("BUCKET_NAME".into(), format!("e2e-{suffix}")),
@@ -112,7 +116,7 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     vars.extend(
         overrides
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
+            .map(|(k, v)| (k.to_string(), v.replace("{address}", &address))),
     );
     let settings =
         Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings");
@@ -152,8 +156,6 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
         Some(queue.url)
     };
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
     let (shutdown, stop) = oneshot::channel::<()>();
     // Each function's clients run through a CallCheck: an SDK operation its deployed IAM role
     // would refuse (not in `aws::permissions`) panics, failing the test that made it.
@@ -164,10 +166,25 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
         let poller = QueuePoller::new(clients.sqs.clone(), queue_url, processor);
         tokio::spawn(poller.run(stopped.clone().cancelled_owned()));
     }
-    tokio::spawn(api::serve(listener, api::app(state.clone()), async move {
+    let shutdown_when = async move {
         let _ = stop.await;
         stopped.cancel();
-    }));
+    };
+    match state.cdn.clone() {
+        // As the local server does: the local CDN path beside the API.
+        Some(cdn) => {
+            let site = axum::Router::new()
+                .merge(image_upload::delivery::local_cdn(
+                    state.objects.clone(),
+                    cdn,
+                ))
+                .fallback_service(api::app(state.clone()));
+            tokio::spawn(image_upload::web::serve(listener, site, shutdown_when));
+        }
+        None => {
+            tokio::spawn(api::serve(listener, api::app(state.clone()), shutdown_when));
+        }
+    }
 
     TestApp {
         address,

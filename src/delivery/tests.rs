@@ -1,0 +1,320 @@
+//! The signer against the checker, and the checker against every way a URL can be wrong. The
+//! signer against a reference no one here wrote (botocore's `CloudFrontSigner`) is in
+//! `tests/e2e/cdn.rs`, where the stack's Python is at hand.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::checker::wildcard_match;
+use super::*;
+use crate::domain::{ImageId, ObjectKey, RenditionFormat, RenditionName};
+
+const KEY_A: &str = include_str!("../../fixtures/keys/cdn-test-a.pem");
+const KEY_A_PKCS1: &str = include_str!("../../fixtures/keys/cdn-test-a.pkcs1.pem");
+const KEY_A_PUBLIC: &str = include_str!("../../fixtures/keys/cdn-test-a.pub.pem");
+const KEY_B: &str = include_str!("../../fixtures/keys/cdn-test-b.pem");
+
+const ORIGIN: &str = "https://d111111abcdef8.cloudfront.net";
+const NOW: OffsetDateTime = datetime!(2026-12-07 10:20:00 UTC);
+
+fn signer(pem: &str, key_pair_id: &str) -> UrlSigner {
+    UrlSigner::new(
+        CdnOrigin::parse(ORIGIN).unwrap(),
+        key_pair_id.into(),
+        PrivateKey::from_pem(pem).unwrap(),
+        Duration::from_secs(3600),
+    )
+}
+
+fn checker() -> SignedUrlChecker {
+    SignedUrlChecker::default()
+        .trusting("K2JCJMDEHXQW5F", PublicKey::from_pem(KEY_A_PUBLIC).unwrap())
+}
+
+fn rendition_key(id: ImageId) -> ObjectKey {
+    ObjectKey::for_rendition(id, RenditionName::thumbnail(), RenditionFormat::Jpeg, b"x")
+}
+
+/// (the URL without its query, the query) of a signed URL.
+fn split(url: &str) -> (&str, &str) {
+    url.split_once('?').unwrap()
+}
+
+#[test]
+fn a_signed_url_passes_for_every_object_of_its_image_until_it_expires() {
+    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
+    let id = ImageId::new_random();
+    let signed = signer.sign_image(id, NOW);
+    // 10:20 is in the window 10:00-11:00: valid until 12:00.
+    assert_eq!(signed.expires_at, datetime!(2026-12-07 12:00:00 UTC));
+    for key in [
+        rendition_key(id),
+        ObjectKey::for_original(id, crate::domain::ImageType::Heic),
+    ] {
+        let url = signer.url(&key, &signed);
+        let (base, query) = split(&url);
+        assert_eq!(base, format!("{ORIGIN}/{key}"));
+        assert_eq!(checker().check(base, query, NOW), Ok(()), "{url}");
+        assert_eq!(
+            checker().check(base, query, datetime!(2026-12-07 11:59:59 UTC)),
+            Ok(())
+        );
+        assert_eq!(
+            checker().check(base, query, datetime!(2026-12-07 12:00:00 UTC)),
+            Err(Refusal::Expired)
+        );
+    }
+}
+
+#[test]
+fn the_same_image_gets_the_same_url_within_a_window() {
+    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
+    let id = ImageId::new_random();
+    let first = signer.sign_image(id, datetime!(2026-12-07 10:00:00 UTC));
+    let later = signer.sign_image(id, datetime!(2026-12-07 10:59:59 UTC));
+    let next = signer.sign_image(id, datetime!(2026-12-07 11:00:00 UTC));
+    assert_eq!(first, later);
+    assert_ne!(first.query, next.query);
+    assert_eq!(next.expires_at, datetime!(2026-12-07 13:00:00 UTC));
+    // RSASSA-PKCS1-v1_5 is deterministic: a new signer (a cold start) signs the same URL.
+    let again = self::signer(KEY_A, "K2JCJMDEHXQW5F").sign_image(id, NOW);
+    assert_eq!(again, first);
+}
+
+#[test]
+fn a_pkcs1_key_signs_as_its_pkcs8_form() {
+    let id = ImageId::new_random();
+    assert_eq!(
+        signer(KEY_A_PKCS1, "K").sign_image(id, NOW),
+        signer(KEY_A, "K").sign_image(id, NOW)
+    );
+}
+
+#[test]
+fn a_url_for_another_image_or_prefix_is_refused() {
+    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
+    let (id, other) = (ImageId::new_random(), ImageId::new_random());
+    let signed = signer.sign_image(id, NOW);
+    let url = signer.url(&rendition_key(id), &signed);
+    let (_, query) = split(&url);
+    let elsewhere = [
+        format!("{ORIGIN}/{}", rendition_key(other)),
+        format!("https://evil.example/{}", rendition_key(id)),
+        format!("{ORIGIN}/{id}"),
+    ];
+    for base in elsewhere {
+        assert_eq!(
+            checker().check(&base, query, NOW),
+            Err(Refusal::OtherResource),
+            "{base}"
+        );
+    }
+}
+
+#[test]
+fn tampering_with_any_part_is_refused() {
+    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
+    let id = ImageId::new_random();
+    let url = signer.url(&rendition_key(id), &signer.sign_image(id, NOW));
+    let (base, query) = split(&url);
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    // A policy for all images, signed by nobody: the signature no longer matches.
+    let widened = cloudfront_base64(
+        signer
+            .policy(id, signer.expiry(NOW))
+            .replace(&format!("/*/{id}*"), "/*")
+            .as_bytes(),
+    );
+    let later = cloudfront_base64(signer.policy(id, signer.expiry(NOW) + 86_400).as_bytes());
+    let signature = param("Signature");
+    let cases = [
+        (
+            query.replace(&param("Policy"), &widened),
+            Refusal::BadSignature,
+        ),
+        (
+            query.replace(&param("Policy"), &later),
+            Refusal::BadSignature,
+        ),
+        (
+            query.replace(&signature, &signature.replacen('A', "B", 1)),
+            Refusal::BadSignature,
+        ),
+        // The standard base64 alphabet is not CloudFront's.
+        (
+            query.replace(&signature, &signature.replace('-', "+").replace('~', "/")),
+            if signature.contains(['-', '~']) {
+                Refusal::Malformed
+            } else {
+                Refusal::BadSignature
+            },
+        ),
+        (
+            query.replace("K2JCJMDEHXQW5F", "KOTHERKEY"),
+            Refusal::UnknownKey,
+        ),
+        (
+            query.replace("&Hash-Algorithm=SHA256", ""),
+            Refusal::UnsupportedHash,
+        ),
+        (query.replace("SHA256", "SHA1"), Refusal::UnsupportedHash),
+        (format!("{query}&Expires=1"), Refusal::Malformed),
+        (format!("{query}&Signature=x"), Refusal::Malformed),
+        (String::new(), Refusal::Unsigned),
+        (
+            query.replace(&format!("&Signature={signature}"), ""),
+            Refusal::Unsigned,
+        ),
+        (query.replace("Policy=", "Policy=%%%"), Refusal::Malformed),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(checker().check(base, &query, NOW), Err(expected), "{query}");
+    }
+}
+
+#[test]
+fn another_keys_signature_is_refused_under_this_keys_id() {
+    let forger = signer(KEY_B, "K2JCJMDEHXQW5F");
+    let id = ImageId::new_random();
+    let url = forger.url(&rendition_key(id), &forger.sign_image(id, NOW));
+    let (base, query) = split(&url);
+    assert_eq!(
+        checker().check(base, query, NOW),
+        Err(Refusal::BadSignature)
+    );
+}
+
+#[test]
+fn a_canned_policy_url_is_checked_against_its_own_url() {
+    // What `aws cloudfront sign` makes for one object: `Expires` instead of `Policy`.
+    let key = PrivateKey::from_pem(KEY_A).unwrap();
+    let url = format!("{ORIGIN}/renditions/x/thumbnail-0123456789abcdef.jpg");
+    let expires = NOW.unix_timestamp() + 60;
+    let policy = format!(
+        "{{\"Statement\":[{{\"Resource\":\"{url}\",\"Condition\":{{\"DateLessThan\":{{\"AWS:EpochTime\":{expires}}}}}}}]}}"
+    );
+    let query = format!(
+        "Expires={expires}&Signature={}&Key-Pair-Id=K2JCJMDEHXQW5F&Hash-Algorithm=SHA256",
+        cloudfront_base64(&key.sign(policy.as_bytes()))
+    );
+    assert_eq!(checker().check(&url, &query, NOW), Ok(()));
+    let other = url.replace("thumbnail", "display");
+    assert_eq!(
+        checker().check(&other, &query, NOW),
+        Err(Refusal::BadSignature)
+    );
+    let later = query.replace(
+        &format!("Expires={expires}"),
+        &format!("Expires={}", expires + 1),
+    );
+    assert_eq!(
+        checker().check(&url, &later, NOW),
+        Err(Refusal::BadSignature)
+    );
+}
+
+#[test]
+fn wildcards_match_as_cloudfront_reads_them() {
+    for (pattern, text, expected) in [
+        ("https://a/*/id*", "https://a/renditions/id/x.jpg", true),
+        ("https://a/*/id*", "https://a/originals/id.png", true),
+        ("https://a/*/id*", "https://a/originals/other.png", false),
+        ("https://a/*/id*", "https://b/originals/id.png", false),
+        ("a?c", "abc", true),
+        ("a?c", "ac", false),
+        ("*", "", true),
+        ("a*b*c", "aXXbYYc", true),
+        ("a*b*c", "aXXbYY", false),
+        ("exact", "exact", true),
+        ("exact", "exactly", false),
+    ] {
+        assert_eq!(
+            wildcard_match(pattern, text),
+            expected,
+            "{pattern} ~ {text}"
+        );
+    }
+    // No blow-up on a hostile pattern.
+    let pattern = "*a".repeat(200);
+    let text = "a".repeat(5000) + "b";
+    assert!(!wildcard_match(&pattern, &text));
+}
+
+#[test]
+fn origins_are_https_or_loopback_http() {
+    for good in [
+        "https://d111111abcdef8.cloudfront.net",
+        "https://cdn.example.com/",
+        "http://127.0.0.1:3000/cdn",
+        "http://localhost:3000/cdn",
+        "http://[::1]:3000/cdn",
+    ] {
+        assert!(CdnOrigin::parse(good).is_ok(), "{good}");
+    }
+    assert_eq!(
+        CdnOrigin::parse("https://cdn.example.com/")
+            .unwrap()
+            .as_str(),
+        "https://cdn.example.com"
+    );
+    for bad in [
+        "http://cdn.example.com",
+        "http://127.0.0.1.evil.example/cdn",
+        "ftp://cdn.example.com",
+        "https://",
+        "https://cdn.example.com/?x=1",
+        "https://cdn.example.com/#x",
+        "https://cdn example.com",
+        "cdn.example.com",
+    ] {
+        assert!(CdnOrigin::parse(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_public_half_of_a_private_key_checks_its_signatures() {
+    let key = PrivateKey::from_pem(KEY_A).unwrap();
+    let public = PublicKey::from_der(key.public_key_der()).unwrap();
+    assert_eq!(
+        public,
+        PublicKey::from_pem(KEY_A_PUBLIC)
+            .map(|_| public.clone())
+            .unwrap()
+    );
+    assert!(public.verifies(b"policy", &key.sign(b"policy")));
+    assert!(!public.verifies(b"policy!", &key.sign(b"policy")));
+    let other = PrivateKey::from_pem(KEY_B).unwrap();
+    assert!(!public.verifies(b"policy", &other.sign(b"policy")));
+}
+
+#[test]
+fn keys_that_are_not_rsa_pem_are_refused_without_echoing_them() {
+    assert_eq!(
+        PrivateKey::from_pem("not a key").unwrap_err(),
+        KeyError::NotPem("PRIVATE KEY")
+    );
+    assert_eq!(
+        PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----")
+            .unwrap_err(),
+        KeyError::BadBase64
+    );
+    assert_eq!(
+        PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+            .unwrap_err(),
+        KeyError::NotRsa
+    );
+    assert_eq!(
+        PublicKey::from_pem(KEY_A).unwrap_err(),
+        KeyError::NotPem("PUBLIC KEY")
+    );
+    let debug = format!("{:?}", PrivateKey::from_pem(KEY_A).unwrap());
+    assert_eq!(debug, "PrivateKey(2048 bits)");
+}
