@@ -433,9 +433,20 @@ function imageCard(image) {
   li.dataset.status = image.status;
   let thumb;
   const thumbnailUrl = webUrl(image.thumbnailUrl);
+  // The renditions with a usable URL, largest first, as the API lists them.
+  const renditions = (Array.isArray(image.renditions) ? image.renditions : [])
+    .map((r) => ({ ...r, url: webUrl(r.url) }))
+    .filter((r) => r.url && Number.isInteger(r.width) && r.width > 0);
   if (image.status === 'READY' && thumbnailUrl) {
     thumb = document.createElement('img');
     thumb.src = thumbnailUrl;
+    // One candidate a width (a small image's renditions all have its size): the browser picks the
+    // smallest that fills the card at its pixel density.
+    const candidates = renditions.filter((r, i) => renditions.findIndex((o) => o.width === r.width) === i);
+    if (candidates.length > 0) {
+      thumb.srcset = candidates.map((r) => `${r.url} ${r.width}w`).join(', ');
+      thumb.sizes = '(max-width: 30rem) 45vw, 15rem';
+    }
     thumb.alt = `Thumbnail of ${image.fileName}`;
     thumb.loading = 'lazy';
   } else {
@@ -458,10 +469,23 @@ function imageCard(image) {
   }
   const actions = document.createElement('div');
   actions.className = 'actions';
+  const display = renditions.find((r) => r.name === 'display') ?? renditions[0];
+  if (image.status === 'READY' && display) {
+    const view = document.createElement('a');
+    view.href = display.url;
+    view.target = '_blank';
+    view.rel = 'noopener';
+    view.textContent = 'View';
+    view.setAttribute('aria-label', `View ${image.fileName}`);
+    actions.append(view);
+  }
   const originalUrl = webUrl(image.url);
   if (originalUrl) {
     const open = document.createElement('a');
     open.href = originalUrl;
+    // Saved under its own name where the link is same-origin (the local CDN path); a browser
+    // opens it instead where it is not.
+    open.download = image.fileName;
     open.target = '_blank';
     open.rel = 'noopener';
     open.textContent = 'Open original';

@@ -9,6 +9,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -281,17 +282,34 @@ describe('the upload page, signed in', { concurrency: false }, () => {
       await waitForGallery(page);
       assert.equal(await page.locator('#page-number').textContent(), 'Page 1');
 
-      // Both thumbnails really load (from the bucket, through their presigned URLs).
+      // Both thumbnails really load (through the server's CDN path, with its signed URLs), each
+      // offering every rendition to the browser; the display rendition opens; the original
+      // downloads under its own name.
       for (const name of ['sunset-64x48.jpg', 'sunset-64x48.png']) {
         const id = uploaded[name];
         const card = await cardOnSomePage(page, id);
         const img = card.getByRole('img', { name: `Thumbnail of ${name}` });
         await page.waitForFunction((el) => el.complete && el.naturalWidth > 0, await img.elementHandle());
+        assert.match(await img.getAttribute('src'), /\/cdn\/renditions\/.*\/thumbnail-[0-9a-f]{16}\.jpg\?/);
+        // A 64 x 48 image: both renditions have its size, so one candidate, the display one.
+        const srcset = (await img.getAttribute('srcset')).split(', ');
+        assert.equal(srcset.length, 1, srcset.join(' | '));
+        assert.match(srcset[0], /\/display-[0-9a-f]{16}\.jpg\?.* 64w$/);
+        assert.equal(await img.getAttribute('loading'), 'lazy');
+        const view = card.getByRole('link', { name: `View ${name}` });
+        const shown = await page.request.get(await view.getAttribute('href'));
+        assert.equal(shown.status(), 200, 'the display rendition opens');
+        assert.equal(shown.headers()['content-type'], 'image/jpeg');
+        assert.equal(shown.headers()['cache-control'], 'public, max-age=31536000, immutable');
         const original = card.getByRole('link', { name: `Open the original of ${name}` });
-        const href = await original.getAttribute('href');
-        const response = await page.request.get(href);
+        assert.equal(await original.getAttribute('download'), name);
+        const [download] = await Promise.all([page.waitForEvent('download'), original.click()]);
+        assert.equal(download.suggestedFilename(), name);
+        const saved = await readFile(await download.path());
+        const response = await page.request.get(await original.getAttribute('href'));
         assert.equal(response.status(), 200, 'the original opens');
         assert.equal(response.headers()['content-type'], name.endsWith('.jpg') ? 'image/jpeg' : 'image/png');
+        assert.deepEqual(saved, Buffer.from(await response.body()), 'the download is the original');
       }
       const rejected = await cardOnSomePage(page, uploaded['notes.png']);
       assert.equal(await rejected.getAttribute('data-status'), 'REJECTED');
@@ -620,6 +638,9 @@ describe('the upload page, anonymous', { skip: !process.env.ANON_PAGE_URL && 'AN
                 createdAt: new Date().toISOString(),
                 thumbnailUrl: 'javascript:alert(1)',
                 url: 'javascript:alert(2)',
+                renditions: [
+                  { name: 'display', format: 'image/jpeg', width: 1, height: 1, sizeBytes: 1, url: 'javascript:alert(3)' },
+                ],
               },
             ],
           },
