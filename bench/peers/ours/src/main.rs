@@ -146,6 +146,7 @@ fn main() {
             naive_times.insert(file.into(), plain.into());
         }
     }
-    let results = serde_json::json!({ "ours": ours, "renditions": renditions, "naive": naive_times });
+    let results =
+        serde_json::json!({ "ours": ours, "renditions": renditions, "naive": naive_times });
     println!("{results}");
 }
