@@ -282,6 +282,7 @@ impl<'a> Template<'a> {
                 ObjectKey::UPLOADS_PREFIX,
                 ObjectKey::ORIGINALS_PREFIX,
                 ObjectKey::THUMBNAILS_PREFIX,
+                ObjectKey::RENDITIONS_PREFIX,
             ]
             .into_iter()
             .find(|known| *known == prefix)
