@@ -16,16 +16,17 @@ use image::metadata::Orientation;
 use super::header::Frame;
 use crate::domain::RejectionReason;
 
-/// The DCT scale (in eighths) `jpeg-decoder` picks for a thumbnail of `thumbnail` (its
-/// `choose_idct_size`: the smallest that reaches the thumbnail on either side).
-pub(in crate::imaging::jpeg) fn scale(frame: &Frame, thumbnail: (u32, u32)) -> u64 {
-    let scaled = |side: u16, scale: u64| (u64::from(side) * scale).div_ceil(8);
+/// The DCT scale (in eighths) a target of `target` is decoded at: the smallest that reaches it on
+/// both sides ([`GeneralDecoder::decode`] asks `jpeg-decoder` for exactly that one).
+pub(in crate::imaging::jpeg) fn scale(frame: &Frame, target: (u32, u32)) -> u64 {
+    side_scale(frame.width, target.0).max(side_scale(frame.height, target.1))
+}
+
+/// The smallest DCT scale (in eighths) at which a `side` of the frame reaches `wanted`.
+fn side_scale(side: u16, wanted: u32) -> u64 {
     [1, 2, 4]
         .into_iter()
-        .find(|&s| {
-            scaled(frame.width, s) >= u64::from(thumbnail.0)
-                || scaled(frame.height, s) >= u64::from(thumbnail.1)
-        })
+        .find(|&s| (u64::from(side) * s).div_ceil(8) >= u64::from(wanted))
         .unwrap_or(8)
 }
 
@@ -94,18 +95,28 @@ impl<'a> GeneralDecoder<'a> {
             .unwrap_or(Orientation::NoTransforms)
     }
 
-    /// Decodes the image at the smallest scale that reaches `thumbnail`, as RGB.
+    /// Decodes the image at the smallest scale that reaches `target` on both sides
+    /// ([`scale`]), as RGB.
     ///
     /// # Errors
     /// [`RejectionReason::Undecodable`] for data `jpeg-decoder` refuses.
     pub(in crate::imaging::jpeg) fn decode(
         mut self,
-        thumbnail: (u32, u32),
+        frame: &Frame,
+        target: (u32, u32),
     ) -> Result<RgbImage, RejectionReason> {
         let decoder = &mut self.decoder;
         let as_u16 = |v: u32| u16::try_from(v).unwrap_or(u16::MAX);
+        // `jpeg-decoder` picks the smallest scale that reaches the request on *either* side: ask
+        // on the side that needs the larger scale alone (the other side out of reach), so its
+        // pick is the one that reaches both. A 320 x 1 frame for 64 x 1 needed 1/4, not 1/8.
+        let request = if side_scale(frame.width, target.0) >= side_scale(frame.height, target.1) {
+            (as_u16(target.0), u16::MAX)
+        } else {
+            (u16::MAX, as_u16(target.1))
+        };
         let (scaled_w, scaled_h) = decoder
-            .scale(as_u16(thumbnail.0), as_u16(thumbnail.1))
+            .scale(request.0, request.1)
             .map_err(|_| RejectionReason::Undecodable)?;
         // Four bytes a pixel covers every output format (CMYK is the widest).
         decoder.set_max_decoding_buffer_size(usize::from(scaled_w) * usize::from(scaled_h) * 4);
@@ -161,12 +172,18 @@ mod tests {
     }
 
     #[test]
-    fn the_scale_is_the_one_jpeg_decoder_picks() {
+    fn the_scale_reaches_the_target_on_both_sides() {
         let f = frame(2, 4000, 3000, &[(1, 1)]);
         assert_eq!(scale(&f, (256, 192)), 1);
         assert_eq!(scale(&f, (600, 450)), 2);
+        assert_eq!(scale(&f, (1600, 1200)), 4);
         let small = frame(2, 1200, 900, &[(1, 1)]);
         assert_eq!(scale(&small, (256, 192)), 2);
         assert_eq!(scale(&small, (1200, 900)), 8);
+        // One side of a pixel reaches any target at 1/8: the other side decides.
+        let strip = frame(2, 320, 1, &[(1, 1)]);
+        assert_eq!(scale(&strip, (64, 1)), 2);
+        let column = frame(2, 1, 320, &[(1, 1)]);
+        assert_eq!(scale(&column, (1, 64)), 2);
     }
 }

@@ -65,7 +65,7 @@ pub(in crate::imaging) fn decode(
     }
     general_fits?;
     Ok(Reduced {
-        pixels: general.decode(target)?,
+        pixels: general.decode(&frame, target)?,
         orientation,
         width,
         height,
