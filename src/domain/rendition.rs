@@ -189,17 +189,6 @@ impl Renditions {
             .find(|s| s.name.as_str() == RenditionName::THUMBNAIL)
             .map_or(self.largest_side(), |s| s.max_side)
     }
-
-    /// Whether `stored` are exactly these renditions (names and sides, in any order): what a
-    /// READY image made under another set does not have.
-    pub fn made(&self, stored: &[StoredRendition]) -> bool {
-        stored.len() == self.len
-            && self.iter().all(|spec| {
-                stored
-                    .iter()
-                    .any(|s| s.name == spec.name && s.max_side == spec.max_side)
-            })
-    }
 }
 
 impl Default for Renditions {
