@@ -125,12 +125,26 @@ impl ImageObjects {
     /// [`AwsError`] for any failure but the object's absence (a replaced object fails the
     /// `If-Match`, so the caller retries with a fresh `head`).
     pub async fn get(&self, key: &str, head: &ObjectHead) -> Result<Option<Vec<u8>>, AwsError> {
+        let object = self
+            .fetch(key, head.etag.clone(), "downloading the uploaded object")
+            .await?;
+        Ok(object.map(|o| o.bytes))
+    }
+
+    /// GetObject of `key` (if its ETag is still `if_match`, when given), read whole into one
+    /// buffer with the headers S3 stored; `None` when there is no such object.
+    async fn fetch(
+        &self,
+        key: &str,
+        if_match: Option<String>,
+        context: &'static str,
+    ) -> Result<Option<ServedObject>, AwsError> {
         let response = match self
             .client
             .get_object()
             .bucket(&self.bucket)
             .key(key)
-            .set_if_match(head.etag.clone())
+            .set_if_match(if_match)
             .send()
             .await
         {
@@ -138,18 +152,24 @@ impl ImageObjects {
             Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
                 return Ok(None);
             }
-            Err(e) => return Err(AwsError::classify("downloading the uploaded object", e)),
+            Err(e) => return Err(AwsError::classify(context, e)),
         };
+        let content_type = response.content_type().map(str::to_owned);
+        let cache_control = response.cache_control().map(str::to_owned);
         let bytes = response
             .body
             .collect()
             .await
             .map_err(|e| AwsError::Unavailable {
-                context: "downloading the uploaded object",
+                context,
                 source: Box::new(e),
             })?;
-        // One contiguous buffer, not a second copy of it: the upload counts against the budget.
-        Ok(Some(bytes.into_bytes().into()))
+        Ok(Some(ServedObject {
+            // One contiguous buffer, not a second copy of it: an upload counts against the budget.
+            bytes: bytes.into_bytes().into(),
+            content_type,
+            cache_control,
+        }))
     }
 
     /// Copies the object at `from` to `to` inside the bucket, only if `from` is still the version
@@ -242,35 +262,7 @@ impl ImageObjects {
     /// # Errors
     /// [`AwsError`] for any failure but the object's absence.
     pub async fn get_served(&self, key: &str) -> Result<Option<ServedObject>, AwsError> {
-        let response = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(e) if matches!(e.as_service_error(), Some(GetObjectError::NoSuchKey(_))) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(AwsError::classify("reading an object to serve", e)),
-        };
-        let content_type = response.content_type().map(str::to_owned);
-        let cache_control = response.cache_control().map(str::to_owned);
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(|e| AwsError::Unavailable {
-                context: "reading an object to serve",
-                source: Box::new(e),
-            })?;
-        Ok(Some(ServedObject {
-            bytes: bytes.into_bytes().into(),
-            content_type,
-            cache_control,
-        }))
+        self.fetch(key, None, "reading an object to serve").await
     }
 
     /// Deletes an object; deleting one that is already gone succeeds.

@@ -67,10 +67,7 @@ impl Cdn {
     }
 
     /// The private key, read from its file.
-    ///
-    /// # Errors
-    /// As [`Cdn::signer`].
-    pub async fn private_key(&self) -> Result<PrivateKey, CdnKeyError> {
+    async fn private_key(&self) -> Result<PrivateKey, CdnKeyError> {
         let file = &self.settings.private_key_file;
         let path = file.display().to_string();
         let pem = tokio::fs::read_to_string(file)

@@ -10,10 +10,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use std::sync::OnceLock;
 use time::OffsetDateTime;
-use tokio::sync::OnceCell;
 
-use super::{Cdn, PublicKey, SignedUrlChecker};
+use super::{Cdn, SignedUrlChecker};
 use crate::aws::ImageObjects;
 use crate::domain::ObjectKey;
 
@@ -24,8 +24,8 @@ pub const SERVED_PREFIXES: [&str; 2] = [ObjectKey::RENDITIONS_PREFIX, ObjectKey:
 struct LocalCdn {
     objects: ImageObjects,
     cdn: Arc<Cdn>,
-    /// Trusts the public half of the CDN's key, read with it at the first request.
-    checker: Arc<OnceCell<SignedUrlChecker>>,
+    /// Trusts the public half of the signer's key, made at the first request.
+    checker: Arc<OnceLock<SignedUrlChecker>>,
 }
 
 /// The local CDN path for `cdn`, backed by `objects`: a router that answers `GET
@@ -41,7 +41,7 @@ pub fn local_cdn(objects: ImageObjects, cdn: Arc<Cdn>) -> Router {
     let state = LocalCdn {
         objects,
         cdn,
-        checker: Arc::new(OnceCell::new()),
+        checker: Arc::new(OnceLock::new()),
     };
     Router::new()
         .route(&format!("{path}/{{*key}}"), get(serve_object))
@@ -56,23 +56,11 @@ async fn serve_object(
     if !SERVED_PREFIXES.iter().any(|p| key.starts_with(p)) || key.contains("..") {
         return denied("the distribution serves renditions/ and originals/ only");
     }
-    let checker = match state
-        .checker
-        .get_or_try_init(|| async {
-            let key = state.cdn.private_key().await?;
-            let public = PublicKey::from_der(key.public_key_der()).map_err(|source| {
-                super::CdnKeyError::Key {
-                    path: "(the public half of the private key)".into(),
-                    source,
-                }
-            })?;
-            Ok::<_, super::CdnKeyError>(
-                SignedUrlChecker::default().trusting(state.cdn.key_pair_id(), public),
-            )
-        })
-        .await
-    {
-        Ok(checker) => checker,
+    // The signer's key (read once, at the first signing or here), trusted under its id.
+    let checker = match state.cdn.signer().await {
+        Ok(signer) => state.checker.get_or_init(|| {
+            SignedUrlChecker::default().trusting(state.cdn.key_pair_id(), signer.public_key())
+        }),
         Err(e) => {
             tracing::error!(error = %e, "the local CDN cannot read its key");
             return (StatusCode::BAD_GATEWAY, "the CDN's key is unavailable").into_response();

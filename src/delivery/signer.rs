@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{PrivateKey, cloudfront_base64};
+use super::{PrivateKey, PublicKey, cloudfront_base64};
 use crate::domain::{CdnOrigin, ImageId, ObjectKey};
 
 /// The most signatures kept for one window; past it the cache starts again.
@@ -54,6 +54,12 @@ impl UrlSigner {
 
     pub fn origin(&self) -> &CdnOrigin {
         &self.origin
+    }
+
+    /// The public half of the signing key: what the distribution's key group holds.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::from_der(self.key.public_key_der())
+            .expect("the public half of a parsed RSA key is an RSA key of the same size")
     }
 
     /// The expiry of URLs signed at `now` (epoch seconds): the end of the window after the one
