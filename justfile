@@ -108,6 +108,10 @@ deploy: build
 web-site DIR:
     infra/web-site.sh {{quote(DIR)}}
 
+# The deployed CDN's URL-signing key: `rotate` (a new key signs, the old one stays trusted; deploys), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
+cdn-key ACTION: build
+    infra/cdn-key.sh {{ACTION}}
+
 # Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
 deploy-code: build
     infra/deploy-code.sh

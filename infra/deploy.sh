@@ -9,6 +9,8 @@ export SAM_CLI_TELEMETRY=0
 sam=$(infra/tools.sh bin sam)
 if stack=$("$sam/python" infra/samconfig.py stack_name); then
   echo "deploying stack $stack (settings in samconfig.toml; \`sam deploy --guided\` to change them)"
+  # The CDN's signing key (a secret, its public half a parameter), made once.
+  infra/cdn-key.sh ensure
   # Nothing changed is a success here: the outputs and next steps follow either way.
   "$sam/sam" deploy --no-fail-on-empty-changeset
 else
@@ -18,6 +20,10 @@ else
     echo "deployed, but the answers were not saved in samconfig.toml: run \`sam deploy --guided\` again and save them (the other recipes read the stack and region there)"
     exit 1
   }
+  # The key's secret is named after the stack, known only now: the CDN comes with a second pass.
+  echo "adding the CDN: a signing key, then the distribution (CloudFront takes a few minutes)"
+  infra/cdn-key.sh ensure
+  "$sam/sam" deploy --no-fail-on-empty-changeset
 fi
 region=$("$sam/python" infra/samconfig.py region)
 outputs=$("$sam/sam" list stack-outputs --stack-name "$stack" --region "$region" --output json)
@@ -38,6 +44,9 @@ lower case, a digit and a symbol), then run the whole flow against the deploymen
     --username you@example.com --password 'a-Passw0rd-of-yours!' --permanent
   COGNITO_CLIENT_ID=$(output UserPoolClientId) COGNITO_USERNAME=you@example.com \\
     COGNITO_PASSWORD='a-Passw0rd-of-yours!' AWS_REGION=$region just smoke $(output ApiUrl)
+
+Renditions and originals are served by the CDN, $(output CdnUrl), to the URLs the API signs.
+Rotate its signing key with \`just cdn-key rotate\`, then \`just cdn-key retire\` (docs/deployment.md).
 
 New code only (no CloudFormation round trip): just deploy-code. Everything gone: just destroy.
 NEXT

@@ -3,7 +3,7 @@
 # for the stack's name (or takes CONFIRM_DESTROY); stops the processor taking messages, empties
 # the bucket (every version), deletes the stack (emptying the bucket again and retrying once if
 # that fails), then the log groups a late invocation may have recreated. Safe to run again after
-# a partial failure. Keeps API Gateway's account-wide CloudWatch role.
+# a partial failure. Deletes the CDN key secrets. Keeps API Gateway's account-wide CloudWatch role.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -46,9 +46,12 @@ if [ -n "$processor" ]; then
   done
 fi
 empty_bucket() {
-  local bucket
-  bucket=$(resource ImageBucket)
-  if [ -n "$bucket" ]; then infra/empty-bucket.sh "$bucket" "$region"; fi
+  local bucket logical
+  # The image bucket, and the CDN's log bucket when CdnAccessLogs made one.
+  for logical in ImageBucket CdnLogBucket; do
+    bucket=$(resource "$logical")
+    if [ -n "$bucket" ]; then infra/empty-bucket.sh "$bucket" "$region"; fi
+  done
 }
 empty_bucket
 if ! "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts; then
@@ -66,6 +69,13 @@ for group in "/aws/lambda/$stack-api" "/aws/lambda/$stack-processor" "/aws/apiga
   if [ "$found" = "$group" ]; then
     "$aws/aws" logs delete-log-group --region "$region" --log-group-name "$group"
     echo "deleted log group $group"
+  fi
+done
+# The CDN's signing keys: secrets made by infra/cdn_key.py, outside the stack.
+for slot in A B; do
+  if "$aws/aws" secretsmanager delete-secret --region "$region" --secret-id "$stack/cdn/private-key-$slot" \
+      --force-delete-without-recovery >/dev/null 2>&1; then
+    echo "deleted the secret $stack/cdn/private-key-$slot"
   fi
 done
 echo "stack $stack is gone. Kept on purpose: API Gateway's account-wide CloudWatch role (other APIs may log with it)."

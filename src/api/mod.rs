@@ -63,7 +63,10 @@ impl AppState {
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
             metrics: Metrics::from_settings(&settings.metrics, Function::Api),
             auth: Authentication::from_settings(&settings.auth)?,
-            cdn: settings.cdn.clone().map(|cdn| Arc::new(Cdn::new(cdn))),
+            cdn: settings
+                .cdn
+                .clone()
+                .map(|cdn| Arc::new(Cdn::new(cdn, clients.secrets.clone()))),
         })
     }
 }

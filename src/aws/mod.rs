@@ -29,6 +29,9 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// For the local queue poller; its calls may wait [`LONG_POLL`] for messages.
     pub sqs: aws_sdk_sqs::Client,
+    /// The API's CDN key, when it is a secret (`CDN_PRIVATE_KEY_SECRET`); no call is made unless
+    /// it is.
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 /// The longest an SQS receive waits for messages (long polling).
@@ -93,8 +96,13 @@ impl AwsClients {
         if let Some(endpoint) = &settings.endpoints.sqs {
             sqs = sqs.endpoint_url(endpoint);
         }
+        let mut secrets = aws_sdk_secretsmanager::config::Builder::from(sdk);
+        if let Some(endpoint) = &settings.endpoints.secrets_manager {
+            secrets = secrets.endpoint_url(endpoint);
+        }
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
         }

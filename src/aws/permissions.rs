@@ -34,6 +34,8 @@ pub enum Resource {
     Queue,
     /// The function's own log group.
     LogGroup,
+    /// The secrets holding the CDN's private keys (`/{stack}/cdn/private-key-*`).
+    CdnKeySecrets,
 }
 
 /// One IAM action on one resource.
@@ -170,6 +172,17 @@ pub const API: FunctionAccess = FunctionAccess {
             name: "Query",
             needs: &[allow("dynamodb:Query", Resource::Index(OWNER_INDEX))],
         },
+        Operation {
+            // `CDN_PRIVATE_KEY_SECRET`, read once, at the first signing. The secret is under the
+            // AWS managed key aws/secretsmanager, whose key policy lets Secrets Manager decrypt
+            // for any principal of the account: no kms:Decrypt to grant.
+            service: "Secrets Manager",
+            name: "GetSecretValue",
+            needs: &[allow(
+                "secretsmanager:GetSecretValue",
+                Resource::CdnKeySecrets,
+            )],
+        },
     ],
     platform: LOGS,
 };
@@ -266,6 +279,20 @@ impl CallCheck {
     pub fn on_dynamodb(&self, dynamodb: &aws_sdk_dynamodb::Client) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::from_conf(
             dynamodb
+                .config()
+                .to_builder()
+                .interceptor(self.clone())
+                .build(),
+        )
+    }
+
+    /// `secrets` with this check installed.
+    pub fn on_secrets(
+        &self,
+        secrets: &aws_sdk_secretsmanager::Client,
+    ) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::from_conf(
+            secrets
                 .config()
                 .to_builder()
                 .interceptor(self.clone())

@@ -33,7 +33,10 @@ use crate::domain::{ProcessingPolicy, UploadPolicy};
 use env::{Env, process_env};
 
 pub use auth::{ALLOW_ANONYMOUS_DEFAULT, AUTH_VARIABLES, AuthSettings, TokenSettings};
-pub use cdn::{CDN_URL_WINDOW_DEFAULT, CDN_URL_WINDOW_RANGE, CDN_VARIABLES, CdnSettings};
+pub use cdn::{
+    CDN_KEY_VARIABLES, CDN_URL_WINDOW_DEFAULT, CDN_URL_WINDOW_RANGE, CDN_VARIABLES, CdnKeySource,
+    CdnSettings,
+};
 pub use env::ConfigError;
 pub use http::{ALLOWED_ORIGINS_DEFAULT, LISTEN_ADDR_DEFAULT};
 pub use limits::{

@@ -82,6 +82,8 @@ pub struct Endpoints {
     pub s3: Option<String>,
     pub dynamodb: Option<String>,
     pub sqs: Option<String>,
+    /// Where the API reads the CDN's private key (`CDN_PRIVATE_KEY_SECRET`).
+    pub secrets_manager: Option<String>,
     /// The local Cognito (moto): the local server's page signs in there, `provision-local --auth`
     /// makes its user pool there. The service itself never calls Cognito.
     pub cognito: Option<String>,
@@ -89,11 +91,12 @@ pub struct Endpoints {
 
 impl Endpoints {
     /// Every variable that names an endpoint.
-    pub const VARIABLES: [&str; 5] = [
+    pub const VARIABLES: [&str; 6] = [
         ANY_SERVICE,
         S3_VARIABLE,
         SQS_VARIABLE,
         DYNAMODB_VARIABLE,
+        SECRETS_MANAGER_VARIABLE,
         COGNITO_ENDPOINT_VARIABLE,
     ];
 
@@ -108,6 +111,7 @@ impl Endpoints {
             s3: service(S3_VARIABLE),
             dynamodb: service(DYNAMODB_VARIABLE),
             sqs: service(SQS_VARIABLE),
+            secrets_manager: service(SECRETS_MANAGER_VARIABLE),
             cognito: env.get(COGNITO_ENDPOINT_VARIABLE),
         }
     }
@@ -119,6 +123,7 @@ impl Endpoints {
             (S3_VARIABLE, &self.s3),
             (DYNAMODB_VARIABLE, &self.dynamodb),
             (SQS_VARIABLE, &self.sqs),
+            (SECRETS_MANAGER_VARIABLE, &self.secrets_manager),
             (COGNITO_ENDPOINT_VARIABLE, &self.cognito),
         ]
         .into_iter()
@@ -131,6 +136,7 @@ const ANY_SERVICE: &str = "AWS_ENDPOINT_URL";
 const S3_VARIABLE: &str = "AWS_ENDPOINT_URL_S3";
 const SQS_VARIABLE: &str = "AWS_ENDPOINT_URL_SQS";
 const DYNAMODB_VARIABLE: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+const SECRETS_MANAGER_VARIABLE: &str = "AWS_ENDPOINT_URL_SECRETS_MANAGER";
 
 /// The variable that names the local Cognito ([`Endpoints::cognito`]).
 pub const COGNITO_ENDPOINT_VARIABLE: &str = "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER";
@@ -154,6 +160,7 @@ mod tests {
                 s3: Some("http://127.0.0.1:4566".into()),
                 dynamodb: Some("http://127.0.0.1:8000".into()),
                 sqs: Some("http://127.0.0.1:4566".into()),
+                secrets_manager: Some("http://127.0.0.1:4566".into()),
                 cognito: None,
             },
             "a blank variable counts as unset; LocalStack community, which AWS_ENDPOINT_URL \
@@ -168,12 +175,18 @@ mod tests {
             s3: Some("http://127.0.0.1:4566".into()),
             dynamodb: Some("http://127.0.0.1:8000".into()),
             sqs: None,
+            secrets_manager: Some("http://127.0.0.1:4566".into()),
             cognito: Some("http://127.0.0.1:4567".into()),
         };
         let vars: Vec<(&str, &str)> = endpoints.variables().collect();
         assert_eq!(
             vars.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
-            [S3_VARIABLE, DYNAMODB_VARIABLE, COGNITO_ENDPOINT_VARIABLE]
+            [
+                S3_VARIABLE,
+                DYNAMODB_VARIABLE,
+                SECRETS_MANAGER_VARIABLE,
+                COGNITO_ENDPOINT_VARIABLE
+            ]
         );
         assert_eq!(Endpoints::from_lookup(lookup_in(&vars)), endpoints);
     }

@@ -346,7 +346,7 @@ fn a_processor_with_too_little_memory_for_its_limits_is_refused() {
 }
 
 #[test]
-fn the_cdn_is_all_three_variables_or_none() {
+fn the_cdn_is_its_url_key_pair_id_and_one_key_source_or_nothing() {
     assert_eq!(settings(&[]).unwrap().cdn, None);
     let all = [
         ("CDN_URL", "https://d111111abcdef8.cloudfront.net/"),
@@ -356,6 +356,27 @@ fn the_cdn_is_all_three_variables_or_none() {
     let cdn = settings(&all).unwrap().cdn.unwrap();
     assert_eq!(cdn.origin.as_str(), "https://d111111abcdef8.cloudfront.net");
     assert_eq!(cdn.window, CDN_URL_WINDOW_DEFAULT);
+    assert_eq!(cdn.private_key, CdnKeySource::File("/keys/cdn.pem".into()));
+    let mut from_secret = all[..2].to_vec();
+    from_secret.push(("CDN_PRIVATE_KEY_SECRET", "images/cdn/private-key-A"));
+    assert_eq!(
+        settings(&from_secret).unwrap().cdn.unwrap().private_key,
+        CdnKeySource::Secret("images/cdn/private-key-A".into())
+    );
+    let arn =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:images/cdn/private-key-B-AbCdEf";
+    from_secret[2].1 = arn;
+    assert_eq!(
+        settings(&from_secret).unwrap().cdn.unwrap().private_key,
+        CdnKeySource::Secret(arn.into())
+    );
+    from_secret[2].1 = "images cdn key";
+    let err = settings(&from_secret).unwrap_err().to_string();
+    assert!(err.contains("CDN_PRIVATE_KEY_SECRET"), "{err}");
+    let mut both = all.to_vec();
+    both.push(("CDN_PRIVATE_KEY_SECRET", "images/cdn/private-key-A"));
+    let err = settings(&both).unwrap_err().to_string();
+    assert!(err.contains("both set"), "one key, from one place: {err}");
     for left_out in 0..3 {
         let some: Vec<_> = all
             .iter()

@@ -4,21 +4,30 @@
 use tokio::sync::OnceCell;
 
 use super::{KeyError, PrivateKey, UrlSigner};
-use crate::config::CdnSettings;
+use crate::aws::AwsError;
+use crate::config::{CdnKeySource, CdnSettings};
 use crate::domain::CdnOrigin;
 
-/// Why the signing key could not be had. Names the file, never what is in it.
+/// Why the signing key could not be had. Names where it was looked for, never what is in it.
 #[derive(Debug, thiserror::Error)]
 pub enum CdnKeyError {
-    #[error("reading the CDN signing key from {path}")]
+    #[error("reading the CDN signing key from {source_name}")]
     Read {
-        path: String,
+        source_name: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("the CDN signing key in {path} is unusable")]
+    #[error("fetching the CDN signing key from {source_name}")]
+    Fetch {
+        source_name: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("the CDN signing key in {source_name} has no string value")]
+    NotAString { source_name: String },
+    #[error("the CDN signing key in {source_name} is unusable")]
     Key {
-        path: String,
+        source_name: String,
         #[source]
         source: KeyError,
     },
@@ -28,13 +37,16 @@ pub enum CdnKeyError {
 #[derive(Debug)]
 pub struct Cdn {
     settings: CdnSettings,
+    /// Reads `CDN_PRIVATE_KEY_SECRET`; never called with a key file.
+    secrets: aws_sdk_secretsmanager::Client,
     signer: OnceCell<UrlSigner>,
 }
 
 impl Cdn {
-    pub fn new(settings: CdnSettings) -> Self {
+    pub fn new(settings: CdnSettings, secrets: aws_sdk_secretsmanager::Client) -> Self {
         Self {
             settings,
+            secrets,
             signer: OnceCell::new(),
         }
     }
@@ -66,16 +78,39 @@ impl Cdn {
             .await
     }
 
-    /// The private key, read from its file.
+    /// The private key, read from its file or fetched from its secret.
     async fn private_key(&self) -> Result<PrivateKey, CdnKeyError> {
-        let file = &self.settings.private_key_file;
-        let path = file.display().to_string();
-        let pem = tokio::fs::read_to_string(file)
-            .await
-            .map_err(|source| CdnKeyError::Read {
-                path: path.clone(),
-                source,
-            })?;
-        PrivateKey::from_pem(&pem).map_err(|source| CdnKeyError::Key { path, source })
+        let source_name = self.settings.private_key.to_string();
+        let pem = match &self.settings.private_key {
+            CdnKeySource::File(file) => {
+                tokio::fs::read_to_string(file)
+                    .await
+                    .map_err(|source| CdnKeyError::Read {
+                        source_name: source_name.clone(),
+                        source,
+                    })?
+            }
+            CdnKeySource::Secret(id) => {
+                let secret = self
+                    .secrets
+                    .get_secret_value()
+                    .secret_id(id)
+                    .send()
+                    .await
+                    .map_err(|e| CdnKeyError::Fetch {
+                        source_name: source_name.clone(),
+                        source: AwsError::classify("GetSecretValue", e),
+                    })?;
+                secret
+                    .secret_string
+                    .ok_or_else(|| CdnKeyError::NotAString {
+                        source_name: source_name.clone(),
+                    })?
+            }
+        };
+        PrivateKey::from_pem(&pem).map_err(|source| CdnKeyError::Key {
+            source_name,
+            source,
+        })
     }
 }

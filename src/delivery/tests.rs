@@ -37,6 +37,14 @@ fn rendition_key(id: ImageId) -> ObjectKey {
     ObjectKey::for_rendition(id, RenditionName::thumbnail(), RenditionFormat::Jpeg, b"x")
 }
 
+/// `text` with its first character replaced by another of CloudFront's base64 alphabet.
+fn flip_first(text: &str) -> String {
+    let replacement = if text.starts_with('A') { 'B' } else { 'A' };
+    std::iter::once(replacement)
+        .chain(text.chars().skip(1))
+        .collect()
+}
+
 /// (the URL without its query, the query) of a signed URL.
 fn split(url: &str) -> (&str, &str) {
     url.split_once('?').unwrap()
@@ -144,18 +152,22 @@ fn tampering_with_any_part_is_refused() {
             query.replace(&param("Policy"), &later),
             Refusal::BadSignature,
         ),
+        // One character of the signature changed (whichever it is: the signature is random).
         (
-            query.replace(&signature, &signature.replacen('A', "B", 1)),
+            query.replace(&signature, &flip_first(&signature)),
             Refusal::BadSignature,
         ),
-        // The standard base64 alphabet is not CloudFront's.
+        // The standard base64 alphabet is not CloudFront's (a signature always has one of
+        // `-`, `~`, `_` here: its 256 bytes end in `=`, which CloudFront writes `_`).
         (
-            query.replace(&signature, &signature.replace('-', "+").replace('~', "/")),
-            if signature.contains(['-', '~']) {
-                Refusal::Malformed
-            } else {
-                Refusal::BadSignature
-            },
+            query.replace(
+                &signature,
+                &signature
+                    .replace('-', "+")
+                    .replace('~', "/")
+                    .replace('_', "="),
+            ),
+            Refusal::Malformed,
         ),
         (
             query.replace("K2JCJMDEHXQW5F", "KOTHERKEY"),
@@ -317,4 +329,124 @@ fn keys_that_are_not_rsa_pem_are_refused_without_echoing_them() {
     );
     let debug = format!("{:?}", PrivateKey::from_pem(KEY_A).unwrap());
     assert_eq!(debug, "PrivateKey(2048 bits)");
+}
+
+mod key_sources {
+    //! Where the API's CDN reads its key: once, at the first signing, from a file or a secret;
+    //! a failure names the place, never the key, and is tried again at the next signing.
+    use aws_sdk_secretsmanager::operation::get_secret_value::{
+        GetSecretValueError, GetSecretValueOutput,
+    };
+    use aws_sdk_secretsmanager::types::error::ResourceNotFoundException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+    use crate::config::{CdnKeySource, CdnSettings};
+
+    const SECRET: &str = "images/cdn/private-key-A";
+
+    fn settings(private_key: CdnKeySource) -> CdnSettings {
+        CdnSettings {
+            origin: CdnOrigin::parse(ORIGIN).unwrap(),
+            key_pair_id: "K2JCJMDEHXQW5F".into(),
+            private_key,
+            window: Duration::from_secs(3600),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_fetched_once_at_the_first_signing() {
+        let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| r.secret_id() == Some(SECRET))
+            .then_output(|| GetSecretValueOutput::builder().secret_string(KEY_A).build());
+        let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
+        let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+        assert_eq!(get.num_calls(), 0, "nothing is read before a URL is signed");
+
+        let id = ImageId::new_random();
+        let url = cdn.signer().await.unwrap().sign_image(id, NOW);
+        let again = cdn.signer().await.unwrap().sign_image(id, NOW);
+        assert_eq!(get.num_calls(), 1, "the key is kept once read");
+        assert_eq!(url, again);
+        let signed = cdn.signer().await.unwrap().url(&rendition_key(id), &url);
+        let (path, query) = split(&signed);
+        assert!(checker().check(path, query, NOW).is_ok(), "{signed}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_fetch_names_the_secret_and_is_tried_again() {
+        let missing = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
+            GetSecretValueError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("Secrets Manager can't find the specified secret.")
+                    .build(),
+            )
+        });
+        let found = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .then_output(|| GetSecretValueOutput::builder().secret_string(KEY_A).build());
+        let secrets = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::Sequential,
+            [&missing, &found]
+        );
+        let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+
+        let err = cdn.signer().await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("fetching the CDN signing key from secret {SECRET}")
+        );
+        assert!(cdn.signer().await.is_ok(), "the next signing tries again");
+        assert_eq!((missing.num_calls(), found.num_calls()), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_secret_that_is_not_a_key_is_refused_without_echoing_it() {
+        for (value, expected) in [
+            (
+                GetSecretValueOutput::builder()
+                    .secret_binary(aws_smithy_types::Blob::new(KEY_A.as_bytes()))
+                    .build(),
+                format!("the CDN signing key in secret {SECRET} has no string value"),
+            ),
+            (
+                GetSecretValueOutput::builder()
+                    .secret_string("hunter2-not-a-key")
+                    .build(),
+                format!("the CDN signing key in secret {SECRET} is unusable"),
+            ),
+        ] {
+            let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+                .then_output(move || value.clone());
+            let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
+            let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+            let err = cdn.signer().await.unwrap_err();
+            let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(": ");
+            assert!(chain.starts_with(&expected), "{chain}");
+            assert!(!chain.contains("hunter2"), "{chain}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_key_file_is_read_and_no_secret_is_asked_for() {
+        let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .then_output(|| GetSecretValueOutput::builder().build());
+        let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/cdn-test-a.pem");
+        let cdn = Cdn::new(settings(CdnKeySource::File(file.into())), secrets.clone());
+        assert!(cdn.signer().await.is_ok());
+
+        let missing = Cdn::new(
+            settings(CdnKeySource::File("/nonexistent/cdn.pem".into())),
+            secrets,
+        );
+        assert_eq!(
+            missing.signer().await.unwrap_err().to_string(),
+            "reading the CDN signing key from file /nonexistent/cdn.pem"
+        );
+        assert_eq!(get.num_calls(), 0);
+    }
 }

@@ -1,5 +1,5 @@
 //! The API's calls against its declared permissions (`image_upload::aws::permissions::API`, what
-//! `template.yaml` grants its role): every route once, S3 and DynamoDB both mocked, the clients
+//! `template.yaml` grants its role): every route once, S3, DynamoDB and Secrets Manager mocked, the clients
 //! run through a `CallCheck` that panics on an undeclared operation.
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
@@ -10,6 +10,7 @@ use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -74,7 +75,7 @@ fn ready_row() -> ImageMetadata {
 #[tokio::test]
 async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     // ALLOW_ANONYMOUS: the routes run without an authorizer here, as the local server does.
-    let settings = settings(&[("ALLOW_ANONYMOUS", "true")]);
+    let anonymous = settings(&[("ALLOW_ANONYMOUS", "true")]);
     let row = ready_row();
     let item = dynamodb_item(&row);
     let dynamodb_rules = [
@@ -105,7 +106,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
             .then_output(|| ListObjectsV2Output::builder().is_truncated(false).build()),
     ];
     let check = CallCheck::new(&API);
-    let mut clients = AwsClients::new(&sdk_config(&settings), &settings);
+    let mut clients = AwsClients::new(&sdk_config(&anonymous), &anonymous);
     let mocked = |rules: &[aws_smithy_mocks::Rule]| {
         rules.iter().fold(
             MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
@@ -130,7 +131,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
             .http_client(aws_smithy_mocks::create_mock_http_client())
             .build(),
     ));
-    let app = api::app(AppState::new(&clients, &settings).expect("the app state builds"));
+    let app = api::app(AppState::new(&clients, &anonymous).expect("the app state builds"));
     let path = format!("/images/{}", row.image_id);
 
     let upload = post_json(
@@ -146,6 +147,41 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+
+    // With a CDN whose key is a secret, the first listing reads it.
+    let secrets_rules = [mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+        .match_requests(|r| r.secret_id() == Some("stack/cdn/private-key-A"))
+        .then_output(|| {
+            GetSecretValueOutput::builder()
+                .secret_string(include_str!("../../fixtures/keys/cdn-test-a.pem"))
+                .build()
+        })];
+    clients.secrets = check.on_secrets(&aws_sdk_secretsmanager::Client::from_conf(
+        clients
+            .secrets
+            .config()
+            .to_builder()
+            .interceptor(mocked(&secrets_rules))
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .build(),
+    ));
+    let with_cdn = settings(&[
+        ("ALLOW_ANONYMOUS", "true"),
+        ("CDN_URL", "https://d111111abcdef8.cloudfront.net"),
+        ("CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+        ("CDN_PRIVATE_KEY_SECRET", "stack/cdn/private-key-A"),
+    ]);
+    let app = api::app(AppState::new(&clients, &with_cdn).expect("the app state builds"));
+    let listed = send(&app, Request::get("/images").body(Body::empty()).unwrap()).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    assert!(
+        listed.body["images"][0]["thumbnailUrl"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://d111111abcdef8.cloudfront.net/renditions/")),
+        "{}",
+        listed.body
+    );
+
     // Presigned PUT and GET count: the URLs carry the function's authority.
     assert_eq!(check.calls(), API.operation_names());
 }

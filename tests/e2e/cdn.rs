@@ -6,12 +6,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use image_upload::delivery::{CdnOrigin, PrivateKey, UrlSigner};
+use image_upload::delivery::{CdnOrigin, PrivateKey, PublicKey, UrlSigner};
 use image_upload::domain::{ImageId, ObjectKey, RenditionFormat, RenditionName};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, Uploads, spawn};
+use crate::helpers::{TestApp, Uploads, create_secret, spawn};
 
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -124,23 +124,60 @@ async fn renditions_and_originals_are_served_through_the_cdn_path_to_signed_urls
 }
 
 #[tokio::test]
-async fn a_missing_signing_key_is_a_503_without_internals() {
-    let missing = key_file("no-such-key.pem");
+async fn the_key_is_read_from_its_secret_as_in_a_deployment() {
+    let secret = format!("e2e-{}/cdn/private-key-A", uuid::Uuid::new_v4().simple());
+    let pem = std::fs::read_to_string(key_file("cdn-test-a.pem")).unwrap();
+    create_secret(&secret, &pem).await;
     let app = spawn(
         &[
             ("CDN_URL", "{address}/cdn"),
             ("CDN_KEY_PAIR_ID", KEY_PAIR_ID),
-            ("CDN_PRIVATE_KEY_FILE", missing.as_str()),
+            ("CDN_PRIVATE_KEY_SECRET", secret.as_str()),
         ],
         Uploads::Processed,
     )
     .await;
     let id = app.upload("portrait.jpg", "image/jpeg", JPEG).await;
     assert_eq!(app.settled_status(&id, SETTLE).await, "READY");
-    let (status, body) = app.get_json(&format!("/images/{id}")).await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
-    assert!(!body.to_string().contains("no-such-key"), "{body}");
+    let (status, image) = app.get_json(&format!("/images/{id}")).await;
+    assert_eq!(status, 200, "{image}");
+    assert_eq!(
+        app.rendition(&image, "display").await.dimensions(),
+        (48, 64)
+    );
+    let original = app
+        .http
+        .get(image["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(original.status(), 200);
+}
+
+#[tokio::test]
+async fn a_missing_signing_key_is_a_503_without_internals() {
+    let missing_file = key_file("no-such-key.pem");
+    let missing_secret = format!("e2e-{}/no-such-key", uuid::Uuid::new_v4().simple());
+    for source in [
+        ("CDN_PRIVATE_KEY_FILE", missing_file.as_str()),
+        ("CDN_PRIVATE_KEY_SECRET", missing_secret.as_str()),
+    ] {
+        let app = spawn(
+            &[
+                ("CDN_URL", "{address}/cdn"),
+                ("CDN_KEY_PAIR_ID", KEY_PAIR_ID),
+                source,
+            ],
+            Uploads::Processed,
+        )
+        .await;
+        let id = app.upload("portrait.jpg", "image/jpeg", JPEG).await;
+        assert_eq!(app.settled_status(&id, SETTLE).await, "READY");
+        let (status, body) = app.get_json(&format!("/images/{id}")).await;
+        assert_eq!(status, 503, "{}: {body}", source.0);
+        assert_eq!(body["error"]["code"], "SERVICE_UNAVAILABLE");
+        assert!(!body.to_string().contains("no-such-key"), "{body}");
+    }
 }
 
 /// The Python of the host stack's moto venv (botocore and cryptography, pinned by
@@ -213,4 +250,132 @@ print(CloudFrontSigner(key_pair_id, rsa_signer).generate_presigned_url(url, poli
     let botocore = String::from_utf8(output.stdout).unwrap();
     // botocore names no hash (its signer is whatever the caller passes): SHA-256 is ours to say.
     assert_eq!(ours, format!("{}&Hash-Algorithm=SHA256", botocore.trim()));
+}
+
+/// `infra/cdn_key.py`, which `just deploy` and `just cdn-key` run, against LocalStack's Secrets
+/// Manager: it keeps a deployment's key parameters (samconfig.toml) and secrets in step, each
+/// secret the private half of its slot's public key, through a rotation and a retirement.
+#[tokio::test]
+async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
+    let stack = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let dir = std::env::temp_dir().join(&stack);
+    std::fs::create_dir_all(&dir).unwrap();
+    let samconfig = dir.join("samconfig.toml");
+    std::fs::write(
+        &samconfig,
+        format!(
+            "version = 0.1\n\n[default.deploy.parameters]\nstack_name = \"{stack}\"\n\
+             region = \"us-east-1\"\nconfirm_changeset = true\n\
+             parameter_overrides = \"StageName=\\\"prod\\\" AllowedOrigins=\\\"https://app.example.com\\\"\"\n\n\
+             [default.global.parameters]\nregion = \"us-east-1\"\n"
+        ),
+    )
+    .unwrap();
+    let endpoint = crate::helpers::endpoints()
+        .await
+        .secrets_manager
+        .clone()
+        .expect("a Secrets Manager endpoint");
+    let run = |action: &str| {
+        let out = Command::new(reference_python())
+            .arg(format!("{}/infra/cdn_key.py", env!("CARGO_MANIFEST_DIR")))
+            .arg(action)
+            .env("SAMCONFIG", &samconfig)
+            .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let overrides = || -> std::collections::HashMap<String, String> {
+        let text = std::fs::read_to_string(&samconfig).unwrap();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("parameter_overrides = "))
+            .unwrap();
+        let value: String = serde_json::from_str(line).unwrap();
+        value
+            .split(' ')
+            .map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap();
+                (k.to_owned(), v.trim_matches('"').to_owned())
+            })
+            .collect()
+    };
+    let secrets = crate::helpers::secrets_client().await;
+    // The slot's secret signs what the slot's public key (as the template rebuilds it) verifies.
+    let check_pair = |params: std::collections::HashMap<String, String>, slot: &'static str| {
+        let secrets = secrets.clone();
+        let stack = stack.clone();
+        async move {
+            let lines = params[&format!("CdnPublicKey{slot}")].replace(',', "\n");
+            let public = PublicKey::from_pem(&format!(
+                "-----BEGIN PUBLIC KEY-----\n{lines}\n-----END PUBLIC KEY-----\n"
+            ))
+            .unwrap();
+            let pem = secrets
+                .get_secret_value()
+                .secret_id(format!("{stack}/cdn/private-key-{slot}"))
+                .send()
+                .await
+                .unwrap()
+                .secret_string
+                .unwrap();
+            let private = PrivateKey::from_pem(&pem).unwrap();
+            assert!(
+                public.verifies(b"policy", &private.sign(b"policy")),
+                "slot {slot}"
+            );
+        }
+    };
+
+    let (ok, out) = run("ensure");
+    assert!(ok, "{out}");
+    let first = overrides();
+    assert_eq!(first["StageName"], "prod", "other parameters are kept");
+    assert_eq!(first["AllowedOrigins"], "https://app.example.com");
+    assert_eq!(first["CdnSigningKey"], "A");
+    check_pair(first.clone(), "A").await;
+    assert!(!out.contains("PRIVATE KEY"), "{out}");
+    let (ok, _) = run("ensure");
+    assert!(ok);
+    assert_eq!(overrides(), first, "a second ensure changes nothing");
+
+    let (ok, out) = run("rotate");
+    assert!(ok, "{out}");
+    let rotated = overrides();
+    assert_eq!(rotated["CdnSigningKey"], "B");
+    assert_eq!(
+        rotated["CdnPublicKeyA"], first["CdnPublicKeyA"],
+        "A stays trusted"
+    );
+    check_pair(rotated.clone(), "B").await;
+    let (ok, out) = run("rotate");
+    assert!(!ok, "a second rotation before retiring is refused: {out}");
+
+    let (ok, out) = run("retire");
+    assert!(ok, "{out}");
+    let retired = overrides();
+    assert_eq!(retired["CdnPublicKeyA"], "");
+    assert_eq!(retired["CdnPublicKeyB"], rotated["CdnPublicKeyB"]);
+    let (ok, out) = run("tidy");
+    assert!(ok, "{out}");
+    let gone = secrets
+        .get_secret_value()
+        .secret_id(format!("{stack}/cdn/private-key-A"))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the retired key's secret is deleted");
+    check_pair(retired, "B").await;
+
+    // Back to A: the slot's name is free again.
+    let (ok, out) = run("rotate");
+    assert!(ok, "{out}");
+    check_pair(overrides(), "A").await;
+    std::fs::remove_dir_all(&dir).unwrap();
 }

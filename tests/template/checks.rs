@@ -21,6 +21,7 @@ pub fn problems(template: &Value) -> Vec<String> {
     t.check_table(&mut problems);
     t.check_bucket(&mut problems);
     t.check_environment(&mut problems);
+    t.check_cdn(&mut problems);
     for access in [&API, &PROCESSOR] {
         t.check_settings(access, &mut problems);
     }
@@ -28,6 +29,9 @@ pub fn problems(template: &Value) -> Vec<String> {
 }
 
 struct Template<'a>(&'a Value);
+
+/// The secrets `just deploy` stores the CDN's private keys in (infra/cdn-key.sh), and only them.
+const CDN_KEY_SECRETS: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${AWS::StackName}/cdn/private-key-*";
 
 /// `{"Fn::GetAtt": [id, "Arn"]}` -> `id`.
 fn get_att_arn(v: &Value) -> Option<&str> {
@@ -48,6 +52,30 @@ fn one_or_many(v: &Value) -> Vec<&Value> {
         Value::Array(items) => items.iter().collect(),
         Value::Null => Vec::new(),
         other => vec![other],
+    }
+}
+
+/// What `v` can be: both values of an `Fn::If` (each expanded again), none for
+/// `AWS::NoValue`, else `v` itself.
+fn branches(v: &Value) -> Vec<&Value> {
+    if reference(v) == Some("AWS::NoValue") {
+        return Vec::new();
+    }
+    match v.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([_, then, otherwise]) => branches(then)
+            .into_iter()
+            .chain(branches(otherwise))
+            .collect(),
+        _ => vec![v],
+    }
+}
+
+/// `{"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]}` -> `value`: a property that is
+/// there only under a condition.
+fn only_if(v: &Value) -> Option<&Value> {
+    match v.get("Fn::If")?.as_array()?.as_slice() {
+        [_, then, otherwise] if reference(otherwise) == Some("AWS::NoValue") => Some(then),
+        _ => None,
     }
 }
 
@@ -84,6 +112,27 @@ impl<'a> Template<'a> {
             [(id, _)] => Some(id),
             found => {
                 problems.push(format!("expected one {kind}, found {}", found.len()));
+                None
+            }
+        }
+    }
+
+    /// The image bucket: the one bucket that is always there (the CDN's log bucket is
+    /// conditional).
+    fn image_bucket(&self, problems: &mut Vec<String>) -> Option<&'a str> {
+        let always: Vec<&str> = self
+            .of_type("AWS::S3::Bucket")
+            .into_iter()
+            .filter(|(_, r)| r["Condition"].is_null())
+            .map(|(id, _)| id)
+            .collect();
+        match always.as_slice() {
+            [id] => Some(id),
+            found => {
+                problems.push(format!(
+                    "expected one unconditional AWS::S3::Bucket, found {}",
+                    found.len()
+                ));
                 None
             }
         }
@@ -194,9 +243,12 @@ impl<'a> Template<'a> {
                 "{function}'s role {role} has managed policies, which grant beyond the code"
             ));
         }
+        // A statement under a condition (`Fn::If`) counts as granted: the check is of what the
+        // role can hold, whichever way the template's parameters go.
         let mut statements: Vec<&Value> = one_or_many(&role_props["Policies"])
             .into_iter()
             .flat_map(|p| one_or_many(&p["PolicyDocument"]["Statement"]))
+            .flat_map(branches)
             .collect();
         // Policies attached from outside the role count too.
         for kind in ["AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"] {
@@ -205,9 +257,11 @@ impl<'a> Template<'a> {
                     .iter()
                     .any(|r| reference(r) == Some(role))
                 {
-                    statements.extend(one_or_many(
-                        &policy["Properties"]["PolicyDocument"]["Statement"],
-                    ));
+                    statements.extend(
+                        one_or_many(&policy["Properties"]["PolicyDocument"]["Statement"])
+                            .into_iter()
+                            .flat_map(branches),
+                    );
                 }
             }
         }
@@ -264,7 +318,7 @@ impl<'a> Template<'a> {
     /// Which declared resource an IAM `Resource` entry is, if exactly one of them.
     fn classify(&self, v: &Value, log_group: Option<&str>) -> Option<Resource> {
         let mut ignored = Vec::new();
-        let bucket = self.the_one("AWS::S3::Bucket", &mut ignored)?;
+        let bucket = self.image_bucket(&mut ignored)?;
         let table = self.the_one("AWS::DynamoDB::Table", &mut ignored)?;
         if let Some(id) = get_att_arn(v) {
             return match id {
@@ -276,6 +330,9 @@ impl<'a> Template<'a> {
             };
         }
         let sub = v.get("Fn::Sub")?.as_str()?;
+        if sub == CDN_KEY_SECRETS {
+            return Some(Resource::CdnKeySecrets);
+        }
         if let Some(rest) = sub.strip_prefix(&format!("${{{bucket}.Arn}}/")) {
             let prefix = rest.strip_suffix('*')?;
             return [
@@ -365,7 +422,7 @@ impl<'a> Template<'a> {
     }
 
     fn check_notification(&self, problems: &mut Vec<String>) {
-        let Some(bucket) = self.the_one("AWS::S3::Bucket", problems) else {
+        let Some(bucket) = self.image_bucket(problems) else {
             return;
         };
         let notification = &self.props(bucket)["NotificationConfiguration"];
@@ -478,7 +535,7 @@ impl<'a> Template<'a> {
 
     // ------------------------------------------------------------------ the bucket
     fn check_bucket(&self, problems: &mut Vec<String>) {
-        let Some(bucket) = self.the_one("AWS::S3::Bucket", problems) else {
+        let Some(bucket) = self.image_bucket(problems) else {
             return;
         };
         let props = self.props(bucket);
@@ -547,7 +604,7 @@ impl<'a> Template<'a> {
                 ));
             }
         }
-        let bucket = self.of_type("AWS::S3::Bucket").first().map(|(id, _)| *id);
+        let bucket = self.image_bucket(&mut Vec::new());
         let table = self
             .of_type("AWS::DynamoDB::Table")
             .first()
@@ -584,6 +641,190 @@ impl<'a> Template<'a> {
     }
 }
 
+impl<'a> Template<'a> {
+    /// The CDN, when the template has one: it reads only what is delivered, for this
+    /// distribution only; every path needs a URL signed by a key of its group, over HTTPS; the
+    /// signing parameters stay out of the cache key; the API signs with a key of that group
+    /// and reads it from a secret its role may read.
+    fn check_cdn(&self, problems: &mut Vec<String>) {
+        let Some(bucket) = self.image_bucket(&mut Vec::new()) else {
+            return;
+        };
+        let distributions = self.of_type("AWS::CloudFront::Distribution");
+        let Some((distribution, dist)) = distributions.first().copied() else {
+            return;
+        };
+        if distributions.len() > 1 {
+            problems.push(format!(
+                "expected one CloudFront distribution, found {}",
+                distributions.len()
+            ));
+        }
+        let source_arn = format!(
+            "arn:${{AWS::Partition}}:cloudfront::${{AWS::AccountId}}:distribution/${{{distribution}}}"
+        );
+        let delivered = [
+            json!({"Fn::Sub": format!("${{{bucket}.Arn}}/{}*", ObjectKey::ORIGINALS_PREFIX)}),
+            json!({"Fn::Sub": format!("${{{bucket}.Arn}}/{}*", ObjectKey::RENDITIONS_PREFIX)}),
+        ];
+        let cdn_statements: Vec<&Value> = self
+            .of_type("AWS::S3::BucketPolicy")
+            .into_iter()
+            .filter(|(_, p)| reference(&p["Properties"]["Bucket"]) == Some(bucket))
+            .flat_map(|(_, p)| one_or_many(&p["Properties"]["PolicyDocument"]["Statement"]))
+            .flat_map(branches)
+            .filter(|s| s["Effect"] == "Allow")
+            .collect();
+        if cdn_statements.is_empty() {
+            problems.push("the bucket policy does not let the CDN read the bucket".into());
+        }
+        for statement in cdn_statements {
+            let sid = statement["Sid"].as_str().unwrap_or("(no Sid)");
+            if statement["Principal"] != json!({"Service": "cloudfront.amazonaws.com"}) {
+                problems.push(format!(
+                    "bucket policy statement {sid} allows someone other than CloudFront"
+                ));
+            }
+            if statement["Action"] != "s3:GetObject" {
+                problems.push(format!(
+                    "bucket policy statement {sid} allows {} to the CDN, not s3:GetObject alone",
+                    statement["Action"]
+                ));
+            }
+            for resource in one_or_many(&statement["Resource"]) {
+                if !delivered.contains(resource) {
+                    problems.push(format!(
+                        "bucket policy statement {sid} lets the CDN read {resource}, which is not \
+                     delivered (only originals/ and renditions/ are)"
+                    ));
+                }
+            }
+            let condition = &statement["Condition"]["StringEquals"]["AWS:SourceArn"];
+            if condition.get("Fn::Sub").and_then(Value::as_str) != Some(source_arn.as_str()) {
+                problems.push(format!(
+                    "bucket policy statement {sid} does not admit exactly {distribution} \
+                     (AWS:SourceArn)"
+                ));
+            }
+        }
+
+        let config = &dist["Properties"]["DistributionConfig"];
+        let origins = one_or_many(&config["Origins"]);
+        let bucket_origin = json!({"Fn::GetAtt": [bucket, "RegionalDomainName"]});
+        if origins.len() != 1
+            || origins[0]["DomainName"] != bucket_origin
+            || origins[0]["OriginAccessControlId"].is_null()
+        {
+            problems.push(format!(
+                "{distribution} must have one origin, the image bucket, through an origin access \
+                     control"
+            ));
+        }
+        if config["HttpVersion"] != "http2and3" {
+            problems.push(format!("{distribution} does not serve HTTP/2 and HTTP/3"));
+        }
+        let key_group = self
+            .of_type("AWS::CloudFront::KeyGroup")
+            .first()
+            .map(|(id, _)| *id);
+        let behaviors = std::iter::once(&config["DefaultCacheBehavior"])
+            .chain(one_or_many(&config["CacheBehaviors"]));
+        for behavior in behaviors {
+            let path = behavior["PathPattern"].as_str().unwrap_or("default");
+            if behavior["ViewerProtocolPolicy"] != "https-only" {
+                problems.push(format!(
+                    "{distribution}'s {path} behavior is not HTTPS only"
+                ));
+            }
+            let trusted: Vec<Option<&str>> = one_or_many(&behavior["TrustedKeyGroups"])
+                .into_iter()
+                .map(reference)
+                .collect();
+            if key_group.is_none() || trusted != [key_group] {
+                problems.push(format!(
+                    "{distribution}'s {path} behavior does not require URLs signed by a key of \
+                     the key group"
+                ));
+            }
+            let cache = reference(&behavior["CachePolicyId"]).map(|id| {
+                &self.props(id)["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+            });
+            let keyed_by_query = cache.is_none_or(|c| {
+                c["QueryStringsConfig"]["QueryStringBehavior"] != "none"
+                    || c["CookiesConfig"]["CookieBehavior"] != "none"
+            });
+            if keyed_by_query {
+                problems.push(format!(
+                    "{distribution}'s {path} behavior has no cache policy of the template that \
+                     keeps query strings and cookies (the signing parameters) out of the cache key"
+                ));
+            }
+            let headers = reference(&behavior["ResponseHeadersPolicyId"])
+                .map(|id| &self.props(id)["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]);
+            let secure = headers.is_some_and(|h| {
+                h["StrictTransportSecurity"]["AccessControlMaxAgeSec"]
+                    .as_u64()
+                    .is_some_and(|age| age >= 31_536_000)
+                    && h["ContentTypeOptions"]["Override"] == json!(true)
+                    && h["FrameOptions"]["FrameOption"] == "DENY"
+            });
+            if !secure {
+                problems.push(format!(
+                    "{distribution}'s {path} behavior lacks a response headers policy with HSTS                      (a year at least), nosniff and frame-options DENY"
+                ));
+            }
+        }
+        for certificate in branches(&config["ViewerCertificate"]) {
+            if !certificate["AcmCertificateArn"].is_null()
+                && !certificate["MinimumProtocolVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("TLSv1.2_") || v.starts_with("TLSv1.3"))
+            {
+                problems.push(format!(
+                    "{distribution}'s own certificate admits TLS older than 1.2"
+                ));
+            }
+        }
+
+        // The API signs with a key of the group and reads its private half from a secret its
+        // role may read.
+        let env = &self.props(API.logical_id)["Environment"]["Variables"];
+        let group_keys: Vec<&str> = key_group
+            .map(|id| one_or_many(&self.props(id)["KeyGroupConfig"]["Items"]))
+            .unwrap_or_default()
+            .into_iter()
+            .flat_map(branches)
+            .filter_map(reference)
+            .collect();
+        let signing_keys: Vec<&str> = only_if(&env["CDN_KEY_PAIR_ID"])
+            .map(branches)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(reference)
+            .collect();
+        if signing_keys.is_empty() || signing_keys.iter().any(|k| !group_keys.contains(k)) {
+            problems.push(format!(
+                "{}'s CDN_KEY_PAIR_ID is not a key of the CDN's key group",
+                API.logical_id
+            ));
+        }
+        let secret = only_if(&env["CDN_PRIVATE_KEY_SECRET"])
+            .and_then(|v| v.get("Fn::Sub"))
+            .and_then(Value::as_str);
+        let granted = CDN_KEY_SECRETS
+            .strip_prefix(
+                "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:",
+            )
+            .and_then(|name| name.strip_suffix('*'));
+        if !secret.zip(granted).is_some_and(|(s, g)| s.starts_with(g)) {
+            problems.push(format!(
+                "{}'s CDN_PRIVATE_KEY_SECRET is not a secret its role may read ({CDN_KEY_SECRETS})",
+                API.logical_id
+            ));
+        }
+    }
+}
+
 impl Template<'_> {
     /// Every value a deployment can give a function's environment (each parameter's default and
     /// bounds, or its allowed values) must be one the service starts with: a parameter range
@@ -605,7 +846,14 @@ impl Template<'_> {
         ];
         let mut base = std::collections::HashMap::from(lambda);
         let mut choices = Vec::new();
+        // Variables set only under a condition (the CDN's): the function must start both
+        // without them and with all of them.
+        let mut conditional = Vec::new();
         for (name, value) in env {
+            if let Some(then) = only_if(value) {
+                conditional.push((name.clone(), placeholder(then)));
+                continue;
+            }
             let param = reference(value).map(|id| &self.0["Parameters"][id]);
             let literal = match value {
                 Value::String(text) => Some(text.clone()),
@@ -651,6 +899,17 @@ impl Template<'_> {
                 "{function} refuses to start with the defaults: {e}"
             ));
         }
+        if !conditional.is_empty() {
+            let mut vars = base.clone();
+            vars.extend(conditional.iter().cloned());
+            if let Err(e) = start(&vars) {
+                let names: Vec<&str> = conditional.iter().map(|(n, _)| n.as_str()).collect();
+                problems.push(format!(
+                    "{function} refuses to start with its conditional variables ({}) set: {e}",
+                    names.join(", ")
+                ));
+            }
+        }
         for (name, value) in choices {
             let mut vars = base.clone();
             vars.insert(name.clone(), value.clone());
@@ -662,4 +921,29 @@ impl Template<'_> {
             }
         }
     }
+}
+
+/// A value CloudFormation could give `v`: the first branch of an `Fn::If`, `Fn::Sub` with every
+/// `${...}` replaced, a resource's name for a `Ref`.
+fn placeholder(v: &Value) -> String {
+    if let Some(text) = v.as_str() {
+        return text.to_owned();
+    }
+    if let Some([_, then, _]) = v.get("Fn::If").and_then(Value::as_array).map(Vec::as_slice) {
+        return placeholder(then);
+    }
+    if let Some(sub) = v.get("Fn::Sub").and_then(Value::as_str) {
+        let mut out = String::new();
+        let mut rest = sub;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            out.push_str("resourcename");
+            rest = rest[start..]
+                .find('}')
+                .map_or("", |end| &rest[start + end + 1..]);
+        }
+        out.push_str(rest);
+        return out;
+    }
+    "resourcename".to_owned()
 }

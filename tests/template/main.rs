@@ -383,3 +383,161 @@ fn a_parameter_range_wider_than_the_code_accepts_is_caught() {
          AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     );
 }
+
+// ---------------------------------------------------------------------- the CDN
+
+fn distribution(t: &mut Value) -> &mut Value {
+    &mut t["Resources"]["CdnDistribution"]["Properties"]["DistributionConfig"]
+}
+
+fn cdn_read_statement(t: &mut Value) -> &mut Value {
+    t["Resources"]["ImageBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find_map(|s| s.get_mut("Fn::If"))
+        .map(|branches| &mut branches[1])
+        .expect("the CDN's conditional statement in the bucket policy")
+}
+
+#[test]
+fn a_cdn_that_could_read_the_upload_inbox_or_for_anyone_is_caught() {
+    assert_caught(
+        |t| {
+            cdn_read_statement(t)["Resource"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"Fn::Sub": "${ImageBucket.Arn}/uploads/*"}));
+        },
+        "which is not delivered",
+    );
+    assert_caught(
+        |t| {
+            cdn_read_statement(t)
+                .as_object_mut()
+                .unwrap()
+                .remove("Condition");
+        },
+        "does not admit exactly CdnDistribution",
+    );
+    assert_caught(
+        |t| cdn_read_statement(t)["Principal"] = json!("*"),
+        "allows someone other than CloudFront",
+    );
+}
+
+#[test]
+fn a_cdn_serving_unsigned_or_plain_http_or_keyed_by_signature_is_caught() {
+    assert_caught(
+        |t| {
+            distribution(t)["DefaultCacheBehavior"]
+                .as_object_mut()
+                .unwrap()
+                .remove("TrustedKeyGroups");
+        },
+        "does not require URLs signed",
+    );
+    assert_caught(
+        |t| distribution(t)["DefaultCacheBehavior"]["ViewerProtocolPolicy"] = json!("allow-all"),
+        "is not HTTPS only",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["CdnCachePolicy"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"]
+                ["QueryStringsConfig"] = json!({"QueryStringBehavior": "all"});
+        },
+        "keeps query strings and cookies (the signing parameters) out of the cache key",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["CdnResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+                ["SecurityHeadersConfig"]["FrameOptions"]["FrameOption"] = json!("SAMEORIGIN");
+        },
+        "lacks a response headers policy with HSTS",
+    );
+    assert_caught(
+        |t| {
+            distribution(t)["ViewerCertificate"]["Fn::If"][1]["MinimumProtocolVersion"] =
+                json!("TLSv1_2016");
+        },
+        "admits TLS older than 1.2",
+    );
+}
+
+#[test]
+fn an_api_signing_with_a_key_outside_the_group_or_reading_another_secret_is_caught() {
+    assert_caught(
+        |t| {
+            t["Resources"]["CdnKeyGroup"]["Properties"]["KeyGroupConfig"]["Items"]
+                .as_array_mut()
+                .unwrap()
+                .truncate(1);
+        },
+        "CDN_KEY_PAIR_ID is not a key of the CDN's key group",
+    );
+    assert_caught(
+        |t| {
+            t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]["CDN_PRIVATE_KEY_SECRET"]
+                ["Fn::If"][1] = json!({"Fn::Sub": "other/${AWS::StackName}"});
+        },
+        "CDN_PRIVATE_KEY_SECRET is not a secret its role may read",
+    );
+}
+
+/// The template rebuilds each public key's PEM from its parameter (the base64 lines, joined by
+/// commas, as infra/cdn-key.sh passes them): the rebuilt PEM is the key's PEM, byte for byte.
+#[test]
+fn the_public_key_parameter_becomes_the_keys_own_pem() {
+    let pem = include_str!("../../fixtures/keys/cdn-test-a.pub.pem");
+    let parameter = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let template = expanded();
+    for key in ["CdnKeyA", "CdnKeyB"] {
+        let encoded = &template["Resources"][key]["Properties"]["PublicKeyConfig"]["EncodedKey"];
+        assert_eq!(evaluate(encoded, &parameter), pem, "{key}");
+    }
+    let pattern = template["Parameters"]["CdnPublicKeyA"]["AllowedPattern"]
+        .as_str()
+        .unwrap();
+    assert!(
+        regex_lite::Regex::new(pattern)
+            .unwrap()
+            .is_match(&parameter),
+        "{pattern}"
+    );
+}
+
+/// `Fn::Join`, `Fn::Split` and `Ref` (every `Ref` being `parameter`), as CloudFormation
+/// evaluates them.
+fn evaluate(v: &Value, parameter: &str) -> String {
+    fn list(v: &Value, parameter: &str) -> Vec<String> {
+        if let Some([separator, source]) = v
+            .get("Fn::Split")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+        {
+            return evaluate(source, parameter)
+                .split(separator.as_str().unwrap())
+                .map(str::to_owned)
+                .collect();
+        }
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|item| evaluate(item, parameter))
+            .collect()
+    }
+    if let Some(text) = v.as_str() {
+        return text.to_owned();
+    }
+    if v.get("Ref").is_some() {
+        return parameter.to_owned();
+    }
+    let [separator, items] = v["Fn::Join"].as_array().unwrap().as_slice() else {
+        panic!("not Fn::Join: {v}");
+    };
+    list(items, parameter).join(separator.as_str().unwrap())
+}

@@ -74,6 +74,32 @@ pub async fn spawn_processing_app() -> TestApp {
     spawn(&[], Uploads::Processed).await
 }
 
+/// A Secrets Manager client of the stack's (LocalStack), with the test credentials.
+pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
+    let stack = endpoints().await;
+    let mut vars: HashMap<String, String> = stack
+        .variables()
+        .map(|(name, endpoint)| (name.to_owned(), endpoint.to_owned()))
+        .collect();
+    vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
+    let settings =
+        Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings");
+    clients_for(&settings).await.secrets
+}
+
+/// Stores `value` as a new secret `name` in the stack's Secrets Manager, as `just deploy` stores
+/// the CDN's private key in AWS.
+pub async fn create_secret(name: &str, value: &str) {
+    secrets_client()
+        .await
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .expect("CreateSecret");
+}
+
 /// How the app identifies callers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Callers {
@@ -200,13 +226,14 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     }
 }
 
-/// `clients` with a [`CallCheck`] for `access` on S3 and DynamoDB (SQS is the local poller's, not
+/// `clients` with a [`CallCheck`] for `access` on S3, DynamoDB and Secrets Manager (SQS is the local poller's, not
 /// the function's: Lambda's event source mapping polls in AWS).
 fn checked(clients: &AwsClients, access: &'static FunctionAccess) -> AwsClients {
     let check = CallCheck::new(access);
     AwsClients {
         s3: check.on_s3(&clients.s3),
         dynamodb: check.on_dynamodb(&clients.dynamodb),
+        secrets: check.on_secrets(&clients.secrets),
         sqs: clients.sqs.clone(),
     }
 }

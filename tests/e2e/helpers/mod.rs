@@ -8,13 +8,14 @@ mod private_dynamodb;
 mod stack;
 
 pub use app::{
-    TestApp, Uploads, spawn, spawn_app, spawn_app_with, spawn_processing_app, spawn_verifying_app,
+    TestApp, Uploads, create_secret, secrets_client, spawn, spawn_app, spawn_app_with,
+    spawn_processing_app, spawn_verifying_app,
 };
 pub use cognito::local_cognito;
 pub use docker_engine::{ADVICE, ApiVersion, engine_answers, engine_report};
 pub use gate::{Gate, gate_before};
 pub use private_dynamodb::PrivateDynamoDb;
-pub use stack::{StackKind, stack_kind};
+pub use stack::{StackKind, endpoints, stack_kind};
 
 /// The HTTP client for tests: the smoke client's, which installs the TLS crypto provider that
 /// reqwest, built without one of its own, needs before any client exists (`reqwest::Client::new()`

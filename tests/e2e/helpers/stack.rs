@@ -87,6 +87,7 @@ async fn find_or_start() -> Result<Stack, String> {
         endpoints: Endpoints {
             s3: Some(containers.localstack.clone()),
             sqs: Some(containers.localstack.clone()),
+            secrets_manager: Some(containers.localstack.clone()),
             dynamodb: Some(containers.dynamodb.clone()),
             cognito: Some(containers.moto.clone()),
         },
@@ -96,8 +97,8 @@ async fn find_or_start() -> Result<Stack, String> {
 }
 
 /// The stack the environment names, if any of [`Endpoints::VARIABLES`] is set: the endpoints as
-/// the service reads them ([`Endpoints::from_lookup`]), with the harness's own rule for SQS:
-/// without its own variable, S3's endpoint, since LocalStack serves both on one port.
+/// the service reads them ([`Endpoints::from_lookup`]), with the harness's own rule for SQS and
+/// Secrets Manager: without a variable of their own, S3's endpoint, since LocalStack serves both on one port.
 ///
 /// # Errors
 /// It names only part of one (no S3 or no DynamoDB): a leftover variable, most likely; using
@@ -122,6 +123,7 @@ fn from_environment() -> Result<Option<Endpoints>, String> {
     };
     Ok(Some(Endpoints {
         sqs: var("AWS_ENDPOINT_URL_SQS").or_else(|| Some(s3.clone())),
+        secrets_manager: var("AWS_ENDPOINT_URL_SECRETS_MANAGER").or_else(|| Some(s3.clone())),
         ..named
     }))
 }
