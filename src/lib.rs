@@ -34,6 +34,8 @@ pub mod processor;
 #[cfg(feature = "local")]
 pub mod provision;
 #[cfg(feature = "local")]
+pub mod reprocess;
+#[cfg(feature = "local")]
 pub mod smoke;
 #[cfg(feature = "aws")]
 pub mod telemetry;

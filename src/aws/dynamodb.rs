@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use time::format_description::{BorrowedFormatItem, well_known::Rfc3339};
 use time::{OffsetDateTime, macros::format_description};
 
@@ -56,6 +56,14 @@ pub enum Transition {
 pub struct PageKey {
     pub created_at: OffsetDateTime,
     pub image_id: ImageId,
+}
+
+/// One page of a scan: the READY rows among those read, and where the next page starts (`None`
+/// when the table has been read to its end).
+#[derive(Debug, Clone)]
+pub struct ScanPage {
+    pub images: Vec<ImageMetadata>,
+    pub next: Option<ImageId>,
 }
 
 /// One page of an owner's images, newest first.
@@ -115,6 +123,56 @@ impl MetadataTable {
             .transpose()
     }
 
+    /// Reads the rows of `ids` that exist (strongly consistent), 100 to a request, in no
+    /// particular order: for operators' tools (`reprocess`).
+    ///
+    /// # Errors
+    /// [`AwsError`] when a read fails or a stored item is malformed.
+    pub async fn get_many(&self, ids: &[ImageId]) -> Result<Vec<ImageMetadata>, AwsError> {
+        const CONTEXT: &str = "reading image metadata";
+        let mut rows = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let keys: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|id| HashMap::from([(TABLE_KEY.to_owned(), s(&id.to_string()))]))
+                .collect();
+            let mut request = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| AwsError::failed(CONTEXT, e))?,
+            );
+            // DynamoDB may answer part of a batch and return the rest as unprocessed.
+            while let Some(keys) = request.take() {
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::classify(CONTEXT, e))?;
+                if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                    for item in items {
+                        rows.push(
+                            ImageMetadata::try_from(item)
+                                .map_err(|e| AwsError::failed(CONTEXT, e))?,
+                        );
+                    }
+                }
+                request = output
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if request.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        }
+        Ok(rows)
+    }
+
     /// Moves a PENDING row to `state` (READY or REJECTED), only if it is still PENDING, so a
     /// redelivered event can neither apply twice nor move a settled row back.
     ///
@@ -155,6 +213,91 @@ impl MetadataTable {
         transition(result, "settling image metadata", |e| {
             matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
         })
+    }
+
+    /// Replaces a READY row's renditions with `ready`'s (its renditions, thumbnail key and
+    /// processing time), only if the row is still READY and still the one processed at
+    /// `processed_at`: a DELETE or another reprocessing that came first wins, and nothing is
+    /// written.
+    ///
+    /// # Errors
+    /// [`AwsError`] when the write fails for any reason but that condition.
+    pub async fn replace_renditions(
+        &self,
+        id: ImageId,
+        processed_at: OffsetDateTime,
+        ready: &ReadyImage,
+    ) -> Result<Transition, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
+            .update_expression(
+                "SET thumbnailKey = :thumbnail, renditions = :renditions, processedAt = :now",
+            )
+            .condition_expression("#status = :ready AND processedAt = :processed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":ready", s(StateName::Ready.as_str()))
+            .expression_attribute_values(":processed", s(&format_time(processed_at)))
+            .expression_attribute_values(":thumbnail", s(ready.thumbnail_key.as_ref()))
+            .expression_attribute_values(
+                ":renditions",
+                AttributeValue::L(ready.renditions.iter().map(rendition_item).collect()),
+            )
+            .expression_attribute_values(":now", s(&format_time(ready.processed_at)))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        transition(result, "replacing an image's renditions", |e| {
+            matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+        })
+    }
+
+    /// One page of READY rows, in the table's order, from `start_after` (exclusive). A Scan, which
+    /// reads `limit` rows whatever their state: for operators' tools (`reprocess`), never for a
+    /// request.
+    ///
+    /// # Errors
+    /// [`AwsError`] when the scan fails or an item is malformed.
+    pub async fn scan_ready(
+        &self,
+        limit: u16,
+        start_after: Option<ImageId>,
+    ) -> Result<ScanPage, AwsError> {
+        let output = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .filter_expression("#status = :ready")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":ready", s(StateName::Ready.as_str()))
+            .limit(i32::from(limit.max(1)))
+            .consistent_read(true)
+            .set_exclusive_start_key(
+                start_after.map(|id| HashMap::from([(TABLE_KEY.to_owned(), s(&id.to_string()))])),
+            )
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("scanning image metadata", e))?;
+        let images = output
+            .items()
+            .iter()
+            .map(ImageMetadata::try_from)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AwsError::failed("scanning image metadata", e))?;
+        let next = match output.last_evaluated_key() {
+            None => None,
+            Some(key) => Some(
+                key.get(TABLE_KEY)
+                    .and_then(|v| v.as_s().ok())
+                    .and_then(|v| ImageId::parse(v))
+                    .ok_or_else(|| {
+                        AwsError::failed("scanning image metadata", MalformedItem(TABLE_KEY))
+                    })?,
+            ),
+        };
+        Ok(ScanPage { images, next })
     }
 
     /// Deletes a row if `owner` owns it and it is still in `status`; a row that is already gone

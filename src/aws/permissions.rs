@@ -188,7 +188,8 @@ pub const API: FunctionAccess = FunctionAccess {
 };
 
 /// The processor (`src/processor/`): reads an upload, copies the verified version to
-/// `originals/`, writes its renditions, settles its row, and deletes what a row does not allow.
+/// `originals/`, writes its renditions, settles its row, and deletes what a row does not allow;
+/// reprocessing reads a verified original and replaces a READY row's renditions.
 pub const PROCESSOR: FunctionAccess = FunctionAccess {
     logical_id: "ProcessorFunction",
     operations: &[
@@ -197,9 +198,11 @@ pub const PROCESSOR: FunctionAccess = FunctionAccess {
             name: "HeadObject",
             // HeadObject is authorised by s3:GetObject. Without s3:ListBucket S3 answers a
             // missing key with 403 instead of 404, and the processor would retry a deleted
-            // upload until the dead-letter queue instead of knowing it is gone.
+            // upload until the dead-letter queue instead of knowing it is gone. Reprocessing
+            // reads the verified original.
             needs: &[
                 allow("s3:GetObject", UPLOADS),
+                allow("s3:GetObject", ORIGINALS),
                 allow("s3:ListBucket", Resource::Bucket),
             ],
         },
@@ -208,6 +211,7 @@ pub const PROCESSOR: FunctionAccess = FunctionAccess {
             name: "GetObject",
             needs: &[
                 allow("s3:GetObject", UPLOADS),
+                allow("s3:GetObject", ORIGINALS),
                 allow("s3:ListBucket", Resource::Bucket),
             ],
         },

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::{ObjectKey, Renditions, StoredRendition};
+use super::{ObjectKey, RenditionFormat, RenditionName, Renditions, StoredRendition};
 
 /// Limits for verifying uploads and making thumbnails, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,29 @@ pub struct ReadyImage {
     pub processed_at: OffsetDateTime,
 }
 
+impl ReadyImage {
+    /// Whether the image has exactly the `wanted` renditions (each name at its side, as JPEG),
+    /// its thumbnail among them: what reprocessing leaves alone.
+    pub fn has_renditions(&self, wanted: &Renditions) -> bool {
+        let mut have: Vec<(&str, u32, RenditionFormat)> = self
+            .renditions
+            .iter()
+            .map(|r| (r.name.as_str(), r.max_side, r.format))
+            .collect();
+        let mut want: Vec<(&str, u32, RenditionFormat)> = wanted
+            .iter()
+            .map(|spec| (spec.name.as_str(), spec.max_side, RenditionFormat::Jpeg))
+            .collect();
+        have.sort_unstable();
+        want.sort_unstable();
+        have == want
+            && self
+                .renditions
+                .iter()
+                .any(|r| r.name.as_str() == RenditionName::THUMBNAIL && r.key == self.thumbnail_key)
+    }
+}
+
 /// A refused upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rejection {
@@ -147,7 +170,7 @@ pub struct Rejection {
 }
 
 /// Where an image is in its life, with what each state knows. A row only ever moves from
-/// `Pending` to one of the others.
+/// `Pending` to one of the others; a `Ready` row's renditions may be made again (reprocessing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageState {
     /// The upload URL was handed out; no verified object yet.
@@ -221,6 +244,66 @@ mod tests {
         assert!(
             !ProcessingPolicy::default().allows_dimensions(u32::MAX, u32::MAX),
             "no overflow"
+        );
+    }
+
+    fn ready_with(renditions: &[(&str, u32)]) -> ReadyImage {
+        let id = crate::domain::ImageId::new_random();
+        let stored: Vec<StoredRendition> = renditions
+            .iter()
+            .map(|(name, side)| {
+                let name = RenditionName::parse(name).unwrap();
+                StoredRendition {
+                    name,
+                    max_side: *side,
+                    format: RenditionFormat::Jpeg,
+                    width: *side,
+                    height: *side,
+                    bytes: 100,
+                    key: ObjectKey::for_rendition(
+                        id,
+                        name,
+                        RenditionFormat::Jpeg,
+                        name.as_str().as_bytes(),
+                    ),
+                }
+            })
+            .collect();
+        ReadyImage {
+            width: 4000,
+            height: 3000,
+            size_bytes: 1,
+            original_key: ObjectKey::for_legacy_thumbnail(id),
+            upload_etag: String::new(),
+            thumbnail_key: stored
+                .iter()
+                .find(|r| r.name.as_str() == RenditionName::THUMBNAIL)
+                .map_or_else(|| ObjectKey::for_legacy_thumbnail(id), |r| r.key.clone()),
+            renditions: stored,
+            processed_at: time::macros::datetime!(2026-12-07 10:00 UTC),
+        }
+    }
+
+    #[test]
+    fn an_image_has_its_renditions_when_names_and_sides_are_the_set_in_any_order() {
+        let set = Renditions::parse("thumbnail:256,display:1600").unwrap();
+        assert!(ready_with(&[("thumbnail", 256), ("display", 1600)]).has_renditions(&set));
+        assert!(ready_with(&[("display", 1600), ("thumbnail", 256)]).has_renditions(&set));
+        for other in [
+            &[("thumbnail", 256)][..],
+            &[("thumbnail", 200), ("display", 1600)],
+            &[("thumbnail", 256), ("large", 1600)],
+            &[("thumbnail", 256), ("display", 1600), ("small", 64)],
+            &[],
+        ] {
+            assert!(!ready_with(other).has_renditions(&set), "{other:?}");
+        }
+        let mut legacy = ready_with(&[("thumbnail", 256), ("display", 1600)]);
+        legacy.thumbnail_key =
+            ObjectKey::for_legacy_thumbnail(crate::domain::ImageId::new_random());
+        assert!(
+            !legacy.has_renditions(&set),
+            "a thumbnail under thumbnails/ is made again under renditions/"
         );
     }
 }

@@ -222,7 +222,7 @@ fn truncated(text: &str) -> String {
 }
 
 /// The formats renditions are written in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RenditionFormat {
     Jpeg,
 }

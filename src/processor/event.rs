@@ -1,12 +1,65 @@
-//! The S3 object keys an SQS message announces.
+//! What an SQS message asks of the processor: the objects an S3 notification announces, or the
+//! renditions of one image to be made again (`reprocess`).
 
 use aws_lambda_events::event::s3::S3Event;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-/// Why a message body could not be read as S3 event notifications.
+use crate::domain::ImageId;
+
+/// Why a message body could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("the message is not an S3 event notification: {0}")]
+#[error("the message is neither an S3 event notification nor a reprocessing request: {0}")]
 pub struct MalformedMessage(#[from] serde_json::Error);
+
+/// The work one message asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    /// Verify these uploaded objects (their decoded keys; none for S3's test event).
+    Created(Vec<String>),
+    /// Make this READY image's renditions again, from its verified original, if they are not
+    /// the configured set.
+    Reprocess(ImageId),
+}
+
+/// The body of a reprocessing request: `{"reprocess":{"imageId":"..."}}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReprocessBody {
+    reprocess: ReprocessRequest,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ReprocessRequest {
+    image_id: String,
+}
+
+/// The message body that asks the processor to reprocess `id` (what `reprocess` sends).
+pub fn reprocess_body(id: ImageId) -> String {
+    serde_json::to_string(&ReprocessBody {
+        reprocess: ReprocessRequest {
+            image_id: id.to_string(),
+        },
+    })
+    .expect("a reprocessing request serializes")
+}
+
+/// What `body` asks for.
+///
+/// # Errors
+/// [`MalformedMessage`] when it is none of an S3 event notification, S3's test event, or a
+/// reprocessing request for a well-formed image id.
+pub fn read(body: &str) -> Result<Work, MalformedMessage> {
+    if let Ok(request) = serde_json::from_str::<ReprocessBody>(body) {
+        return match ImageId::parse(&request.reprocess.image_id) {
+            Some(id) => Ok(Work::Reprocess(id)),
+            None => Err(MalformedMessage(serde::de::Error::custom(
+                "a reprocessing request for something that is not an image id",
+            ))),
+        };
+    }
+    created_keys(body).map(Work::Created)
+}
 
 /// S3 sends this once to a new notification destination; it announces no object.
 #[derive(Deserialize)]
@@ -89,9 +142,30 @@ mod tests {
     }
 
     #[test]
+    fn a_reprocessing_request_names_one_image() {
+        let id = ImageId::new_random();
+        let body = reprocess_body(id);
+        assert_eq!(body, format!("{{\"reprocess\":{{\"imageId\":\"{id}\"}}}}"));
+        assert_eq!(read(&body).unwrap(), Work::Reprocess(id));
+        assert_eq!(
+            read(PUT).unwrap(),
+            Work::Created(created_keys(PUT).unwrap())
+        );
+        for bad in [
+            r#"{"reprocess":{"imageId":"../../etc"}}"#,
+            r#"{"reprocess":{"imageId":"3F1E2C4A-8B6D-4E2F-9A1B-2C3D4E5F6A7B","x":1}}"#,
+            r#"{"reprocess":{}}"#,
+            r#"{"reprocess":"3f1e2c4a-8b6d-4e2f-9a1b-2c3d4e5f6a7b"}"#,
+        ] {
+            assert!(read(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_body_that_is_not_an_s3_event_is_malformed() {
         for body in ["", "not json", "{\"Records\": 3}", "{}"] {
             assert!(created_keys(body).is_err(), "{body:?}");
+            assert!(read(body).is_err(), "{body:?}");
         }
     }
 }

@@ -1,9 +1,11 @@
 //! The upload processor: for every object created under `uploads/`, verify it, make its
-//! renditions, and settle its metadata row (PENDING -> READY or REJECTED).
+//! renditions, and settle its metadata row (PENDING -> READY or REJECTED); and for a READY image
+//! whose renditions are not the configured set, make them again from its verified original
+//! (`reprocess`).
 //!
-//! - [`Processor::handle_batch`] is the Lambda handler (an SQS batch of S3 notifications), with
-//!   failures reported per message.
-//! - [`event`] reads the object keys out of a message.
+//! - [`Processor::handle_batch`] is the Lambda handler (an SQS batch of S3 notifications and
+//!   reprocessing requests), with failures reported per message.
+//! - [`event`] reads what a message asks for.
 //! - [`QueuePoller`] feeds the same handler from an SQS queue locally (`just dev`, the e2e tests).
 
 pub mod event;
@@ -19,8 +21,8 @@ use tracing::Instrument;
 use crate::aws::{AwsClients, AwsError, Copy, ImageObjects, MetadataTable, ObjectHead, Transition};
 use crate::config::Settings;
 use crate::domain::{
-    ImageMetadata, ImageObjectKeys, ImageState, ObjectKey, ProcessingPolicy, ReadyImage, Rejection,
-    RejectionReason, StoredRendition,
+    ImageId, ImageMetadata, ImageObjectKeys, ImageState, ObjectKey, ProcessingPolicy, ReadyImage,
+    Rejection, RejectionReason, RenditionName, StoredRendition,
 };
 use crate::imaging;
 use crate::telemetry::{Function, Metrics, cause_chain};
@@ -40,6 +42,14 @@ pub enum Outcome {
     Gone,
     /// Not in the upload inbox: logged and left alone, never deleted.
     Ignored,
+    /// Reprocessed: the row now names the configured renditions, and the ones it named before
+    /// that are not among them are deleted.
+    Reprocessed,
+    /// Reprocessing found the renditions already the configured set: nothing was written.
+    UpToDate,
+    /// Reprocessing found no READY row (deleted, or never settled) or no verified original:
+    /// nothing was written.
+    NotReprocessed,
 }
 
 /// Why a message failed and should be delivered again.
@@ -145,11 +155,152 @@ impl Processor {
 
     async fn process_message(&self, message: &SqsMessage) -> Result<Vec<Outcome>, MessageError> {
         let body = message.body.as_deref().ok_or(MessageError::NoBody)?;
-        let mut outcomes = Vec::new();
-        for key in event::created_keys(body)? {
-            outcomes.push(self.process_object(&key).await?);
+        match event::read(body)? {
+            event::Work::Created(keys) => {
+                let mut outcomes = Vec::new();
+                for key in keys {
+                    outcomes.push(self.process_object(&key).await?);
+                }
+                Ok(outcomes)
+            }
+            event::Work::Reprocess(id) => Ok(vec![self.reprocess(id).await?]),
         }
-        Ok(outcomes)
+    }
+
+    /// Makes a READY image's renditions again if they are not the configured set: from its
+    /// verified original, written under their own keys, then the row is pointed at them (only if
+    /// nothing changed it meanwhile), then the renditions it named before and no longer does are
+    /// deleted. Idempotent: a second request finds the set made and writes nothing.
+    ///
+    /// # Errors
+    /// [`MessageError`] when S3 or DynamoDB fail.
+    pub async fn reprocess(&self, id: ImageId) -> Result<Outcome, MessageError> {
+        let span = tracing::info_span!("reprocess", image_id = %id);
+        async {
+            let outcome = self.remake(id).await?;
+            tracing::info!(?outcome, "image reprocessed");
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn remake(&self, id: ImageId) -> Result<Outcome, MessageError> {
+        let Some(row) = self.table.get(id).await? else {
+            return Ok(Outcome::NotReprocessed);
+        };
+        let ImageState::Ready(ready) = &row.state else {
+            tracing::info!("the image is not READY; nothing to reprocess");
+            return Ok(Outcome::NotReprocessed);
+        };
+        if ready.has_renditions(&self.policy.renditions) {
+            return Ok(Outcome::UpToDate);
+        }
+        let key = ready.original_key.as_ref();
+        let Some(head) = self.objects.head(key).await? else {
+            tracing::warn!(
+                key,
+                "a READY image without its verified original; not reprocessed"
+            );
+            return Ok(Outcome::NotReprocessed);
+        };
+        let Some(bytes) = self.objects.get(key, &head).await? else {
+            return Ok(Outcome::NotReprocessed);
+        };
+        let (image_type, policy) = (row.image_type, self.policy);
+        let inspected =
+            tokio::task::spawn_blocking(move || imaging::inspect(&bytes, image_type, &policy))
+                .await?;
+        let inspected = match inspected {
+            Ok(inspected) => inspected,
+            Err(reason) => {
+                // Verified under the limits of its day; today's refuse it. It stays as it is.
+                tracing::warn!(
+                    reason = reason.code(),
+                    "the original is refused under the current limits; its renditions are kept"
+                );
+                return Ok(Outcome::NotReprocessed);
+            }
+        };
+        let stored = self.write_renditions(id, inspected).await?;
+        let remade = ReadyImage {
+            thumbnail_key: thumbnail_key(&stored).unwrap_or_else(|| ready.thumbnail_key.clone()),
+            renditions: stored,
+            processed_at: OffsetDateTime::now_utc(),
+            ..ready.clone()
+        };
+        let objects = ImageObjectKeys::new(id, row.image_type);
+        let kept: Vec<&ObjectKey> = remade.renditions.iter().map(|r| &r.key).collect();
+        match self
+            .table
+            .replace_renditions(id, ready.processed_at, &remade)
+            .await?
+        {
+            Transition::Applied => {
+                // Only now that the row names the new renditions do the old ones go.
+                let mut old: Vec<&str> = ready
+                    .renditions
+                    .iter()
+                    .map(|r| r.key.as_ref())
+                    .filter(|key| !kept.iter().any(|k| k.as_ref() == *key))
+                    .collect();
+                if ready.thumbnail_key == objects.legacy_thumbnail {
+                    old.push(objects.legacy_thumbnail.as_ref());
+                }
+                futures_util::future::try_join_all(old.into_iter().map(|k| self.objects.delete(k)))
+                    .await?;
+                Ok(Outcome::Reprocessed)
+            }
+            Transition::Changed => {
+                // Deleted meanwhile (its folder may hold what was just written), or reprocessed
+                // by another message: keep what the row now names, nothing else.
+                match self.table.get(id).await? {
+                    Some(ImageMetadata {
+                        state: ImageState::Ready(now),
+                        ..
+                    }) => {
+                        let written = kept
+                            .into_iter()
+                            .filter(|key| !now.renditions.iter().any(|r| &&r.key == key));
+                        futures_util::future::try_join_all(
+                            written.map(|k| self.objects.delete(k.as_ref())),
+                        )
+                        .await?;
+                    }
+                    _ => self.tidy(&objects, None).await?,
+                }
+                Ok(Outcome::NotReprocessed)
+            }
+        }
+    }
+
+    /// Writes each rendition under its content's key; what the row should record of them.
+    async fn write_renditions(
+        &self,
+        id: ImageId,
+        inspected: imaging::Inspected,
+    ) -> Result<Vec<StoredRendition>, MessageError> {
+        let stored: Vec<StoredRendition> = inspected
+            .renditions
+            .iter()
+            .map(|r| StoredRendition {
+                name: r.name,
+                max_side: r.max_side,
+                format: r.format,
+                width: r.width,
+                height: r.height,
+                bytes: r.bytes.len() as u64,
+                key: ObjectKey::for_rendition(id, r.name, r.format, &r.bytes),
+            })
+            .collect();
+        futures_util::future::try_join_all(inspected.renditions.into_iter().zip(&stored).map(
+            |(rendition, stored)| {
+                self.objects
+                    .put_rendition(&stored.key, rendition.format, rendition.bytes)
+            },
+        ))
+        .await?;
+        Ok(stored)
     }
 
     /// Verifies one uploaded object and settles its row.
@@ -295,35 +446,13 @@ impl Processor {
                 return Ok(Outcome::Gone);
             }
         }
-        let stored: Vec<StoredRendition> = inspected
-            .renditions
-            .iter()
-            .map(|r| StoredRendition {
-                name: r.name,
-                max_side: r.max_side,
-                format: r.format,
-                width: r.width,
-                height: r.height,
-                bytes: r.bytes.len() as u64,
-                key: ObjectKey::for_rendition(id, r.name, r.format, &r.bytes),
-            })
-            .collect();
-        let thumbnail = inspected.thumbnail().name;
-        futures_util::future::try_join_all(inspected.renditions.into_iter().zip(&stored).map(
-            |(rendition, stored)| {
-                self.objects
-                    .put_rendition(&stored.key, rendition.format, rendition.bytes)
-            },
-        ))
-        .await?;
-        let thumbnail_key = stored
-            .iter()
-            .find(|s| s.name == thumbnail)
-            .map(|s| s.key.clone())
-            .unwrap_or_else(|| objects.legacy_thumbnail.clone());
+        let (width, height) = (inspected.width, inspected.height);
+        let stored = self.write_renditions(id, inspected).await?;
+        let thumbnail_key =
+            thumbnail_key(&stored).unwrap_or_else(|| objects.legacy_thumbnail.clone());
         let state = ImageState::Ready(ReadyImage {
-            width: inspected.width,
-            height: inspected.height,
+            width,
+            height,
             size_bytes,
             original_key: objects.original.clone(),
             upload_etag: head.etag.clone().unwrap_or_default(),
@@ -420,6 +549,14 @@ impl Processor {
         }
         Ok(())
     }
+}
+
+/// The key of the thumbnail among `stored` (every configured set has one).
+fn thumbnail_key(stored: &[StoredRendition]) -> Option<ObjectKey> {
+    stored
+        .iter()
+        .find(|s| s.name.as_str() == RenditionName::THUMBNAIL)
+        .map(|s| s.key.clone())
 }
 
 /// What verifying an uploaded object found.

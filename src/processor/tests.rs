@@ -721,3 +721,194 @@ async fn a_call_the_role_does_not_grant_fails_the_test_that_makes_it() {
     ));
     let _ = s3.list_buckets().send().await;
 }
+
+// ------------------------------------------------------------------ reprocessing
+
+/// A READY row whose only rendition is a 128 px thumbnail: not the configured set.
+fn ready_with_old_thumbnail(row: &ImageMetadata) -> ImageMetadata {
+    let old = ObjectKey::for_rendition(
+        row.image_id,
+        RenditionName::thumbnail(),
+        crate::domain::RenditionFormat::Jpeg,
+        b"old thumbnail",
+    );
+    let ImageState::Ready(ready) = ready(row).state else {
+        unreachable!()
+    };
+    ImageMetadata {
+        state: ImageState::Ready(ReadyImage {
+            thumbnail_key: old.clone(),
+            renditions: vec![StoredRendition {
+                name: RenditionName::thumbnail(),
+                max_side: 128,
+                format: crate::domain::RenditionFormat::Jpeg,
+                width: 128,
+                height: 96,
+                bytes: 13,
+                key: old,
+            }],
+            ..ready
+        }),
+        ..row.clone()
+    }
+}
+
+/// HeadObject and GetObject serving the JPEG (the verified original), `put` for PutObject, and
+/// DeleteObject and ListObjectsV2 as [`deletes_recorded`].
+fn s3_for_reprocessing(put: &Rule) -> (Vec<Rule>, Arc<Mutex<Vec<String>>>) {
+    let (deletes, deleted) = deletes_recorded();
+    let mut rules = s3_serving_the_jpeg();
+    rules.truncate(2); // HeadObject, GetObject
+    rules.push(put.clone());
+    rules.extend(deletes);
+    (rules, deleted)
+}
+
+fn put_counted() -> Rule {
+    mock!(aws_sdk_s3::Client::put_object).then_output(|| PutObjectOutput::builder().build())
+}
+
+/// Each UpdateItem's condition and values, in order.
+type Updates = Arc<Mutex<Vec<(String, HashMap<String, AttributeValue>)>>>;
+
+/// Records each UpdateItem's condition and values, and answers it: applied, or the condition
+/// failing.
+fn update_recorded(applies: bool) -> (Rule, Updates) {
+    let updates = Arc::new(Mutex::new(Vec::new()));
+    let rule = mock!(aws_sdk_dynamodb::Client::update_item).match_requests({
+        let updates = updates.clone();
+        move |req| {
+            updates.lock().unwrap().push((
+                req.condition_expression().unwrap_or_default().to_owned(),
+                req.expression_attribute_values()
+                    .cloned()
+                    .unwrap_or_default(),
+            ));
+            true
+        }
+    });
+    let rule = if applies {
+        rule.then_output(|| UpdateItemOutput::builder().build())
+    } else {
+        rule.then_error(|| {
+            UpdateItemError::ConditionalCheckFailedException(
+                ConditionalCheckFailedException::builder().build(),
+            )
+        })
+    };
+    (rule, updates)
+}
+
+#[tokio::test]
+async fn reprocessing_makes_the_configured_renditions_from_the_original_then_deletes_the_old() {
+    let row = ready_with_old_thumbnail(&pending_row());
+    let ImageState::Ready(before) = row.state.clone() else {
+        unreachable!()
+    };
+    let put = put_counted();
+    let (s3, deleted) = s3_for_reprocessing(&put);
+    let (update, updates) = update_recorded(true);
+    let processor = processor(&s3, &[get_item_returning(row.clone()), update]);
+
+    let body = event::reprocess_body(row.image_id);
+    let mut message = SqsMessage::default();
+    message.body = Some(body);
+    let outcomes = processor.handle_message(&message).await.unwrap();
+
+    assert_eq!(outcomes, [Outcome::Reprocessed]);
+    assert_eq!(
+        put.num_calls(),
+        2,
+        "the thumbnail and the display rendition"
+    );
+    let updates = updates.lock().unwrap();
+    let (condition, values) = &updates[0];
+    assert_eq!(condition, "#status = :ready AND processedAt = :processed");
+    assert_eq!(
+        values[":processed"],
+        AttributeValue::S(crate::aws::format_time(before.processed_at)),
+        "only the row as it was read"
+    );
+    let names: Vec<&str> = values[":renditions"]
+        .as_l()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_m().unwrap()["name"].as_s().unwrap().as_str())
+        .collect();
+    assert_eq!(names, ["display", "thumbnail"]);
+    assert_eq!(
+        sorted(&deleted),
+        [before.thumbnail_key.as_ref().to_owned()],
+        "the old thumbnail, after the row names the new one; no folder is emptied"
+    );
+}
+
+#[tokio::test]
+async fn reprocessing_an_image_already_made_so_writes_nothing() {
+    let pending = pending_row();
+    let idle = processor(
+        &s3_serving_the_jpeg(),
+        &[get_item_returning(pending.clone())],
+    );
+    // A PENDING row: nothing to reprocess.
+    assert_eq!(
+        idle.reprocess(pending.image_id).await.unwrap(),
+        Outcome::NotReprocessed
+    );
+    // A READY one with the configured set: nothing to do.
+    let row = ready_with_old_thumbnail(&pending_row());
+    let (update, updates) = update_recorded(true);
+    let put = put_counted();
+    let (s3, _) = s3_for_reprocessing(&put);
+    let first = processor(&s3, &[get_item_returning(row.clone()), update.clone()]);
+    assert_eq!(
+        first.reprocess(row.image_id).await.unwrap(),
+        Outcome::Reprocessed
+    );
+    let (_, values) = updates.lock().unwrap()[0].clone();
+    let renditions = values[":renditions"].clone();
+    // The row as the first reprocessing left it.
+    let mut item = dynamodb_item(&row);
+    item.insert("renditions".into(), renditions);
+    item.insert("thumbnailKey".into(), values[":thumbnail"].clone());
+    let remade = ImageMetadata::try_from(&item).unwrap();
+    let puts_before = put.num_calls();
+    let second = processor(&s3, &[get_item_returning(remade.clone()), update.clone()]);
+    assert_eq!(
+        second.reprocess(row.image_id).await.unwrap(),
+        Outcome::UpToDate
+    );
+    assert_eq!(put.num_calls(), puts_before, "nothing written");
+    assert_eq!(updates.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn reprocessing_an_image_deleted_meanwhile_leaves_nothing_behind() {
+    let row = ready_with_old_thumbnail(&pending_row());
+    let get_item = mock!(aws_sdk_dynamodb::Client::get_item)
+        .sequence()
+        .output({
+            let item = dynamodb_item(&row);
+            move || {
+                GetItemOutput::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+            }
+        })
+        .output(|| GetItemOutput::builder().build())
+        .build();
+    let (update, _) = update_recorded(false);
+    let (s3, deleted) = s3_for_reprocessing(&put_counted());
+    let processor = processor(&s3, &[get_item, update]);
+
+    assert_eq!(
+        processor.reprocess(row.image_id).await.unwrap(),
+        Outcome::NotReprocessed
+    );
+    let deleted = sorted(&deleted);
+    let folder = ObjectKey::renditions_folder(row.image_id);
+    assert!(
+        deleted.contains(&format!("{folder}{LISTED_RENDITION}")),
+        "what was written under the deleted image's folder goes: {deleted:?}"
+    );
+}

@@ -13,6 +13,7 @@ mod images;
 mod lifecycle;
 mod one_shot;
 mod races;
+mod reprocess;
 mod smoke;
 #[path = "../support/test_tokens.rs"]
 mod test_tokens;

@@ -117,7 +117,7 @@ fn an_authorizer_that_is_not_cognito_is_caught() {
 #[test]
 fn a_wildcard_action_is_caught() {
     assert_caught(
-        |t| statement(t, "ProcessorRole", "ReadUploads")["Action"] = json!("s3:*"),
+        |t| statement(t, "ProcessorRole", "ReadUploadsAndOriginals")["Action"] = json!("s3:*"),
         "grants the wildcard action `s3:*`",
     );
 }

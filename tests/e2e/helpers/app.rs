@@ -34,7 +34,21 @@ pub struct TestApp {
     pub state: AppState,
     /// The upload queue the bucket notifies, when there is one.
     pub queue_url: Option<String>,
+    /// The app's settings (the processor's, with `restart_processor`'s changes).
+    pub settings: Settings,
+    /// The processor's poller, when uploads are processed: stopped and replaced by
+    /// `restart_processor`.
+    processor: std::sync::Mutex<Option<ProcessorRun>>,
     _shutdown: oneshot::Sender<()>,
+}
+
+/// A processor's poller running on the test's queue.
+struct ProcessorRun {
+    clients: AwsClients,
+    /// The app's shutdown; the poller stops with it or with its own `stop`.
+    app_stopped: tokio_util::sync::CancellationToken,
+    stop: tokio_util::sync::CancellationToken,
+    done: tokio::task::JoinHandle<()>,
 }
 
 /// What happens to objects uploaded to the test's bucket.
@@ -187,11 +201,15 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     // would refuse (not in `aws::permissions`) panics, failing the test that made it.
     let state = AppState::new(&checked(&clients, &API), &settings).expect("the app state builds");
     let stopped = tokio_util::sync::CancellationToken::new();
-    if let (Uploads::Processed, Some(queue_url)) = (uploads, &queue_url) {
-        let processor = Processor::new(&checked(&clients, &PROCESSOR), &settings);
-        let poller = QueuePoller::new(clients.sqs.clone(), queue_url, processor);
-        tokio::spawn(poller.run(stopped.clone().cancelled_owned()));
-    }
+    let processor = match (uploads, &queue_url) {
+        (Uploads::Processed, Some(queue_url)) => Some(ProcessorRun::start(
+            clients.clone(),
+            &settings,
+            queue_url,
+            stopped.clone(),
+        )),
+        _ => None,
+    };
     let shutdown_when = async move {
         let _ = stop.await;
         stopped.cancel();
@@ -222,6 +240,8 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
         http: super::http_client(),
         state,
         queue_url,
+        settings,
+        processor: std::sync::Mutex::new(processor),
         _shutdown: shutdown,
     }
 }
@@ -266,7 +286,47 @@ fn init_test_log() {
     });
 }
 
+impl ProcessorRun {
+    fn start(
+        clients: AwsClients,
+        settings: &Settings,
+        queue_url: &str,
+        app_stopped: tokio_util::sync::CancellationToken,
+    ) -> Self {
+        let processor = Processor::new(&checked(&clients, &PROCESSOR), settings);
+        let poller = QueuePoller::new(clients.sqs.clone(), queue_url, processor);
+        let stop = app_stopped.child_token();
+        let done = tokio::spawn(poller.run(stop.clone().cancelled_owned()));
+        Self {
+            clients,
+            app_stopped,
+            stop,
+            done,
+        }
+    }
+}
+
 impl TestApp {
+    /// Stops the processor and starts another on the same queue that makes `renditions`
+    /// (`RENDITIONS`): a deployment whose processor's configuration changed.
+    pub async fn restart_processor(&mut self, renditions: &str) {
+        let old = self
+            .processor
+            .lock()
+            .unwrap()
+            .take()
+            .expect("an app whose uploads are processed");
+        old.stop.cancel();
+        old.done.await.expect("the poller stops");
+        let mut settings = self.settings.clone();
+        settings.processing.renditions =
+            image_upload::domain::Renditions::parse(renditions).expect("a valid RENDITIONS");
+        let queue_url = self.queue_url.clone().expect("a queue");
+        let run = ProcessorRun::start(old.clients, &settings, &queue_url, old.app_stopped);
+        self.settings = settings;
+        *self.processor.lock().unwrap() = Some(run);
+    }
+
     pub async fn post_upload(&self, body: &Value) -> reqwest::Response {
         self.http
             .post(format!("{}/upload", self.address))

@@ -1,0 +1,133 @@
+//! `reprocess` against the local stack: after the rendition set changes, READY images are brought
+//! to it through the real queue and processor, in as many runs as it takes (a run limited to a
+//! few first, as an interrupted one would leave it), and a further run asks for nothing.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use image::{ImageFormat, Rgb, RgbImage};
+use image_upload::aws::MetadataTable;
+use image_upload::reprocess::{self, Options};
+
+use crate::helpers::{Uploads, spawn};
+
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// A 400 × 300 JPEG of one colour per `seed`: renditions of 128 and 256 px differ.
+fn photo(seed: u8) -> Vec<u8> {
+    let image = RgbImage::from_fn(400, 300, |x, y| {
+        Rgb([seed.wrapping_mul(12), (x / 2) as u8, (y / 2) as u8])
+    });
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, ImageFormat::Jpeg).unwrap();
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_for_nothing() {
+    let mut app = spawn(&[("RENDITIONS", "thumbnail:128")], Uploads::Processed).await;
+    let mut ids = Vec::new();
+    for seed in 0..20 {
+        ids.push(
+            app.upload(&format!("photo-{seed}.jpg"), "image/jpeg", &photo(seed))
+                .await,
+        );
+    }
+    for id in &ids {
+        assert_eq!(app.settled_status(id, SETTLE).await, "READY", "{id}");
+    }
+    let old_thumbnails: BTreeSet<String> =
+        futures_util::future::join_all(ids.iter().map(|id| app.renditions_stored(id)))
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+    assert_eq!(old_thumbnails.len(), 20);
+
+    // The configuration changes: a larger thumbnail and a display rendition.
+    let wanted = "thumbnail:256,display:1600";
+    app.restart_processor(wanted).await;
+    let table = MetadataTable::new(app.dynamodb.clone(), &app.table);
+    let queue = app.queue_url.clone().unwrap();
+    let renditions = app.settings.processing.renditions;
+    let pass = |limit: Option<usize>| {
+        let (table, queue, sqs) = (table.clone(), queue.clone(), app.sqs.clone());
+        async move {
+            let options = Options {
+                rate: 50,
+                limit,
+                wait: Duration::from_secs(60),
+            };
+            let mut seen = Vec::new();
+            let report = reprocess::run(&table, &sqs, &queue, &renditions, options, |p| {
+                seen.push(p);
+            })
+            .await
+            .unwrap();
+            (report, seen)
+        }
+    };
+
+    // A first run limited to 5: what an interrupted run leaves.
+    let (first, progress) = pass(Some(5)).await;
+    assert_eq!(first.ready, 5 + first.up_to_date, "it stopped at its limit");
+    assert_eq!((first.requested.len(), first.done), (5, 5), "{first:?}");
+    assert!(first.not_done.is_empty());
+    assert!(
+        matches!(
+            progress.last(),
+            Some(reprocess::Progress::Waiting {
+                done: 5,
+                requested: 5
+            })
+        ),
+        "{progress:?}"
+    );
+    let (second, _) = pass(None).await;
+    assert_eq!(second.ready, 20);
+    assert_eq!(
+        second.up_to_date, 5,
+        "the first run's five are not asked for again"
+    );
+    assert_eq!(
+        (second.requested.len(), second.done),
+        (15, 15),
+        "{second:?}"
+    );
+    let (third, _) = pass(None).await;
+    assert_eq!((third.ready, third.up_to_date), (20, 20));
+    assert!(third.requested.is_empty(), "nothing changes: {third:?}");
+
+    for id in &ids {
+        let (status, image) = app.get_json(&format!("/images/{id}")).await;
+        assert_eq!(status, 200, "{image}");
+        let sides: BTreeSet<(String, u64)> = image["renditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let side = r["width"]
+                    .as_u64()
+                    .unwrap()
+                    .max(r["height"].as_u64().unwrap());
+                (r["name"].as_str().unwrap().to_owned(), side)
+            })
+            .collect();
+        assert_eq!(
+            sides,
+            BTreeSet::from([("display".to_owned(), 400), ("thumbnail".to_owned(), 256)]),
+            "{id}"
+        );
+        assert_eq!(
+            app.rendition(&image, "thumbnail").await.dimensions(),
+            (256, 192)
+        );
+        // The bucket holds exactly the renditions the row names: the old thumbnail is gone.
+        let stored = app.renditions_stored(id).await;
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert!(
+            stored.iter().all(|key| !old_thumbnails.contains(key)),
+            "{stored:?}"
+        );
+    }
+}
