@@ -29,9 +29,10 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// For the local queue poller; its calls may wait [`LONG_POLL`] for messages.
     pub sqs: aws_sdk_sqs::Client,
-    /// The API's CDN key, when it is a secret (`CDN_PRIVATE_KEY_SECRET`); no call is made unless
-    /// it is.
-    pub secrets: aws_sdk_secretsmanager::Client,
+    /// Secrets Manager's configuration, made into a client only by the CDN's first signing with
+    /// a key that is a secret (`CDN_PRIVATE_KEY_SECRET`): a function that never signs never
+    /// builds it.
+    pub secrets: aws_sdk_secretsmanager::Config,
 }
 
 /// The longest an SQS receive waits for messages (long polling).
@@ -102,7 +103,7 @@ impl AwsClients {
         }
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets.build()),
+            secrets: secrets.build(),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
         }

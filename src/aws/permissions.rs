@@ -290,18 +290,12 @@ impl CallCheck {
         )
     }
 
-    /// `secrets` with this check installed.
+    /// `secrets` (a client's configuration) with this check installed.
     pub fn on_secrets(
         &self,
-        secrets: &aws_sdk_secretsmanager::Client,
-    ) -> aws_sdk_secretsmanager::Client {
-        aws_sdk_secretsmanager::Client::from_conf(
-            secrets
-                .config()
-                .to_builder()
-                .interceptor(self.clone())
-                .build(),
-        )
+        secrets: &aws_sdk_secretsmanager::Config,
+    ) -> aws_sdk_secretsmanager::Config {
+        secrets.to_builder().interceptor(self.clone()).build()
     }
 
     /// The operations seen so far, as `Service.Name`.

@@ -37,13 +37,14 @@ pub enum CdnKeyError {
 #[derive(Debug)]
 pub struct Cdn {
     settings: CdnSettings,
-    /// Reads `CDN_PRIVATE_KEY_SECRET`; never called with a key file.
-    secrets: aws_sdk_secretsmanager::Client,
+    /// Reads `CDN_PRIVATE_KEY_SECRET`: made into a client at the first signing, never with a key
+    /// file.
+    secrets: aws_sdk_secretsmanager::Config,
     signer: OnceCell<UrlSigner>,
 }
 
 impl Cdn {
-    pub fn new(settings: CdnSettings, secrets: aws_sdk_secretsmanager::Client) -> Self {
+    pub fn new(settings: CdnSettings, secrets: aws_sdk_secretsmanager::Config) -> Self {
         Self {
             settings,
             secrets,
@@ -91,8 +92,8 @@ impl Cdn {
                     })?
             }
             CdnKeySource::Secret(id) => {
-                let secret = self
-                    .secrets
+                let secrets = aws_sdk_secretsmanager::Client::from_conf(self.secrets.clone());
+                let secret = secrets
                     .get_secret_value()
                     .secret_id(id)
                     .send()

@@ -360,7 +360,10 @@ mod key_sources {
             .match_requests(|r| r.secret_id() == Some(SECRET))
             .then_output(|| GetSecretValueOutput::builder().secret_string(KEY_A).build());
         let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
-        let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+        let cdn = Cdn::new(
+            settings(CdnKeySource::Secret(SECRET.into())),
+            secrets.config().clone(),
+        );
         assert_eq!(get.num_calls(), 0, "nothing is read before a URL is signed");
 
         let id = ImageId::new_random();
@@ -389,7 +392,10 @@ mod key_sources {
             RuleMode::Sequential,
             [&missing, &found]
         );
-        let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+        let cdn = Cdn::new(
+            settings(CdnKeySource::Secret(SECRET.into())),
+            secrets.config().clone(),
+        );
 
         let err = cdn.signer().await.unwrap_err();
         assert_eq!(
@@ -419,7 +425,10 @@ mod key_sources {
             let get = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
                 .then_output(move || value.clone());
             let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
-            let cdn = Cdn::new(settings(CdnKeySource::Secret(SECRET.into())), secrets);
+            let cdn = Cdn::new(
+                settings(CdnKeySource::Secret(SECRET.into())),
+                secrets.config().clone(),
+            );
             let err = cdn.signer().await.unwrap_err();
             let chain = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source())
                 .map(ToString::to_string)
@@ -436,12 +445,15 @@ mod key_sources {
             .then_output(|| GetSecretValueOutput::builder().build());
         let secrets = mock_client!(aws_sdk_secretsmanager, RuleMode::MatchAny, [&get]);
         let file = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/keys/cdn-test-a.pem");
-        let cdn = Cdn::new(settings(CdnKeySource::File(file.into())), secrets.clone());
+        let cdn = Cdn::new(
+            settings(CdnKeySource::File(file.into())),
+            secrets.config().clone(),
+        );
         assert!(cdn.signer().await.is_ok());
 
         let missing = Cdn::new(
             settings(CdnKeySource::File("/nonexistent/cdn.pem".into())),
-            secrets,
+            secrets.config().clone(),
         );
         assert_eq!(
             missing.signer().await.unwrap_err().to_string(),

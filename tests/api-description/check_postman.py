@@ -8,8 +8,9 @@ needs: jsonschema_rs (the validator schemathesis uses) and PyYAML. Checks that:
 - it has the variables `baseUrl` and `token`, and bearer auth from `{{token}}`;
 - every request to `{{baseUrl}}` is an operation of openapi.yaml (method and path template), with
   only query parameters that operation declares, and a JSON body valid against its request schema;
-- every other request is the PUT to `{{uploadUrl}}` (S3, set by a test script from POST /upload)
-  or the sign-in POST to `{{cognitoEndpoint}}`, neither sending the API's bearer token (bodies in
+- every other request is the PUT to `{{uploadUrl}}` (S3, set by a test script from POST /upload),
+  the GET of `{{displayUrl}}` (a rendition's URL from GET /images/{imageId}: the CDN's, or S3's)
+  or the sign-in POST to `{{cognitoEndpoint}}`, none sending the API's bearer token (bodies in
   the "Errors" folder are invalid on purpose and only need to target an operation);
 - every operation of openapi.yaml is used at least once (the whole flow).
 Prints one line per problem and exits 1 if there is any.
@@ -104,6 +105,12 @@ def check_request(name, request, operations, openapi, used):
             return [f"{name}: {{{{uploadUrl}}}} is a presigned PUT, not {method.upper()}"]
         if not no_auth:
             return [f"{name}: the PUT to S3 must not send the API's bearer token (auth: noauth)"]
+        return []
+    if base == "{{displayUrl}}":
+        if method != "get":
+            return [f"{name}: {{{{displayUrl}}}} is a signed or presigned GET, not {method.upper()}"]
+        if not no_auth:
+            return [f"{name}: the GET of a rendition must not send the API's bearer token (auth: noauth)"]
         return []
     if base == "{{cognitoEndpoint}}":
         if method != "post" or not no_auth:

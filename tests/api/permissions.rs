@@ -156,15 +156,14 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
                 .secret_string(include_str!("../../fixtures/keys/cdn-test-a.pem"))
                 .build()
         })];
-    clients.secrets = check.on_secrets(&aws_sdk_secretsmanager::Client::from_conf(
-        clients
+    clients.secrets = check.on_secrets(
+        &clients
             .secrets
-            .config()
             .to_builder()
             .interceptor(mocked(&secrets_rules))
             .http_client(aws_smithy_mocks::create_mock_http_client())
             .build(),
-    ));
+    );
     let with_cdn = settings(&[
         ("ALLOW_ANONYMOUS", "true"),
         ("CDN_URL", "https://d111111abcdef8.cloudfront.net"),

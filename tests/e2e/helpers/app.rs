@@ -98,7 +98,7 @@ pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
     vars.insert("ALLOW_ANONYMOUS".into(), "true".into());
     let settings =
         Settings::from_lookup(|name| vars.get(name).cloned()).expect("valid test settings");
-    clients_for(&settings).await.secrets
+    aws_sdk_secretsmanager::Client::from_conf(clients_for(&settings).await.secrets)
 }
 
 /// Stores `value` as a new secret `name` in the stack's Secrets Manager, as `just deploy` stores
