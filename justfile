@@ -108,11 +108,11 @@ deploy: build
 web-site DIR:
     infra/web-site.sh {{quote(DIR)}}
 
-# Bring READY images to the configured renditions after RENDITIONS (or the Renditions parameter) changed, through the processor's queue: idempotent, resumable, at most --rate a second (default 20), with a progress bar; `just reprocess` for the local stack (with `just dev` running), `just reprocess deployed` for the deployment in samconfig.toml (your AWS credentials)
+# Bring READY images to the configured renditions after RENDITIONS (or the Renditions parameter) changed, through the processor's queue: idempotent, resumable, at most --rate a second (default 20) and --max-queued in the queue (default 10), with a progress bar; `just reprocess` for the local stack (with `just dev` running), `just reprocess deployed` for the deployment in samconfig.toml (your AWS credentials)
 reprocess TARGET="local" *ARGS:
-    case "{{TARGET}}" in deployed) infra/reprocess.sh {{ARGS}} ;; local) scripts/reprocess-local.sh {{ARGS}} ;; -*) scripts/reprocess-local.sh {{TARGET}} {{ARGS}} ;; *) echo "usage: just reprocess [local|deployed] [--rate N] [--limit N] [--wait SECONDS]" >&2; exit 2 ;; esac
+    case {{quote(TARGET)}} in deployed) infra/reprocess.sh {{ARGS}} ;; local) scripts/reprocess-local.sh {{ARGS}} ;; -*) scripts/reprocess-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just reprocess [local|deployed] [--rate N] [--limit N] [--wait SECONDS]" >&2; exit 2 ;; esac
 
-# The deployed CDN's URL-signing key: `rotate` (a new key signs, the old one stays trusted; deploys), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
+# The deployed CDN's URL-signing key: `rotate` (a new key is deployed, then signs once CloudFront has it everywhere; the old one stays trusted), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
 cdn-key ACTION: build
     infra/cdn-key.sh {{ACTION}}
 

@@ -31,6 +31,11 @@ output() {
   "$sam/python" -c 'import json,sys; print(next(o["OutputValue"] for o in json.load(sys.stdin) if o["OutputKey"] == sys.argv[1]))' "$1" <<<"$outputs"
 }
 "$sam/sam" list stack-outputs --stack-name "$stack" --region "$region" --output table
+cdn_note="Without a CDN key, images are served with presigned S3 URLs."
+if cdn_url=$(output CdnUrl 2>/dev/null); then
+  cdn_note="Renditions and originals are served by the CDN, $cdn_url, to the URLs the API signs.
+Rotate its signing key with \`just cdn-key rotate\`, then \`just cdn-key retire\` (docs/deployment.md)."
+fi
 aws="$(infra/tools.sh bin awscli)/aws" # the pinned aws CLI, or use your own
 cat <<NEXT
 
@@ -45,8 +50,6 @@ lower case, a digit and a symbol), then run the whole flow against the deploymen
   COGNITO_CLIENT_ID=$(output UserPoolClientId) COGNITO_USERNAME=you@example.com \\
     COGNITO_PASSWORD='a-Passw0rd-of-yours!' AWS_REGION=$region just smoke $(output ApiUrl)
 
-Renditions and originals are served by the CDN, $(output CdnUrl), to the URLs the API signs.
-Rotate its signing key with \`just cdn-key rotate\`, then \`just cdn-key retire\` (docs/deployment.md).
-
+$cdn_note
 New code only (no CloudFormation round trip): just deploy-code. Everything gone: just destroy.
 NEXT

@@ -45,13 +45,14 @@ if [ -n "$processor" ]; then
     echo "disabled the processor's queue mapping $mapping"
   done
 fi
+# The CDN's log bucket, when CdnAccessLogs made one: the stack retains it (it may hold logs when
+# the parameter is turned off), so it is emptied and deleted here, after the stack.
+log_bucket=$(resource CdnLogBucket)
 empty_bucket() {
-  local bucket logical
-  # The image bucket, and the CDN's log bucket when CdnAccessLogs made one.
-  for logical in ImageBucket CdnLogBucket; do
-    bucket=$(resource "$logical")
-    if [ -n "$bucket" ]; then infra/empty-bucket.sh "$bucket" "$region"; fi
-  done
+  local bucket
+  bucket=$(resource ImageBucket)
+  if [ -n "$bucket" ]; then infra/empty-bucket.sh "$bucket" "$region"; fi
+  if [ -n "$log_bucket" ]; then infra/empty-bucket.sh "$log_bucket" "$region"; fi
 }
 empty_bucket
 if ! "$sam/sam" delete --stack-name "$stack" --region "$region" --no-prompts; then
@@ -71,11 +72,21 @@ for group in "/aws/lambda/$stack-api" "/aws/lambda/$stack-processor" "/aws/apiga
     echo "deleted log group $group"
   fi
 done
-# The CDN's signing keys: secrets made by infra/cdn_key.py, outside the stack.
+if [ -n "$log_bucket" ]; then
+  "$aws/aws" s3api delete-bucket --region "$region" --bucket "$log_bucket"
+  echo "deleted the CDN's log bucket $log_bucket"
+fi
+# The CDN's signing keys: secrets made by infra/cdn_key.py, outside the stack; and their public
+# halves in samconfig.toml, so that a new deployment of the same name makes a new key.
 for slot in A B; do
-  if "$aws/aws" secretsmanager delete-secret --region "$region" --secret-id "$stack/cdn/private-key-$slot" \
-      --force-delete-without-recovery >/dev/null 2>&1; then
-    echo "deleted the secret $stack/cdn/private-key-$slot"
+  secret="$stack/cdn/private-key-$slot"
+  if out=$("$aws/aws" secretsmanager delete-secret --region "$region" --secret-id "$secret" \
+      --force-delete-without-recovery 2>&1); then
+    echo "deleted the secret $secret"
+  elif ! grep -q ResourceNotFoundException <<<"$out"; then
+    echo "could not delete the secret $secret: $out" >&2
+    exit 1
   fi
 done
+if [ -f samconfig.toml ]; then "$sam/python" infra/cdn_key.py forget; fi
 echo "stack $stack is gone. Kept on purpose: API Gateway's account-wide CloudWatch role (other APIs may log with it)."

@@ -136,7 +136,7 @@ start() {
     # S3_SKIP_SIGNATURE_VALIDATION=0: verify presigned URLs as S3 does (LocalStack skips it by default).
     start_process localstack env \
       GATEWAY_LISTEN="127.0.0.1:$localstack_port" LOCALSTACK_HOST="127.0.0.1:$localstack_port" \
-      SERVICES=s3,sqs,secretsmanager DNS_ADDRESS=0 S3_SKIP_SIGNATURE_VALIDATION=0 SQS_ENDPOINT_STRATEGY=path \
+      SERVICES=s3,sqs,secretsmanager,cloudformation DNS_ADDRESS=0 S3_SKIP_SIGNATURE_VALIDATION=0 SQS_ENDPOINT_STRATEGY=path \
       DISABLE_EVENTS=1 SKIP_SSL_CERT_DOWNLOAD=1 \
       "$venv/bin/python" -m localstack.runtime.main
   fi

@@ -4,14 +4,16 @@
 //! 1. Scans the table for READY rows whose renditions are not the configured set
 //!    ([`ReadyImage::has_renditions`](crate::domain::ReadyImage::has_renditions)).
 //! 2. Sends the upload queue one reprocessing request per image
-//!    ([`reprocess_body`](crate::processor::event::reprocess_body)), at most `rate` a second; the
-//!    processor makes the renditions from the verified original and points the row at them
-//!    before it deletes the old ones.
+//!    ([`reprocess_body`](crate::processor::event::reprocess_body)), at most `rate` a second and
+//!    only while the queue holds fewer than `max_queued` messages, so that uploads never wait
+//!    behind more than that; the processor makes the renditions from the verified original and
+//!    points the row at them before it deletes the old ones.
 //! 3. Waits until every requested row has the set (or `wait` has passed), and reports.
 //!
 //! Idempotent and resumable: it only ever asks for what differs, and the processor writes
-//! nothing for an image already made so, so a second run (or a run after an interruption, with
-//! requests still queued) asks only for what is left.
+//! nothing for an image already made so. A second run asks for what is left (again for requests
+//! still queued from an interrupted run: the processor answers the second of each with nothing
+//! to do).
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -30,6 +32,9 @@ pub struct Options {
     pub rate: u32,
     /// Ask for at most this many images (to try a change on a few first); `None`: all.
     pub limit: Option<usize>,
+    /// Send only while the queue holds fewer messages than this (uploads' and requests'), so
+    /// that a new upload waits behind at most that many.
+    pub max_queued: u32,
     /// How long to wait for the requested images to be made; zero: do not wait.
     pub wait: Duration,
 }
@@ -39,6 +44,7 @@ impl Default for Options {
         Self {
             rate: 20,
             limit: None,
+            max_queued: 10,
             wait: Duration::from_secs(600),
         }
     }
@@ -86,7 +92,7 @@ pub async fn run(
     let mut read = 0;
     let mut start = None;
     let mut pending_send = Vec::new();
-    let mut pace = Pace::new(options.rate);
+    let mut pace = Pace::new(options.rate, options.max_queued);
     'scan: loop {
         let page = table.scan_ready(100, start).await?;
         for row in &page.images {
@@ -148,7 +154,7 @@ pub async fn run(
         if waiting.is_empty() || tokio::time::Instant::now() >= deadline {
             break;
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(POLL).await;
     }
     report.done = requested - waiting.len();
     report.not_done = report
@@ -160,6 +166,9 @@ pub async fn run(
     Ok(report)
 }
 
+/// How often the wait reads the rows still waiting (strongly consistent, 100 to a request).
+const POLL: Duration = Duration::from_secs(2);
+
 /// Sends one reprocessing request per image in `ids` (at most 10: one SendMessageBatch).
 async fn send(
     sqs: &aws_sdk_sqs::Client,
@@ -170,6 +179,9 @@ async fn send(
     const CONTEXT: &str = "sending reprocessing requests";
     for chunk in ids.chunks(pace.burst()) {
         pace.wait(chunk.len()).await;
+        while queued(sqs, queue_url).await? >= pace.max_queued {
+            tokio::time::sleep(POLL).await;
+        }
         let entries = chunk
             .iter()
             .enumerate()
@@ -203,16 +215,41 @@ async fn send(
     Ok(())
 }
 
-/// At most `rate` messages a second, sent in bursts of at most 10 (SQS's batch).
+/// The messages in the queue, waiting or being processed (SQS's approximate counts).
+async fn queued(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> Result<u32, AwsError> {
+    use aws_sdk_sqs::types::QueueAttributeName as Name;
+    let output = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(Name::ApproximateNumberOfMessages)
+        .attribute_names(Name::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("reading the queue's length", e))?;
+    let count = |name: Name| -> u32 {
+        output
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    Ok(count(Name::ApproximateNumberOfMessages)
+        .saturating_add(count(Name::ApproximateNumberOfMessagesNotVisible)))
+}
+
+/// At most `rate` messages a second, sent in bursts of at most 10 (SQS's batch), while the
+/// queue holds fewer than `max_queued`.
 struct Pace {
     rate: u32,
+    max_queued: u32,
     next: tokio::time::Instant,
 }
 
 impl Pace {
-    fn new(rate: u32) -> Self {
+    fn new(rate: u32, max_queued: u32) -> Self {
         Self {
             rate: rate.max(1),
+            max_queued: max_queued.max(1),
             next: tokio::time::Instant::now(),
         }
     }
@@ -236,7 +273,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn requests_go_no_faster_than_the_rate() {
-        let mut pace = Pace::new(4);
+        let mut pace = Pace::new(4, 10);
         assert_eq!(pace.burst(), 4);
         let started = tokio::time::Instant::now();
         for _ in 0..3 {
@@ -244,7 +281,7 @@ mod tests {
         }
         // 12 messages at 4 a second: the third burst waits for the first two seconds.
         assert_eq!(started.elapsed(), Duration::from_secs(2));
-        let mut fast = Pace::new(100);
+        let mut fast = Pace::new(100, 10);
         assert_eq!(fast.burst(), 10, "SQS sends at most 10 at once");
         let started = tokio::time::Instant::now();
         for _ in 0..10 {

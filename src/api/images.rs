@@ -172,8 +172,10 @@ pub async fn delete_image(
         return Err(ApiError::ImageNotFound);
     };
     tracing::Span::current().record("image_id", tracing::field::display(id));
-    // PENDING -> settled is the only change a row can make, so the second round is the last.
-    for _ in 0..2 {
+    // A row changes under a delete when the processor settles it (PENDING -> READY or REJECTED)
+    // or reprocesses it (a READY row's renditions): each round removes what the row then allows,
+    // and deletes it only if it is still as read.
+    for _ in 0..DELETE_ROUNDS {
         let Some(image) = state.table.get(id).await? else {
             return Ok(StatusCode::NO_CONTENT);
         };
@@ -190,21 +192,27 @@ pub async fn delete_image(
             state.objects.delete(keys.legacy_thumbnail.as_ref()),
             state.objects.delete_folder(&keys.renditions_folder),
         )?;
-        match state.table.delete(id, &owner, image.status()).await? {
+        match state.table.delete(&image).await? {
             Transition::Applied => {
                 tracing::info!("image deleted");
                 return Ok(StatusCode::NO_CONTENT);
             }
             Transition::Changed => {
-                tracing::info!("the image was settled while it was deleted; deleting again");
+                tracing::info!(
+                    "the image was settled or reprocessed while it was deleted; deleting again"
+                );
             }
         }
     }
     Err(ApiError::Aws(AwsError::failed(
         "deleting image metadata",
-        "the row changed status more than once during one delete",
+        "the row changed on every round of one delete",
     )))
 }
+
+/// How many times a delete reads the row, removes its objects and tries to delete it, while the
+/// processor keeps changing it.
+const DELETE_ROUNDS: usize = 4;
 
 /// The image with this id if `owner` owns it. Someone else's image and a malformed id look the
 /// same as a missing one, so ids cannot be probed.

@@ -300,33 +300,38 @@ impl MetadataTable {
         Ok(ScanPage { images, next })
     }
 
-    /// Deletes a row if `owner` owns it and it is still in `status`; a row that is already gone
-    /// counts as deleted. The status condition lets a caller that removed the objects the row
-    /// allowed in that status notice that the processor settled the row meanwhile (and may have
-    /// written more objects), instead of deleting the row that names them.
+    /// Deletes `row` if it is still as it was read: its owner's, in the same status, and (once
+    /// settled) processed at the same time; a row that is already gone counts as deleted. The
+    /// condition lets a caller that removed the objects the row allowed notice that the processor
+    /// settled or reprocessed the row meanwhile (and may have written more objects), instead of
+    /// deleting the row that names them.
     ///
     /// # Errors
     /// [`AwsError`] when the delete fails for any other reason.
-    pub async fn delete(
-        &self,
-        id: ImageId,
-        owner: &Owner,
-        status: StateName,
-    ) -> Result<Transition, AwsError> {
-        let result = self
+    pub async fn delete(&self, row: &ImageMetadata) -> Result<Transition, AwsError> {
+        let processed_at = match &row.state {
+            ImageState::Pending => None,
+            ImageState::Ready(ready) => Some(ready.processed_at),
+            ImageState::Rejected(rejection) => Some(rejection.processed_at),
+        };
+        let mut condition =
+            "attribute_not_exists(imageId) OR (#owner = :owner AND #status = :status".to_owned();
+        let mut request = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
-            .condition_expression(
-                "attribute_not_exists(imageId) OR (#owner = :owner AND #status = :status)",
-            )
+            .key(TABLE_KEY, AttributeValue::S(row.image_id.to_string()))
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":owner", s(owner.as_ref()))
-            .expression_attribute_values(":status", s(status.as_str()))
-            .send()
-            .await;
+            .expression_attribute_values(":owner", s(row.owner.as_ref()))
+            .expression_attribute_values(":status", s(row.status().as_str()));
+        if let Some(processed_at) = processed_at {
+            condition.push_str(" AND processedAt = :processed");
+            request =
+                request.expression_attribute_values(":processed", s(&format_time(processed_at)));
+        }
+        condition.push(')');
+        let result = request.condition_expression(condition).send().await;
         transition(result, "deleting image metadata", |e| {
             matches!(e, DeleteItemError::ConditionalCheckFailedException(_))
         })

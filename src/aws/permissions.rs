@@ -34,7 +34,7 @@ pub enum Resource {
     Queue,
     /// The function's own log group.
     LogGroup,
-    /// The secrets holding the CDN's private keys (`/{stack}/cdn/private-key-*`).
+    /// The secrets holding the CDN's private keys (`{stack}/cdn/private-key-*`).
     CdnKeySecrets,
 }
 

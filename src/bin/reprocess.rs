@@ -1,4 +1,4 @@
-//! `reprocess [--rate N] [--limit N] [--wait SECONDS]`: brings READY images up to the configured
+//! `reprocess [--rate N] [--max-queued N] [--limit N] [--wait SECONDS]`: brings READY images up to the configured
 //! renditions (`RENDITIONS`) through the processor's queue (`QUEUE_URL`), reading `TABLE_NAME`;
 //! with a progress bar and a final count (see `image_upload::reprocess`). `just reprocess` runs it
 //! against the local stack, `just reprocess deployed` against the deployment in samconfig.toml.
@@ -106,10 +106,16 @@ fn options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                     .context("--rate is 1 to 1000 a second")?;
             }
             "--limit" => options.limit = Some(usize::try_from(value("--limit")?)?),
+            "--max-queued" => {
+                options.max_queued = u32::try_from(value("--max-queued")?)
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .context("--max-queued is at least 1")?;
+            }
             "--wait" => options.wait = Duration::from_secs(value("--wait")?),
             other => bail!(
                 "unknown argument {other:?}; usage: reprocess [--rate N (default 20 a second)] \
-                 [--limit N] [--wait SECONDS (default 600)]"
+                 [--max-queued N (default 10)] [--limit N] [--wait SECONDS (default 600)]"
             ),
         }
     }

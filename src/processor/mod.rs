@@ -178,7 +178,7 @@ impl Processor {
         let span = tracing::info_span!("reprocess", image_id = %id);
         async {
             let outcome = self.remake(id).await?;
-            tracing::info!(?outcome, "image reprocessed");
+            tracing::info!(?outcome, "reprocessing request handled");
             Ok(outcome)
         }
         .instrument(span)

@@ -252,9 +252,33 @@ print(CloudFrontSigner(key_pair_id, rsa_signer).generate_presigned_url(url, poli
     assert_eq!(ours, format!("{}&Hash-Algorithm=SHA256", botocore.trim()));
 }
 
+/// A stack in LocalStack's CloudFormation that holds the CDN key parameters as a deployment of
+/// `template.yaml` would (and nothing else): what `infra/cdn_key.py` checks samconfig.toml
+/// against. `None` deletes it.
+const DEPLOY_PARAMETERS: &str = r#"
+import json, sys, boto3
+stack, parameters = sys.argv[1], json.loads(sys.argv[2])
+cf = boto3.client("cloudformation", region_name="us-east-1")
+try:
+    cf.delete_stack(StackName=stack)
+    cf.get_waiter("stack_delete_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
+except Exception:
+    pass
+if parameters is not None:
+    template = {
+        "Parameters": {k: {"Type": "String", "Default": ""} for k in parameters},
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    }
+    cf.create_stack(StackName=stack, TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    cf.get_waiter("stack_create_complete").wait(StackName=stack, WaiterConfig={"Delay": 1})
+"#;
+
 /// `infra/cdn_key.py`, which `just deploy` and `just cdn-key` run, against LocalStack's Secrets
-/// Manager: it keeps a deployment's key parameters (samconfig.toml) and secrets in step, each
-/// secret the private half of its slot's public key, through a rotation and a retirement.
+/// Manager and CloudFormation: it keeps a deployment's key parameters (samconfig.toml) and secrets
+/// in step, each secret the private half of its slot's public key, through a rotation and a
+/// retirement; it refuses to act on a samconfig.toml out of step with the deployed stack, and
+/// never deletes the secret the stack signs with.
 #[tokio::test]
 async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
     let stack = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -276,12 +300,12 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
         .secrets_manager
         .clone()
         .expect("a Secrets Manager endpoint");
-    let run = |action: &str| {
+    let python = |args: &[&str]| {
         let out = Command::new(reference_python())
-            .arg(format!("{}/infra/cdn_key.py", env!("CARGO_MANIFEST_DIR")))
-            .arg(action)
+            .args(args)
             .env("SAMCONFIG", &samconfig)
             .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
+            .env("AWS_ENDPOINT_URL_CLOUDFORMATION", &endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .output()
@@ -292,6 +316,8 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     };
+    let script = format!("{}/infra/cdn_key.py", env!("CARGO_MANIFEST_DIR"));
+    let run = |action: &str| python(&[&script, action]);
     let overrides = || -> std::collections::HashMap<String, String> {
         let text = std::fs::read_to_string(&samconfig).unwrap();
         let line = text
@@ -301,17 +327,34 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
         let value: String = serde_json::from_str(line).unwrap();
         value
             .split(' ')
+            .filter(|pair| !pair.is_empty())
             .map(|pair| {
                 let (k, v) = pair.split_once('=').unwrap();
                 (k.to_owned(), v.trim_matches('"').to_owned())
             })
             .collect()
     };
+    // A deployment of samconfig.toml as it stands (`None`: the stack deleted).
+    let deploy = |parameters: Option<&std::collections::HashMap<String, String>>| {
+        let keys = parameters.map(|p| {
+            ["CdnPublicKeyA", "CdnPublicKeyB", "CdnSigningKey"]
+                .into_iter()
+                .map(|k| (k, p.get(k).cloned().unwrap_or_default()))
+                .collect::<std::collections::HashMap<_, _>>()
+        });
+        let (ok, out) = python(&[
+            "-c",
+            DEPLOY_PARAMETERS,
+            &stack,
+            &serde_json::to_string(&keys).unwrap(),
+        ]);
+        assert!(ok, "deploying the stack's parameters: {out}");
+    };
     let secrets = crate::helpers::secrets_client().await;
+    let secret = |slot: &str| format!("{stack}/cdn/private-key-{slot}");
     // The slot's secret signs what the slot's public key (as the template rebuilds it) verifies.
     let check_pair = |params: std::collections::HashMap<String, String>, slot: &'static str| {
-        let secrets = secrets.clone();
-        let stack = stack.clone();
+        let (secrets, name) = (secrets.clone(), secret(slot));
         async move {
             let lines = params[&format!("CdnPublicKey{slot}")].replace(',', "\n");
             let public = PublicKey::from_pem(&format!(
@@ -320,7 +363,7 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
             .unwrap();
             let pem = secrets
                 .get_secret_value()
-                .secret_id(format!("{stack}/cdn/private-key-{slot}"))
+                .secret_id(name)
                 .send()
                 .await
                 .unwrap()
@@ -333,7 +376,19 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
             );
         }
     };
+    let exists = |slot: &'static str| {
+        let (secrets, name) = (secrets.clone(), secret(slot));
+        async move {
+            secrets
+                .describe_secret()
+                .secret_id(name)
+                .send()
+                .await
+                .is_ok()
+        }
+    };
 
+    // The first deployment (no stack yet): key A.
     let (ok, out) = run("ensure");
     assert!(ok, "{out}");
     let first = overrides();
@@ -342,40 +397,79 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
     assert_eq!(first["CdnSigningKey"], "A");
     check_pair(first.clone(), "A").await;
     assert!(!out.contains("PRIVATE KEY"), "{out}");
+    deploy(Some(&first));
     let (ok, _) = run("ensure");
     assert!(ok);
     assert_eq!(overrides(), first, "a second ensure changes nothing");
 
-    let (ok, out) = run("rotate");
+    // Rotation: B is added (A still signs), deployed, then signs.
+    let (ok, out) = run("add");
     assert!(ok, "{out}");
-    let rotated = overrides();
-    assert_eq!(rotated["CdnSigningKey"], "B");
+    let added = overrides();
     assert_eq!(
-        rotated["CdnPublicKeyA"], first["CdnPublicKeyA"],
-        "A stays trusted"
+        added["CdnSigningKey"], "A",
+        "the new key is trusted before it signs"
     );
-    check_pair(rotated.clone(), "B").await;
-    let (ok, out) = run("rotate");
-    assert!(!ok, "a second rotation before retiring is refused: {out}");
+    assert_eq!(added["CdnPublicKeyA"], first["CdnPublicKeyA"]);
+    check_pair(added.clone(), "B").await;
+    let (ok, out) = run("switch");
+    assert!(!ok, "not before the stack trusts B: {out}");
+    assert!(out.contains("disagree"), "{out}");
+    deploy(Some(&added));
+    let (ok, out) = run("switch");
+    assert!(ok, "{out}");
+    let switched = overrides();
+    assert_eq!(switched["CdnSigningKey"], "B");
+    deploy(Some(&switched));
+    let (ok, out) = run("add");
+    assert!(!ok, "a third key before retiring is refused: {out}");
 
+    // Retirement: A leaves the group; its secret goes once the stack no longer has it.
     let (ok, out) = run("retire");
     assert!(ok, "{out}");
     let retired = overrides();
     assert_eq!(retired["CdnPublicKeyA"], "");
-    assert_eq!(retired["CdnPublicKeyB"], rotated["CdnPublicKeyB"]);
+    assert_eq!(retired["CdnPublicKeyB"], added["CdnPublicKeyB"]);
+    deploy(Some(&retired));
     let (ok, out) = run("tidy");
     assert!(ok, "{out}");
-    let gone = secrets
-        .get_secret_value()
-        .secret_id(format!("{stack}/cdn/private-key-A"))
-        .send()
-        .await;
-    assert!(gone.is_err(), "the retired key's secret is deleted");
-    check_pair(retired, "B").await;
+    assert!(!exists("A").await, "the retired key's secret is deleted");
+    check_pair(retired.clone(), "B").await;
 
-    // Back to A: the slot's name is free again.
-    let (ok, out) = run("rotate");
+    // samconfig.toml losing the keys never costs the stack its signing key's secret.
+    let (ok, out) = run("forget");
     assert!(ok, "{out}");
-    check_pair(overrides(), "A").await;
+    assert!(!overrides().contains_key("CdnPublicKeyB"));
+    let (ok, out) = run("tidy");
+    assert!(ok, "{out}");
+    assert!(exists("B").await, "the deployed stack still signs with B");
+    let (ok, out) = run("ensure");
+    assert!(!ok, "no new key A while the stack holds keys: {out}");
+    assert!(!exists("A").await);
+
+    // The stack destroyed (its secrets deleted, the keys forgotten): a new stack, a new key.
+    deploy(None);
+    secrets
+        .delete_secret()
+        .secret_id(secret("B"))
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let (ok, out) = run("ensure");
+    assert!(ok, "{out}");
+    let renewed = overrides();
+    assert_ne!(renewed["CdnPublicKeyA"], first["CdnPublicKeyA"]);
+    check_pair(renewed, "A").await;
+    // A key whose secret is gone is an error, not a deployment that cannot sign.
+    secrets
+        .delete_secret()
+        .secret_id(secret("A"))
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let (ok, out) = run("ensure");
+    assert!(!ok && out.contains("is gone"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

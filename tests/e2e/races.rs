@@ -198,3 +198,85 @@ async fn the_processor_settling_between_deletes_objects_and_its_row_leaves_nothi
         .await;
     }
 }
+
+/// A processor that makes the renditions `renditions` (a changed configuration), its clients
+/// behind `gate` if any.
+fn reprocessor(app: &TestApp, gate: Option<&Gate>, renditions: &str) -> Processor {
+    let policy = ProcessingPolicy {
+        renditions: image_upload::domain::Renditions::parse(renditions).unwrap(),
+        ..ProcessingPolicy::default()
+    };
+    let (s3, dynamodb) = match gate {
+        Some(gate) => (gate.on_s3(&app.s3), gate.on_dynamodb(&app.dynamodb)),
+        None => (app.s3.clone(), app.dynamodb.clone()),
+    };
+    Processor::from_parts(
+        ImageObjects::new(s3, &app.bucket),
+        MetadataTable::new(dynamodb, &app.table),
+        policy,
+        1,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
+    // Reprocessing has read the original and stands before writing its renditions; DELETE
+    // removes the objects and stands before its DeleteItem; reprocessing writes the renditions
+    // and points the row at them; DELETE's conditional DeleteItem then finds the row changed and
+    // goes round again.
+    let app = spawn(&[], Uploads::Unprocessed).await;
+    let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
+    let ready = processor(&app)
+        .process_object(keys_of(&id).upload.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(ready, Outcome::Ready);
+    let (reprocess_gate, reprocess_control) = gate_before("PutObject");
+    let gated = reprocessor(&app, Some(&reprocess_gate), "thumbnail:128");
+    drop(reprocess_gate);
+    let image_id = ImageId::parse(&id).unwrap();
+    let reprocessing = on_own_thread(async move { gated.reprocess(image_id).await });
+    reprocess_control.reached().await;
+
+    let (delete_gate, delete_control) = gate_before("DeleteItem");
+    let deleting = gated_delete(&app, delete_gate, &id);
+    delete_control.reached().await;
+    reprocess_control.release();
+    let outcome = joined(reprocessing).await.expect("reprocessing succeeds");
+    assert_eq!(
+        outcome,
+        Outcome::Reprocessed,
+        "the row was still there to update"
+    );
+    assert!(
+        !app.renditions_stored(&id).await.is_empty(),
+        "written meanwhile"
+    );
+    delete_control.release();
+
+    assert_eq!(joined(deleting).await, StatusCode::NO_CONTENT);
+    assert_nothing_left(&app, &id, "reprocessed during DELETE").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_while_reprocessing_stands_before_its_row_update_leaves_nothing() {
+    let app = spawn(&[], Uploads::Unprocessed).await;
+    let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
+    processor(&app)
+        .process_object(keys_of(&id).upload.as_ref())
+        .await
+        .unwrap();
+    let (gate, control) = gate_before("UpdateItem");
+    let gated = reprocessor(&app, Some(&gate), "thumbnail:128");
+    drop(gate);
+    let image_id = ImageId::parse(&id).unwrap();
+    let reprocessing = on_own_thread(async move { gated.reprocess(image_id).await });
+    control.reached().await;
+
+    assert_eq!(app.delete(&format!("/images/{id}")).await, 204);
+    control.release();
+    let outcome = joined(reprocessing).await.expect("reprocessing succeeds");
+
+    assert_eq!(outcome, Outcome::NotReprocessed, "the row was gone");
+    assert_nothing_left(&app, &id, "DELETE during reprocessing").await;
+}

@@ -57,6 +57,7 @@ async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_
                 rate: 50,
                 limit,
                 wait: Duration::from_secs(60),
+                ..Options::default()
             };
             let mut seen = Vec::new();
             let report = reprocess::run(&table, &sqs, &queue, &renditions, options, |p| {

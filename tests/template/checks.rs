@@ -770,7 +770,8 @@ impl<'a> Template<'a> {
             });
             if !secure {
                 problems.push(format!(
-                    "{distribution}'s {path} behavior lacks a response headers policy with HSTS                      (a year at least), nosniff and frame-options DENY"
+                    "{distribution}'s {path} behavior lacks a response headers policy with HSTS \
+                     (a year at least), nosniff and frame-options DENY"
                 ));
             }
         }

@@ -19,5 +19,5 @@ try:
 except Exception as error:  # noqa: BLE001 - any failure means "not healthy yet"
     print(error, file=sys.stderr)
     sys.exit(1)
-wanted = [s.strip() for s in os.environ.get("SERVICES", "s3,sqs,secretsmanager").split(",") if s.strip()]
+wanted = [s.strip() for s in os.environ.get("SERVICES", "s3,sqs,secretsmanager,cloudformation").split(",") if s.strip()]
 sys.exit(0 if all(services.get(s) in ("available", "running") for s in wanted) else 1)

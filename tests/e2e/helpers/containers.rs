@@ -53,7 +53,7 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(60);
 /// URLs; and, offline, no DNS server (on the host network it would claim port 53), no analytics,
 /// no TLS certificate download at start.
 const LOCALSTACK_SETTINGS: [(&str, &str); 6] = [
-    ("SERVICES", "s3,sqs,secretsmanager"),
+    ("SERVICES", "s3,sqs,secretsmanager,cloudformation"),
     ("S3_SKIP_SIGNATURE_VALIDATION", "0"),
     ("SQS_ENDPOINT_STRATEGY", "path"),
     ("DNS_ADDRESS", "0"),
