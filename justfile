@@ -92,6 +92,11 @@ bench:
     cargo bench --bench thumbnail --no-run
     taskset -c 0 cargo bench --bench thumbnail
 
+# A display rendition's bytes and encode time in JPEG, WebP and AVIF at equal SSIM, on one core (natural photos; or the IMAGEs given)
+bench-formats *IMAGES:
+    bench/formats/run.sh {{IMAGES}}
+
+
 # The API function's cold start under a local Lambda Runtime API (init, first and warm invocations, peak RSS) beside the original design's Node.js function, on the local stack
 bench-cold-start RUNS="10" WARM="50": (packages "stack")
     bench/cold-start/run.sh {{RUNS}} {{WARM}}
