@@ -182,13 +182,6 @@ impl Renditions {
     pub fn largest_side(&self) -> u32 {
         self.specs[0].max_side
     }
-
-    /// The side of the thumbnail.
-    pub fn thumbnail_side(&self) -> u32 {
-        self.iter()
-            .find(|s| s.name.as_str() == RenditionName::THUMBNAIL)
-            .map_or(self.largest_side(), |s| s.max_side)
-    }
 }
 
 impl Default for Renditions {
@@ -270,7 +263,6 @@ mod tests {
         let set = Renditions::parse(" display:1600 , thumbnail:256,large:2560").unwrap();
         assert_eq!(set.to_string(), "large:2560,display:1600,thumbnail:256");
         assert_eq!(set.largest_side(), 2560);
-        assert_eq!(set.thumbnail_side(), 256);
         assert_eq!(Renditions::parse(&set.to_string()).unwrap(), set);
         assert_eq!(
             Renditions::default().to_string(),

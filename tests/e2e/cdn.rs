@@ -68,14 +68,7 @@ async fn renditions_and_originals_are_served_through_the_cdn_path_to_signed_urls
     let upright = app.rendition(&image, "display").await;
     assert_eq!(upright.dimensions(), (48, 64), "upright");
     app.rendition(&image, "thumbnail").await;
-    let original = app
-        .http
-        .get(image["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(original.status(), 200);
-    assert_eq!(original.bytes().await.unwrap().as_ref(), JPEG);
+    assert_eq!(app.original(&image).await, JPEG);
 
     // Refused: no signature, a signature for another image, another prefix, a tampered policy.
     let display = image["renditions"][0]["url"].as_str().unwrap();
@@ -145,13 +138,7 @@ async fn the_key_is_read_from_its_secret_as_in_a_deployment() {
         app.rendition(&image, "display").await.dimensions(),
         (48, 64)
     );
-    let original = app
-        .http
-        .get(image["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(original.status(), 200);
+    assert_eq!(app.original(&image).await, JPEG);
 }
 
 #[tokio::test]

@@ -95,14 +95,7 @@ async fn a_ready_image_comes_with_working_short_lived_urls() {
         (Some(64), Some(48))
     );
     assert_eq!(image["sizeBytes"].as_u64(), Some(JPEG.len() as u64));
-    let original = app
-        .http
-        .get(image["url"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(original.status(), 200);
-    assert_eq!(original.bytes().await.unwrap().as_ref(), JPEG);
+    assert_eq!(app.original(&image).await, JPEG);
     app.thumbnail(&image).await;
     assert!(
         image["thumbnailUrl"]

@@ -472,6 +472,14 @@ impl TestApp {
 
     /// The rendition `name` of `image` (an API view of a READY image), fetched through its URL
     /// and checked to be what the view says: a JPEG of its width and height, cacheable for ever.
+    /// The bytes `image`'s original URL serves (asserting a 200).
+    pub async fn original(&self, image: &Value) -> Vec<u8> {
+        let url = image["url"].as_str().expect("an original URL");
+        let response = self.http.get(url).send().await.expect("GET the original");
+        assert_eq!(response.status(), 200, "GET {url}");
+        response.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn rendition(&self, image: &Value, name: &str) -> image::RgbImage {
         let renditions = image["renditions"].as_array().expect("renditions");
         let view = renditions
