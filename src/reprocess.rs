@@ -2,12 +2,14 @@
 //! tool, run with the operator's credentials against the local stack or a deployment.
 //!
 //! 1. Scans the table for READY rows whose renditions are not the configured set
-//!    ([`ReadyImage::has_renditions`](crate::domain::ReadyImage::has_renditions)).
+//!    ([`ReadyImage::has_renditions`](crate::domain::ReadyImage::has_renditions)), or that still
+//!    name renditions an earlier reprocessing replaced whose keep time is up.
 //! 2. Sends the upload queue one reprocessing request per image
 //!    ([`reprocess_body`](crate::processor::event::reprocess_body)), at most `rate` a second and
 //!    only while the queue holds fewer than `max_queued` messages, so that uploads never wait
 //!    behind more than that; the processor makes the renditions from the verified original and
-//!    points the row at them before it deletes the old ones.
+//!    points the row at them, keeping the old ones as superseded until the URLs handed out for
+//!    them have expired (and deletes those whose time is up).
 //! 3. Waits until every requested row has the set (or `wait` has passed), and reports.
 //!
 //! Idempotent and resumable: it only ever asks for what differs, and the processor writes
@@ -19,6 +21,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use time::OffsetDateTime;
 
 use crate::aws::{AwsError, MetadataTable};
 use crate::domain::{ImageId, ImageState, Renditions};
@@ -64,7 +67,7 @@ pub enum Progress {
 pub struct Report {
     /// READY images read.
     pub ready: usize,
-    /// Of those, already with the configured renditions.
+    /// Of those, already with the configured renditions and nothing superseded to delete.
     pub up_to_date: usize,
     /// Reprocessing requested for these.
     pub requested: Vec<ImageId>,
@@ -93,6 +96,12 @@ pub async fn run(
     let mut start = None;
     let mut pending_send = Vec::new();
     let mut pace = Pace::new(options.rate, options.max_queued);
+    // Settled: the configured renditions, and nothing superseded whose time was up when the
+    // scan began (what a request made since supersedes is not this run's to wait for).
+    let started = OffsetDateTime::now_utc();
+    let settled = |ready: &crate::domain::ReadyImage| {
+        ready.has_renditions(wanted) && !ready.has_expired_superseded(started)
+    };
     'scan: loop {
         let page = table.scan_ready(100, start).await?;
         for row in &page.images {
@@ -101,7 +110,7 @@ pub async fn run(
                 continue;
             };
             report.ready += 1;
-            if ready.has_renditions(wanted) {
+            if settled(ready) {
                 report.up_to_date += 1;
                 continue;
             }
@@ -140,7 +149,7 @@ pub async fn run(
         let mut still = HashSet::new();
         for row in rows {
             if let ImageState::Ready(ready) = &row.state
-                && !ready.has_renditions(wanted)
+                && !settled(ready)
             {
                 still.insert(row.image_id);
             }

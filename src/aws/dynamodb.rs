@@ -12,7 +12,7 @@ use super::AwsError;
 use crate::domain::{
     FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
     Rejection, RejectionReason, RenditionFormat, RenditionName, StateName, StoredRendition,
-    UploadSize,
+    Superseded, UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -234,7 +234,8 @@ impl MetadataTable {
             .table_name(&self.table)
             .key(TABLE_KEY, AttributeValue::S(id.to_string()))
             .update_expression(
-                "SET thumbnailKey = :thumbnail, renditions = :renditions, processedAt = :now",
+                "SET thumbnailKey = :thumbnail, renditions = :renditions, \
+                 superseded = :superseded, processedAt = :now",
             )
             .condition_expression("#status = :ready AND processedAt = :processed")
             .expression_attribute_names("#status", "status")
@@ -245,11 +246,42 @@ impl MetadataTable {
                 ":renditions",
                 AttributeValue::L(ready.renditions.iter().map(rendition_item).collect()),
             )
+            .expression_attribute_values(":superseded", superseded_item(&ready.superseded))
             .expression_attribute_values(":now", s(&format_time(ready.processed_at)))
             .return_values(ReturnValue::None)
             .send()
             .await;
         transition(result, "replacing an image's renditions", |e| {
+            matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+        })
+    }
+
+    /// Replaces a READY row's superseded renditions with `kept`, only if the row is still READY
+    /// and processed at `processed_at` (what `kept` was computed from).
+    ///
+    /// # Errors
+    /// [`AwsError`] when the write fails for any reason but that condition.
+    pub async fn keep_superseded(
+        &self,
+        id: ImageId,
+        processed_at: OffsetDateTime,
+        kept: &[Superseded],
+    ) -> Result<Transition, AwsError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
+            .update_expression("SET superseded = :superseded")
+            .condition_expression("#status = :ready AND processedAt = :processed")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":ready", s(StateName::Ready.as_str()))
+            .expression_attribute_values(":processed", s(&format_time(processed_at)))
+            .expression_attribute_values(":superseded", superseded_item(kept))
+            .return_values(ReturnValue::None)
+            .send()
+            .await;
+        transition(result, "pruning an image's superseded renditions", |e| {
             matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
         })
     }
@@ -458,6 +490,7 @@ fn state_attributes(state: &ImageState) -> Vec<(&'static str, AttributeValue)> {
                 "renditions",
                 AttributeValue::L(ready.renditions.iter().map(rendition_item).collect()),
             ),
+            ("superseded", superseded_item(&ready.superseded)),
             ("processedAt", s(&format_time(ready.processed_at))),
         ],
         ImageState::Rejected(rejection) => vec![
@@ -478,6 +511,50 @@ fn rendition_item(rendition: &StoredRendition) -> AttributeValue {
         ("bytes".to_owned(), n(rendition.bytes)),
         ("key".to_owned(), s(rendition.key.as_ref())),
     ]))
+}
+
+/// A READY row's `superseded` renditions: each its key and the time it may be deleted.
+fn superseded_item(superseded: &[Superseded]) -> AttributeValue {
+    AttributeValue::L(
+        superseded
+            .iter()
+            .map(|old| {
+                AttributeValue::M(HashMap::from([
+                    ("key".to_owned(), s(old.key.as_ref())),
+                    ("until".to_owned(), s(&format_time(old.until))),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+/// A READY row's `superseded` (absent before reprocessing kept any: none), each key a rendition
+/// of this image or its thumbnail from before renditions.
+fn parse_superseded(
+    item: &HashMap<String, AttributeValue>,
+    id: ImageId,
+) -> Result<Vec<Superseded>, MalformedItem> {
+    const NAME: &str = "superseded";
+    let Some(list) = item.get(NAME) else {
+        return Ok(Vec::new());
+    };
+    list.as_l()
+        .map_err(|_| MalformedItem(NAME))?
+        .iter()
+        .map(|value| {
+            let map = value.as_m().map_err(|_| MalformedItem(NAME))?;
+            let text = |field: &str| {
+                map.get(field)
+                    .and_then(|v| v.as_s().ok())
+                    .ok_or(MalformedItem(NAME))
+            };
+            Ok(Superseded {
+                key: ObjectKey::parse_image_rendition(text("key")?, id)
+                    .ok_or(MalformedItem(NAME))?,
+                until: parse_stored_time(text("until")?).ok_or(MalformedItem(NAME))?,
+            })
+        })
+        .collect()
 }
 
 /// A READY row's `renditions` (absent on rows written before renditions: none), each key one
@@ -605,6 +682,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                     upload_etag: s("uploadEtag")?.clone(),
                     thumbnail_key,
                     renditions,
+                    superseded: parse_superseded(item, image_id)?,
                     processed_at: time("processedAt")?,
                 })
             }
@@ -734,6 +812,16 @@ mod tests {
                 upload_etag: "\"9b2cf535f27731c974343645a3985328\"".into(),
                 thumbnail_key: thumbnail.key.clone(),
                 renditions: vec![display, thumbnail.clone()],
+                superseded: vec![
+                    Superseded {
+                        key: rendition("thumbnail", 128, 128, 96).key,
+                        until: datetime!(2026-11-26 10:00:01.456 UTC),
+                    },
+                    Superseded {
+                        key: keys.legacy_thumbnail.clone(),
+                        until: datetime!(2026-11-26 10:00:01.456 UTC),
+                    },
+                ],
                 processed_at: datetime!(2026-11-24 10:00:01.456 UTC),
             }),
             pending_expiry: None,
@@ -779,6 +867,18 @@ mod tests {
         assert_eq!(
             ImageMetadata::try_from(&other_image).unwrap_err().0,
             "renditions"
+        );
+        // Superseded renditions too are this image's own, or nothing reads the row.
+        let mut other_superseded = item.clone();
+        let mut list = item["superseded"].as_l().unwrap().clone();
+        let AttributeValue::M(map) = &mut list[0] else {
+            panic!("a map")
+        };
+        map.insert("key".into(), s(stranger.as_ref()));
+        other_superseded.insert("superseded".into(), AttributeValue::L(list));
+        assert_eq!(
+            ImageMetadata::try_from(&other_superseded).unwrap_err().0,
+            "superseded"
         );
     }
 

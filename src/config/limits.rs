@@ -135,6 +135,22 @@ pub(super) fn processor_concurrency(env: &Env) -> Result<usize, ConfigError> {
     )
 }
 
+/// `SUPERSEDED_RENDITIONS_KEPT_SECONDS` when unset: two days, twice the longest CDN window
+/// (`CDN_URL_WINDOW_RANGE`), so no URL the API handed out outlives the rendition it names.
+pub const SUPERSEDED_KEPT_DEFAULT: Duration = Duration::from_secs(2 * 86_400);
+
+/// `SUPERSEDED_RENDITIONS_KEPT_SECONDS`, in seconds: none to a week.
+pub const SUPERSEDED_KEPT_RANGE: RangeInclusive<u64> = 0..=7 * 86_400;
+
+/// `SUPERSEDED_RENDITIONS_KEPT_SECONDS`.
+pub(super) fn superseded_kept(env: &Env) -> Result<Duration, ConfigError> {
+    env.parse(
+        "SUPERSEDED_RENDITIONS_KEPT_SECONDS",
+        SUPERSEDED_KEPT_DEFAULT,
+        |v| seconds_within(v, SUPERSEDED_KEPT_RANGE),
+    )
+}
+
 /// `VIEW_URL_EXPIRY_SECONDS`.
 pub(super) fn view_url_expiry(env: &Env) -> Result<Duration, ConfigError> {
     env.parse("VIEW_URL_EXPIRY_SECONDS", VIEW_URL_EXPIRY_DEFAULT, |v| {

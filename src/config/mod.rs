@@ -42,8 +42,8 @@ pub use http::{ALLOWED_ORIGINS_DEFAULT, LISTEN_ADDR_DEFAULT};
 pub use limits::{
     FUNCTION_MEMORY_MB_RANGE, IMAGE_SIDE_RANGE, MAX_IMAGE_PIXELS_RANGE, MAX_UPLOAD_BYTES_LIMIT,
     MAX_UPLOAD_BYTES_RANGE, PENDING_TTL_MARGIN, PENDING_TTL_RANGE, PROCESSOR_BASELINE_BYTES,
-    PROCESSOR_CONCURRENCY_DEFAULT, PROCESSOR_CONCURRENCY_RANGE, UPLOAD_URL_EXPIRY_RANGE,
-    VIEW_URL_EXPIRY_DEFAULT, VIEW_URL_EXPIRY_RANGE,
+    PROCESSOR_CONCURRENCY_DEFAULT, PROCESSOR_CONCURRENCY_RANGE, SUPERSEDED_KEPT_DEFAULT,
+    SUPERSEDED_KEPT_RANGE, UPLOAD_URL_EXPIRY_RANGE, VIEW_URL_EXPIRY_DEFAULT, VIEW_URL_EXPIRY_RANGE,
 };
 pub use local::{
     CognitoSignIn, DEMO_PASSWORD_DEFAULT, DEMO_USERNAME_DEFAULT, DemoUser, SMOKE_COGNITO_VARIABLES,
@@ -76,6 +76,9 @@ pub struct Settings {
     pub processing: ProcessingPolicy,
     /// How many messages of a batch the processor works on at once.
     pub processor_concurrency: usize,
+    /// How long a rendition that reprocessing replaced is kept (the URLs handed out for it stay
+    /// valid), before a later reprocessing request deletes it.
+    pub superseded_kept: Duration,
     /// How long the download URLs in `GET /images` answers stay valid.
     pub view_url_expiry: Duration,
     /// The queue of upload notifications the local poller reads (`just dev`); unused in Lambda,
@@ -120,6 +123,7 @@ impl Settings {
         Ok(Self {
             processing: limits::processing_policy(&env, upload.max_bytes)?,
             processor_concurrency: limits::processor_concurrency(&env)?,
+            superseded_kept: limits::superseded_kept(&env)?,
             view_url_expiry: limits::view_url_expiry(&env)?,
             queue_url: env.get("QUEUE_URL"),
             bucket_name: env

@@ -22,7 +22,7 @@ pub use object_key::{ImageObjectKeys, ObjectKey};
 pub use owner::Owner;
 pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
-    Rejection, RejectionReason, StateName,
+    Rejection, RejectionReason, StateName, Superseded,
 };
 pub use rendition::{RenditionFormat, RenditionName, RenditionSpec, Renditions, StoredRendition};
 pub use upload_size::UploadSize;

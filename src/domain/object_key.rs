@@ -91,6 +91,20 @@ impl ObjectKey {
         valid.then(|| Self(key.to_owned()))
     }
 
+    /// `key` if it is any rendition key [`ObjectKey::for_rendition`] makes for image `id`, or its
+    /// thumbnail from before renditions: what a row's superseded renditions may name.
+    pub fn parse_image_rendition(key: &str, id: ImageId) -> Option<Self> {
+        if key == Self::for_legacy_thumbnail(id).as_ref() {
+            return Some(Self(key.to_owned()));
+        }
+        let file = key.strip_prefix(&Self::renditions_folder(id))?;
+        let (name, _) = file.rsplit_once('-')?;
+        let name = RenditionName::parse(name)?;
+        RenditionFormat::ALL
+            .into_iter()
+            .find_map(|format| Self::parse_rendition(key, id, name, format))
+    }
+
     /// The image an uploaded object's key names, if it is exactly a key [`ObjectKey::for_upload`]
     /// makes. Anything else (another prefix, a stray suffix, an id that is not ours) is `None`.
     pub fn parse_upload(key: &str) -> Option<(ImageId, ImageType)> {
@@ -216,6 +230,40 @@ mod tests {
             ),
         ] {
             assert_eq!(wrong, None);
+        }
+    }
+
+    #[test]
+    fn a_superseded_rendition_is_any_rendition_of_its_image_or_its_old_thumbnail() {
+        let id = ImageId::new_random();
+        let key = ObjectKey::for_rendition(
+            id,
+            RenditionName::parse("large-2").unwrap(),
+            RenditionFormat::Jpeg,
+            b"abc",
+        );
+        assert_eq!(
+            ObjectKey::parse_image_rendition(key.as_ref(), id),
+            Some(key.clone())
+        );
+        let legacy = ObjectKey::for_legacy_thumbnail(id);
+        assert_eq!(
+            ObjectKey::parse_image_rendition(legacy.as_ref(), id),
+            Some(legacy)
+        );
+        let other = ImageId::new_random();
+        for wrong in [
+            key.as_ref().to_owned(),
+            format!("renditions/{other}/../{id}/display-ba7816bf8f01cfea.jpg"),
+            format!("originals/{other}.jpg"),
+            format!("renditions/{other}/Display-ba7816bf8f01cfea.jpg"),
+            format!("thumbnails/{other}.png"),
+        ] {
+            assert_eq!(
+                ObjectKey::parse_image_rendition(&wrong, other),
+                None,
+                "{wrong}"
+            );
         }
     }
 }

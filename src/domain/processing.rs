@@ -136,10 +136,26 @@ pub struct ReadyImage {
     /// Every rendition written, the thumbnail included (empty on rows written before renditions
     /// were recorded).
     pub renditions: Vec<StoredRendition>,
+    /// Renditions that reprocessing replaced, kept until their time so that the URLs already
+    /// handed out for them keep working; deleted by a later reprocessing request.
+    pub superseded: Vec<Superseded>,
     pub processed_at: OffsetDateTime,
 }
 
+/// A rendition (or a thumbnail from before renditions) the row no longer serves, kept until
+/// `until`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Superseded {
+    pub key: ObjectKey,
+    pub until: OffsetDateTime,
+}
+
 impl ReadyImage {
+    /// Whether a superseded rendition's time is up at `now`: one to delete.
+    pub fn has_expired_superseded(&self, now: OffsetDateTime) -> bool {
+        self.superseded.iter().any(|s| s.until <= now)
+    }
+
     /// Whether the image has exactly the `wanted` renditions (each name at its side, as JPEG),
     /// its thumbnail among them: what reprocessing leaves alone.
     pub fn has_renditions(&self, wanted: &Renditions) -> bool {
@@ -280,6 +296,7 @@ mod tests {
                 .find(|r| r.name.as_str() == RenditionName::THUMBNAIL)
                 .map_or_else(|| ObjectKey::for_legacy_thumbnail(id), |r| r.key.clone()),
             renditions: stored,
+            superseded: Vec::new(),
             processed_at: time::macros::datetime!(2026-12-07 10:00 UTC),
         }
     }

@@ -221,6 +221,9 @@ pub enum RenditionFormat {
 }
 
 impl RenditionFormat {
+    /// Every format renditions are written in.
+    pub const ALL: [Self; 1] = [Self::Jpeg];
+
     pub fn mime(self) -> &'static str {
         match self {
             Self::Jpeg => "image/jpeg",

@@ -19,10 +19,10 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 
 use crate::aws::{AwsClients, AwsError, Copy, ImageObjects, MetadataTable, ObjectHead, Transition};
-use crate::config::Settings;
+use crate::config::{SUPERSEDED_KEPT_DEFAULT, Settings};
 use crate::domain::{
     ImageId, ImageMetadata, ImageObjectKeys, ImageState, ObjectKey, ProcessingPolicy, ReadyImage,
-    Rejection, RejectionReason, RenditionName, StoredRendition,
+    Rejection, RejectionReason, RenditionName, StoredRendition, Superseded,
 };
 use crate::imaging;
 use crate::telemetry::{Function, Metrics, cause_chain};
@@ -42,11 +42,14 @@ pub enum Outcome {
     Gone,
     /// Not in the upload inbox: logged and left alone, never deleted.
     Ignored,
-    /// Reprocessed: the row now names the configured renditions, and the ones it named before
-    /// that are not among them are deleted.
+    /// Reprocessed: the row now names the configured renditions; the ones it named before stay,
+    /// as superseded, until the URLs handed out for them have expired.
     Reprocessed,
-    /// Reprocessing found the renditions already the configured set: nothing was written.
+    /// Reprocessing found the renditions already the configured set, and no superseded one whose
+    /// time is up: nothing was written.
     UpToDate,
+    /// Reprocessing deleted superseded renditions whose time was up (the row first).
+    Pruned,
     /// Reprocessing found no READY row (deleted, or never settled) or no verified original:
     /// nothing was written.
     NotReprocessed,
@@ -73,6 +76,8 @@ pub struct Processor {
     policy: ProcessingPolicy,
     concurrency: usize,
     metrics: Metrics,
+    /// How long a rendition reprocessing replaced stays (`SUPERSEDED_RENDITIONS_KEPT_SECONDS`).
+    superseded_kept: time::Duration,
 }
 
 impl Processor {
@@ -88,6 +93,7 @@ impl Processor {
             &settings.metrics,
             Function::Processor,
         ))
+        .keeping_superseded(settings.superseded_kept)
     }
 
     /// A processor from its parts (tests pass mocked clients this way), writing no metrics.
@@ -103,6 +109,17 @@ impl Processor {
             policy,
             concurrency: concurrency.max(1),
             metrics: Metrics::off(),
+            superseded_kept: time::Duration::try_from(SUPERSEDED_KEPT_DEFAULT)
+                .unwrap_or(time::Duration::ZERO),
+        }
+    }
+
+    /// The same processor, keeping the renditions reprocessing replaces for `kept`.
+    #[must_use]
+    pub fn keeping_superseded(self, kept: std::time::Duration) -> Self {
+        Self {
+            superseded_kept: time::Duration::try_from(kept).unwrap_or(time::Duration::MAX),
+            ..self
         }
     }
 
@@ -169,8 +186,10 @@ impl Processor {
 
     /// Makes a READY image's renditions again if they are not the configured set: from its
     /// verified original, written under their own keys, then the row is pointed at them (only if
-    /// nothing changed it meanwhile), then the renditions it named before and no longer does are
-    /// deleted. Idempotent: a second request finds the set made and writes nothing.
+    /// nothing changed it meanwhile), the renditions it named before kept as superseded until the
+    /// URLs handed out for them have expired. With the set already made, deletes the superseded
+    /// renditions whose time is up (the row first). Idempotent: a second request finds nothing
+    /// to do and writes nothing.
     ///
     /// # Errors
     /// [`MessageError`] when S3 or DynamoDB fail.
@@ -193,7 +212,11 @@ impl Processor {
             tracing::info!("the image is not READY; nothing to reprocess");
             return Ok(Outcome::NotReprocessed);
         };
+        let now = OffsetDateTime::now_utc();
         if ready.has_renditions(&self.policy.renditions) {
+            if ready.has_expired_superseded(now) {
+                return self.prune(id, ready, now).await;
+            }
             return Ok(Outcome::UpToDate);
         }
         let key = ready.original_key.as_ref();
@@ -223,32 +246,49 @@ impl Processor {
             }
         };
         let stored = self.write_renditions(id, inspected).await?;
+        let objects = ImageObjectKeys::new(id, row.image_type);
+        let kept: Vec<ObjectKey> = stored.iter().map(|r| r.key.clone()).collect();
+        let serving = |key: &ObjectKey| kept.contains(key);
+        // What the row named and no longer does stays until the URLs handed out for it have
+        // expired; superseded renditions whose time is up go (unless made again, the same).
+        let until = now + self.superseded_kept;
+        let mut old: Vec<ObjectKey> = ready.renditions.iter().map(|r| r.key.clone()).collect();
+        if ready.thumbnail_key == objects.legacy_thumbnail {
+            old.push(objects.legacy_thumbnail.clone());
+        }
+        let mut superseded: Vec<Superseded> = ready
+            .superseded
+            .iter()
+            .filter(|s| s.until > now && !serving(&s.key))
+            .cloned()
+            .collect();
+        superseded.extend(
+            old.into_iter()
+                .filter(|key| !serving(key) && !superseded.iter().any(|s| &s.key == key))
+                .map(|key| Superseded { key, until })
+                .collect::<Vec<_>>(),
+        );
+        let expired: Vec<ObjectKey> = ready
+            .superseded
+            .iter()
+            .filter(|s| s.until <= now && !serving(&s.key))
+            .map(|s| s.key.clone())
+            .collect();
         let remade = ReadyImage {
             thumbnail_key: thumbnail_key(&stored).unwrap_or_else(|| ready.thumbnail_key.clone()),
             renditions: stored,
-            processed_at: OffsetDateTime::now_utc(),
+            superseded,
+            processed_at: now,
             ..ready.clone()
         };
-        let objects = ImageObjectKeys::new(id, row.image_type);
-        let kept: Vec<&ObjectKey> = remade.renditions.iter().map(|r| &r.key).collect();
         match self
             .table
             .replace_renditions(id, ready.processed_at, &remade)
             .await?
         {
             Transition::Applied => {
-                // Only now that the row names the new renditions do the old ones go.
-                let mut old: Vec<&str> = ready
-                    .renditions
-                    .iter()
-                    .map(|r| r.key.as_ref())
-                    .filter(|key| !kept.iter().any(|k| k.as_ref() == *key))
-                    .collect();
-                if ready.thumbnail_key == objects.legacy_thumbnail {
-                    old.push(objects.legacy_thumbnail.as_ref());
-                }
-                futures_util::future::try_join_all(old.into_iter().map(|k| self.objects.delete(k)))
-                    .await?;
+                // Only now that the row no longer names them do expired renditions go.
+                self.delete_keys(&expired).await?;
                 Ok(Outcome::Reprocessed)
             }
             Transition::Changed => {
@@ -256,22 +296,61 @@ impl Processor {
                 // by another message: keep what the row now names, nothing else.
                 match self.table.get(id).await? {
                     Some(ImageMetadata {
-                        state: ImageState::Ready(now),
+                        state: ImageState::Ready(current),
                         ..
                     }) => {
-                        let written = kept
-                            .into_iter()
-                            .filter(|key| !now.renditions.iter().any(|r| &&r.key == key));
-                        futures_util::future::try_join_all(
-                            written.map(|k| self.objects.delete(k.as_ref())),
-                        )
-                        .await?;
+                        let named = |key: &ObjectKey| {
+                            current.renditions.iter().any(|r| &r.key == key)
+                                || current.superseded.iter().any(|s| &s.key == key)
+                        };
+                        let written: Vec<ObjectKey> =
+                            kept.iter().filter(|key| !named(key)).cloned().collect();
+                        self.delete_keys(&written).await?;
                     }
                     _ => self.tidy(&objects, None).await?,
                 }
                 Ok(Outcome::NotReprocessed)
             }
         }
+    }
+
+    /// Deletes the superseded renditions of a READY image whose time is up: the row first (so
+    /// that it never names a deleted object), only if nothing changed it since it was read.
+    async fn prune(
+        &self,
+        id: ImageId,
+        ready: &ReadyImage,
+        now: OffsetDateTime,
+    ) -> Result<Outcome, MessageError> {
+        let (expired, kept): (Vec<Superseded>, Vec<Superseded>) = ready
+            .superseded
+            .iter()
+            .cloned()
+            .partition(|s| s.until <= now);
+        match self
+            .table
+            .keep_superseded(id, ready.processed_at, &kept)
+            .await?
+        {
+            Transition::Applied => {
+                let serving = |key: &ObjectKey| ready.renditions.iter().any(|r| &r.key == key);
+                let gone: Vec<ObjectKey> = expired
+                    .into_iter()
+                    .map(|s| s.key)
+                    .filter(|key| !serving(key))
+                    .collect();
+                self.delete_keys(&gone).await?;
+                Ok(Outcome::Pruned)
+            }
+            // Deleted or reprocessed meanwhile: a later request looks again.
+            Transition::Changed => Ok(Outcome::NotReprocessed),
+        }
+    }
+
+    async fn delete_keys(&self, keys: &[ObjectKey]) -> Result<(), MessageError> {
+        futures_util::future::try_join_all(keys.iter().map(|k| self.objects.delete(k.as_ref())))
+            .await?;
+        Ok(())
     }
 
     /// Writes each rendition under its content's key; what the row should record of them.
@@ -458,6 +537,7 @@ impl Processor {
             upload_etag: head.etag.clone().unwrap_or_default(),
             thumbnail_key,
             renditions: stored,
+            superseded: Vec::new(),
             processed_at: OffsetDateTime::now_utc(),
         });
         let transition = self.table.settle(id, &state).await?;

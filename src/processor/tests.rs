@@ -59,6 +59,7 @@ fn ready(row: &ImageMetadata) -> ImageMetadata {
             upload_etag: "\"etag\"".into(),
             thumbnail_key: ObjectKey::for_legacy_thumbnail(row.image_id),
             renditions: Vec::new(),
+            superseded: Vec::new(),
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
         ..row.clone()
@@ -800,7 +801,7 @@ fn update_recorded(applies: bool) -> (Rule, Updates) {
 }
 
 #[tokio::test]
-async fn reprocessing_makes_the_configured_renditions_from_the_original_then_deletes_the_old() {
+async fn reprocessing_makes_the_configured_renditions_and_keeps_the_old_ones_as_superseded() {
     let row = ready_with_old_thumbnail(&pending_row());
     let ImageState::Ready(before) = row.state.clone() else {
         unreachable!()
@@ -836,10 +837,113 @@ async fn reprocessing_makes_the_configured_renditions_from_the_original_then_del
         .map(|r| r.as_m().unwrap()["name"].as_s().unwrap().as_str())
         .collect();
     assert_eq!(names, ["display", "thumbnail"]);
+    let superseded = values[":superseded"].as_l().unwrap();
+    assert_eq!(superseded.len(), 1, "{superseded:?}");
+    let old = superseded[0].as_m().unwrap();
+    assert_eq!(old["key"].as_s().unwrap(), before.thumbnail_key.as_ref());
+    let until = crate::aws::parse_stored_time(old["until"].as_s().unwrap()).unwrap();
+    let kept = until - OffsetDateTime::now_utc();
+    assert!(
+        kept > time::Duration::days(2) - time::Duration::minutes(1)
+            && kept <= time::Duration::days(2),
+        "kept two days by default: {kept}"
+    );
     assert_eq!(
         sorted(&deleted),
-        [before.thumbnail_key.as_ref().to_owned()],
-        "the old thumbnail, after the row names the new one; no folder is emptied"
+        Vec::<String>::new(),
+        "nothing is deleted: URLs handed out for the old thumbnail keep working"
+    );
+}
+
+#[tokio::test]
+async fn superseded_renditions_are_deleted_once_their_time_is_up_the_row_first() {
+    // A READY row with the configured set and two superseded renditions, one due.
+    let row = pending_row();
+    let id = row.image_id;
+    let key = |name: &str, content: &[u8]| {
+        ObjectKey::for_rendition(
+            id,
+            RenditionName::parse(name).unwrap(),
+            crate::domain::RenditionFormat::Jpeg,
+            content,
+        )
+    };
+    let stored = |name: &str, side: u32| StoredRendition {
+        name: RenditionName::parse(name).unwrap(),
+        max_side: side,
+        format: crate::domain::RenditionFormat::Jpeg,
+        width: side,
+        height: side,
+        bytes: 10,
+        key: key(name, name.as_bytes()),
+    };
+    let ImageState::Ready(ready) = ready(&row).state else {
+        unreachable!()
+    };
+    let due = key("thumbnail", b"due");
+    let later = key("thumbnail", b"later");
+    let row = ImageMetadata {
+        state: ImageState::Ready(ReadyImage {
+            thumbnail_key: stored("thumbnail", 256).key,
+            renditions: vec![stored("display", 1600), stored("thumbnail", 256)],
+            superseded: vec![
+                crate::domain::Superseded {
+                    key: due.clone(),
+                    until: OffsetDateTime::now_utc() - time::Duration::minutes(1),
+                },
+                crate::domain::Superseded {
+                    key: later.clone(),
+                    until: OffsetDateTime::now_utc() + time::Duration::days(1),
+                },
+            ],
+            ..ready
+        }),
+        ..row
+    };
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let updates: Updates = Arc::default();
+    let update = mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests({
+            let (order, updates) = (order.clone(), updates.clone());
+            move |req| {
+                order.lock().unwrap().push("update".to_owned());
+                updates.lock().unwrap().push((
+                    req.condition_expression().unwrap_or_default().to_owned(),
+                    req.expression_attribute_values()
+                        .cloned()
+                        .unwrap_or_default(),
+                ));
+                true
+            }
+        })
+        .then_output(|| UpdateItemOutput::builder().build());
+    let delete = mock!(aws_sdk_s3::Client::delete_object)
+        .match_requests({
+            let order = order.clone();
+            move |req| {
+                order
+                    .lock()
+                    .unwrap()
+                    .push(format!("delete {}", req.key().unwrap_or_default()));
+                true
+            }
+        })
+        .then_output(|| DeleteObjectOutput::builder().build());
+    let processor = processor(&[delete], &[get_item_returning(row.clone()), update]);
+
+    assert_eq!(processor.reprocess(id).await.unwrap(), Outcome::Pruned);
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["update".to_owned(), format!("delete {due}")],
+        "the row stops naming it, then it goes; the one not due stays"
+    );
+    let (condition, values) = updates.lock().unwrap()[0].clone();
+    assert_eq!(condition, "#status = :ready AND processedAt = :processed");
+    let kept = values[":superseded"].as_l().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0].as_m().unwrap()["key"].as_s().unwrap(),
+        later.as_ref()
     );
 }
 

@@ -65,6 +65,7 @@ fn ready_row() -> ImageMetadata {
                 bytes: 900,
                 key: thumbnail,
             }],
+            superseded: Vec::new(),
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
         pending_expiry: None,

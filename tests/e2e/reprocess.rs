@@ -1,6 +1,7 @@
 //! `reprocess` against the local stack: after the rendition set changes, READY images are brought
 //! to it through the real queue and processor, in as many runs as it takes (a run limited to a
-//! few first, as an interrupted one would leave it), and a further run asks for nothing.
+//! few first, as an interrupted one would leave it); the renditions it replaces stay until a
+//! later run finds their time up and deletes them; then a run asks for nothing.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -25,7 +26,15 @@ fn photo(seed: u8) -> Vec<u8> {
 
 #[tokio::test]
 async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_for_nothing() {
-    let mut app = spawn(&[("RENDITIONS", "thumbnail:128")], Uploads::Processed).await;
+    // Renditions a reprocessing replaces are due at once, so that a later run deletes them.
+    let mut app = spawn(
+        &[
+            ("RENDITIONS", "thumbnail:128"),
+            ("SUPERSEDED_RENDITIONS_KEPT_SECONDS", "0"),
+        ],
+        Uploads::Processed,
+    )
+    .await;
     let mut ids = Vec::new();
     for seed in 0..20 {
         ids.push(
@@ -84,20 +93,40 @@ async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_
         ),
         "{progress:?}"
     );
+    // The first five keep their replaced thumbnails until a later run: a URL handed out for one
+    // before would still work.
+    for id in &first.requested {
+        let stored = app.renditions_stored(&id.to_string()).await;
+        assert_eq!(
+            stored.len(),
+            3,
+            "display, thumbnail and the old one: {stored:?}"
+        );
+        assert_eq!(
+            stored
+                .iter()
+                .filter(|key| old_thumbnails.contains(*key))
+                .count(),
+            1
+        );
+    }
+
+    // The rest, and the first five's replaced thumbnails, now due.
     let (second, _) = pass(None).await;
     assert_eq!(second.ready, 20);
-    assert_eq!(
-        second.up_to_date, 5,
-        "the first run's five are not asked for again"
-    );
+    assert_eq!(second.up_to_date, 0, "{second:?}");
     assert_eq!(
         (second.requested.len(), second.done),
-        (15, 15),
+        (20, 20),
         "{second:?}"
     );
+    // The fifteen's replaced thumbnails, due since.
     let (third, _) = pass(None).await;
-    assert_eq!((third.ready, third.up_to_date), (20, 20));
-    assert!(third.requested.is_empty(), "nothing changes: {third:?}");
+    assert_eq!((third.ready, third.up_to_date), (20, 5), "{third:?}");
+    assert_eq!((third.requested.len(), third.done), (15, 15), "{third:?}");
+    let (fourth, _) = pass(None).await;
+    assert_eq!((fourth.ready, fourth.up_to_date), (20, 20));
+    assert!(fourth.requested.is_empty(), "nothing changes: {fourth:?}");
 
     for id in &ids {
         let (status, image) = app.get_json(&format!("/images/{id}")).await;
