@@ -228,32 +228,24 @@ impl MetadataTable {
         processed_at: OffsetDateTime,
         ready: &ReadyImage,
     ) -> Result<Transition, AwsError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
-            .update_expression(
-                "SET thumbnailKey = :thumbnail, renditions = :renditions, \
-                 superseded = :superseded, processedAt = :now",
-            )
-            .condition_expression("#status = :ready AND processedAt = :processed")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":ready", s(StateName::Ready.as_str()))
-            .expression_attribute_values(":processed", s(&format_time(processed_at)))
-            .expression_attribute_values(":thumbnail", s(ready.thumbnail_key.as_ref()))
-            .expression_attribute_values(
+        let values = [
+            (":thumbnail", s(ready.thumbnail_key.as_ref())),
+            (
                 ":renditions",
                 AttributeValue::L(ready.renditions.iter().map(rendition_item).collect()),
-            )
-            .expression_attribute_values(":superseded", superseded_item(&ready.superseded))
-            .expression_attribute_values(":now", s(&format_time(ready.processed_at)))
-            .return_values(ReturnValue::None)
-            .send()
-            .await;
-        transition(result, "replacing an image's renditions", |e| {
-            matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
-        })
+            ),
+            (":superseded", superseded_item(&ready.superseded)),
+            (":now", s(&format_time(ready.processed_at))),
+        ];
+        self.update_unchanged_ready(
+            id,
+            processed_at,
+            "SET thumbnailKey = :thumbnail, renditions = :renditions, \
+             superseded = :superseded, processedAt = :now",
+            values,
+            "replacing an image's renditions",
+        )
+        .await
     }
 
     /// Replaces a READY row's superseded renditions with `kept`, only if the row is still READY
@@ -267,21 +259,47 @@ impl MetadataTable {
         processed_at: OffsetDateTime,
         kept: &[Superseded],
     ) -> Result<Transition, AwsError> {
+        self.update_unchanged_ready(
+            id,
+            processed_at,
+            "SET superseded = :superseded",
+            [(":superseded", superseded_item(kept))],
+            "pruning an image's superseded renditions",
+        )
+        .await
+    }
+
+    /// Applies `update` (with `values`) to a row only if it is still READY and processed at
+    /// `processed_at`: the one condition under which reprocessing may change a settled row.
+    async fn update_unchanged_ready<const N: usize>(
+        &self,
+        id: ImageId,
+        processed_at: OffsetDateTime,
+        update: &str,
+        values: [(&str, AttributeValue); N],
+        context: &'static str,
+    ) -> Result<Transition, AwsError> {
+        let values = values
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .chain([
+                (":ready".to_owned(), s(StateName::Ready.as_str())),
+                (":processed".to_owned(), s(&format_time(processed_at))),
+            ])
+            .collect();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(TABLE_KEY, AttributeValue::S(id.to_string()))
-            .update_expression("SET superseded = :superseded")
+            .update_expression(update)
             .condition_expression("#status = :ready AND processedAt = :processed")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":ready", s(StateName::Ready.as_str()))
-            .expression_attribute_values(":processed", s(&format_time(processed_at)))
-            .expression_attribute_values(":superseded", superseded_item(kept))
+            .set_expression_attribute_values(Some(values))
             .return_values(ReturnValue::None)
             .send()
             .await;
-        transition(result, "pruning an image's superseded renditions", |e| {
+        transition(result, context, |e| {
             matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
         })
     }

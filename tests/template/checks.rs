@@ -884,7 +884,7 @@ impl Template<'_> {
                 }
                 // A resource's name or another intrinsic: any name will do.
                 _ => {
-                    base.insert(name.clone(), "resource-name".to_owned());
+                    base.insert(name.clone(), placeholder(value));
                 }
             }
         }
