@@ -56,12 +56,12 @@ test-e2e: (packages "stack")
     ./localstack/stack.sh run cargo test --test e2e
 
 # End-to-end tests on containers that testcontainers starts (LocalStack, DynamoDB Local, moto), every AWS_ENDPOINT_URL_* unset; E2E_CONTAINER_NETWORK: bridge where the engine has one, else host. No Docker engine: says the container path was NOT run, and fails unless E2E_CONTAINERS_OPTIONAL=1
-test-e2e-containers: (packages "curl" "nasm")
+test-e2e-containers: (packages "curl" "nasm" "npm")
     scripts/test-e2e-containers.sh
 
 # The container path as `just test` runs it: where no engine answers it says so and is NOT run, unless E2E_CONTAINERS_REQUIRED=1 (CI, which has an engine, sets it and so fails without one)
 [private]
-e2e-containers-in-test: (packages "curl" "nasm")
+e2e-containers-in-test: (packages "curl" "nasm" "npm")
     E2E_CONTAINERS_OPTIONAL=$([ "${E2E_CONTAINERS_REQUIRED:-}" = 1 ] && echo 0 || echo 1) scripts/test-e2e-containers.sh
 
 # The whole upload flow against a deployment (API_URL ends with the stage), each step timed; signs in with TOKEN, or COGNITO_CLIENT_ID + COGNITO_USERNAME + COGNITO_PASSWORD in AWS_REGION, else anonymously

@@ -1,8 +1,9 @@
 //! The cold path of `POST /upload`: configuration and clients, the first request through a new
 //! router, a warm request, and one presign. DynamoDB's answers are mocked (no network), so the
-//! figures are the service's own CPU cost. And the CDN's signing: reading the key (once per
-//! process), and signing a page of 50 images none of which was signed in the window (one RSA
-//! signature each, covering the image's renditions and original).
+//! figures are the service's own CPU cost. And the CDN's signing, with each kind of key (ECDSA
+//! P-256, what `just deploy` makes, and RSA 2048): reading the key (once per process), and signing
+//! a page of 50 images none of which was signed in the window (one signature each, covering the
+//! image's renditions and original).
 
 #[allow(dead_code)]
 #[path = "../tests/api/helpers.rs"]
@@ -84,31 +85,39 @@ fn cold_path(c: &mut Criterion) {
 
 fn cdn_signing(c: &mut Criterion) {
     use image_upload::delivery::{CdnOrigin, PrivateKey, UrlSigner};
-    const KEY: &str = include_str!("../fixtures/keys/cdn-test-a.pem");
-    c.bench_function("cdn_key_from_pem", |b| {
-        b.iter(|| PrivateKey::from_pem(KEY).unwrap())
-    });
+    let keys = [
+        (
+            "ecdsa_p256",
+            include_str!("../fixtures/keys/cdn-test-ec-a.pem"),
+        ),
+        ("rsa_2048", include_str!("../fixtures/keys/cdn-test-a.pem")),
+    ];
     let ids: Vec<ImageId> = (0..50).map(|_| ImageId::new_random()).collect();
-    c.bench_function("cdn_sign_page_of_50_images", |b| {
-        b.iter_batched(
-            || {
-                // A fresh signer: nothing cached.
-                UrlSigner::new(
-                    CdnOrigin::parse("https://d111111abcdef8.cloudfront.net").unwrap(),
-                    "K2JCJMDEHXQW5F".into(),
-                    PrivateKey::from_pem(KEY).unwrap(),
-                    Duration::from_secs(3600),
-                )
-            },
-            |signer| {
-                let now = OffsetDateTime::now_utc();
-                for id in &ids {
-                    std::hint::black_box(signer.sign_image(*id, now));
-                }
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    for (kind, pem) in keys {
+        c.bench_function(&format!("cdn_key_from_pem/{kind}"), |b| {
+            b.iter(|| PrivateKey::from_pem(pem).unwrap())
+        });
+        c.bench_function(&format!("cdn_sign_page_of_50_images/{kind}"), |b| {
+            b.iter_batched(
+                || {
+                    // A fresh signer: nothing cached.
+                    UrlSigner::new(
+                        CdnOrigin::parse("https://d111111abcdef8.cloudfront.net").unwrap(),
+                        "K2JCJMDEHXQW5F".into(),
+                        PrivateKey::from_pem(pem).unwrap(),
+                        Duration::from_secs(3600),
+                    )
+                },
+                |signer| {
+                    let now = OffsetDateTime::now_utc();
+                    for id in &ids {
+                        std::hint::black_box(signer.sign_image(*id, now));
+                    }
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
 }
 
 criterion_group! {

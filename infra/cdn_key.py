@@ -17,8 +17,9 @@ three parameters in samconfig.toml (where `sam deploy` reads them) and the secre
   forget   the key parameters are removed from samconfig.toml (`just destroy`, after deleting
            the secrets: a new stack makes new keys)
 
-`just cdn-key rotate` is add, deploy, wait, switch, deploy: the new key is trusted at every edge
-before any URL is signed with it. `just cdn-key retire` is retire, deploy, tidy.
+Keys are ECDSA P-256 (CDN_KEY_TYPE=rsa: RSA 2048). `just cdn-key rotate` is add, deploy, wait,
+switch, deploy: the new key is trusted at every edge before any URL is signed with it.
+`just cdn-key retire` is retire, deploy, tidy.
 
 `add` and `switch` check samconfig.toml against the deployed stack first: a slot the stack holds
 is never given a new key (CloudFront cannot change a key in place, and the secret the running API reads
@@ -38,7 +39,7 @@ import tomllib
 import boto3
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from samconfig import setting
 
@@ -143,9 +144,16 @@ def secret_exists(secrets, stack, slot):
 
 
 def new_key(secrets, stack, slot):
-    """A new RSA 2048 key pair; the private key stored as the slot's secret. Returns the public
-    key's parameter value."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    """A new key pair, ECDSA P-256 (signing costs a third of RSA 2048's, docs/decisions/0024) or,
+    with CDN_KEY_TYPE=rsa, RSA 2048; the private key stored as the slot's secret. Returns the
+    public key's parameter value."""
+    kind = os.environ.get("CDN_KEY_TYPE", "ecdsa")
+    if kind == "ecdsa":
+        key = ec.generate_private_key(ec.SECP256R1())
+    elif kind == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        raise Refused(f"CDN_KEY_TYPE is {kind!r}: it is ecdsa (the default) or rsa")
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()

@@ -154,11 +154,11 @@ eval "$provisioned"
 
 # The local CDN path: each server serves renditions and originals at its own /cdn to the URLs it
 # signs, with a key pair made once for this machine (the private key stays in the tool cache).
-cdn_key="${IMAGE_UPLOAD_STACK_HOME:-$HOME/.cache/image-upload-stack}/local-cdn/private-key.pem"
+cdn_key="${IMAGE_UPLOAD_STACK_HOME:-$HOME/.cache/image-upload-stack}/local-cdn/private-key-p256.pem"
 if [ ! -s "$cdn_key" ]; then
   command -v openssl >/dev/null || die "openssl not found: it makes the local CDN's key pair (apt install openssl)"
   mkdir -p "$(dirname "$cdn_key")"
-  (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$cdn_key.new" 2>/dev/null)
+  (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$cdn_key.new" 2>/dev/null)
   mv "$cdn_key.new" "$cdn_key"
 fi
 

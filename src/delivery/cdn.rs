@@ -64,7 +64,7 @@ impl Cdn {
     /// next call.
     ///
     /// # Errors
-    /// [`CdnKeyError`] when the key cannot be read or is not an RSA private key.
+    /// [`CdnKeyError`] when the key cannot be read or is not a private key CloudFront takes.
     pub async fn signer(&self) -> Result<&UrlSigner, CdnKeyError> {
         self.signer
             .get_or_try_init(|| async {

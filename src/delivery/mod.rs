@@ -5,14 +5,14 @@
 //!   gets the same URLs for a while and browsers and the CDN can cache them.
 //! - [`checker`]: verifies a signed URL as CloudFront does (policy, expiry, key pair id,
 //!   signature against the public key): the local CDN path of the local server, and the tests.
-//! - [`key`]: the RSA key pair, read from PEM.
+//! - [`key`]: the key pair (ECDSA P-256 or RSA), read from PEM.
 //! - [`Cdn`]: the API's CDN settings, and its signer once the key has been read.
 //! - [`local_cdn`]: the local server's CDN path, which serves what the distribution would.
 //!
 //! The policy, its encoding and the URL's parameters are CloudFront's
 //! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-creating-signed-url-custom-policy.html>):
-//! RSA PKCS #1 v1.5 over SHA-256 (`Hash-Algorithm=SHA256`), base64 with `+`, `=`, `/` replaced by
-//! `-`, `_`, `~`.
+//! ECDSA P-256 or RSA PKCS #1 v1.5, over SHA-256 (`Hash-Algorithm=SHA256`), base64 with `+`,
+//! `=`, `/` replaced by `-`, `_`, `~`.
 
 mod cdn;
 pub mod checker;
@@ -23,7 +23,7 @@ pub mod signer;
 pub use crate::domain::CdnOrigin;
 pub use cdn::{Cdn, CdnKeyError};
 pub use checker::{Refusal, SignedUrlChecker};
-pub use key::{KeyError, PrivateKey, PublicKey};
+pub use key::{KeyError, KeyKind, PrivateKey, PublicKey};
 pub use local::{SERVED_PREFIXES, local_cdn};
 pub use signer::{SignedImage, UrlSigner};
 

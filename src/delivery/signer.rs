@@ -58,8 +58,7 @@ impl UrlSigner {
 
     /// The public half of the signing key: what the distribution's key group holds.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey::from_der(self.key.public_key_der())
-            .expect("the public half of a parsed RSA key is an RSA key of the same size")
+        self.key.public_key()
     }
 
     /// The expiry of URLs signed at `now` (epoch seconds): the end of the window after the one

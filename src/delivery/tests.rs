@@ -15,6 +15,17 @@ const KEY_A: &str = include_str!("../../fixtures/keys/cdn-test-a.pem");
 const KEY_A_PKCS1: &str = include_str!("../../fixtures/keys/cdn-test-a.pkcs1.pem");
 const KEY_A_PUBLIC: &str = include_str!("../../fixtures/keys/cdn-test-a.pub.pem");
 const KEY_B: &str = include_str!("../../fixtures/keys/cdn-test-b.pem");
+const EC_A: &str = include_str!("../../fixtures/keys/cdn-test-ec-a.pem");
+const EC_A_SEC1: &str = include_str!("../../fixtures/keys/cdn-test-ec-a.sec1.pem");
+const EC_A_PUBLIC: &str = include_str!("../../fixtures/keys/cdn-test-ec-a.pub.pem");
+const EC_B: &str = include_str!("../../fixtures/keys/cdn-test-ec-b.pem");
+const P384: &str = include_str!("../../fixtures/keys/cdn-test-p384.pem");
+
+/// The trusted keys of [`checker`]: (private key, its key pair id, another key of its kind).
+const KEYS: [(&str, &str, &str); 2] = [
+    (EC_A, "KECDSATESTKEYA", EC_B),
+    (KEY_A, "K2JCJMDEHXQW5F", KEY_B),
+];
 
 const ORIGIN: &str = "https://d111111abcdef8.cloudfront.net";
 const NOW: OffsetDateTime = datetime!(2026-12-07 10:20:00 UTC);
@@ -31,6 +42,7 @@ fn signer(pem: &str, key_pair_id: &str) -> UrlSigner {
 fn checker() -> SignedUrlChecker {
     SignedUrlChecker::default()
         .trusting("K2JCJMDEHXQW5F", PublicKey::from_pem(KEY_A_PUBLIC).unwrap())
+        .trusting("KECDSATESTKEYA", PublicKey::from_pem(EC_A_PUBLIC).unwrap())
 }
 
 fn rendition_key(id: ImageId) -> ObjectKey {
@@ -52,52 +64,79 @@ fn split(url: &str) -> (&str, &str) {
 
 #[test]
 fn a_signed_url_passes_for_every_object_of_its_image_until_it_expires() {
-    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
-    let id = ImageId::new_random();
-    let signed = signer.sign_image(id, NOW);
-    // 10:20 is in the window 10:00-11:00: valid until 12:00.
-    assert_eq!(signed.expires_at, datetime!(2026-12-07 12:00:00 UTC));
-    for key in [
-        rendition_key(id),
-        ObjectKey::for_original(id, crate::domain::ImageType::Heic),
-    ] {
-        let url = signer.url(&key, &signed);
-        let (base, query) = split(&url);
-        assert_eq!(base, format!("{ORIGIN}/{key}"));
-        assert_eq!(checker().check(base, query, NOW), Ok(()), "{url}");
-        assert_eq!(
-            checker().check(base, query, datetime!(2026-12-07 11:59:59 UTC)),
-            Ok(())
-        );
-        assert_eq!(
-            checker().check(base, query, datetime!(2026-12-07 12:00:00 UTC)),
-            Err(Refusal::Expired)
-        );
+    for (pem, key_pair_id, _) in KEYS {
+        let signer = signer(pem, key_pair_id);
+        let id = ImageId::new_random();
+        let signed = signer.sign_image(id, NOW);
+        // 10:20 is in the window 10:00-11:00: valid until 12:00.
+        assert_eq!(signed.expires_at, datetime!(2026-12-07 12:00:00 UTC));
+        for key in [
+            rendition_key(id),
+            ObjectKey::for_original(id, crate::domain::ImageType::Heic),
+        ] {
+            let url = signer.url(&key, &signed);
+            let (base, query) = split(&url);
+            assert_eq!(base, format!("{ORIGIN}/{key}"));
+            assert_eq!(checker().check(base, query, NOW), Ok(()), "{url}");
+            assert_eq!(
+                checker().check(base, query, datetime!(2026-12-07 11:59:59 UTC)),
+                Ok(())
+            );
+            assert_eq!(
+                checker().check(base, query, datetime!(2026-12-07 12:00:00 UTC)),
+                Err(Refusal::Expired)
+            );
+        }
     }
 }
 
 #[test]
 fn the_same_image_gets_the_same_url_within_a_window() {
-    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
-    let id = ImageId::new_random();
-    let first = signer.sign_image(id, datetime!(2026-12-07 10:00:00 UTC));
-    let later = signer.sign_image(id, datetime!(2026-12-07 10:59:59 UTC));
-    let next = signer.sign_image(id, datetime!(2026-12-07 11:00:00 UTC));
-    assert_eq!(first, later);
-    assert_ne!(first.query, next.query);
-    assert_eq!(next.expires_at, datetime!(2026-12-07 13:00:00 UTC));
-    // RSASSA-PKCS1-v1_5 is deterministic: a new signer (a cold start) signs the same URL.
-    let again = self::signer(KEY_A, "K2JCJMDEHXQW5F").sign_image(id, NOW);
-    assert_eq!(again, first);
+    for (pem, key_pair_id, _) in KEYS {
+        let signer = signer(pem, key_pair_id);
+        let id = ImageId::new_random();
+        let first = signer.sign_image(id, datetime!(2026-12-07 10:00:00 UTC));
+        let later = signer.sign_image(id, datetime!(2026-12-07 10:59:59 UTC));
+        let next = signer.sign_image(id, datetime!(2026-12-07 11:00:00 UTC));
+        assert_eq!(first, later);
+        assert_ne!(first.query, next.query);
+        assert_eq!(next.expires_at, datetime!(2026-12-07 13:00:00 UTC));
+        // Both kinds sign deterministically (RSASSA-PKCS1-v1_5; ECDSA with RFC 6979's nonce): a
+        // new signer (a cold start, another instance) signs the same URL.
+        let again = self::signer(pem, key_pair_id).sign_image(id, NOW);
+        assert_eq!(again, first);
+    }
 }
 
 #[test]
-fn a_pkcs1_key_signs_as_its_pkcs8_form() {
+fn a_key_signs_as_its_other_encodings_do() {
     let id = ImageId::new_random();
-    assert_eq!(
-        signer(KEY_A_PKCS1, "K").sign_image(id, NOW),
-        signer(KEY_A, "K").sign_image(id, NOW)
+    for (other, pkcs8) in [(KEY_A_PKCS1, KEY_A), (EC_A_SEC1, EC_A)] {
+        assert_eq!(
+            signer(other, "K").sign_image(id, NOW),
+            signer(pkcs8, "K").sign_image(id, NOW)
+        );
+    }
+}
+
+#[test]
+fn ecdsa_signs_with_rfc_6979s_nonce() {
+    // RFC 6979 A.2.5: the P-256 key x and message "sample" with SHA-256 give this (r, s), here
+    // DER-encoded (r has its top bit set, so a zero byte leads it).
+    let key = PrivateKey::from_pem(include_str!("../../fixtures/keys/rfc6979-p256.pem")).unwrap();
+    let expected = concat!(
+        "3046022100",
+        "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716",
+        "022100",
+        "f7cb1c942d657c41d436c7a1b6e29f65f3e900dbb9aff4064dc4ab2f843acda8",
     );
+    let signature: String = key
+        .sign(b"sample")
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(signature, expected);
+    assert!(key.public_key().verifies(b"sample", &key.sign(b"sample")));
 }
 
 #[test]
@@ -123,7 +162,13 @@ fn a_url_for_another_image_or_prefix_is_refused() {
 
 #[test]
 fn tampering_with_any_part_is_refused() {
-    let signer = signer(KEY_A, "K2JCJMDEHXQW5F");
+    for (pem, key_pair_id, _) in KEYS {
+        tampering_with_any_part_is_refused_for(pem, key_pair_id);
+    }
+}
+
+fn tampering_with_any_part_is_refused_for(pem: &str, key_pair_id: &str) {
+    let signer = signer(pem, key_pair_id);
     let id = ImageId::new_random();
     let url = signer.url(&rendition_key(id), &signer.sign_image(id, NOW));
     let (base, query) = split(&url);
@@ -143,36 +188,22 @@ fn tampering_with_any_part_is_refused() {
     );
     let later = cloudfront_base64(signer.policy(id, signer.expiry(NOW) + 86_400).as_bytes());
     let signature = param("Signature");
+    // The policy in the standard base64 alphabet, which is not CloudFront's: a policy always has
+    // one of `-`, `~`, `_` (its JSON's base64 ends in `=`, which CloudFront writes `_`, or has
+    // `+`/`/` somewhere).
+    let policy = param("Policy");
+    let standard_policy = policy.replace('-', "+").replace('~', "/").replace('_', "=");
+    assert_ne!(standard_policy, policy);
     let cases = [
-        (
-            query.replace(&param("Policy"), &widened),
-            Refusal::BadSignature,
-        ),
-        (
-            query.replace(&param("Policy"), &later),
-            Refusal::BadSignature,
-        ),
-        // One character of the signature changed (whichever it is: the signature is random).
+        (query.replace(&policy, &widened), Refusal::BadSignature),
+        (query.replace(&policy, &later), Refusal::BadSignature),
+        // One character of the signature changed (whichever it is).
         (
             query.replace(&signature, &flip_first(&signature)),
             Refusal::BadSignature,
         ),
-        // The standard base64 alphabet is not CloudFront's (a signature always has one of
-        // `-`, `~`, `_` here: its 256 bytes end in `=`, which CloudFront writes `_`).
-        (
-            query.replace(
-                &signature,
-                &signature
-                    .replace('-', "+")
-                    .replace('~', "/")
-                    .replace('_', "="),
-            ),
-            Refusal::Malformed,
-        ),
-        (
-            query.replace("K2JCJMDEHXQW5F", "KOTHERKEY"),
-            Refusal::UnknownKey,
-        ),
+        (query.replace(&policy, &standard_policy), Refusal::Malformed),
+        (query.replace(key_pair_id, "KOTHERKEY"), Refusal::UnknownKey),
         (
             query.replace("&Hash-Algorithm=SHA256", ""),
             Refusal::UnsupportedHash,
@@ -194,27 +225,38 @@ fn tampering_with_any_part_is_refused() {
 
 #[test]
 fn another_keys_signature_is_refused_under_this_keys_id() {
-    let forger = signer(KEY_B, "K2JCJMDEHXQW5F");
-    let id = ImageId::new_random();
-    let url = forger.url(&rendition_key(id), &forger.sign_image(id, NOW));
-    let (base, query) = split(&url);
-    assert_eq!(
-        checker().check(base, query, NOW),
-        Err(Refusal::BadSignature)
-    );
+    for (_, key_pair_id, other) in KEYS {
+        // A key of the same kind, and one of the other kind.
+        for forger in [other, if other == KEY_B { EC_B } else { KEY_B }] {
+            let forger = signer(forger, key_pair_id);
+            let id = ImageId::new_random();
+            let url = forger.url(&rendition_key(id), &forger.sign_image(id, NOW));
+            let (base, query) = split(&url);
+            assert_eq!(
+                checker().check(base, query, NOW),
+                Err(Refusal::BadSignature)
+            );
+        }
+    }
 }
 
 #[test]
 fn a_canned_policy_url_is_checked_against_its_own_url() {
+    for (pem, key_pair_id, _) in KEYS {
+        a_canned_policy_url_is_checked_against_its_own_url_for(pem, key_pair_id);
+    }
+}
+
+fn a_canned_policy_url_is_checked_against_its_own_url_for(pem: &str, key_pair_id: &str) {
     // What `aws cloudfront sign` makes for one object: `Expires` instead of `Policy`.
-    let key = PrivateKey::from_pem(KEY_A).unwrap();
+    let key = PrivateKey::from_pem(pem).unwrap();
     let url = format!("{ORIGIN}/renditions/x/thumbnail-0123456789abcdef.jpg");
     let expires = NOW.unix_timestamp() + 60;
     let policy = format!(
         "{{\"Statement\":[{{\"Resource\":\"{url}\",\"Condition\":{{\"DateLessThan\":{{\"AWS:EpochTime\":{expires}}}}}}}]}}"
     );
     let query = format!(
-        "Expires={expires}&Signature={}&Key-Pair-Id=K2JCJMDEHXQW5F&Hash-Algorithm=SHA256",
+        "Expires={expires}&Signature={}&Key-Pair-Id={key_pair_id}&Hash-Algorithm=SHA256",
         cloudfront_base64(&key.sign(policy.as_bytes()))
     );
     assert_eq!(checker().check(&url, &query, NOW), Ok(()));
@@ -293,22 +335,25 @@ fn origins_are_https_or_loopback_http() {
 
 #[test]
 fn the_public_half_of_a_private_key_checks_its_signatures() {
-    let key = PrivateKey::from_pem(KEY_A).unwrap();
-    let public = PublicKey::from_der(key.public_key_der()).unwrap();
-    assert_eq!(
-        public,
-        PublicKey::from_pem(KEY_A_PUBLIC)
-            .map(|_| public.clone())
-            .unwrap()
-    );
-    assert!(public.verifies(b"policy", &key.sign(b"policy")));
-    assert!(!public.verifies(b"policy!", &key.sign(b"policy")));
-    let other = PrivateKey::from_pem(KEY_B).unwrap();
-    assert!(!public.verifies(b"policy", &other.sign(b"policy")));
+    for (pem, public_pem, other, kind) in [
+        (EC_A, EC_A_PUBLIC, EC_B, KeyKind::EcdsaP256),
+        (KEY_A, KEY_A_PUBLIC, KEY_B, KeyKind::Rsa { bits: 2048 }),
+    ] {
+        let key = PrivateKey::from_pem(pem).unwrap();
+        let public = key.public_key();
+        let from_pem = PublicKey::from_pem(public_pem).unwrap();
+        assert_eq!((public.kind(), from_pem.kind()), (kind, kind));
+        for public in [&public, &from_pem] {
+            assert!(public.verifies(b"policy", &key.sign(b"policy")));
+            assert!(!public.verifies(b"policy!", &key.sign(b"policy")));
+            let other = PrivateKey::from_pem(other).unwrap();
+            assert!(!public.verifies(b"policy", &other.sign(b"policy")));
+        }
+    }
 }
 
 #[test]
-fn keys_that_are_not_rsa_pem_are_refused_without_echoing_them() {
+fn keys_of_other_kinds_or_not_pem_are_refused_without_echoing_them() {
     assert_eq!(
         PrivateKey::from_pem("not a key").unwrap_err(),
         KeyError::NotPem("PRIVATE KEY")
@@ -321,14 +366,30 @@ fn keys_that_are_not_rsa_pem_are_refused_without_echoing_them() {
     assert_eq!(
         PrivateKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
             .unwrap_err(),
-        KeyError::NotRsa
+        KeyError::Unsupported
+    );
+    // A curve CloudFront does not take, as PKCS #8 and as SEC 1.
+    assert_eq!(
+        PrivateKey::from_pem(P384).unwrap_err(),
+        KeyError::Unsupported
+    );
+    assert_eq!(
+        PrivateKey::from_pem(include_str!("../../fixtures/keys/cdn-test-p384.sec1.pem"))
+            .unwrap_err(),
+        KeyError::Unsupported
     );
     assert_eq!(
         PublicKey::from_pem(KEY_A).unwrap_err(),
         KeyError::NotPem("PUBLIC KEY")
     );
-    let debug = format!("{:?}", PrivateKey::from_pem(KEY_A).unwrap());
-    assert_eq!(debug, "PrivateKey(2048 bits)");
+    assert_eq!(
+        format!("{:?}", PrivateKey::from_pem(KEY_A).unwrap()),
+        "PrivateKey(RSA 2048 bits)"
+    );
+    assert_eq!(
+        format!("{:?}", PrivateKey::from_pem(EC_A).unwrap()),
+        "PrivateKey(ECDSA P-256)"
+    );
 }
 
 mod key_sources {

@@ -154,7 +154,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
         .match_requests(|r| r.secret_id() == Some("stack/cdn/private-key-A"))
         .then_output(|| {
             GetSecretValueOutput::builder()
-                .secret_string(include_str!("../../fixtures/keys/cdn-test-a.pem"))
+                .secret_string(include_str!("../../fixtures/keys/cdn-test-ec-a.pem"))
                 .build()
         })];
     clients.secrets = check.on_secrets(

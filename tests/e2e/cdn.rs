@@ -1,12 +1,16 @@
 //! Renditions and originals through the local CDN path, with the API's signed URLs: served to a
 //! signed URL, refused without one or with one for another image, another prefix, another key;
-//! the same URLs for a second listing within the window. And the signer against a reference no
-//! one here wrote: botocore's `CloudFrontSigner`.
+//! the same URLs for a second listing within the window. And the signer against references no
+//! one here wrote: AWS's JavaScript signer (`@aws-sdk/cloudfront-signer`) for both kinds of key,
+//! botocore's `CloudFrontSigner` for RSA.
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use image_upload::delivery::{CdnOrigin, PrivateKey, PublicKey, UrlSigner};
+use image_upload::delivery::{
+    CdnOrigin, KeyKind, PrivateKey, PublicKey, SignedUrlChecker, UrlSigner,
+    cloudfront_base64_decode,
+};
 use image_upload::domain::{ImageId, ObjectKey, RenditionFormat, RenditionName};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -23,7 +27,7 @@ fn key_file(name: &str) -> String {
 }
 
 async fn spawn_with_cdn() -> TestApp {
-    let key = key_file("cdn-test-a.pem");
+    let key = key_file("cdn-test-ec-a.pem");
     spawn(
         &[
             ("CDN_URL", "{address}/cdn"),
@@ -119,7 +123,7 @@ async fn renditions_and_originals_are_served_through_the_cdn_path_to_signed_urls
 #[tokio::test]
 async fn the_key_is_read_from_its_secret_as_in_a_deployment() {
     let secret = format!("e2e-{}/cdn/private-key-A", uuid::Uuid::new_v4().simple());
-    let pem = std::fs::read_to_string(key_file("cdn-test-a.pem")).unwrap();
+    let pem = std::fs::read_to_string(key_file("cdn-test-ec-a.pem")).unwrap();
     create_secret(&secret, &pem).await;
     let app = spawn(
         &[
@@ -237,6 +241,119 @@ print(CloudFrontSigner(key_pair_id, rsa_signer).generate_presigned_url(url, poli
     let botocore = String::from_utf8(output.stdout).unwrap();
     // botocore names no hash (its signer is whatever the caller passes): SHA-256 is ours to say.
     assert_eq!(ours, format!("{}&Hash-Algorithm=SHA256", botocore.trim()));
+}
+
+/// `node tests/e2e/cloudfront-signer/sign.cjs ARGS`, installing its package (pinned by its
+/// lockfile) the first time.
+fn aws_js_signer(args: &[&str]) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cloudfront-signer");
+    if !dir.join("node_modules/@aws-sdk/cloudfront-signer").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status()
+            .expect("npm (installed by `just packages stack`)");
+        assert!(status.success(), "npm ci in {}", dir.display());
+    }
+    let output = Command::new("node")
+        .arg(dir.join("sign.cjs"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+/// The query parameters of `url`, sorted (the two signers write them in different orders).
+fn params(url: &str) -> Vec<(String, String)> {
+    let mut params: Vec<(String, String)> = url
+        .split_once('?')
+        .unwrap()
+        .1
+        .split('&')
+        .map(|p| {
+            let (name, value) = p.split_once('=').unwrap();
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    params.sort();
+    params
+}
+
+#[test]
+fn the_signer_agrees_with_awss_javascript_signer_for_both_kinds_of_key() {
+    for (key, public, deterministic_alike) in [
+        // RSASSA-PKCS1-v1_5 is deterministic: the same signature.
+        ("cdn-test-a.pem", "cdn-test-a.pub.pem", true),
+        // ECDSA: AWS's signer (node's crypto) draws a random nonce, ours follows RFC 6979: two
+        // signatures, each of which must verify under the other side's check.
+        ("cdn-test-ec-a.pem", "cdn-test-ec-a.pub.pem", false),
+    ] {
+        let pem = std::fs::read_to_string(key_file(key)).unwrap();
+        let signer = UrlSigner::new(
+            CdnOrigin::parse("https://d111111abcdef8.cloudfront.net").unwrap(),
+            KEY_PAIR_ID.into(),
+            PrivateKey::from_pem(&pem).unwrap(),
+            std::time::Duration::from_secs(3600),
+        );
+        let id = ImageId::new_random();
+        let now = time::OffsetDateTime::now_utc();
+        let object =
+            ObjectKey::for_rendition(id, RenditionName::thumbnail(), RenditionFormat::Jpeg, b"x");
+        let ours = signer.url(&object, &signer.sign_image(id, now));
+        let policy = signer.policy(id, signer.expiry(now));
+        let base = signer.origin().object_url(&object);
+        let theirs = aws_js_signer(&["sign", &key_file(key), KEY_PAIR_ID, &base, &policy]);
+
+        assert_eq!(
+            ours.split_once('?').unwrap().0,
+            theirs.split_once('?').unwrap().0
+        );
+        let (ours_params, theirs_params) = (params(&ours), params(&theirs));
+        let without_signature = |params: &[(String, String)]| {
+            params
+                .iter()
+                .filter(|(name, _)| name != "Signature")
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            without_signature(&ours_params),
+            without_signature(&theirs_params),
+            "{key}"
+        );
+        if deterministic_alike {
+            assert_eq!(ours_params, theirs_params, "{key}");
+        }
+        // Their URL passes our checker; our signature passes node's crypto.
+        let checker = SignedUrlChecker::default().trusting(
+            KEY_PAIR_ID,
+            PublicKey::from_pem(&std::fs::read_to_string(key_file(public)).unwrap()).unwrap(),
+        );
+        let (path, query) = theirs.split_once('?').unwrap();
+        assert_eq!(checker.check(path, query, now), Ok(()), "{key}: {theirs}");
+        let signature = &ours_params
+            .iter()
+            .find(|(n, _)| n == "Signature")
+            .unwrap()
+            .1;
+        assert!(cloudfront_base64_decode(signature).is_some());
+        assert_eq!(
+            aws_js_signer(&["verify", &key_file(public), &policy, signature]),
+            "valid",
+            "{key}: {ours}"
+        );
+        let tampered = policy.replace("AWS:EpochTime\":", "AWS:EpochTime\":1");
+        assert_eq!(
+            aws_js_signer(&["verify", &key_file(public), &tampered, signature]),
+            "invalid",
+            "{key}"
+        );
+    }
 }
 
 /// A stack in LocalStack's CloudFormation that holds the CDN key parameters as a deployment of
@@ -357,6 +474,7 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
                 .secret_string
                 .unwrap();
             let private = PrivateKey::from_pem(&pem).unwrap();
+            assert_eq!(private.kind(), KeyKind::EcdsaP256, "slot {slot}");
             assert!(
                 public.verifies(b"policy", &private.sign(b"policy")),
                 "slot {slot}"

@@ -488,7 +488,15 @@ fn an_api_signing_with_a_key_outside_the_group_or_reading_another_secret_is_caug
 /// commas, as infra/cdn-key.sh passes them): the rebuilt PEM is the key's PEM, byte for byte.
 #[test]
 fn the_public_key_parameter_becomes_the_keys_own_pem() {
-    let pem = include_str!("../../fixtures/keys/cdn-test-a.pub.pem");
+    for pem in [
+        include_str!("../../fixtures/keys/cdn-test-ec-a.pub.pem"),
+        include_str!("../../fixtures/keys/cdn-test-a.pub.pem"),
+    ] {
+        the_public_key_parameter_becomes_the_keys_own_pem_for(pem);
+    }
+}
+
+fn the_public_key_parameter_becomes_the_keys_own_pem_for(pem: &str) {
     let parameter = pem
         .lines()
         .filter(|l| !l.starts_with("-----"))
