@@ -10,7 +10,8 @@
 //!    behind more than that; the processor makes the renditions from the verified original and
 //!    points the row at them, keeping the old ones as superseded until the URLs handed out for
 //!    them have expired (and deletes those whose time is up).
-//! 3. Waits until every requested row has the set (or `wait` has passed), and reports.
+//! 3. Waits until every requested row has the set (or `wait` has passed), and reports. A READY
+//!    row that cannot be read back stops nothing: it is left as it is and named in the report.
 //!
 //! Idempotent and resumable: it only ever asks for what differs, and the processor writes
 //! nothing for an image already made so. A second run asks for what is left (again for requests
@@ -76,6 +77,9 @@ pub struct Report {
     /// Requested and not made within the wait (still queued, or refused by the processor:
     /// its log says why).
     pub not_done: Vec<ImageId>,
+    /// READY rows that could not be read back (the scan goes on past them): their ids as
+    /// stored, at most 64 characters, or `None` for a row without one, and what is wrong.
+    pub malformed: Vec<(Option<String>, String)>,
 }
 
 /// Runs one pass (see the module's documentation), reporting progress to `progress`.
@@ -104,6 +108,11 @@ pub async fn run(
     };
     'scan: loop {
         let page = table.scan_ready(100, start).await?;
+        report.malformed.extend(
+            page.malformed
+                .into_iter()
+                .map(|row| (row.image_id, row.error.to_string())),
+        );
         for row in &page.images {
             read += 1;
             let ImageState::Ready(ready) = &row.state else {

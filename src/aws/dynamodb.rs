@@ -58,12 +58,21 @@ pub struct PageKey {
     pub image_id: ImageId,
 }
 
-/// One page of a scan: the READY rows among those read, and where the next page starts (`None`
-/// when the table has been read to its end).
-#[derive(Debug, Clone)]
+/// One page of a scan: the READY rows among those read, the READY rows that could not be read
+/// back, and where the next page starts (`None` when the table has been read to its end).
+#[derive(Debug)]
 pub struct ScanPage {
     pub images: Vec<ImageMetadata>,
+    pub malformed: Vec<MalformedRow>,
     pub next: Option<ImageId>,
+}
+
+/// A stored row that is not an [`ImageMetadata`]: its key as stored (`None` if it has none that
+/// is a string), and what is wrong with it.
+#[derive(Debug)]
+pub struct MalformedRow {
+    pub image_id: Option<String>,
+    pub error: MalformedItem,
 }
 
 /// One page of an owner's images, newest first.
@@ -306,10 +315,10 @@ impl MetadataTable {
 
     /// One page of READY rows, in the table's order, from `start_after` (exclusive). A Scan, which
     /// reads `limit` rows whatever their state: for operators' tools (`reprocess`), never for a
-    /// request.
+    /// request. A READY row that cannot be read back goes to the page's `malformed`.
     ///
     /// # Errors
-    /// [`AwsError`] when the scan fails or an item is malformed.
+    /// [`AwsError`] when the scan fails or DynamoDB answers with a malformed next key.
     pub async fn scan_ready(
         &self,
         limit: u16,
@@ -330,12 +339,20 @@ impl MetadataTable {
             .send()
             .await
             .map_err(|e| AwsError::classify("scanning image metadata", e))?;
-        let images = output
-            .items()
-            .iter()
-            .map(ImageMetadata::try_from)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| AwsError::failed("scanning image metadata", e))?;
+        // One malformed row must not stop a scan of the whole table: it is set aside, named.
+        let (mut images, mut malformed) = (Vec::new(), Vec::new());
+        for item in output.items() {
+            match ImageMetadata::try_from(item) {
+                Ok(image) => images.push(image),
+                Err(error) => malformed.push(MalformedRow {
+                    image_id: item
+                        .get(TABLE_KEY)
+                        .and_then(|v| v.as_s().ok())
+                        .map(|id| id.chars().take(64).collect()),
+                    error,
+                }),
+            }
+        }
         let next = match output.last_evaluated_key() {
             None => None,
             Some(key) => Some(
@@ -347,7 +364,11 @@ impl MetadataTable {
                     })?,
             ),
         };
-        Ok(ScanPage { images, next })
+        Ok(ScanPage {
+            images,
+            malformed,
+            next,
+        })
     }
 
     /// Deletes `row` if it is still as it was read: its owner's, in the same status, and (once

@@ -76,16 +76,33 @@ async fn run() -> anyhow::Result<ExitCode> {
         report.done,
         report.not_done.len()
     );
-    if report.not_done.is_empty() {
-        return Ok(ExitCode::SUCCESS);
+    for (id, error) in &report.malformed {
+        println!(
+            "malformed READY row {}: {error}",
+            id.as_deref().unwrap_or("(without an imageId)")
+        );
+    }
+    if !report.malformed.is_empty() {
+        println!(
+            "{} READY rows could not be read and were left as they are: repair or delete them",
+            report.malformed.len()
+        );
     }
     for id in &report.not_done {
         println!("not made: {id}");
     }
-    println!(
-        "still queued, or refused by the processor (its log says why, by image id); run again to ask again"
-    );
-    Ok(ExitCode::FAILURE)
+    if !report.not_done.is_empty() {
+        println!(
+            "still queued, or refused by the processor (its log says why, by image id); run again to ask again"
+        );
+    }
+    Ok(
+        if report.not_done.is_empty() && report.malformed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 fn options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use image::{ImageFormat, Rgb, RgbImage};
 use image_upload::aws::MetadataTable;
 use image_upload::reprocess::{self, Options};
@@ -111,8 +112,28 @@ async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_
         );
     }
 
+    // A READY row that cannot be read back (no renditions, no dimensions) is named, left as it
+    // is, and stops nothing.
+    let broken = uuid::Uuid::new_v4().to_string();
+    app.dynamodb
+        .put_item()
+        .table_name(&app.table)
+        .item("imageId", AttributeValue::S(broken.clone()))
+        .item("status", AttributeValue::S("READY".into()))
+        .send()
+        .await
+        .unwrap();
+
     // The rest, and the first five's replaced thumbnails, now due.
     let (second, _) = pass(None).await;
+    assert_eq!(second.malformed.len(), 1, "{second:?}");
+    assert_eq!(second.malformed[0].0.as_deref(), Some(broken.as_str()));
+    assert!(
+        second.malformed[0]
+            .1
+            .starts_with("stored image metadata is malformed"),
+        "{second:?}"
+    );
     assert_eq!(second.ready, 20);
     assert_eq!(second.up_to_date, 0, "{second:?}");
     assert_eq!(
@@ -126,6 +147,11 @@ async fn reprocessing_brings_twenty_images_to_a_new_rendition_set_and_then_asks_
     assert_eq!((third.requested.len(), third.done), (15, 15), "{third:?}");
     let (fourth, _) = pass(None).await;
     assert_eq!((fourth.ready, fourth.up_to_date), (20, 20));
+    assert_eq!(
+        fourth.malformed.len(),
+        1,
+        "still there, untouched: {fourth:?}"
+    );
     assert!(fourth.requested.is_empty(), "nothing changes: {fourth:?}");
 
     for id in &ids {
