@@ -21,5 +21,5 @@ echo "reprocess: stack $stack in $region: table $table, Renditions $renditions" 
 # Only the AWS endpoints of the real account: no local stack variable may leak in.
 exec env -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_S3 -u AWS_ENDPOINT_URL_SQS -u AWS_ENDPOINT_URL_DYNAMODB \
   -u AWS_ENDPOINT_URL_SECRETS_MANAGER \
-  AWS_REGION="$region" TABLE_NAME="$table" QUEUE_URL="$queue" RENDITIONS="$renditions" ALLOW_ANONYMOUS=true \
+  AWS_REGION="$region" TABLE_NAME="$table" QUEUE_URL="$queue" RENDITIONS="$renditions" \
   "${CARGO_TARGET_DIR:-target}/release/reprocess" "$@"

@@ -11,6 +11,6 @@ eval "$("$stack" env)"
 cargo build --quiet --bin reprocess --bin provision-local
 target="${CARGO_TARGET_DIR:-target}/debug"
 # The queue (and bucket and table, if missing) as `just dev` made them; it prints QUEUE_URL.
-eval "$(ALLOW_ANONYMOUS=true "$target/provision-local")"
+eval "$("$target/provision-local")"
 echo "reprocess: the local server (just dev) processes the requests; start it with the same RENDITIONS" >&2
 exec "$target/reprocess" "$@"

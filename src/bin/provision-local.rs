@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         Some("--auth") => true,
         Some(other) => anyhow::bail!("unknown argument {other:?}; usage: provision-local [--auth]"),
     };
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env_for_tools()?;
     let demo_user = DemoUser::from_env();
     let clients = AwsClients::from_settings(&settings, Roots::System).await;
     ensure_bucket(

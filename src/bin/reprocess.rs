@@ -26,7 +26,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<ExitCode> {
     let options = options(std::env::args().skip(1))?;
-    let settings = Settings::from_env()?;
+    let settings = Settings::from_env_for_tools()?;
     let queue_url = settings
         .queue_url
         .clone()

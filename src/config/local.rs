@@ -1,6 +1,7 @@
-//! What only the programs for a developer's machine read: the local server's anonymous default
-//! (`image-upload-local`), the demo user of `provision-local --auth`, and whom the smoke client
-//! (`image-upload-smoke`) signs in as.
+//! What only the programs for a developer's or an operator's machine read: the local server's
+//! anonymous default (`image-upload-local`), the tools' settings without authentication
+//! (`provision-local`, `reprocess`), the demo user of `provision-local --auth`, and whom the smoke
+//! client (`image-upload-smoke`) signs in as.
 
 use super::Settings;
 use super::auth::AUTH_VARIABLES;
@@ -34,6 +35,34 @@ impl Settings {
             } else {
                 lookup(name)
             }
+        })
+    }
+}
+
+impl Settings {
+    /// Reads the process environment as the tools that serve no request do (`provision-local`,
+    /// `reprocess`): like [`Settings::from_env`], except that the authentication of callers does
+    /// not apply, so `ALLOW_ANONYMOUS`, `AUTHORIZER_CLIENT_ID` and `AUTH_*` are not read.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_env_for_tools() -> Result<Self, ConfigError> {
+        Self::from_lookup_for_tools(process_env)
+    }
+
+    /// [`Settings::from_env_for_tools`] through `lookup`.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the first variable that is set to something unusable.
+    pub fn from_lookup_for_tools(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| match name {
+            // Anonymous is the one authentication setting that needs no other.
+            "ALLOW_ANONYMOUS" => Some("true".into()),
+            "AUTHORIZER_CLIENT_ID" => None,
+            name if AUTH_VARIABLES.contains(&name) => None,
+            name => lookup(name),
         })
     }
 }

@@ -124,6 +124,30 @@ fn the_local_server_is_anonymous_unless_told_otherwise() {
 }
 
 #[test]
+fn the_tools_read_no_authentication_settings() {
+    // What a deployment's or a shell's environment may hold, even what `from_env` refuses.
+    let cases: [&[(&str, &str)]; 4] = [
+        &[],
+        &[("ALLOW_ANONYMOUS", "false")],
+        &[
+            ("ALLOW_ANONYMOUS", "maybe"),
+            ("AUTHORIZER_CLIENT_ID", "abc"),
+        ],
+        &[("AUTH_ISSUER", "not a url"), ("ALLOW_ANONYMOUS", "true")],
+    ];
+    for vars in cases {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .chain(&[("TABLE_NAME", "images-of-a-tool")])
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let tools = Settings::from_lookup_for_tools(|name| map.get(name).cloned()).unwrap();
+        assert_eq!(tools.table_name, "images-of-a-tool", "{vars:?}");
+    }
+    assert!(settings(&[("ALLOW_ANONYMOUS", "maybe")]).is_err());
+}
+
+#[test]
 fn auth_settings_that_do_not_fit_together_are_refused() {
     let cases: [(&[(&str, &str)], &str); 9] = [
         (
