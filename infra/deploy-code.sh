@@ -5,11 +5,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-sam=$(infra/tools.sh bin sam)
+# shellcheck source=infra/stack-env.sh
+. infra/stack-env.sh
 lambda=$(infra/tools.sh bin lambda)
-aws=$(infra/tools.sh bin awscli)
-stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK): run just deploy first"; exit 1; }
-region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
 for function in ApiFunction ProcessorFunction; do
   name=$("$aws/aws" cloudformation describe-stack-resource --region "$region" --stack-name "$stack" \
     --logical-resource-id "$function" --query StackResourceDetail.PhysicalResourceId --output text)

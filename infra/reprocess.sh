@@ -5,11 +5,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-export SAM_CLI_TELEMETRY=0
-sam=$(infra/tools.sh bin sam)
-aws=$(infra/tools.sh bin awscli)
-stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK)"; exit 1; }
-region=$("$sam/python" infra/samconfig.py region) || { echo "no region in samconfig.toml: set AWS_REGION"; exit 1; }
+# shellcheck source=infra/stack-env.sh
+. infra/stack-env.sh
 query() {
   "$aws/aws" cloudformation describe-stacks --region "$region" --stack-name "$stack" --output text --query "$1"
 }

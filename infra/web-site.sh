@@ -10,18 +10,15 @@ given=$1
 dir=$(realpath -m "$given")
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-export SAM_CLI_TELEMETRY=0
 command -v node >/dev/null || { echo "web-site: node not found: install Node.js 20 or newer" >&2; exit 1; }
-sam=$(infra/tools.sh bin sam)
-stack=$("$sam/python" infra/samconfig.py stack_name) || { echo "no deployment in samconfig.toml (or IMAGE_UPLOAD_STACK): run just deploy first"; exit 1; }
-region=$("$sam/python" infra/samconfig.py region)
-aws="$(infra/tools.sh bin awscli)/aws"
-config=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" --output json | node web/tools/site-config.mjs)
+# shellcheck source=infra/stack-env.sh
+. infra/stack-env.sh
+config=$("$aws/aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" --output json | node web/tools/site-config.mjs)
 mkdir -p "$dir"
 # The page's own files only (config.example.json stays behind: config.json replaces it).
 cp web/site/index.html web/site/style.css web/site/*.js "$dir/"
 printf '%s\n' "$config" >"$dir/config.json"
-origins=$("$aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" \
+origins=$("$aws/aws" cloudformation describe-stacks --stack-name "$stack" --region "$region" \
   --query "Stacks[0].Parameters[?ParameterKey=='AllowedOrigins'].ParameterValue" --output text)
 echo "web-site: the page for stack $stack is in $given; host it at one of its AllowedOrigins ($origins),"
 echo "or add the origin you host it at to AllowedOrigins (sam deploy --guided) first."
