@@ -147,7 +147,7 @@ def new_key(secrets, stack, slot):
     """A new key pair, ECDSA P-256 (signing costs a third of RSA 2048's, docs/decisions/0024) or,
     with CDN_KEY_TYPE=rsa, RSA 2048; the private key stored as the slot's secret. Returns the
     public key's parameter value."""
-    kind = os.environ.get("CDN_KEY_TYPE", "ecdsa")
+    kind = (os.environ.get("CDN_KEY_TYPE") or "ecdsa").lower()
     if kind == "ecdsa":
         key = ec.generate_private_key(ec.SECP256R1())
     elif kind == "rsa":

@@ -6,6 +6,8 @@
 //! the trusted key group; `Hash-Algorithm=SHA256` says the signature hashes with SHA-256 (the only
 //! hash this checker verifies: the service signs with it). The policy's resource must match the
 //! URL requested (`*` any run of characters, `?` any one), and its `DateLessThan` be in the future.
+//! An ECDSA signature `(r, s)` has a twin `(r, n - s)` that verifies too, here as on CloudFront
+//! (the service's signer writes either): it signs the same policy, so it opens nothing more.
 
 use std::collections::HashMap;
 

@@ -19,6 +19,9 @@ use p256::ecdsa::SigningKey;
 use p256::ecdsa::signature::Signer;
 use p256::pkcs8::DecodePrivateKey;
 
+/// The object identifier of the P-256 curve (`prime256v1`, `secp256r1`).
+const P256_OID: &str = "1.2.840.10045.3.1.7";
+
 /// Why a key could not be read. Never says anything of the key's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
@@ -78,8 +81,16 @@ impl PrivateKey {
                         .map(|key| Pair::Ecdsa(Box::new(key)))
                 })
         } else if let Some(der) = pem_block(pem, "EC PRIVATE KEY")? {
-            p256::SecretKey::from_sec1_der(&der)
+            // The curve must be named, and be P-256: a key that names none would be read as
+            // P-256 whatever curve it was made on.
+            let named_p256 = sec1::EcPrivateKey::try_from(der.as_slice())
                 .ok()
+                .and_then(|key| key.parameters)
+                .and_then(sec1::EcParameters::named_curve)
+                .is_some_and(|oid| oid.to_string() == P256_OID);
+            named_p256
+                .then(|| p256::SecretKey::from_sec1_der(&der).ok())
+                .flatten()
                 .map(|secret| Pair::Ecdsa(Box::new(SigningKey::from(secret))))
         } else if let Some(der) = pem_block(pem, "RSA PRIVATE KEY")? {
             RsaKeyPair::from_der(&der).map(Pair::Rsa).ok()
@@ -134,7 +145,8 @@ impl PrivateKey {
     }
 }
 
-/// A public key that checks CDN URLs.
+/// A public key that checks CDN URLs. Equality compares encodings: one key read from a private
+/// key (the SEC 1 point, `RSAPublicKey`) and from a PEM file (`SubjectPublicKeyInfo`) differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey {
     kind: KeyKind,

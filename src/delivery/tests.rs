@@ -1,6 +1,7 @@
-//! The signer against the checker, and the checker against every way a URL can be wrong. The
-//! signer against a reference no one here wrote (botocore's `CloudFrontSigner`) is in
-//! `tests/e2e/cdn.rs`, where the stack's Python is at hand.
+//! The signer against the checker, and the checker against every way a URL can be wrong, with
+//! both kinds of key (ECDSA P-256 and RSA); ECDSA against RFC 6979's own example. The signer
+//! against references no one here wrote (AWS's `@aws-sdk/cloudfront-signer` and botocore's
+//! `CloudFrontSigner`) is in `tests/e2e/cdn.rs`, where node and the stack's Python are at hand.
 
 use std::time::Duration;
 
@@ -49,11 +50,14 @@ fn rendition_key(id: ImageId) -> ObjectKey {
     ObjectKey::for_rendition(id, RenditionName::thumbnail(), RenditionFormat::Jpeg, b"x")
 }
 
-/// `text` with its first character replaced by another of CloudFront's base64 alphabet.
-fn flip_first(text: &str) -> String {
-    let replacement = if text.starts_with('A') { 'B' } else { 'A' };
-    std::iter::once(replacement)
-        .chain(text.chars().skip(1))
+/// `text` with its character at `at` replaced by another of CloudFront's base64 alphabet.
+fn flip_at(text: &str, at: usize) -> String {
+    text.char_indices()
+        .map(|(i, c)| match (i == at, c) {
+            (true, 'A') => 'B',
+            (true, _) => 'A',
+            (false, c) => c,
+        })
         .collect()
 }
 
@@ -197,9 +201,10 @@ fn tampering_with_any_part_is_refused_for(pem: &str, key_pair_id: &str) {
     let cases = [
         (query.replace(&policy, &widened), Refusal::BadSignature),
         (query.replace(&policy, &later), Refusal::BadSignature),
-        // One character of the signature changed (whichever it is).
+        // One character of the signature changed: inside RSA's value, inside ECDSA's `r` (past
+        // the DER header), so the signature still parses and is a wrong one.
         (
-            query.replace(&signature, &flip_first(&signature)),
+            query.replace(&signature, &flip_at(&signature, 12)),
             Refusal::BadSignature,
         ),
         (query.replace(&policy, &standard_policy), Refusal::Malformed),
@@ -221,6 +226,73 @@ fn tampering_with_any_part_is_refused_for(pem: &str, key_pair_id: &str) {
     for (query, expected) in cases {
         assert_eq!(checker().check(base, &query, NOW), Err(expected), "{query}");
     }
+}
+
+/// `signature` (ECDSA's DER `SEQUENCE { r, s }`) with `s` replaced by `n - s`, `n` P-256's order.
+fn with_negated_s(signature: &[u8]) -> Vec<u8> {
+    const N: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63,
+        0x25, 0x51,
+    ];
+    let integer = |at: usize| (at + 2, usize::from(signature[at + 1]));
+    let (r_at, r_len) = integer(2);
+    let (s_at, s_len) = integer(r_at + r_len);
+    let mut s = [0u8; 32];
+    let digits = &signature[s_at..s_at + s_len];
+    let digits = &digits[digits.len().saturating_sub(32)..];
+    s[32 - digits.len()..].copy_from_slice(digits);
+    let mut negated = [0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let d = i16::from(N[i]) - i16::from(s[i]) - borrow;
+        borrow = i16::from(d < 0);
+        negated[i] = (d + if d < 0 { 256 } else { 0 }) as u8;
+    }
+    let der_integer = |value: &[u8]| {
+        let value = &value[value.iter().take_while(|&&b| b == 0).count()..];
+        let mut out = vec![0x02];
+        let pad = value[0] & 0x80 != 0;
+        out.push((value.len() + usize::from(pad)) as u8);
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(value);
+        out
+    };
+    let body: Vec<u8> = [
+        der_integer(&signature[r_at..r_at + r_len]),
+        der_integer(&negated),
+    ]
+    .concat();
+    [vec![0x30, body.len() as u8], body].concat()
+}
+
+#[test]
+fn ecdsas_other_signature_of_the_same_policy_passes_as_on_cloudfront() {
+    // (r, n - s) is as valid as (r, s): ECDSA's own malleability, which CloudFront's check has
+    // too. It signs nothing new: the policy, its resource and its expiry are the signer's.
+    let signer = signer(EC_A, "KECDSATESTKEYA");
+    let id = ImageId::new_random();
+    let url = signer.url(&rendition_key(id), &signer.sign_image(id, NOW));
+    let (base, query) = split(&url);
+    let signature = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("Signature="))
+        .unwrap();
+    let bytes = cloudfront_base64_decode(signature).unwrap();
+    let other = with_negated_s(&bytes);
+    assert_ne!(other, bytes);
+    let swapped = query.replace(signature, &cloudfront_base64(&other));
+    assert_eq!(checker().check(base, &swapped, NOW), Ok(()));
+    // With `s` changed by one it is no signature at all.
+    let mut wrong = other.clone();
+    *wrong.last_mut().unwrap() ^= 1;
+    let wrong = query.replace(signature, &cloudfront_base64(&wrong));
+    assert_eq!(
+        checker().check(base, &wrong, NOW),
+        Err(Refusal::BadSignature)
+    );
 }
 
 #[test]
@@ -376,6 +448,23 @@ fn keys_of_other_kinds_or_not_pem_are_refused_without_echoing_them() {
     assert_eq!(
         PrivateKey::from_pem(include_str!("../../fixtures/keys/cdn-test-p384.sec1.pem"))
             .unwrap_err(),
+        KeyError::Unsupported
+    );
+    // A SEC 1 key that names no curve: a P-256-sized scalar, but of which curve nobody says.
+    let unnamed = [
+        &[0x30, 0x25, 0x02, 0x01, 0x01, 0x04, 0x20][..],
+        &[0x5a; 32][..],
+    ]
+    .concat();
+    let unnamed = format!(
+        "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
+        {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(unnamed)
+        }
+    );
+    assert_eq!(
+        PrivateKey::from_pem(&unnamed).unwrap_err(),
         KeyError::Unsupported
     );
     assert_eq!(

@@ -249,7 +249,13 @@ fn aws_js_signer(args: &[&str]) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/cloudfront-signer");
     if !dir.join("node_modules/@aws-sdk/cloudfront-signer").exists() {
         let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .args([
+                "ci",
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+            ])
             .current_dir(&dir)
             .status()
             .expect("npm (installed by `just packages stack`)");
@@ -404,8 +410,13 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
         .secrets_manager
         .clone()
         .expect("a Secrets Manager endpoint");
-    let python = |args: &[&str]| {
-        let out = Command::new(reference_python())
+    let python_with = |args: &[&str], key_type: Option<&str>| {
+        let mut command = Command::new(reference_python());
+        match key_type {
+            Some(kind) => command.env("CDN_KEY_TYPE", kind),
+            None => command.env_remove("CDN_KEY_TYPE"),
+        };
+        let out = command
             .args(args)
             .env("SAMCONFIG", &samconfig)
             .env("AWS_ENDPOINT_URL_SECRETS_MANAGER", &endpoint)
@@ -420,6 +431,7 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
                 + &String::from_utf8_lossy(&out.stderr),
         )
     };
+    let python = |args: &[&str]| python_with(args, None);
     let script = format!("{}/infra/cdn_key.py", env!("CARGO_MANIFEST_DIR"));
     let run = |action: &str| python(&[&script, action]);
     let overrides = || -> std::collections::HashMap<String, String> {
@@ -492,6 +504,12 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
                 .is_ok()
         }
     };
+
+    // A key type that is neither kind makes nothing.
+    let (ok, out) = python_with(&[&script, "ensure"], Some("dsa"));
+    assert!(!ok && out.contains("CDN_KEY_TYPE is 'dsa'"), "{out}");
+    assert!(!exists("A").await, "no secret made");
+    assert!(!overrides().contains_key("CdnPublicKeyA"));
 
     // The first deployment (no stack yet): key A.
     let (ok, out) = run("ensure");
