@@ -493,6 +493,18 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
             );
         }
     };
+    let delete = |name: String| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .delete_secret()
+                .secret_id(name)
+                .force_delete_without_recovery(true)
+                .send()
+                .await
+                .unwrap();
+        }
+    };
     let exists = |slot: &'static str| {
         let (secrets, name) = (secrets.clone(), secret(slot));
         async move {
@@ -572,26 +584,14 @@ async fn deployment_keys_are_made_rotated_and_retired_with_their_secrets() {
 
     // The stack destroyed (its secrets deleted, the keys forgotten): a new stack, a new key.
     deploy(None);
-    secrets
-        .delete_secret()
-        .secret_id(secret("B"))
-        .force_delete_without_recovery(true)
-        .send()
-        .await
-        .unwrap();
+    delete(secret("B")).await;
     let (ok, out) = run("ensure");
     assert!(ok, "{out}");
     let renewed = overrides();
     assert_ne!(renewed["CdnPublicKeyA"], first["CdnPublicKeyA"]);
     check_pair(renewed, "A").await;
     // A key whose secret is gone is an error, not a deployment that cannot sign.
-    secrets
-        .delete_secret()
-        .secret_id(secret("A"))
-        .force_delete_without_recovery(true)
-        .send()
-        .await
-        .unwrap();
+    delete(secret("A")).await;
     let (ok, out) = run("ensure");
     assert!(!ok && out.contains("is gone"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();

@@ -9,10 +9,10 @@ use axum::http::{Request, StatusCode};
 use image_upload::api::{self, AppState};
 use image_upload::aws::{ImageObjects, MetadataTable};
 use image_upload::domain::{ImageId, ImageObjectKeys, ImageType, ProcessingPolicy};
-use image_upload::processor::{Outcome, Processor};
+use image_upload::processor::{MessageError, Outcome, Processor};
 use tower::ServiceExt;
 
-use crate::helpers::{Gate, TestApp, Uploads, gate_before, spawn};
+use crate::helpers::{Gate, GateControl, TestApp, Uploads, gate_before, spawn};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
 
@@ -218,12 +218,16 @@ fn reprocessor(app: &TestApp, gate: Option<&Gate>, renditions: &str) -> Processo
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
-    // Reprocessing has read the original and stands before writing its renditions; DELETE
-    // removes the objects and stands before its DeleteItem; reprocessing writes the renditions
-    // and points the row at them; DELETE's conditional DeleteItem then finds the row changed and
-    // goes round again.
+/// An image processed to READY, and a reprocessing of it (to a 128 px thumbnail) on its own
+/// thread, standing before its first `operation` until the returned control releases it.
+async fn reprocessing_standing_before(
+    operation: &'static str,
+) -> (
+    TestApp,
+    String,
+    std::thread::JoinHandle<Result<Outcome, MessageError>>,
+    GateControl,
+) {
     let app = spawn(&[], Uploads::Unprocessed).await;
     let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
     let ready = processor(&app)
@@ -231,12 +235,23 @@ async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
         .await
         .unwrap();
     assert_eq!(ready, Outcome::Ready);
-    let (reprocess_gate, reprocess_control) = gate_before("PutObject");
-    let gated = reprocessor(&app, Some(&reprocess_gate), "thumbnail:128");
-    drop(reprocess_gate);
+    let (gate, control) = gate_before(operation);
+    let gated = reprocessor(&app, Some(&gate), "thumbnail:128");
+    drop(gate);
     let image_id = ImageId::parse(&id).unwrap();
     let reprocessing = on_own_thread(async move { gated.reprocess(image_id).await });
-    reprocess_control.reached().await;
+    control.reached().await;
+    (app, id, reprocessing, control)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
+    // Reprocessing has read the original and stands before writing its renditions; DELETE
+    // removes the objects and stands before its DeleteItem; reprocessing writes the renditions
+    // and points the row at them; DELETE's conditional DeleteItem then finds the row changed and
+    // goes round again.
+    let (app, id, reprocessing, reprocess_control) =
+        reprocessing_standing_before("PutObject").await;
 
     let (delete_gate, delete_control) = gate_before("DeleteItem");
     let deleting = gated_delete(&app, delete_gate, &id);
@@ -260,18 +275,7 @@ async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delete_while_reprocessing_stands_before_its_row_update_leaves_nothing() {
-    let app = spawn(&[], Uploads::Unprocessed).await;
-    let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
-    processor(&app)
-        .process_object(keys_of(&id).upload.as_ref())
-        .await
-        .unwrap();
-    let (gate, control) = gate_before("UpdateItem");
-    let gated = reprocessor(&app, Some(&gate), "thumbnail:128");
-    drop(gate);
-    let image_id = ImageId::parse(&id).unwrap();
-    let reprocessing = on_own_thread(async move { gated.reprocess(image_id).await });
-    control.reached().await;
+    let (app, id, reprocessing, control) = reprocessing_standing_before("UpdateItem").await;
 
     assert_eq!(app.delete(&format!("/images/{id}")).await, 204);
     control.release();

@@ -13,7 +13,7 @@ pub use app::{
 };
 pub use cognito::local_cognito;
 pub use docker_engine::{ADVICE, ApiVersion, engine_answers, engine_report};
-pub use gate::{Gate, gate_before};
+pub use gate::{Gate, GateControl, gate_before};
 pub use private_dynamodb::PrivateDynamoDb;
 pub use stack::{StackKind, endpoints, stack_kind};
 
