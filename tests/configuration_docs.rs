@@ -30,12 +30,15 @@ type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 type Run = fn(Lookup) -> bool;
 
 /// Every `from_lookup*` of `src/config/`.
-const CONSTRUCTORS: [(&str, Run); 5] = [
+const CONSTRUCTORS: [(&str, Run); 6] = [
     ("Settings::from_lookup", |lookup| {
         Settings::from_lookup(lookup).is_ok()
     }),
     ("Settings::from_lookup_for_local_server", |lookup| {
         Settings::from_lookup_for_local_server(lookup).is_ok()
+    }),
+    ("Settings::from_lookup_for_tools", |lookup| {
+        Settings::from_lookup_for_tools(lookup).is_ok()
     }),
     ("Endpoints::from_lookup", |lookup| {
         Endpoints::from_lookup(lookup);
