@@ -612,3 +612,82 @@ mod key_sources {
         assert_eq!(get.num_calls(), 0);
     }
 }
+
+mod properties {
+    //! The checker against whatever a client may send, and the wildcard matcher against a
+    //! reference written the obvious way.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// `*` any run of characters, `?` any one: by recursion over both strings.
+    fn reference_match(pattern: &[char], text: &[char]) -> bool {
+        match pattern.split_first() {
+            None => text.is_empty(),
+            Some(('*', rest)) => (0..=text.len()).any(|skip| reference_match(rest, &text[skip..])),
+            Some((&p, rest)) => text
+                .split_first()
+                .is_some_and(|(&t, text)| (p == '?' || p == t) && reference_match(rest, text)),
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn wildcards_match_as_the_reference_does(
+            pattern in "[ab*?]{0,8}",
+            text in "[abc]{0,10}",
+        ) {
+            let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+            prop_assert_eq!(wildcard_match(&pattern, &text), reference_match(&p, &t));
+        }
+
+        /// Any query, of the signing parameters' names and CloudFront's alphabet or anything at
+        /// all: an answer, never a panic, and never a pass (nothing here holds a key).
+        #[test]
+        fn no_query_a_client_makes_up_passes_or_panics(
+            names in prop::collection::vec(
+                prop_oneof![
+                    Just("Expires"), Just("Policy"), Just("Signature"), Just("Key-Pair-Id"),
+                    Just("Hash-Algorithm"), Just("x"),
+                ],
+                0..6,
+            ),
+            values in prop::collection::vec(
+                prop_oneof!["[A-Za-z0-9~_-]{0,120}", ".{0,40}", Just("SHA256".to_owned()),
+                    Just("KECDSATESTKEYA".to_owned()), Just("K2JCJMDEHXQW5F".to_owned())],
+                6,
+            ),
+            path in "[a-z/]{0,30}",
+        ) {
+            let query: Vec<String> = names
+                .iter()
+                .zip(&values)
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect();
+            let url = format!("{ORIGIN}/{path}");
+            prop_assert!(checker().check(&url, &query.join("&"), NOW).is_err());
+        }
+
+        /// A policy a client writes itself, well-formed and covering everything, signed with
+        /// bytes of its choosing: refused.
+        #[test]
+        fn a_made_up_policy_with_made_up_signature_bytes_is_refused(
+            signature in prop::collection::vec(any::<u8>(), 0..300),
+            key_pair_id in prop_oneof![Just("KECDSATESTKEYA"), Just("K2JCJMDEHXQW5F")],
+        ) {
+            let policy = format!(
+                "{{\"Statement\":[{{\"Resource\":\"{ORIGIN}/*\",\"Condition\":{{\"DateLessThan\":{{\"AWS:EpochTime\":{}}}}}}}]}}",
+                NOW.unix_timestamp() + 3600
+            );
+            let query = format!(
+                "Policy={}&Signature={}&Key-Pair-Id={key_pair_id}&Hash-Algorithm=SHA256",
+                cloudfront_base64(policy.as_bytes()),
+                cloudfront_base64(&signature)
+            );
+            prop_assert_eq!(
+                checker().check(&format!("{ORIGIN}/renditions/x.jpg"), &query, NOW),
+                Err(Refusal::BadSignature)
+            );
+        }
+    }
+}
