@@ -195,15 +195,21 @@ fn reference_python() -> PathBuf {
     python
 }
 
-#[test]
-fn the_signer_makes_the_url_botocore_makes_for_the_same_key_resource_and_expiry() {
-    let pem = std::fs::read_to_string(key_file("cdn-test-a.pem")).unwrap();
-    let signer = UrlSigner::new(
+/// A signer for the reference checks: the fixture key `key`, a distribution's origin, an hour's
+/// window.
+fn reference_signer(key: &str) -> UrlSigner {
+    let pem = std::fs::read_to_string(key_file(key)).unwrap();
+    UrlSigner::new(
         CdnOrigin::parse("https://d111111abcdef8.cloudfront.net").unwrap(),
         KEY_PAIR_ID.into(),
         PrivateKey::from_pem(&pem).unwrap(),
         std::time::Duration::from_secs(3600),
-    );
+    )
+}
+
+#[test]
+fn the_signer_makes_the_url_botocore_makes_for_the_same_key_resource_and_expiry() {
+    let signer = reference_signer("cdn-test-a.pem");
     let id = ImageId::new_random();
     let now = time::OffsetDateTime::now_utc();
     let signed = signer.sign_image(id, now);
@@ -299,13 +305,7 @@ fn the_signer_agrees_with_awss_javascript_signer_for_both_kinds_of_key() {
         // signatures, each of which must verify under the other side's check.
         ("cdn-test-ec-a.pem", "cdn-test-ec-a.pub.pem", false),
     ] {
-        let pem = std::fs::read_to_string(key_file(key)).unwrap();
-        let signer = UrlSigner::new(
-            CdnOrigin::parse("https://d111111abcdef8.cloudfront.net").unwrap(),
-            KEY_PAIR_ID.into(),
-            PrivateKey::from_pem(&pem).unwrap(),
-            std::time::Duration::from_secs(3600),
-        );
+        let signer = reference_signer(key);
         let id = ImageId::new_random();
         let now = time::OffsetDateTime::now_utc();
         let object =
