@@ -1,7 +1,9 @@
-//! The 1/8-scale JPEG decoder: `imaging::jpeg::dc::decode_dc` under small explicit limits.
+//! The DC decoder, at 1/8 scale (`imaging::jpeg::dc::decode_dc`) and at 1/2
+//! (`decode_half`), under small explicit limits.
 //!
-//! Oracle (asserted): an image is `ceil(full / 8)` on each side, RGB8 to the byte, from a frame
-//! within the limits; and when `jpeg-decoder` at 1/8 scale also decodes the file, both agree on
+//! Oracle (asserted): an image is `ceil(full / 8)` (`ceil(full / 2)`) on each side, RGB8 to the
+//! byte, from a frame within the limits; both scales give the same verdict (the whole file is
+//! read either way); and when `jpeg-decoder` at 1/8 scale also decodes the file, both agree on
 //! those dimensions (they read the same frame header).
 //!
 //! Differential (reported, not asserted): files `decode_dc` accepts but `jpeg-decoder` refuses,
@@ -17,7 +19,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use image_upload::domain::{ProcessingPolicy, Renditions};
-use image_upload::imaging::jpeg::dc::{DcError, DcImage, decode_dc};
+use image_upload::imaging::jpeg::dc::{DcError, ScaledImage, decode_dc, decode_half};
 use libfuzzer_sys::fuzz_target;
 
 /// Small limits so that the fuzzer spends its time in the parser, not in filling large planes.
@@ -34,16 +36,28 @@ const POLICY: ProcessingPolicy = ProcessingPolicy {
 const LUMA_TOLERANCE: f64 = 2.0;
 
 fuzz_target!(|data: &[u8]| {
-    match decode_dc(data, &POLICY) {
+    let eighth = decode_dc(data, &POLICY);
+    match &eighth {
         Ok(image) => {
-            check_image(&image);
-            compare_with_jpeg_decoder(data, &image);
+            check_image(image, 8);
+            compare_with_jpeg_decoder(data, image);
         }
         Err(DcError::Invalid | DcError::Unsupported | DcError::OverLimits) => {}
     }
+    let half = decode_half(data, &POLICY);
+    if let Ok(image) = &half {
+        check_image(image, 2);
+    }
+    // Within these limits no frame is over the budget at 1/2 scale: the same verdict.
+    assert_eq!(
+        half.as_ref().map(|_| ()),
+        eighth.as_ref().map(|_| ()),
+        "the two scales disagree"
+    );
 });
 
-fn check_image(image: &DcImage) {
+/// Checks an image decoded at 1/`divisor` scale.
+fn check_image(image: &ScaledImage, divisor: u32) {
     assert!(
         POLICY.allows_dimensions(image.full_width, image.full_height),
         "decoded a {}x{} frame over the limits",
@@ -51,8 +65,8 @@ fn check_image(image: &DcImage) {
         image.full_height
     );
     assert!(image.full_width > 0 && image.full_height > 0);
-    assert_eq!(image.width, image.full_width.div_ceil(8));
-    assert_eq!(image.height, image.full_height.div_ceil(8));
+    assert_eq!(image.width, image.full_width.div_ceil(divisor));
+    assert_eq!(image.height, image.full_height.div_ceil(divisor));
     let expected_len = (image.width as usize)
         .checked_mul(image.height as usize)
         .and_then(|n| n.checked_mul(3))
@@ -79,7 +93,7 @@ fn reference(data: &[u8]) -> Result<(u16, u16, Vec<u8>), String> {
     Ok((w, h, rgb))
 }
 
-fn compare_with_jpeg_decoder(data: &[u8], ours: &DcImage) {
+fn compare_with_jpeg_decoder(data: &[u8], ours: &ScaledImage) {
     match reference(data) {
         Err(message) => report("decode_dc accepts, jpeg-decoder refuses", &message, data),
         Ok((w, h, rgb)) => {

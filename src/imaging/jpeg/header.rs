@@ -351,11 +351,11 @@ pub(in crate::imaging::jpeg) fn huffman_tables(
     Ok(tables)
 }
 
-/// A quantization table: its id and its first (DC) entry, the whole table checked.
+/// A quantization table: its id and its 64 quantizers in zigzag order (the file's), the DC's first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(in crate::imaging::jpeg) struct QuantTable {
     pub id: usize,
-    pub dc: u16,
+    pub zigzag: [u16; 64],
 }
 
 /// The tables of a DQT segment's payload, in order (B.2.4.1).
@@ -392,7 +392,8 @@ pub(in crate::imaging::jpeg) fn quant_tables(
         if entries.contains(&0) {
             return Err(Malformed);
         }
-        tables.push(QuantTable { id, dc: entries[0] });
+        let zigzag = entries.try_into().map_err(|_| Malformed)?;
+        tables.push(QuantTable { id, zigzag });
         payload = rest;
     }
     Ok(tables)

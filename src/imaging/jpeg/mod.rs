@@ -5,7 +5,7 @@
 //! policy for what lies between them; `header` parses each kind of header in one place;
 //! `fallback` is `jpeg-decoder`, with its memory estimated from the header; `survey` checks the
 //! frame, the scans and the passes over them before anything is decoded; [`dc`] is the decoder
-//! of the image at 1/8 scale, which needs little memory at any size.
+//! of the image at 1/8 scale, which needs little memory at any size, and at 1/2.
 
 pub mod dc;
 mod fallback;
@@ -14,7 +14,7 @@ mod header;
 pub(in crate::imaging) mod marker;
 mod survey;
 
-use self::dc::DcError;
+use self::dc::{DcError, ScaledImage};
 use self::fallback::GeneralDecoder;
 use crate::domain::{ProcessingPolicy, RejectionReason};
 use crate::imaging::contract::{Reduced, check_budget, thumbnail_dimensions};
@@ -22,7 +22,9 @@ use crate::imaging::contract::{Reduced, check_budget, thumbnail_dimensions};
 /// Decodes a JPEG, reduced to at least its largest rendition's size where memory allows.
 ///
 /// Baseline, extended and progressive files go to the DC decoder when their 1/8-scale image
-/// still reaches the largest rendition. What it leaves goes to the general decoder, after its peak
+/// still reaches the largest rendition, or at 1/2 scale when that is the scale the largest
+/// rendition needs (and its buffers at 1/2 scale are within the budget). What it leaves goes to
+/// the general decoder, after its peak
 /// memory has been estimated from the frame header and checked against the budget; a file the
 /// general decoder cannot decode within the budget at the scale the rendition needs (a large
 /// progressive 4:4:4 file keeps every coefficient) goes to the DC decoder too, and its renditions
@@ -45,23 +47,38 @@ pub(in crate::imaging) fn decode(
         height,
         fallback::peak_bytes(&frame, fallback::scale(&frame, target)),
     );
-    let dc_reaches = width.div_ceil(8) >= target.0 && height.div_ceil(8) >= target.1;
-    if dc_reaches || general_fits.is_err() {
-        match dc::decode_dc(bytes, policy) {
-            Ok(dc) if (dc.full_width, dc.full_height) == (width, height) => {
-                let pixels = image::RgbImage::from_raw(dc.width, dc.height, dc.rgb)
-                    .ok_or(RejectionReason::Undecodable)?;
-                return Ok(Reduced {
+    let reaches = |eighths: u32| {
+        (width * eighths).div_ceil(8) >= target.0 && (height * eighths).div_ceil(8) >= target.1
+    };
+    // What the DC decoder's result settles: the image, a refusal, or nothing (`None`) when it
+    // leaves the file to the next way.
+    let settle = |result: Result<ScaledImage, DcError>| match result {
+        Ok(image) if (image.full_width, image.full_height) == (width, height) => Some(
+            image::RgbImage::from_raw(image.width, image.height, image.rgb)
+                .ok_or(RejectionReason::Undecodable)
+                .map(|pixels| Reduced {
                     pixels,
                     orientation,
                     width,
                     height,
-                });
-            }
-            Ok(_) | Err(DcError::Invalid) => return Err(RejectionReason::Undecodable),
-            Err(DcError::OverLimits) => return Err(RejectionReason::TooManyPixels),
-            Err(DcError::Unsupported) => {}
-        }
+                }),
+        ),
+        Ok(_) | Err(DcError::Invalid) => Some(Err(RejectionReason::Undecodable)),
+        Err(DcError::OverLimits) => Some(Err(RejectionReason::TooManyPixels)),
+        // Left to the general decoder, or (at 1/2 scale) over the budget there.
+        Err(DcError::Unsupported) => None,
+    };
+    if !reaches(1)
+        && !reaches(2)
+        && reaches(4)
+        && let Some(settled) = settle(dc::decode_half(bytes, policy))
+    {
+        return settled;
+    }
+    if (reaches(1) || general_fits.is_err())
+        && let Some(settled) = settle(dc::decode_dc(bytes, policy))
+    {
+        return settled;
     }
     general_fits?;
     Ok(Reduced {

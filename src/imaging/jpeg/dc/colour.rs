@@ -5,10 +5,30 @@
 use super::plane::Dc;
 use crate::imaging::jpeg::header::Frame;
 
-/// The image at 1/8 scale (`ceil(width / 8)` x `ceil(height / 8)`), RGB8, and the full-size
-/// dimensions of the frame it was decoded from (the ones the limits were checked against).
+/// The scales this decoder decodes at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// 1/8: each block's DC coefficient.
+    Eighth,
+    /// 1/2: each block's 4 x 4 lowest frequencies.
+    Half,
+}
+
+impl Scale {
+    /// The size of `frame`'s image at this scale (rounded up, as libjpeg's scaled output).
+    pub(super) fn size(self, frame: &Frame) -> (u16, u16) {
+        match self {
+            Self::Eighth => frame.eighth_size(),
+            Self::Half => (frame.width.div_ceil(2), frame.height.div_ceil(2)),
+        }
+    }
+}
+
+/// The image at a reduced scale (1/8: `ceil(width / 8)` x `ceil(height / 8)`; 1/2:
+/// `ceil(width / 2)` x `ceil(height / 2)`), RGB8, and the full-size dimensions of the frame it was
+/// decoded from (the ones the limits were checked against).
 #[derive(Debug, Clone)]
-pub struct DcImage {
+pub struct ScaledImage {
     pub width: u32,
     pub height: u32,
     pub full_width: u32,
@@ -16,10 +36,10 @@ pub struct DcImage {
     pub rgb: Vec<u8>,
 }
 
-impl DcImage {
-    /// `rgb`, the 1/8-scale image of `frame`, with the sizes of both.
-    fn of_frame(frame: &Frame, rgb: Vec<u8>) -> Self {
-        let (width, height) = frame.eighth_size();
+impl ScaledImage {
+    /// `rgb`, the image of `frame` at `scale`, with the sizes of both.
+    pub(super) fn of_frame(frame: &Frame, scale: Scale, rgb: Vec<u8>) -> Self {
+        let (width, height) = scale.size(frame);
         Self {
             width: u32::from(width),
             height: u32::from(height),
@@ -101,7 +121,7 @@ impl SampleRow {
 }
 
 /// JFIF YCbCr -> RGB in 16.16 fixed point, a row at a time.
-fn ycbcr_row(out: &mut [u8], luma: &[u8], blue: &[u8], red: &[u8]) {
+pub(super) fn ycbcr_row(out: &mut [u8], luma: &[u8], blue: &[u8], red: &[u8]) {
     for (((pixel, &l), &cb), &cr) in out.chunks_exact_mut(3).zip(luma).zip(blue).zip(red) {
         // Each within -128..=127, so every product below is under 2^24.
         let (l, cb, cr) = (i32::from(l), i32::from(cb) - 128, i32::from(cr) - 128);
@@ -114,7 +134,7 @@ fn ycbcr_row(out: &mut [u8], luma: &[u8], blue: &[u8], red: &[u8]) {
 
 /// The image of the blocks' mean samples (each block one pixel), in RGB: what a decoder at 1/8
 /// scale outputs, up to its rounding. The components were checked to be one or three.
-pub(super) fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
+pub(super) fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> ScaledImage {
     let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
     let (out_w, out_h) = frame.eighth_size();
     let (width, height) = (usize::from(out_w), usize::from(out_h));
@@ -143,7 +163,7 @@ pub(super) fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcIma
             _ => {}
         }
     }
-    DcImage::of_frame(frame, rgb)
+    ScaledImage::of_frame(frame, Scale::Eighth, rgb)
 }
 
 #[cfg(test)]
@@ -153,7 +173,7 @@ mod tests {
     use crate::imaging::jpeg::header::{Component, MAX_BLOCKS_IN_MCU};
 
     /// The reference of [`to_rgb`]: each output pixel computed on its own, with divisions.
-    fn reference_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> DcImage {
+    fn reference_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> ScaledImage {
         let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
         let (out_w, out_h) = frame.eighth_size();
         let (width, height) = (usize::from(out_w), usize::from(out_h));
@@ -216,7 +236,7 @@ mod tests {
                 pixel.copy_from_slice(&[r, g, b].map(to_byte));
             }
         }
-        DcImage::of_frame(frame, rgb)
+        ScaledImage::of_frame(frame, Scale::Eighth, rgb)
     }
 
     #[test]

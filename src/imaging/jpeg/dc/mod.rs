@@ -1,4 +1,5 @@
-//! A JPEG decoder for one purpose: the image at 1/8 scale, from the DC term of every block.
+//! A JPEG decoder for one purpose: the image at a reduced scale, from a few coefficients of
+//! every block.
 //!
 //! A thumbnail of a photo needs far fewer pixels than 1/8 of the photo, and at 1/8 scale each
 //! 8 x 8 block is exactly its DC coefficient (the block's mean). So every block is still
@@ -6,6 +7,11 @@
 //! coefficients are only read past, never stored, dequantized or transformed. General decoders at
 //! 1/8 scale still fill and hand over full coefficient buffers; this one does not, which is most
 //! of the processor's time on large photos.
+//!
+//! A display rendition needs more: at 1/2 scale ([`Scale::Half`], `corner`) each block keeps
+//! the 16 coefficients of its 4 x 4 lowest frequencies, the others read past as at 1/8, and a
+//! 4-point IDCT on each axis makes its 4 x 4 samples: what libjpeg's reduced IDCT does, without
+//! a buffer of all 64 coefficients a block.
 //!
 //! Handled: Huffman-coded JPEGs with 8-bit samples, one or three components, either sequential
 //! in one scan (`sequential`: what cameras and phones write) or progressive (`progressive`:
@@ -16,7 +22,7 @@
 //! The parts: `bits` reads entropy-coded data,
 //! `huffman` decodes codes from it, `tables` holds the tables a file defines, `plane` the
 //! DC coefficients, `sequential` and `progressive` decode scans into planes, and `colour`
-//! makes the image. This module walks the file's segments (`crate::imaging::jpeg::marker`),
+//! makes the image at 1/8 scale, `corner` at 1/2. This module walks the file's segments (`crate::imaging::jpeg::marker`),
 //! with their headers parsed by `crate::imaging::jpeg::header`, and calls on them.
 //!
 //! # Hostile input
@@ -41,6 +47,7 @@
 
 mod bits;
 mod colour;
+mod corner;
 mod error;
 mod huffman;
 mod plane;
@@ -52,10 +59,11 @@ mod tables;
 mod tests;
 
 use bits::{Bits, Paths, fits_in};
-pub use colour::DcImage;
 use colour::to_rgb;
+pub use colour::{Scale, ScaledImage};
+use corner::{CORNER_BYTES_PER_BLOCK, Corner, HALF_SAMPLES_PER_BLOCK, corners_to_rgb};
 pub use error::DcError;
-use plane::PLANE_BYTES_PER_BLOCK;
+use plane::{Dc, PLANE_BYTES_PER_BLOCK};
 use progressive::{PROGRESSIVE_BYTES_PER_BLOCK, Progression, ScanContext};
 use sequential::ComponentTables;
 use tables::Tables;
@@ -74,24 +82,36 @@ const MIN_BITS_PER_BLOCK: u64 = 2;
 /// # Errors
 /// [`DcError::Unsupported`] for JPEG kinds left to a general decoder; [`DcError::Invalid`] for
 /// malformed data; [`DcError::OverLimits`] for a frame over the policy's dimensions.
-pub fn decode_dc(data: &[u8], policy: &ProcessingPolicy) -> Result<DcImage, DcError> {
-    DcDecoder::new(policy, Paths::Fast).decode(data)
+pub fn decode_dc(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, DcError> {
+    DcDecoder::new(policy, Paths::Fast, Scale::Eighth).decode(data)
 }
 
-/// The DC decoder with its limits and reading paths, and the work its decodes did.
+/// Decodes `data` at 1/2 scale from each block's 16 lowest frequencies, if its frame is within
+/// `policy`.
+///
+/// # Errors
+/// As [`decode_dc`]; and [`DcError::Unsupported`] for a frame whose buffers at this scale are
+/// over its memory budget (where decoding at 1/8 scale is left to the caller).
+pub fn decode_half(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, DcError> {
+    DcDecoder::new(policy, Paths::Fast, Scale::Half).decode(data)
+}
+
+/// The DC decoder with its limits, reading paths and scale, and the work its decodes did.
 struct DcDecoder<'p> {
     policy: &'p ProcessingPolicy,
     paths: Paths,
+    scale: Scale,
     /// MCUs entropy-decoded to their end, over all scans and decodes.
     mcus: u64,
 }
 
 impl<'p> DcDecoder<'p> {
-    /// A decoder for frames within `policy`, reading as `paths` says.
-    fn new(policy: &'p ProcessingPolicy, paths: Paths) -> Self {
+    /// A decoder at `scale` for frames within `policy`, reading as `paths` says.
+    fn new(policy: &'p ProcessingPolicy, paths: Paths, scale: Scale) -> Self {
         Self {
             policy,
             paths,
+            scale,
             mcus: 0,
         }
     }
@@ -104,12 +124,12 @@ impl<'p> DcDecoder<'p> {
         self.mcus
     }
 
-    /// `data`'s image at 1/8 scale, segment by segment until the scan (sequential) or the EOI
+    /// `data`'s image at the decoder's scale, segment by segment until the scan (sequential) or the EOI
     /// after the last scan (progressive).
     ///
     /// # Errors
     /// As [`decode_dc`].
-    fn decode(&mut self, data: &[u8]) -> Result<DcImage, DcError> {
+    fn decode(&mut self, data: &[u8]) -> Result<ScaledImage, DcError> {
         let mut segments = Segments::after_soi(data).ok_or(DcError::Invalid)?;
         let mut tables = Tables::new(self.paths);
         let mut frame: Option<Frame> = None;
@@ -126,11 +146,8 @@ impl<'p> DcDecoder<'p> {
             match segment.marker {
                 // The end of a progressive image, after all its scans.
                 Marker::Eoi if progression.is_some() => {
-                    return match (&frame, &progression) {
-                        (Some(frame), Some(progression)) => {
-                            let (planes, quants) = progression.planes()?;
-                            Ok(to_rgb(frame, planes, &quants))
-                        }
+                    return match (&frame, &mut progression) {
+                        (Some(frame), Some(progression)) => progression.image(frame),
                         _ => Err(DcError::Invalid),
                     };
                 }
@@ -188,8 +205,16 @@ impl<'p> DcDecoder<'p> {
                     let progression = match progression.as_mut() {
                         Some(progression) => progression,
                         None => {
-                            charge_memory(frame, PROGRESSIVE_BYTES_PER_BLOCK)?;
-                            progression.insert(Progression::new(frame, data.len()))
+                            let per_block = match self.scale {
+                                Scale::Eighth => PROGRESSIVE_BYTES_PER_BLOCK,
+                                Scale::Half => {
+                                    PROGRESSIVE_BYTES_PER_BLOCK
+                                        + CORNER_BYTES_PER_BLOCK
+                                        + HALF_SAMPLES_PER_BLOCK
+                                }
+                            };
+                            self.charge_memory(frame, per_block)?;
+                            progression.insert(Progression::new(frame, data.len(), self.scale))
                         }
                     };
                     let mut bits = Bits::new(data, start, self.paths);
@@ -254,7 +279,7 @@ impl<'p> DcDecoder<'p> {
         tables: &Tables,
         restart_interval: u16,
         scan: &ScanHeader,
-    ) -> Result<DcImage, DcError> {
+    ) -> Result<ScaledImage, DcError> {
         if scan.components.len() != frame.components.len() {
             // Sequential files may spread components over several scans; leave those to the
             // fallback.
@@ -268,7 +293,7 @@ impl<'p> DcDecoder<'p> {
         let quants = frame
             .components
             .iter()
-            .map(|c| tables.quant_dc[c.quant].ok_or(DcError::Invalid))
+            .map(|c| tables.quant[c.quant].ok_or(DcError::Invalid))
             .collect::<Result<Vec<_>, _>>()?;
         let huffman = scan
             .components
@@ -278,7 +303,13 @@ impl<'p> DcDecoder<'p> {
                 _ => Err(DcError::Invalid),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        charge_memory(frame, PLANE_BYTES_PER_BLOCK)?;
+        self.charge_memory(
+            frame,
+            match self.scale {
+                Scale::Eighth => PLANE_BYTES_PER_BLOCK,
+                Scale::Half => CORNER_BYTES_PER_BLOCK + HALF_SAMPLES_PER_BLOCK,
+            },
+        )?;
         // `start` is within the data: the segment before it was.
         fits_in(
             frame.all_stored_blocks(),
@@ -289,32 +320,56 @@ impl<'p> DcDecoder<'p> {
             .into_iter()
             .map(|(dc, ac)| ComponentTables::new(dc, ac, self.paths))
             .collect();
-        let planes = sequential::decode_planes(
-            data,
-            start,
-            self.paths,
-            frame,
-            &component_tables,
-            restart_interval,
-            &mut self.mcus,
-        )?;
-        Ok(to_rgb(frame, &planes, &quants))
+        let image = match self.scale {
+            Scale::Eighth => {
+                let planes: Vec<Vec<Dc>> = sequential::decode_planes(
+                    data,
+                    start,
+                    self.paths,
+                    frame,
+                    &component_tables,
+                    restart_interval,
+                    &mut self.mcus,
+                )?;
+                let dc_quants: Vec<u16> = quants.iter().map(|q| q[0]).collect();
+                to_rgb(frame, &planes, &dc_quants)
+            }
+            Scale::Half => {
+                let planes: Vec<Vec<Corner>> = sequential::decode_planes(
+                    data,
+                    start,
+                    self.paths,
+                    frame,
+                    &component_tables,
+                    restart_interval,
+                    &mut self.mcus,
+                )?;
+                corners_to_rgb(frame, &planes, &quants)
+            }
+        };
+        Ok(image)
     }
-}
 
-/// Refuses, before anything is allocated for it, a frame whose buffers (`bytes_per_block` for
-/// every block, and the output) are over the memory budget of its pixels.
-///
-/// It cannot fire with today's sampling factors (at most 10 x 10 bytes per 64 pixels, and
-/// the fixed part of the budget for small frames); it is there so that the buffers, not the
-/// header, are what is charged.
-fn charge_memory(frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
-    let (out_w, out_h) = frame.eighth_size();
-    let output_bytes = u64::from(out_w) * u64::from(out_h) * 3;
-    let allocated = frame
-        .all_stored_blocks()
-        .saturating_mul(bytes_per_block)
-        .saturating_add(output_bytes);
-    check_budget(u32::from(frame.width), u32::from(frame.height), allocated)
-        .map_err(|_| DcError::OverLimits)
+    /// Refuses, before anything is allocated for it, a frame whose buffers (`bytes_per_block`
+    /// for every block, and the output at the decoder's scale) are over the memory budget of
+    /// its pixels: [`DcError::OverLimits`] at 1/8 scale, [`DcError::Unsupported`] at 1/2 (the
+    /// caller decodes such a file at 1/8).
+    ///
+    /// It cannot fire with today's sampling factors (at most 3 blocks per 64 pixels, so at 1/2
+    /// scale under 3.5 bytes a pixel with the output, and the fixed part of the budget for small
+    /// frames); it is there so that the buffers, not the header, are what is charged.
+    fn charge_memory(&self, frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
+        let (out_w, out_h) = self.scale.size(frame);
+        let output_bytes = u64::from(out_w) * u64::from(out_h) * 3;
+        let allocated = frame
+            .all_stored_blocks()
+            .saturating_mul(bytes_per_block)
+            .saturating_add(output_bytes);
+        check_budget(u32::from(frame.width), u32::from(frame.height), allocated).map_err(|_| {
+            match self.scale {
+                Scale::Eighth => DcError::OverLimits,
+                Scale::Half => DcError::Unsupported,
+            }
+        })
+    }
 }

@@ -1,9 +1,10 @@
 //! A progressive frame (what web tools write), decoded scan by scan without storing any AC
-//! coefficient: DC scans fill the DC planes, AC scans are entropy-decoded to verify the file,
-//! keeping only a bitmap per block of which coefficients are non-zero so far (what refinement
-//! scans need to know which coefficients get correction bits). Memory is then independent of
-//! the AC data: [`PROGRESSIVE_BYTES_PER_BLOCK`] a block, about 1/6 byte a pixel for each
-//! full-resolution component.
+//! coefficient outside a block's corner: DC scans fill the DC planes, AC scans are
+//! entropy-decoded to verify the file, keeping a bitmap per block of which coefficients are
+//! non-zero so far (what refinement scans need to know which coefficients get correction bits)
+//! and, at 1/2 scale, the values of the corner's 15 AC coefficients ([`Keep`]). Memory is then
+//! independent of the AC data: [`PROGRESSIVE_BYTES_PER_BLOCK`] a block, about 1/6 byte a pixel
+//! for each full-resolution component, and the corner's 32 bytes at 1/2 scale.
 //!
 //! Progressive scans can visit every block of a component at almost no cost in bits (an
 //! end-of-band run covers up to 32767 blocks), so each scan is charged its blocks before it is
@@ -12,6 +13,8 @@
 //! blocks must fit in the bytes left.
 
 use super::bits::{Bits, Restarts, fits_in};
+use super::colour::{Scale, ScaledImage, to_rgb};
+use super::corner::{CORNER_OF_ZIGZAG, Corner, LAST_IN_CORNER, NOT_IN_CORNER, corners_to_rgb};
 use super::error::DcError;
 use super::huffman::{
     DcTable, Huffman, SKIP_BITS, SKIP_COEFFICIENT, SKIP_END_OF_BAND, SKIP_LENGTH, SKIP_RUN_SHIFT,
@@ -38,11 +41,16 @@ pub(super) struct Progression {
     /// Per component, per block: bit k set once AC coefficient k (zigzag order) is non-zero.
     /// A refinement scan reads a correction bit for each of those and codes only the others.
     nonzero: Vec<Vec<u64>>,
+    /// At 1/2 scale, per component: every block's corner (its DC left to `dc`), empty until the
+    /// component's first DC scan; empty throughout at 1/8 scale.
+    corners: Vec<Vec<Corner>>,
+    scale: Scale,
     /// Per component, per coefficient: the point transform of the last scan that coded it,
     /// `NOT_CODED` before the first.
     point_transform: Vec<[u8; 64]>,
-    /// Per component: the DC quantizer, latched at its first scan (as libjpeg does).
-    quants: Vec<Option<u16>>,
+    /// Per component: the corner's quantizers (the DC's first), latched at its first scan (as
+    /// libjpeg does).
+    quants: Vec<Option<[u16; 16]>>,
     /// Blocks the remaining scans may visit.
     budget: PassBudget,
 }
@@ -65,29 +73,45 @@ pub(super) struct ScanContext<'c> {
 
 impl Progression {
     /// Nothing decoded yet of `frame`, in a file of `file_bytes` (see
-    /// [`PassBudget::for_dc_decoder`]). Its buffers take [`PROGRESSIVE_BYTES_PER_BLOCK`].
-    pub(super) fn new(frame: &Frame, file_bytes: usize) -> Self {
+    /// [`PassBudget::for_dc_decoder`]), for its image at `scale`. Its buffers take
+    /// [`PROGRESSIVE_BYTES_PER_BLOCK`], and a [`Corner`] a block at 1/2 scale.
+    pub(super) fn new(frame: &Frame, file_bytes: usize, scale: Scale) -> Self {
         let n = frame.components.len();
         Self {
             dc: vec![Vec::new(); n],
             nonzero: vec![Vec::new(); n],
+            corners: vec![Vec::new(); n],
+            scale,
             point_transform: vec![[NOT_CODED; 64]; n],
             quants: vec![None; n],
             budget: PassBudget::for_dc_decoder(frame, file_bytes),
         }
     }
 
-    /// The DC planes and each component's DC quantizer, once EOI says all scans are in.
+    /// The image of `frame` at the progression's scale, once EOI says all scans are in.
     ///
     /// # Errors
     /// [`DcError::Invalid`] if a component never had a DC scan.
-    pub(super) fn planes(&self) -> Result<(&[Vec<Dc>], Vec<u16>), DcError> {
+    pub(super) fn image(&mut self, frame: &Frame) -> Result<ScaledImage, DcError> {
         let quants = self
             .quants
             .iter()
             .map(|q| q.ok_or(DcError::Invalid))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((&self.dc, quants))
+        match self.scale {
+            Scale::Eighth => {
+                let dc_quants: Vec<u16> = quants.iter().map(|q| q[0]).collect();
+                Ok(to_rgb(frame, &self.dc, &dc_quants))
+            }
+            Scale::Half => {
+                for (corners, dc) in self.corners.iter_mut().zip(&self.dc) {
+                    for (corner, &dc) in corners.iter_mut().zip(dc) {
+                        corner[0] = dc;
+                    }
+                }
+                Ok(corners_to_rgb(frame, &self.corners, &quants))
+            }
+        }
     }
 
     /// Decodes one scan into the progression, leaving `bits` at the next marker.
@@ -159,14 +183,16 @@ impl Progression {
                 {
                     huffman.push(tables.dc[dc_table].as_ref().ok_or(DcError::Invalid)?);
                     let component = &frame.components[c];
-                    self.quants[c] =
-                        Some(tables.quant_dc[component.quant].ok_or(DcError::Invalid)?);
+                    self.quants[c] = Some(tables.quant[component.quant].ok_or(DcError::Invalid)?);
                     // Allocated once a component: its first DC scan is its only one (checked
                     // above), and its blocks fit in the bytes left (also above).
                     let blocks = usize::try_from(frame.stored_blocks(component))
                         .map_err(|_| DcError::OverLimits)?;
                     self.dc[c] = vec![0; blocks];
                     self.nonzero[c] = vec![0; blocks];
+                    if self.scale == Scale::Half {
+                        self.corners[c] = vec![[0; 16]; blocks];
+                    }
                 }
                 let steps: Vec<DcTable> = huffman
                     .iter()
@@ -218,23 +244,156 @@ impl Progression {
                 let table = tables.ac[ac_table].as_ref().ok_or(DcError::Invalid)?;
                 let nonzero = &mut self.nonzero[c];
                 let band = (start, end);
-                walk_scan(
-                    bits,
-                    frame,
-                    components,
-                    restart_interval,
-                    |bits, state, _, block| {
-                        let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
-                        if high == 0 {
-                            ac_first(bits, table, eob_run, nonzero, band)
-                        } else {
-                            ac_refine(bits, table, eob_run, nonzero, band)
-                        }
-                    },
-                )
+                // The corner's values are kept at 1/2 scale by the scans of bands that reach it.
+                let corners = &mut self.corners[c];
+                if self.scale == Scale::Half && u32::from(start) <= LAST_IN_CORNER {
+                    // low <= 13: the bit is within i16.
+                    let bit = 1i16 << low;
+                    walk_scan(
+                        bits,
+                        frame,
+                        components,
+                        restart_interval,
+                        |bits, state, _, block| {
+                            let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
+                            let keep = Corners {
+                                corner: corners.get_mut(block).ok_or(DcError::Invalid)?,
+                                bit,
+                                low,
+                            };
+                            if high == 0 {
+                                ac_first(bits, table, eob_run, nonzero, band, keep)
+                            } else {
+                                ac_refine(bits, table, eob_run, nonzero, band, keep)
+                            }
+                        },
+                    )
+                } else {
+                    walk_scan(
+                        bits,
+                        frame,
+                        components,
+                        restart_interval,
+                        |bits, state, _, block| {
+                            let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
+                            if high == 0 {
+                                ac_first(bits, table, eob_run, nonzero, band, Nothing)
+                            } else {
+                                ac_refine(bits, table, eob_run, nonzero, band, Nothing)
+                            }
+                        },
+                    )
+                }
             }
         }?;
         bits.skip_to_marker()
+    }
+}
+
+/// What an AC scan keeps of a block's coefficients besides which are non-zero: nothing at 1/8
+/// scale ([`Nothing`]), the values of the corner's at 1/2 ([`Corners`]). With `Nothing` the
+/// scans compile to what they are without it.
+trait Keep {
+    /// Whether coefficient `k` (zigzag order) may need its value kept: refinement scans then go
+    /// code by code from `k` on, so that each correction bit can be applied.
+    fn from(&self, k: u32) -> bool;
+    /// Whether coefficient `k`'s value is kept.
+    fn keeps(&self, k: u32) -> bool;
+    /// Coefficient `k` is first coded as `value` (before the scan's point transform).
+    fn first(&mut self, k: u32, value: i32);
+    /// A correction bit of 1 for the non-zero coefficient `k` (G.1.2.3).
+    fn correct(&mut self, k: u32);
+    /// Coefficient `k` becomes non-zero: the scan's bit, positive or negative.
+    fn new_one(&mut self, k: u32, positive: bool);
+}
+
+/// At 1/8 scale: no value is kept.
+struct Nothing;
+
+impl Keep for Nothing {
+    #[inline(always)]
+    fn from(&self, _: u32) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn keeps(&self, _: u32) -> bool {
+        false
+    }
+    #[inline(always)]
+    fn first(&mut self, _: u32, _: i32) {}
+    #[inline(always)]
+    fn correct(&mut self, _: u32) {}
+    #[inline(always)]
+    fn new_one(&mut self, _: u32, _: bool) {}
+}
+
+/// At 1/2 scale: the values of a block's corner, in a scan whose point transform is `low`
+/// (`bit` = 2^low).
+struct Corners<'c> {
+    corner: &'c mut Corner,
+    bit: i16,
+    low: u8,
+}
+
+impl Corners<'_> {
+    /// Coefficient `k`'s slot in the corner, if it has one.
+    #[inline]
+    fn slot(&mut self, k: u32) -> Option<&mut i16> {
+        let index = *CORNER_OF_ZIGZAG.get(k as usize)?;
+        self.corner.get_mut(usize::from(index))
+    }
+}
+
+impl Keep for Corners<'_> {
+    #[inline]
+    fn from(&self, k: u32) -> bool {
+        k <= LAST_IN_CORNER
+    }
+    #[inline]
+    fn keeps(&self, k: u32) -> bool {
+        CORNER_OF_ZIGZAG
+            .get(k as usize)
+            .is_some_and(|&i| i != NOT_IN_CORNER)
+    }
+    #[inline]
+    fn first(&mut self, k: u32, value: i32) {
+        let low = self.low;
+        if let Some(slot) = self.slot(k) {
+            // |value| < 2^15 and low <= 13: below 2^28, exact in i32. Only a crafted file
+            // exceeds i16 (8-bit samples give coefficients below 2^11); it is clamped.
+            *slot = (value << low).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16;
+        }
+    }
+    #[inline]
+    fn correct(&mut self, k: u32) {
+        let bit = self.bit;
+        if let Some(slot) = self.slot(k)
+            && *slot & bit == 0
+        {
+            // As libjpeg: the bit is added to the magnitude.
+            *slot = if *slot >= 0 {
+                slot.saturating_add(bit)
+            } else {
+                slot.saturating_sub(bit)
+            };
+        }
+    }
+    #[inline]
+    fn new_one(&mut self, k: u32, positive: bool) {
+        let bit = self.bit;
+        if let Some(slot) = self.slot(k) {
+            *slot = if positive { bit } else { -bit };
+        }
+    }
+}
+
+/// JPEG's EXTEND (F.2.2.1): `raw`, the `size` (1..=15) bits of a value, as the value.
+#[inline]
+fn extend(raw: i32, size: u32) -> i32 {
+    if raw < 1 << (size - 1) {
+        raw - (1 << size) + 1
+    } else {
+        raw
     }
 }
 
@@ -288,14 +447,15 @@ fn walk_scan(
     Ok(())
 }
 
-/// One block of an AC first scan over coefficients `band` (G.1.2.2): only which coefficients
-/// become non-zero is kept.
+/// One block of an AC first scan over coefficients `band` (G.1.2.2): which coefficients become
+/// non-zero is kept, and the values `keep` keeps.
 fn ac_first(
     bits: &mut Bits,
     table: &Huffman,
     eob_run: &mut u32,
     nonzero: &mut u64,
     (start, end): (u8, u8),
+    mut keep: impl Keep,
 ) -> Result<(), DcError> {
     if *eob_run > 0 {
         *eob_run -= 1;
@@ -310,6 +470,7 @@ fn ac_first(
         // The top SKIP_BITS bits: an index below the table's size.
         let entry = table.skip[(bits.acc >> (64 - SKIP_BITS)) as usize];
         if entry != 0 {
+            let acc = bits.acc;
             // At most 11 + 15 bits, and at least 32 are buffered.
             bits.consume(u32::from(entry & SKIP_LENGTH));
             let run = u32::from(entry >> SKIP_RUN_SHIFT & 15);
@@ -317,6 +478,12 @@ fn ac_first(
                 k += run;
                 if k > end {
                     return Err(DcError::Invalid);
+                }
+                if keep.keeps(k) {
+                    // The value's `size` bits (1..=15) follow the code, within the entry's length.
+                    let size = u32::from(entry >> SKIP_SIZE_SHIFT & 15);
+                    let code = u32::from(entry & SKIP_LENGTH) - size;
+                    keep.first(k, extend((acc << code >> (64 - size)) as i32, size));
                 }
                 *nonzero |= 1 << k;
                 k += 1;
@@ -346,7 +513,11 @@ fn ac_first(
             return Err(DcError::Invalid);
         }
         // At most 15 bits, and `decode` left at least 16 buffered.
-        bits.consume(size);
+        if keep.keeps(k) {
+            keep.first(k, bits.signed(size));
+        } else {
+            bits.consume(size);
+        }
         *nonzero |= 1 << k;
         k += 1;
     }
@@ -358,18 +529,32 @@ fn ac_first(
 }
 
 /// One block of an AC refinement scan over coefficients `band` (G.1.2.3): a correction bit for
-/// every coefficient already non-zero, and new coefficients of magnitude 1 among the zeros.
+/// every coefficient already non-zero, and new coefficients of magnitude 1 among the zeros; the
+/// values `keep` keeps are refined, code by code where it keeps any.
 fn ac_refine(
     bits: &mut Bits,
     table: &Huffman,
     eob_run: &mut u32,
     nonzero: &mut u64,
     (start, end): (u8, u8),
+    mut keep: impl Keep,
 ) -> Result<(), DcError> {
     // k <= 64 throughout.
     let (mut k, end) = (u32::from(start), u32::from(end));
     if *eob_run == 0 {
         while k <= end {
+            if keep.from(k) {
+                match refine_kept(bits, table, nonzero, k, end, &mut keep)? {
+                    Refined::At(next) => {
+                        k = next;
+                        continue;
+                    }
+                    Refined::EndOfBand(run) => {
+                        *eob_run = run;
+                        break;
+                    }
+                }
+            }
             if bits.count < 32 {
                 bits.fill();
             }
@@ -440,12 +625,71 @@ fn ac_refine(
     }
     if *eob_run > 0 {
         // In an end-of-band run: only the correction bits of the band's non-zero coefficients
-        // from k on, whose values do not matter here.
+        // from k on; those of kept values one by one, the others' values do not matter here.
+        while k <= end && keep.from(k) {
+            if *nonzero >> k & 1 == 1 && bits.raw(1) == 1 {
+                keep.correct(k);
+            }
+            k += 1;
+        }
         let band = (u64::MAX >> (63 - end)) & u64::MAX.checked_shl(k).unwrap_or(0);
         bits.skip((*nonzero & band).count_ones());
         *eob_run -= 1;
     }
     Ok(())
+}
+
+/// Where a refinement scan's code read by [`refine_kept`] left the block.
+enum Refined {
+    /// At this coefficient, within the band or just past its end.
+    At(u32),
+    /// In an end-of-band run of this many blocks (this one included).
+    EndOfBand(u32),
+}
+
+/// In a refinement scan, from coefficient `k` within the band's `end`: one code, read code by
+/// code as [`ac_refine`]'s reference path does, with every correction bit and new coefficient
+/// passed to `keep`.
+fn refine_kept(
+    bits: &mut Bits,
+    table: &Huffman,
+    nonzero: &mut u64,
+    mut k: u32,
+    end: u32,
+    keep: &mut impl Keep,
+) -> Result<Refined, DcError> {
+    let rs = table.decode(bits)?;
+    let (mut run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+    let new = match (size, run) {
+        // A new coefficient: its sign bit comes first (1 for positive).
+        (1, _) => Some(bits.raw(1) == 1),
+        // Sixteen zero coefficients.
+        (0, 15) => None,
+        // An end-of-band run, of this block and 2^run + (the next `run` bits) - 1 more; the
+        // block's correction bits from k on follow.
+        (0, _) => return Ok(Refined::EndOfBand((1 << run) + bits.raw(run))),
+        _ => return Err(DcError::Invalid),
+    };
+    loop {
+        if k > end {
+            return Err(DcError::Invalid);
+        }
+        if *nonzero >> k & 1 == 1 {
+            if bits.raw(1) == 1 {
+                keep.correct(k);
+            }
+        } else if run == 0 {
+            break;
+        } else {
+            run -= 1;
+        }
+        k += 1;
+    }
+    if let Some(positive) = new {
+        *nonzero |= 1 << k;
+        keep.new_one(k, positive);
+    }
+    Ok(Refined::At(k + 1))
 }
 
 /// In a refinement scan, from coefficient `k`: to the zero coefficient after `run` others

@@ -1,14 +1,16 @@
 //! The tables a DC decode has been given so far (DHT, DQT): the latest of each id.
 
 use super::bits::Paths;
+use super::corner::corner_quantizers;
 use super::error::DcError;
 use super::huffman::Huffman;
 use crate::imaging::jpeg::header::{self, TableClass};
 
 /// The tables defined so far, by id, for a decoder on `paths`.
 pub(super) struct Tables {
-    /// Each quantization table's DC quantizer.
-    pub quant_dc: [Option<u16>; 4],
+    /// Each quantization table's quantizers of a block's corner (the DC's first; see
+    /// [`Corner`](super::corner::Corner)).
+    pub quant: [Option<[u16; 16]>; 4],
     pub dc: [Option<Huffman>; 4],
     pub ac: [Option<Huffman>; 4],
     /// The paths the Huffman tables, and the steps built from them, are for.
@@ -19,7 +21,7 @@ impl Tables {
     /// No tables yet.
     pub(super) fn new(paths: Paths) -> Self {
         Self {
-            quant_dc: [None; 4],
+            quant: [None; 4],
             dc: Default::default(),
             ac: Default::default(),
             paths,
@@ -47,7 +49,7 @@ impl Tables {
     /// [`DcError::Invalid`] for a malformed segment.
     pub(super) fn define_quantizers(&mut self, payload: &[u8]) -> Result<(), DcError> {
         for table in header::quant_tables(payload).map_err(|_| DcError::Invalid)? {
-            self.quant_dc[table.id] = Some(table.dc);
+            self.quant[table.id] = Some(corner_quantizers(&table.zigzag));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! writer ([`crate::imaging::testkit::jpeg`]) and the fixtures.
 
 mod crafted;
+mod half;
 mod limits;
 mod progressive;
 mod reference;
@@ -15,11 +16,16 @@ use crate::imaging::testkit::noisy;
 
 /// The same image at 1/8 scale from `jpeg-decoder` (a full IDCT at reduced size).
 fn reference(data: &[u8]) -> (u32, u32, Vec<u8>) {
+    reference_at(data, 8)
+}
+
+/// The same image at 1/`divisor` scale from `jpeg-decoder` (its reduced IDCT).
+fn reference_at(data: &[u8], divisor: u16) -> (u32, u32, Vec<u8>) {
     let mut decoder = jpeg_decoder::Decoder::new(data);
     decoder.read_info().unwrap();
     let info = decoder.info().unwrap();
     let (w, h) = decoder
-        .scale(info.width.div_ceil(8), info.height.div_ceil(8))
+        .scale(info.width.div_ceil(divisor), info.height.div_ceil(divisor))
         .unwrap();
     let pixels = decoder.decode().unwrap();
     let rgb = match decoder.info().unwrap().pixel_format {
@@ -57,21 +63,26 @@ fn permissive() -> ProcessingPolicy {
     }
 }
 
-fn gray_pixels(image: &DcImage) -> Vec<u8> {
+fn gray_pixels(image: &ScaledImage) -> Vec<u8> {
     image.rgb.chunks(3).map(|p| p[0]).collect()
 }
 
 /// `data` decoded, and the MCUs the decode read (to their end) before it succeeded or failed.
-fn decode_counting(data: &[u8], policy: &ProcessingPolicy) -> (Result<DcImage, DcError>, u64) {
-    let mut decoder = DcDecoder::new(policy, Paths::Fast);
+fn decode_counting(data: &[u8], policy: &ProcessingPolicy) -> (Result<ScaledImage, DcError>, u64) {
+    let mut decoder = DcDecoder::new(policy, Paths::Fast, Scale::Eighth);
     let result = decoder.decode(data);
     (result, decoder.mcus_decoded())
 }
 
 /// `data` decoded with the fast paths off: bytes read one at a time, every code through
 /// `Huffman::decode` (the reference the fast paths are compared against).
-fn decode_reference(data: &[u8], policy: &ProcessingPolicy) -> Result<DcImage, DcError> {
-    DcDecoder::new(policy, Paths::Reference).decode(data)
+fn decode_reference(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, DcError> {
+    DcDecoder::new(policy, Paths::Reference, Scale::Eighth).decode(data)
+}
+
+/// As [`decode_reference`], at 1/2 scale.
+fn decode_half_reference(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, DcError> {
+    DcDecoder::new(policy, Paths::Reference, Scale::Half).decode(data)
 }
 
 /// Files for the fast paths: noisy baseline JPEGs from `image`'s encoder (long and short
