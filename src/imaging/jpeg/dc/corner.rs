@@ -198,17 +198,19 @@ enum Upsampling {
 /// one or three.
 pub(super) fn corners_to_rgb(
     frame: &Frame,
-    planes: &[Vec<Corner>],
+    planes: Vec<Vec<Corner>>,
     quants: &[[u16; 16]],
 ) -> ScaledImage {
     let (components, h_max, v_max) = (&frame.components, frame.h_max, frame.v_max);
     let (out_w, out_h) = Scale::Half.size(frame);
     let (width, height) = (usize::from(out_w), usize::from(out_h));
+    // Each component's corners are dropped once its samples are made, before the output is
+    // allocated.
     let samples: Vec<SamplePlane> = components
         .iter()
         .zip(planes)
         .zip(quants)
-        .map(|((c, corners), quant)| SamplePlane::new(corners, frame.mcus_x * c.h, quant))
+        .map(|((c, corners), quant)| SamplePlane::new(&corners, frame.mcus_x * c.h, quant))
         .collect();
     let upsampling: Vec<Upsampling> = components
         .iter()

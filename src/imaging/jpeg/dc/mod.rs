@@ -344,7 +344,7 @@ impl<'p> DcDecoder<'p> {
                     restart_interval,
                     &mut self.mcus,
                 )?;
-                corners_to_rgb(frame, &planes, &quants)
+                corners_to_rgb(frame, planes, &quants)
             }
         };
         Ok(image)

@@ -109,7 +109,11 @@ impl Progression {
                         corner[0] = dc;
                     }
                 }
-                Ok(corners_to_rgb(frame, &self.corners, &quants))
+                // Only the corners are needed from here on.
+                self.dc = Vec::new();
+                self.nonzero = Vec::new();
+                let corners = std::mem::take(&mut self.corners);
+                Ok(corners_to_rgb(frame, corners, &quants))
             }
         }
     }
