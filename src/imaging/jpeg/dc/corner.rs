@@ -1,7 +1,8 @@
 //! The image at 1/2 scale from each block's 16 lowest-frequency coefficients (the 4 x 4 corner
 //! of its 8 x 8): dequantized, through a 4-point IDCT on each axis (what libjpeg's and
 //! `jpeg-decoder`'s 4 x 4 reduced IDCTs compute), then upsampled where a component is sampled at
-//! a lower rate (4:2:0 chroma by libjpeg's triangle filter, other ratios by repetition), and
+//! a lower rate (by 2 across or down, as 4:2:0 and 4:2:2 chroma, with libjpeg's triangle filter;
+//! other ratios by repetition), and
 //! JFIF YCbCr to RGB as at 1/8 scale.
 //!
 //! The scans keep only the corner of each block ([`Corner`], 32 bytes), so a block's other 48
@@ -153,42 +154,88 @@ impl SamplePlane {
     }
 }
 
-/// Output row `y` of a component sampled at half the rate both ways, from its `across` x `down`
-/// samples in `plane` (at least one each way), into `out` (`2 * across` long): libjpeg's "fancy"
-/// upsampling, a triangle filter (3/4 of the nearer sample, 1/4 of the farther) on each axis,
-/// with `jpeg-decoder`'s rounding.
-fn upsample_h2v2(plane: &SamplePlane, y: usize, (across, down): (usize, usize), out: &mut [u8]) {
-    let near_row = (y / 2).min(down - 1);
-    let far_row = if y.is_multiple_of(2) {
-        near_row.saturating_sub(1)
+/// Output row `y` of a component sampled at half the frame's rate across (`h2`), down (`v2`) or
+/// both, from its `across` x `down` samples in `plane` (at least one each way), into `out` (`across`
+/// long, twice that if `h2`): libjpeg's "fancy" upsampling, a triangle filter (3/4 of the nearer
+/// sample, 1/4 of the farther) on each doubled axis, the edges' samples repeated, with
+/// `jpeg-decoder`'s rounding.
+fn upsample_triangle(plane: &SamplePlane, y: usize, sampling: Triangle, out: &mut [u8]) {
+    let Triangle {
+        across,
+        down,
+        h2,
+        v2,
+    } = sampling;
+    let (near_row, far_row) = if v2 {
+        let near = (y / 2).min(down - 1);
+        let far = if y.is_multiple_of(2) {
+            near.saturating_sub(1)
+        } else {
+            (near + 1).min(down - 1)
+        };
+        (near, far)
     } else {
-        (near_row + 1).min(down - 1)
+        (y.min(down - 1), y.min(down - 1))
     };
-    let (near, far) = (plane.row(near_row), plane.row(far_row));
-    let (Some(near), Some(far)) = (near.get(..across), far.get(..across)) else {
+    let (Some(near), Some(far)) = (
+        plane.row(near_row).get(..across),
+        plane.row(far_row).get(..across),
+    ) else {
         return;
     };
-    // Column sums of 3 x near + far: at most 4 x 255.
-    let sum = |i: usize| 3 * u32::from(near[i]) + u32::from(far[i]);
-    let mut t1 = sum(0);
-    // Within 0..=255 after each shift: exact in u8.
-    out[0] = ((t1 + 2) >> 2) as u8;
-    for i in 1..across {
-        let t0 = t1;
-        t1 = sum(i);
-        out[i * 2 - 1] = ((3 * t0 + t1 + 8) >> 4) as u8;
-        out[i * 2] = ((3 * t1 + t0 + 7) >> 4) as u8;
+    // Each within 0..=255 after its shift: exact in u8.
+    match (h2, v2) {
+        (true, true) => {
+            // Column sums of 3 x near + far: at most 4 x 255.
+            let sum = |i: usize| 3 * u32::from(near[i]) + u32::from(far[i]);
+            let mut t1 = sum(0);
+            out[0] = ((t1 + 2) >> 2) as u8;
+            for i in 1..across {
+                let t0 = t1;
+                t1 = sum(i);
+                out[i * 2 - 1] = ((3 * t0 + t1 + 8) >> 4) as u8;
+                out[i * 2] = ((3 * t1 + t0 + 8) >> 4) as u8;
+            }
+            out[across * 2 - 1] = ((t1 + 2) >> 2) as u8;
+        }
+        (true, false) => {
+            let at = |i: usize| u32::from(near[i]);
+            out[0] = near[0];
+            out[across * 2 - 1] = near[across - 1];
+            if across > 1 {
+                out[1] = ((3 * at(0) + at(1) + 2) >> 2) as u8;
+                for i in 1..across - 1 {
+                    out[i * 2] = ((3 * at(i) + at(i - 1) + 2) >> 2) as u8;
+                    out[i * 2 + 1] = ((3 * at(i) + at(i + 1) + 2) >> 2) as u8;
+                }
+                out[across * 2 - 2] = ((3 * at(across - 1) + at(across - 2) + 2) >> 2) as u8;
+            } else {
+                out[1] = near[0];
+            }
+        }
+        (false, _) => {
+            for ((o, &n), &f) in out.iter_mut().zip(near).zip(far) {
+                *o = ((3 * u32::from(n) + u32::from(f) + 2) >> 2) as u8;
+            }
+        }
     }
-    out[across * 2 - 1] = ((t1 + 2) >> 2) as u8;
+}
+
+/// A component sampled at half the frame's rate across, down or both: see [`upsample_triangle`].
+#[derive(Clone, Copy)]
+struct Triangle {
+    across: usize,
+    down: usize,
+    h2: bool,
+    v2: bool,
 }
 
 /// How a component's samples become an output row.
 enum Upsampling {
     /// Sampled at the frame's highest rate: its own rows.
     None,
-    /// At half the rate both ways (4:2:0 chroma): [`upsample_h2v2`] over `across` x `down`
-    /// samples.
-    Triangle { across: usize, down: usize },
+    /// At half the rate across, down or both (4:2:2, 4:4:0, 4:2:0 chroma).
+    Triangle(Triangle),
     /// Any other ratio: the sample under each output column, repeated.
     Repeat(Vec<usize>),
 }
@@ -215,15 +262,21 @@ pub(super) fn corners_to_rgb(
     let upsampling: Vec<Upsampling> = components
         .iter()
         .map(|c| {
-            if (c.h, c.v) == (h_max, v_max) {
+            let (h1, v1) = (c.h == h_max, c.v == v_max);
+            let (h2, v2) = (c.h * 2 == h_max, c.v * 2 == v_max);
+            if h1 && v1 {
                 Upsampling::None
-            } else if (c.h * 2, c.v * 2) == (h_max, v_max) {
+            } else if (h1 || h2) && (v1 || v2) {
                 // The component's samples that the output covers: at least one each way, and
                 // within its plane (the plane holds whole MCUs).
-                Upsampling::Triangle {
-                    across: width.div_ceil(2).max(1),
-                    down: height.div_ceil(2).max(1),
-                }
+                let covered =
+                    |side: usize, half: bool| if half { side.div_ceil(2) } else { side }.max(1);
+                Upsampling::Triangle(Triangle {
+                    across: covered(width, h2),
+                    down: covered(height, v2),
+                    h2,
+                    v2,
+                })
             } else {
                 // x < ceil(width / 2) <= mcus_x * h_max * 4, so x * h / h_max < mcus_x * h * 4,
                 // the plane's width.
@@ -249,8 +302,8 @@ pub(super) fn corners_to_rgb(
                     let row = plane.row(y);
                     row.get(..width).unwrap_or(row)
                 }
-                &Upsampling::Triangle { across, down } => {
-                    upsample_h2v2(plane, y, (across, down), buffer);
+                &Upsampling::Triangle(triangle) => {
+                    upsample_triangle(plane, y, triangle, buffer);
                     &buffer[..width]
                 }
                 Upsampling::Repeat(columns) => {
@@ -277,6 +330,108 @@ pub(super) fn corners_to_rgb(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::imaging::jpeg::header::{Component, MAX_BLOCKS_IN_MCU};
+
+    #[test]
+    fn every_sampling_converts_like_a_pixel_by_pixel_reference() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |below: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % below
+        };
+        // Every sampling the decoder accepts, on odd sizes: one component, and three with
+        // factors 1 to 4 and at most MAX_BLOCKS_IN_MCU blocks an MCU.
+        let mut samplings: Vec<Vec<(usize, usize)>> = vec![vec![(1, 1)]];
+        let factors: Vec<(usize, usize)> =
+            (1..=4).flat_map(|h| (1..=4).map(move |v| (h, v))).collect();
+        for &y in &factors {
+            for &b in &factors {
+                for &r in &factors {
+                    if y.0 * y.1 + b.0 * b.1 + r.0 * r.1 <= MAX_BLOCKS_IN_MCU {
+                        samplings.push(vec![y, b, r]);
+                    }
+                }
+            }
+        }
+        for factors in &samplings {
+            let (width, height) = (1 + next(150) as u16, 1 + next(100) as u16);
+            let components: Vec<Component> = factors
+                .iter()
+                .enumerate()
+                .map(|(i, &(h, v))| Component {
+                    id: i as u8,
+                    h,
+                    v,
+                    quant: i,
+                })
+                .collect();
+            let frame = Frame::new(0, 8, width, height, components);
+            let planes: Vec<Vec<Corner>> = frame
+                .components
+                .iter()
+                .map(|c| {
+                    (0..frame.stored_blocks(c))
+                        .map(|_| core::array::from_fn(|i| next(64) as i16 - 32 + i16::from(i == 0)))
+                        .collect()
+                })
+                .collect();
+            let quants: Vec<[u16; 16]> = factors.iter().map(|_| [4; 16]).collect();
+            // Act
+            let image = corners_to_rgb(&frame, planes.clone(), &quants);
+            // Assert: the size, and where no component is upsampled by the triangle filter
+            // (whose reference is `jpeg-decoder`, in the decoder's tests), every pixel.
+            let (w, h) = (
+                usize::from(width.div_ceil(2)),
+                usize::from(height.div_ceil(2)),
+            );
+            assert_eq!((image.width as usize, image.height as usize), (w, h));
+            assert_eq!(image.rgb.len(), w * h * 3);
+            let (h_max, v_max) = (frame.h_max, frame.v_max);
+            let halves = frame.components.iter().any(|c| {
+                let half = |f: usize, max: usize| f * 2 == max;
+                (c.h != h_max || c.v != v_max)
+                    && (c.h == h_max || half(c.h, h_max))
+                    && (c.v == v_max || half(c.v, v_max))
+            });
+            if halves {
+                continue;
+            }
+            // Component i's sample at its own (x, y): its block's IDCT, alone.
+            let sample = |i: usize, x: usize, y: usize| {
+                let c = &frame.components[i];
+                let stride = frame.mcus_x * c.h;
+                let mut out = [0u8; 16];
+                let corner = &planes[i][(y / 4) * stride + x / 4];
+                idct_4x4(corner, &quants[i].map(f32::from), &mut out, 4);
+                if corner[1..].iter().all(|&v| v == 0) {
+                    flat_4x4(corner[0], f32::from(quants[i][0]), &mut out, 4);
+                }
+                out[(y % 4) * 4 + x % 4]
+            };
+            for y in 0..h {
+                for x in 0..w {
+                    let values: Vec<u8> = frame
+                        .components
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| sample(i, x * c.h / h_max, y * c.v / v_max))
+                        .collect();
+                    let mut expected = [values[0]; 3];
+                    if let [l, cb, cr] = values[..] {
+                        ycbcr_row(&mut expected, &[l], &[cb], &[cr]);
+                    }
+                    let at = (y * w + x) * 3;
+                    assert_eq!(
+                        image.rgb[at..at + 3],
+                        expected,
+                        "{factors:?} {width}x{height} at ({x}, {y})"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_corner_is_the_sixteen_lowest_frequencies_in_zigzag_order() {

@@ -15,7 +15,8 @@
 //!
 //! Handled: Huffman-coded JPEGs with 8-bit samples, one or three components, either sequential
 //! in one scan (`sequential`: what cameras and phones write) or progressive (`progressive`:
-//! what web tools write, decoded without storing any AC coefficient). Anything else (arithmetic
+//! what web tools write, decoded without storing any AC coefficient outside the corner kept at
+//! 1/2 scale). Anything else (arithmetic
 //! coding, 12-bit, lossless, hierarchical, CMYK, sequential over several scans) is
 //! [`DcError::Unsupported`] and the caller falls back to a general decoder.
 //!
@@ -91,7 +92,7 @@ pub fn decode_dc(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, 
 ///
 /// # Errors
 /// As [`decode_dc`]; and [`DcError::Unsupported`] for a frame whose buffers at this scale are
-/// over its memory budget (where decoding at 1/8 scale is left to the caller).
+/// over its memory budget (left to the caller to decode another way).
 pub fn decode_half(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage, DcError> {
     DcDecoder::new(policy, Paths::Fast, Scale::Half).decode(data)
 }
@@ -351,16 +352,22 @@ impl<'p> DcDecoder<'p> {
     }
 
     /// Refuses, before anything is allocated for it, a frame whose buffers (`bytes_per_block`
-    /// for every block, and the output at the decoder's scale) are over the memory budget of
-    /// its pixels: [`DcError::OverLimits`] at 1/8 scale, [`DcError::Unsupported`] at 1/2 (the
-    /// caller decodes such a file at 1/8).
+    /// for every block, the output at the decoder's scale, and at 1/2 scale each component's
+    /// upsampling row and column map) are over the memory budget of its pixels:
+    /// [`DcError::OverLimits`] at 1/8 scale, [`DcError::Unsupported`] at 1/2 (the caller then
+    /// decodes the file another way: `jpeg-decoder` within its own budget, or this decoder at 1/8).
     ///
     /// It cannot fire with today's sampling factors (at most 3 blocks per 64 pixels, so at 1/2
     /// scale under 3.5 bytes a pixel with the output, and the fixed part of the budget for small
     /// frames); it is there so that the buffers, not the header, are what is charged.
     fn charge_memory(&self, frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
         let (out_w, out_h) = self.scale.size(frame);
-        let output_bytes = u64::from(out_w) * u64::from(out_h) * 3;
+        let rows = match self.scale {
+            Scale::Eighth => 0,
+            // A row of bytes and a map of `usize` columns, each a little over the output's width.
+            Scale::Half => (u64::from(out_w) + 1) * 9 * frame.components.len() as u64,
+        };
+        let output_bytes = u64::from(out_w) * u64::from(out_h) * 3 + rows;
         let allocated = frame
             .all_stored_blocks()
             .saturating_mul(bytes_per_block)

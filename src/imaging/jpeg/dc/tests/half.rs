@@ -110,3 +110,66 @@ fn the_fast_paths_decode_at_half_scale_exactly_like_the_reference_paths() {
         }
     }
 }
+
+#[test]
+fn every_chroma_sampling_matches_a_general_decoder_at_half_scale() {
+    use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+    // Arrange: a colour image of odd size in each sampling `jpeg-encoder` writes: chroma at the
+    // full rate; halved across, down or both (libjpeg's triangle filter here and there); and
+    // quartered (the pixel-by-pixel reference in `corner`'s tests covers its repetition).
+    let (width, height) = (203u16, 157u16);
+    let rgb: Vec<u8> = (0..u32::from(height))
+        .flat_map(|y| {
+            (0..u32::from(width)).flat_map(move |x| {
+                [
+                    (x * 255 / 203) as u8,
+                    (y * 255 / 157) as u8,
+                    ((x + y) % 256) as u8,
+                ]
+            })
+        })
+        .collect();
+    let samplings = [
+        ("4:4:4", SamplingFactor::F_1_1, false),
+        ("4:2:2", SamplingFactor::F_2_1, false),
+        ("4:4:0", SamplingFactor::F_1_2, false),
+        ("4:2:0", SamplingFactor::F_2_2, false),
+        ("4:1:1", SamplingFactor::F_4_1, true),
+        ("4:2:1", SamplingFactor::F_2_4, true),
+    ];
+    for (name, sampling, quartered) in samplings {
+        let mut jpeg = Vec::new();
+        let mut encoder = Encoder::new(&mut jpeg, 90);
+        encoder.set_sampling_factor(sampling);
+        encoder.encode(&rgb, width, height, ColorType::Rgb).unwrap();
+        // Act
+        let ours = decode_half(&jpeg, &ProcessingPolicy::default());
+        // `jpeg-encoder` writes chroma quartered in scans of its own, which this decoder leaves
+        // to `jpeg-decoder` at either scale.
+        if quartered {
+            assert_eq!(ours.map(|_| ()), Err(DcError::Unsupported), "{name}");
+            assert_eq!(
+                decode_dc(&jpeg, &ProcessingPolicy::default()).map(|_| ()),
+                Err(DcError::Unsupported),
+                "{name}"
+            );
+            continue;
+        }
+        let ours = ours.unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let (w, h, expected) = reference_at(&jpeg, 2);
+        // Assert
+        assert_eq!((ours.width, ours.height), (w, h), "{name}");
+        let all = mean_abs_difference(&ours.rgb, &expected);
+        assert!(all < MEAN_TOLERANCE, "{name}: mean difference {all}");
+        let max = ours
+            .rgb
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| a.abs_diff(*b))
+            .max();
+        assert!(
+            max <= Some(MAX_DIFFERENCE),
+            "{name}: largest difference {max:?}"
+        );
+    }
+}
