@@ -170,7 +170,7 @@ pub(super) fn to_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> Scale
 mod tests {
     use super::*;
     use crate::imaging::jpeg::dc::plane::DC_LIMIT;
-    use crate::imaging::jpeg::header::{Component, MAX_BLOCKS_IN_MCU};
+    use crate::imaging::jpeg::dc::tests::{every_sampling, frame_sampled, numbers};
 
     /// The reference of [`to_rgb`]: each output pixel computed on its own, with divisions.
     fn reference_rgb(frame: &Frame, planes: &[Vec<Dc>], quants: &[u16]) -> ScaledImage {
@@ -241,41 +241,13 @@ mod tests {
 
     #[test]
     fn the_row_by_row_colour_conversion_matches_the_pixel_by_pixel_reference() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
-        // Every sampling the decoder accepts, on odd sizes: one component (always read as 1 x 1),
-        // and three with factors 1 to 4 and at most MAX_BLOCKS_IN_MCU blocks an MCU.
-        let mut samplings: Vec<Vec<(usize, usize)>> = vec![vec![(1, 1)]];
-        let factors: Vec<(usize, usize)> =
-            (1..=4).flat_map(|h| (1..=4).map(move |v| (h, v))).collect();
-        for &y in &factors {
-            for &b in &factors {
-                for &r in &factors {
-                    if y.0 * y.1 + b.0 * b.1 + r.0 * r.1 <= MAX_BLOCKS_IN_MCU {
-                        samplings.push(vec![y, b, r]);
-                    }
-                }
-            }
-        }
+        let mut next = numbers(0x2545_F491_4F6C_DD1Du64);
+        // Every sampling the decoder accepts, on odd sizes.
+        let samplings = every_sampling();
         for factors in &samplings {
             for _ in 0..3 {
                 let (width, height) = (1 + next(300) as u16, 1 + next(200) as u16);
-                let components: Vec<Component> = factors
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &(h, v))| Component {
-                        id: i as u8,
-                        h,
-                        v,
-                        quant: i,
-                    })
-                    .collect();
-                let frame = Frame::new(0, 8, width, height, components);
+                let frame = frame_sampled(width, height, factors);
                 let planes: Vec<Vec<Dc>> = frame
                     .components
                     .iter()

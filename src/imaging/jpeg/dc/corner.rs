@@ -330,44 +330,16 @@ pub(super) fn corners_to_rgb(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imaging::jpeg::header::{Component, MAX_BLOCKS_IN_MCU};
+    use crate::imaging::jpeg::dc::tests::{every_sampling, frame_sampled, numbers};
 
     #[test]
     fn every_sampling_converts_like_a_pixel_by_pixel_reference() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |below: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % below
-        };
-        // Every sampling the decoder accepts, on odd sizes: one component, and three with
-        // factors 1 to 4 and at most MAX_BLOCKS_IN_MCU blocks an MCU.
-        let mut samplings: Vec<Vec<(usize, usize)>> = vec![vec![(1, 1)]];
-        let factors: Vec<(usize, usize)> =
-            (1..=4).flat_map(|h| (1..=4).map(move |v| (h, v))).collect();
-        for &y in &factors {
-            for &b in &factors {
-                for &r in &factors {
-                    if y.0 * y.1 + b.0 * b.1 + r.0 * r.1 <= MAX_BLOCKS_IN_MCU {
-                        samplings.push(vec![y, b, r]);
-                    }
-                }
-            }
-        }
+        let mut next = numbers(0x9E37_79B9_7F4A_7C15u64);
+        // Every sampling the decoder accepts, on odd sizes.
+        let samplings = every_sampling();
         for factors in &samplings {
             let (width, height) = (1 + next(150) as u16, 1 + next(100) as u16);
-            let components: Vec<Component> = factors
-                .iter()
-                .enumerate()
-                .map(|(i, &(h, v))| Component {
-                    id: i as u8,
-                    h,
-                    v,
-                    quant: i,
-                })
-                .collect();
-            let frame = Frame::new(0, 8, width, height, components);
+            let frame = frame_sampled(width, height, factors);
             let planes: Vec<Vec<Corner>> = frame
                 .components
                 .iter()

@@ -62,9 +62,9 @@ mod tests;
 use bits::{Bits, Paths, fits_in};
 use colour::to_rgb;
 pub use colour::{Scale, ScaledImage};
-use corner::{CORNER_BYTES_PER_BLOCK, Corner, HALF_SAMPLES_PER_BLOCK, corners_to_rgb};
+use corner::{CORNER_BYTES_PER_BLOCK, HALF_SAMPLES_PER_BLOCK, corners_to_rgb};
 pub use error::DcError;
-use plane::{Dc, PLANE_BYTES_PER_BLOCK};
+use plane::PLANE_BYTES_PER_BLOCK;
 use progressive::{PROGRESSIVE_BYTES_PER_BLOCK, Progression, ScanContext};
 use sequential::ComponentTables;
 use tables::Tables;
@@ -321,32 +321,22 @@ impl<'p> DcDecoder<'p> {
             .into_iter()
             .map(|(dc, ac)| ComponentTables::new(dc, ac, self.paths))
             .collect();
-        let image = match self.scale {
-            Scale::Eighth => {
-                let planes: Vec<Vec<Dc>> = sequential::decode_planes(
-                    data,
-                    start,
-                    self.paths,
-                    frame,
-                    &component_tables,
-                    restart_interval,
-                    &mut self.mcus,
-                )?;
+        let planes = sequential::decode_planes(
+            data,
+            start,
+            self.paths,
+            frame,
+            &component_tables,
+            restart_interval,
+            self.scale,
+            &mut self.mcus,
+        )?;
+        let image = match planes {
+            sequential::Planes::Dc(planes) => {
                 let dc_quants: Vec<u16> = quants.iter().map(|q| q[0]).collect();
                 to_rgb(frame, &planes, &dc_quants)
             }
-            Scale::Half => {
-                let planes: Vec<Vec<Corner>> = sequential::decode_planes(
-                    data,
-                    start,
-                    self.paths,
-                    frame,
-                    &component_tables,
-                    restart_interval,
-                    &mut self.mcus,
-                )?;
-                corners_to_rgb(frame, planes, &quants)
-            }
+            sequential::Planes::Corners(planes) => corners_to_rgb(frame, planes, &quants),
         };
         Ok(image)
     }

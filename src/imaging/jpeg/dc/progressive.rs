@@ -259,17 +259,9 @@ impl Progression {
                         components,
                         restart_interval,
                         |bits, state, _, block| {
-                            let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
-                            let keep = Corners {
-                                corner: corners.get_mut(block).ok_or(DcError::Invalid)?,
-                                bit,
-                                low,
-                            };
-                            if high == 0 {
-                                ac_first(bits, table, eob_run, nonzero, band, keep)
-                            } else {
-                                ac_refine(bits, table, eob_run, nonzero, band, keep)
-                            }
+                            let corner = corners.get_mut(block).ok_or(DcError::Invalid)?;
+                            let keep = Corners { corner, bit, low };
+                            ac_block(bits, table, state, &mut nonzero[block], (band, high), keep)
                         },
                     )
                 } else {
@@ -279,12 +271,8 @@ impl Progression {
                         components,
                         restart_interval,
                         |bits, state, _, block| {
-                            let (eob_run, nonzero) = (&mut state.eob_run, &mut nonzero[block]);
-                            if high == 0 {
-                                ac_first(bits, table, eob_run, nonzero, band, Nothing)
-                            } else {
-                                ac_refine(bits, table, eob_run, nonzero, band, Nothing)
-                            }
+                            let band = (band, high);
+                            ac_block(bits, table, state, &mut nonzero[block], band, Nothing)
                         },
                     )
                 }
@@ -449,6 +437,24 @@ fn walk_scan(
         }
     }
     Ok(())
+}
+
+/// One block of an AC scan over coefficients `band`, a first scan if `high` (its Ah) is 0 and a
+/// refinement scan otherwise, keeping the values `keep` keeps.
+#[inline]
+fn ac_block(
+    bits: &mut Bits,
+    table: &Huffman,
+    state: &mut ScanState,
+    nonzero: &mut u64,
+    (band, high): ((u8, u8), u8),
+    keep: impl Keep,
+) -> Result<(), DcError> {
+    if high == 0 {
+        ac_first(bits, table, &mut state.eob_run, nonzero, band, keep)
+    } else {
+        ac_refine(bits, table, &mut state.eob_run, nonzero, band, keep)
+    }
 }
 
 /// One block of an AC first scan over coefficients `band` (G.1.2.2): which coefficients become

@@ -15,6 +15,25 @@ const LUMA_TOLERANCE: f64 = 0.8;
 /// Largest difference of any channel value anywhere. Measured: 3.
 const MAX_DIFFERENCE: u8 = 4;
 
+/// Asserts that `ours` is `expected` within the tolerances above.
+fn assert_close(name: &str, ours: &ScaledImage, (w, h, expected): (u32, u32, Vec<u8>)) {
+    assert_eq!((ours.width, ours.height), (w, h), "{name}");
+    let luma = mean_abs_difference(&gray(&ours.rgb), &gray(&expected));
+    let all = mean_abs_difference(&ours.rgb, &expected);
+    assert!(luma < LUMA_TOLERANCE, "{name}: mean luma difference {luma}");
+    assert!(all < MEAN_TOLERANCE, "{name}: mean difference {all}");
+    let max = ours
+        .rgb
+        .iter()
+        .zip(&expected)
+        .map(|(a, b)| a.abs_diff(*b))
+        .max();
+    assert!(
+        max <= Some(MAX_DIFFERENCE),
+        "{name}: largest difference {max:?}"
+    );
+}
+
 #[test]
 fn half_scale_matches_a_general_decoder_at_half_scale() {
     let gradient = image::RgbImage::from_fn(803, 601, |x, y| {
@@ -35,23 +54,8 @@ fn half_scale_matches_a_general_decoder_at_half_scale() {
         // Act
         let ours = decode_half(&jpeg, &ProcessingPolicy::default())
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let (w, h, expected) = reference_at(&jpeg, 2);
         // Assert
-        assert_eq!((ours.width, ours.height), (w, h), "{name}");
-        let luma = mean_abs_difference(&gray(&ours.rgb), &gray(&expected));
-        let all = mean_abs_difference(&ours.rgb, &expected);
-        assert!(luma < LUMA_TOLERANCE, "{name}: mean luma difference {luma}");
-        assert!(all < MEAN_TOLERANCE, "{name}: mean difference {all}");
-        let max = ours
-            .rgb
-            .iter()
-            .zip(&expected)
-            .map(|(a, b)| a.abs_diff(*b))
-            .max();
-        assert!(
-            max <= Some(MAX_DIFFERENCE),
-            "{name}: largest difference {max:?}"
-        );
+        assert_close(&name, &ours, reference_at(&jpeg, 2));
     }
 }
 
@@ -78,19 +82,7 @@ fn the_fast_paths_decode_at_half_scale_exactly_like_the_reference_paths() {
     let policy = ProcessingPolicy::default();
     for (name, jpeg) in fast_path_inputs() {
         // Arrange: the file, damaged copies, and cuts through its scans.
-        let mut cases: Vec<(String, Vec<u8>)> = vec![(name.clone(), jpeg.clone())];
-        for seed in 1..=24 {
-            let edits = 1 + seed as usize % 3;
-            cases.push((
-                format!("{name}, {edits} bytes damaged (seed {seed})"),
-                damaged(&jpeg, seed, edits),
-            ));
-        }
-        for eighth in 1..8 {
-            let cut = jpeg.len() * eighth / 8;
-            cases.push((format!("{name}, cut at {cut}"), jpeg[..cut].to_vec()));
-        }
-        for (case, data) in cases {
+        for (case, data) in intact_damaged_and_cut(&name, &jpeg) {
             // Act
             let fast = decode_half(&data, &policy).map(|image| image.rgb);
             let reference = decode_half_reference(&data, &policy).map(|image| image.rgb);
@@ -156,20 +148,7 @@ fn every_chroma_sampling_matches_a_general_decoder_at_half_scale() {
             continue;
         }
         let ours = ours.unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let (w, h, expected) = reference_at(&jpeg, 2);
         // Assert
-        assert_eq!((ours.width, ours.height), (w, h), "{name}");
-        let all = mean_abs_difference(&ours.rgb, &expected);
-        assert!(all < MEAN_TOLERANCE, "{name}: mean difference {all}");
-        let max = ours
-            .rgb
-            .iter()
-            .zip(&expected)
-            .map(|(a, b)| a.abs_diff(*b))
-            .max();
-        assert!(
-            max <= Some(MAX_DIFFERENCE),
-            "{name}: largest difference {max:?}"
-        );
+        assert_close(name, &ours, reference_at(&jpeg, 2));
     }
 }

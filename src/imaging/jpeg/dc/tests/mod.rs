@@ -10,6 +10,7 @@ mod progressive;
 mod reference;
 
 use super::*;
+use crate::imaging::jpeg::header::{Component, MAX_BLOCKS_IN_MCU};
 use crate::imaging::jpeg::survey::DC_PASSES;
 use crate::imaging::testkit::jpeg::*;
 use crate::imaging::testkit::noisy;
@@ -191,4 +192,66 @@ fn progressive_gray_512(scans: &[(u8, u8, u8)]) -> Vec<u8> {
     parts.push(EOI.to_vec());
     let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
     stream(&parts)
+}
+
+/// Every sampling the decoder accepts: one component (always read as 1 x 1), and three with
+/// factors 1 to 4 and at most `MAX_BLOCKS_IN_MCU` blocks an MCU.
+pub(super) fn every_sampling() -> Vec<Vec<(usize, usize)>> {
+    let mut samplings: Vec<Vec<(usize, usize)>> = vec![vec![(1, 1)]];
+    let factors: Vec<(usize, usize)> = (1..=4).flat_map(|h| (1..=4).map(move |v| (h, v))).collect();
+    for &y in &factors {
+        for &b in &factors {
+            for &r in &factors {
+                if y.0 * y.1 + b.0 * b.1 + r.0 * r.1 <= MAX_BLOCKS_IN_MCU {
+                    samplings.push(vec![y, b, r]);
+                }
+            }
+        }
+    }
+    samplings
+}
+
+/// A baseline frame of `width` x `height` whose components are sampled as `factors`, each with
+/// a quantization table of its own.
+pub(super) fn frame_sampled(width: u16, height: u16, factors: &[(usize, usize)]) -> Frame {
+    let components: Vec<Component> = factors
+        .iter()
+        .enumerate()
+        .map(|(i, &(h, v))| Component {
+            id: i as u8,
+            h,
+            v,
+            quant: i,
+        })
+        .collect();
+    Frame::new(0, 8, width, height, components)
+}
+
+/// A pseudo-random number below its argument, from `seed` on (xorshift).
+pub(super) fn numbers(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut state = seed;
+    move |below| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    }
+}
+
+/// `jpeg` named `name`, then copies of it damaged 24 ways, then cut at 7 points through its
+/// scans: the cases the fast paths are compared with the reference paths on.
+fn intact_damaged_and_cut(name: &str, jpeg: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut cases: Vec<(String, Vec<u8>)> = vec![(name.to_owned(), jpeg.to_vec())];
+    for seed in 1..=24 {
+        let edits = 1 + seed as usize % 3;
+        cases.push((
+            format!("{name}, {edits} bytes damaged (seed {seed})"),
+            damaged(jpeg, seed, edits),
+        ));
+    }
+    for eighth in 1..8 {
+        let cut = jpeg.len() * eighth / 8;
+        cases.push((format!("{name}, cut at {cut}"), jpeg[..cut].to_vec()));
+    }
+    cases
 }

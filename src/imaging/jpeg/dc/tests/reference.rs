@@ -8,19 +8,7 @@ fn the_fast_paths_decode_exactly_like_the_reference_paths() {
     let policy = ProcessingPolicy::default();
     for (name, jpeg) in fast_path_inputs() {
         // Arrange: the file, damaged copies, and cuts through its scans.
-        let mut cases: Vec<(String, Vec<u8>)> = vec![(name.clone(), jpeg.clone())];
-        for seed in 1..=24 {
-            let edits = 1 + seed as usize % 3;
-            cases.push((
-                format!("{name}, {edits} bytes damaged (seed {seed})"),
-                damaged(&jpeg, seed, edits),
-            ));
-        }
-        for eighth in 1..8 {
-            let cut = jpeg.len() * eighth / 8;
-            cases.push((format!("{name}, cut at {cut}"), jpeg[..cut].to_vec()));
-        }
-        for (case, data) in cases {
+        for (case, data) in intact_damaged_and_cut(&name, &jpeg) {
             // Act
             let fast = decode_dc(&data, &policy).map(|image| image.rgb);
             let reference = decode_reference(&data, &policy).map(|image| image.rgb);
