@@ -97,6 +97,15 @@ pub fn decode_half(data: &[u8], policy: &ProcessingPolicy) -> Result<ScaledImage
     DcDecoder::new(policy, Paths::Fast, Scale::Half).decode(data)
 }
 
+/// How a frame's scans code it, for what the decoder keeps of each block.
+#[derive(Clone, Copy)]
+enum Coding {
+    /// One scan of every component.
+    Sequential,
+    /// Scans over bands of coefficients, refined a bit at a time.
+    Progressive,
+}
+
 /// The DC decoder with its limits, reading paths and scale, and the work its decodes did.
 struct DcDecoder<'p> {
     policy: &'p ProcessingPolicy,
@@ -206,15 +215,7 @@ impl<'p> DcDecoder<'p> {
                     let progression = match progression.as_mut() {
                         Some(progression) => progression,
                         None => {
-                            let per_block = match self.scale {
-                                Scale::Eighth => PROGRESSIVE_BYTES_PER_BLOCK,
-                                Scale::Half => {
-                                    PROGRESSIVE_BYTES_PER_BLOCK
-                                        + CORNER_BYTES_PER_BLOCK
-                                        + HALF_SAMPLES_PER_BLOCK
-                                }
-                            };
-                            self.charge_memory(frame, per_block)?;
+                            self.charge_memory(frame, Coding::Progressive)?;
                             progression.insert(Progression::new(frame, data.len(), self.scale))
                         }
                     };
@@ -304,13 +305,7 @@ impl<'p> DcDecoder<'p> {
                 _ => Err(DcError::Invalid),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        self.charge_memory(
-            frame,
-            match self.scale {
-                Scale::Eighth => PLANE_BYTES_PER_BLOCK,
-                Scale::Half => CORNER_BYTES_PER_BLOCK + HALF_SAMPLES_PER_BLOCK,
-            },
-        )?;
+        self.charge_memory(frame, Coding::Sequential)?;
         // `start` is within the data: the segment before it was.
         fits_in(
             frame.all_stored_blocks(),
@@ -341,16 +336,27 @@ impl<'p> DcDecoder<'p> {
         Ok(image)
     }
 
-    /// Refuses, before anything is allocated for it, a frame whose buffers (`bytes_per_block`
-    /// for every block, the output at the decoder's scale, and at 1/2 scale each component's
-    /// upsampling row and column map) are over the memory budget of its pixels:
+    /// Refuses, before anything is allocated for it, a frame whose buffers are over the memory
+    /// budget of its pixels: for every block what a scan of its `coding` keeps at the decoder's
+    /// scale, the output, and at 1/2 scale the samples and each component's upsampling row and
+    /// column map:
     /// [`DcError::OverLimits`] at 1/8 scale, [`DcError::Unsupported`] at 1/2 (the caller then
     /// decodes the file another way: `jpeg-decoder` within its own budget, or this decoder at 1/8).
     ///
     /// It cannot fire with today's sampling factors (at most 3 blocks per 64 pixels, so at 1/2
     /// scale under 3.5 bytes a pixel with the output, and the fixed part of the budget for small
     /// frames); it is there so that the buffers, not the header, are what is charged.
-    fn charge_memory(&self, frame: &Frame, bytes_per_block: u64) -> Result<(), DcError> {
+    fn charge_memory(&self, frame: &Frame, coding: Coding) -> Result<(), DcError> {
+        // Sequential: the DC plane, or the corners then their samples. Progressive: the DC plane
+        // and the non-zero map as well, dropped before the samples are made.
+        let bytes_per_block = match (coding, self.scale) {
+            (Coding::Sequential, Scale::Eighth) => PLANE_BYTES_PER_BLOCK,
+            (Coding::Progressive, Scale::Eighth) => PROGRESSIVE_BYTES_PER_BLOCK,
+            (Coding::Sequential, Scale::Half) => CORNER_BYTES_PER_BLOCK + HALF_SAMPLES_PER_BLOCK,
+            (Coding::Progressive, Scale::Half) => {
+                PROGRESSIVE_BYTES_PER_BLOCK + CORNER_BYTES_PER_BLOCK + HALF_SAMPLES_PER_BLOCK
+            }
+        };
         let (out_w, out_h) = self.scale.size(frame);
         let rows = match self.scale {
             Scale::Eighth => 0,

@@ -251,8 +251,6 @@ impl Progression {
                 // The corner's values are kept at 1/2 scale by the scans of bands that reach it.
                 let corners = &mut self.corners[c];
                 if self.scale == Scale::Half && u32::from(start) <= LAST_IN_CORNER {
-                    // low <= 13: the bit is within i16.
-                    let bit = 1i16 << low;
                     walk_scan(
                         bits,
                         frame,
@@ -260,7 +258,7 @@ impl Progression {
                         restart_interval,
                         |bits, state, _, block| {
                             let corner = corners.get_mut(block).ok_or(DcError::Invalid)?;
-                            let keep = Corners { corner, bit, low };
+                            let keep = Corners { corner, low };
                             ac_block(bits, table, state, &mut nonzero[block], (band, high), keep)
                         },
                     )
@@ -320,14 +318,19 @@ impl Keep for Nothing {
 }
 
 /// At 1/2 scale: the values of a block's corner, in a scan whose point transform is `low`
-/// (`bit` = 2^low).
+/// (at most `MAX_POINT_TRANSFORM`, checked before the scan).
 struct Corners<'c> {
     corner: &'c mut Corner,
-    bit: i16,
     low: u8,
 }
 
 impl Corners<'_> {
+    /// The scan's bit, 2^low: within i16, as low <= 13.
+    #[inline]
+    fn bit(&self) -> i16 {
+        1 << self.low
+    }
+
     /// Coefficient `k`'s slot in the corner, if it has one.
     #[inline]
     fn slot(&mut self, k: u32) -> Option<&mut i16> {
@@ -358,7 +361,7 @@ impl Keep for Corners<'_> {
     }
     #[inline]
     fn correct(&mut self, k: u32) {
-        let bit = self.bit;
+        let bit = self.bit();
         if let Some(slot) = self.slot(k)
             && *slot & bit == 0
         {
@@ -372,7 +375,7 @@ impl Keep for Corners<'_> {
     }
     #[inline]
     fn new_one(&mut self, k: u32, positive: bool) {
-        let bit = self.bit;
+        let bit = self.bit();
         if let Some(slot) = self.slot(k) {
             *slot = if positive { bit } else { -bit };
         }
