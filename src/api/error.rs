@@ -39,6 +39,14 @@ pub enum ApiError {
     InvalidQuery(String),
     #[error("no such image")]
     ImageNotFound,
+    #[error("no such multipart upload")]
+    UploadNotFound,
+    #[error("the multipart upload was completed or aborted, or its image is no longer PENDING")]
+    UploadNotActive,
+    #[error("the upload cannot be completed: {0}")]
+    UploadIncomplete(String),
+    #[error("partNumber must be a whole number from 1 to {count}")]
+    InvalidPartNumber { count: u32 },
     #[error("no such route")]
     NotFound,
     #[error("this route does not take that method")]
@@ -70,6 +78,7 @@ impl ApiError {
             }
             Self::Rejected(R::InvalidFileSize) => (StatusCode::BAD_REQUEST, "INVALID_FILE_SIZE"),
             Self::Rejected(R::FileSizeRequired) => (StatusCode::BAD_REQUEST, "FILE_SIZE_REQUIRED"),
+            Self::Rejected(R::InvalidPartSize) => (StatusCode::BAD_REQUEST, "INVALID_PART_SIZE"),
             Self::Rejected(R::FileTooLarge { .. }) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "FILE_TOO_LARGE")
             }
@@ -81,6 +90,10 @@ impl ApiError {
             }
             Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "INVALID_QUERY"),
             Self::ImageNotFound => (StatusCode::NOT_FOUND, "IMAGE_NOT_FOUND"),
+            Self::UploadNotFound => (StatusCode::NOT_FOUND, "UPLOAD_NOT_FOUND"),
+            Self::UploadNotActive => (StatusCode::CONFLICT, "UPLOAD_NOT_ACTIVE"),
+            Self::UploadIncomplete(_) => (StatusCode::CONFLICT, "UPLOAD_INCOMPLETE"),
+            Self::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "INVALID_PART_NUMBER"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
             Self::Aws(AwsError::Unavailable { .. }) => {

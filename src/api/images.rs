@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::request::Caller;
 use crate::aws::{AwsError, PageKey, Transition, format_time, parse_stored_time};
 use crate::delivery::Cdn;
-use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, Owner, ReadyImage};
+use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, Owner, ReadyImage, StateName};
 
 /// The page size when `limit` is not given, and the largest allowed.
 pub const DEFAULT_LIMIT: u16 = 20;
@@ -186,7 +186,20 @@ pub async fn delete_image(
             return Ok(StatusCode::NO_CONTENT);
         }
         let keys = image.object_keys();
+        // A multipart upload still open is aborted (its parts go); a finished one is gone already.
+        let abort = async {
+            match &image.multipart {
+                Some(multipart) if image.status() == StateName::Pending => {
+                    state
+                        .objects
+                        .abort_multipart(&image.object_key, &multipart.upload_id)
+                        .await
+                }
+                _ => Ok(()),
+            }
+        };
         futures_util::try_join!(
+            abort,
             state.objects.delete(keys.upload.as_ref()),
             state.objects.delete(keys.original.as_ref()),
             state.objects.delete(keys.legacy_thumbnail.as_ref()),

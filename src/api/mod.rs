@@ -2,11 +2,14 @@
 
 mod error;
 mod images;
+mod multipart;
 mod request;
+mod s3_xml;
 mod upload;
 
 pub use error::{ApiError, WWW_AUTHENTICATE_BEARER, WWW_AUTHENTICATE_INVALID_TOKEN};
 pub use images::{DEFAULT_LIMIT, ImageList, ImageView, MAX_LIMIT};
+pub use multipart::{Completed, MultipartView, PartUrl, PartView};
 pub use request::{Caller, JsonBody, MAX_BODY_BYTES, StripStage};
 pub use upload::UploadResponse;
 
@@ -81,6 +84,19 @@ pub fn app(state: AppState) -> App {
     let cors = cors_layer(&state.allowed_origins);
     let router = Router::new()
         .route("/upload", post(upload::create_upload))
+        .route("/upload/multipart", post(multipart::create))
+        .route(
+            "/upload/multipart/{image_id}",
+            get(multipart::list_parts).post(multipart::describe_upload),
+        )
+        .route(
+            "/upload/multipart/{image_id}/parts/{part_number}",
+            post(multipart::sign_part),
+        )
+        .route(
+            "/upload/multipart/{image_id}/complete",
+            post(multipart::complete),
+        )
         .route("/images", get(images::list_images))
         .route(
             "/images/{image_id}",

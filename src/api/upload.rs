@@ -19,6 +19,8 @@ pub struct UploadResponse {
     pub upload_url: String,
     pub file_url: String,
     pub image_id: String,
+    /// The object's key in the bucket, `uploads/{imageId}.{ext}`.
+    pub key: String,
     /// Always `PUT`.
     pub method: &'static str,
     /// The headers to send with the PUT, exactly as given.
@@ -69,6 +71,7 @@ pub async fn create_upload(
         upload_url: presigned.url,
         file_url: presigned.file_url,
         image_id: image_id.to_string(),
+        key: record.object_key.as_ref().to_owned(),
         method: "PUT",
         headers: presigned.headers.into_iter().collect(),
         expires_at: presigned

@@ -10,9 +10,9 @@ use time::{OffsetDateTime, macros::format_description};
 
 use super::AwsError;
 use crate::domain::{
-    FileName, ImageId, ImageMetadata, ImageState, ImageType, ObjectKey, Owner, ReadyImage,
-    Rejection, RejectionReason, RenditionFormat, RenditionName, StateName, StoredRendition,
-    Superseded, UploadSize,
+    FileName, ImageId, ImageMetadata, ImageState, ImageType, MultipartUpload, ObjectKey, Owner,
+    PartPlan, ReadyImage, Rejection, RejectionReason, RenditionFormat, RenditionName, StateName,
+    StoredRendition, Superseded, UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -506,6 +506,10 @@ pub fn to_item(record: &ImageMetadata) -> HashMap<String, AttributeValue> {
     if let Some(expiry) = record.pending_expiry {
         item.insert(ITEM_TTL_ATTRIBUTE.into(), n(expiry.unix_timestamp()));
     }
+    if let Some(multipart) = &record.multipart {
+        item.insert("uploadId".into(), s(&multipart.upload_id));
+        item.insert("partSize".into(), n(multipart.parts.part_size()));
+    }
     item.extend(
         state_attributes(&record.state)
             .into_iter()
@@ -731,18 +735,33 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                 processed_at: time("processedAt")?,
             }),
         };
+        let declared_size = n("fileSize")?
+            .map(|b| {
+                u64::try_from(b)
+                    .ok()
+                    .and_then(|b| UploadSize::within(b, u64::MAX))
+            })
+            .map(|size| size.ok_or(MalformedItem("fileSize")))
+            .transpose()?;
+        // A multipart upload has its id, its part size, and a declared size to cut.
+        let multipart = match item.get("uploadId") {
+            None => None,
+            Some(_) => {
+                let parts = declared_size
+                    .zip(n("partSize")?.and_then(|p| u64::try_from(p).ok()))
+                    .and_then(|(size, part_size)| PartPlan::new(size, part_size))
+                    .ok_or(MalformedItem("partSize"))?;
+                Some(MultipartUpload {
+                    upload_id: s("uploadId")?.clone(),
+                    parts,
+                })
+            }
+        };
         Ok(Self {
             image_id,
             file_name: FileName::parse(s("fileName")?).map_err(|_| MalformedItem("fileName"))?,
             image_type,
-            declared_size: n("fileSize")?
-                .map(|b| {
-                    u64::try_from(b)
-                        .ok()
-                        .and_then(|b| UploadSize::within(b, u64::MAX))
-                })
-                .map(|size| size.ok_or(MalformedItem("fileSize")))
-                .transpose()?,
+            declared_size,
             object_key,
             bucket: s("bucket")?.clone(),
             owner: Owner::from_subject(s("owner")?).ok_or(MalformedItem("owner"))?,
@@ -754,6 +773,7 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                         .map_err(|_| MalformedItem(ITEM_TTL_ATTRIBUTE))
                 })
                 .transpose()?,
+            multipart,
         })
     }
 }
@@ -952,6 +972,29 @@ mod tests {
         let item = to_item(&row);
         assert!(!item.contains_key("fileSize"));
         assert_eq!(ImageMetadata::try_from(&item).unwrap(), row);
+    }
+
+    #[test]
+    fn a_multipart_row_keeps_its_upload_id_and_part_size() {
+        let mut row = record(Some("10485759"));
+        row.multipart = Some(MultipartUpload {
+            upload_id: "VXBsb2FkIElE".into(),
+            parts: PartPlan::new(row.declared_size.unwrap(), 5 * 1024 * 1024).unwrap(),
+        });
+        let item = to_item(&row);
+        assert_eq!(item["uploadId"].as_s().unwrap(), "VXBsb2FkIElE");
+        assert_eq!(item["partSize"].as_n().unwrap(), "5242880");
+        let back = ImageMetadata::try_from(&item).unwrap();
+        assert_eq!(back.multipart.as_ref().unwrap().parts.count(), 2);
+        assert_eq!(back, row);
+
+        // An upload id needs a part size S3 allows, and a declared size to cut.
+        let mut bad = item.clone();
+        bad.insert("partSize".into(), AttributeValue::N("1024".into()));
+        assert_eq!(ImageMetadata::try_from(&bad).unwrap_err().0, "partSize");
+        let mut no_size = item.clone();
+        no_size.remove("fileSize");
+        assert_eq!(ImageMetadata::try_from(&no_size).unwrap_err().0, "partSize");
     }
 
     #[test]

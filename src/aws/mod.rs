@@ -12,7 +12,8 @@ pub use dynamodb::{
 };
 pub use error::AwsError;
 pub use s3::{
-    Copy, ImageObjects, ObjectHead, PresignedUpload, RENDITION_CACHE_CONTROL, ServedObject,
+    Completion, Copy, ImageObjects, ObjectHead, PresignedUpload, RENDITION_CACHE_CONTROL,
+    ServedObject, UploadedPart,
 };
 pub use tls::Roots;
 

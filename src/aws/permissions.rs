@@ -135,6 +135,34 @@ pub const API: FunctionAccess = FunctionAccess {
             // Presigned only: clients PUT to uploads/, never elsewhere.
             needs: &[allow("s3:PutObject", UPLOADS)],
         },
+        // Multipart uploads into the inbox: started, parts presigned, listed, completed and
+        // aborted by the API (`src/api/multipart.rs`).
+        Operation {
+            service: "S3",
+            name: "CreateMultipartUpload",
+            needs: &[allow("s3:PutObject", UPLOADS)],
+        },
+        Operation {
+            service: "S3",
+            name: "UploadPart",
+            // Presigned only.
+            needs: &[allow("s3:PutObject", UPLOADS)],
+        },
+        Operation {
+            service: "S3",
+            name: "ListParts",
+            needs: &[allow("s3:ListMultipartUploadParts", UPLOADS)],
+        },
+        Operation {
+            service: "S3",
+            name: "CompleteMultipartUpload",
+            needs: &[allow("s3:PutObject", UPLOADS)],
+        },
+        Operation {
+            service: "S3",
+            name: "AbortMultipartUpload",
+            needs: &[allow("s3:AbortMultipartUpload", UPLOADS)],
+        },
         Operation {
             service: "S3",
             name: "GetObject",

@@ -72,24 +72,183 @@ impl ImageObjects {
             .presigned(config)
             .await
             .map_err(|e| AwsError::classify("presigning the upload URL", e))?;
-        // The headers the signature covers (host aside) are the ones the client must send; take
-        // them from the signer rather than restating them, so the two cannot drift apart.
-        let headers = request
-            .headers()
-            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
-            .map(|(name, value)| (header_case(name), value.to_owned()))
-            .collect();
-        let url = request.uri().to_owned();
-        let file_url = url
-            .split_once('?')
-            .map_or(url.as_str(), |(base, _)| base)
-            .to_owned();
-        Ok(PresignedUpload {
-            url,
-            file_url,
-            headers,
-            expires_at: now + expiry,
-        })
+        Ok(PresignedUpload::from_request(&request, now + expiry))
+    }
+
+    /// Starts a multipart upload of `key` with its `Content-Type`; answers S3's upload id.
+    ///
+    /// # Errors
+    /// [`AwsError`] when S3 refuses or fails.
+    pub async fn create_multipart(
+        &self,
+        key: &ObjectKey,
+        image_type: ImageType,
+    ) -> Result<String, AwsError> {
+        let output = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_ref())
+            .content_type(image_type.mime())
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("starting a multipart upload", e))?;
+        output
+            .upload_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| AwsError::failed("starting a multipart upload", "S3 gave no upload id"))
+    }
+
+    /// Signs a PUT of part `number` of `upload_id`, exactly `len` bytes long (`Content-Length`
+    /// is signed in: S3 refuses a body of any other length), valid for `expiry` from `now`.
+    ///
+    /// # Errors
+    /// [`AwsError`] when the expiry is out of SigV4's range or signing fails.
+    pub async fn presign_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        number: u32,
+        len: u64,
+        now: OffsetDateTime,
+        expiry: Duration,
+    ) -> Result<PresignedUpload, AwsError> {
+        let config = presigning(now, expiry, "configuring a part's upload URL")?;
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key.as_ref())
+            .upload_id(upload_id)
+            .part_number(i32::try_from(number).unwrap_or(i32::MAX))
+            .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(|e| AwsError::classify("presigning a part's upload URL", e))?;
+        Ok(PresignedUpload::from_request(&request, now + expiry))
+    }
+
+    /// The parts S3 holds for `upload_id`, in part-number order; `None` when there is no such
+    /// upload (completed, aborted, or never started).
+    ///
+    /// # Errors
+    /// [`AwsError`] for any other failure.
+    pub async fn list_parts(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+    ) -> Result<Option<Vec<UploadedPart>>, AwsError> {
+        let mut parts = Vec::new();
+        let mut marker = None;
+        loop {
+            let result = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key.as_ref())
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await;
+            let page = match result {
+                Ok(page) => page,
+                Err(e) if e.code() == Some("NoSuchUpload") => return Ok(None),
+                Err(e) => return Err(AwsError::classify("listing an upload's parts", e)),
+            };
+            for part in page.parts() {
+                let (Some(number), Some(size), Some(etag)) =
+                    (part.part_number(), part.size(), part.e_tag())
+                else {
+                    return Err(AwsError::failed(
+                        "listing an upload's parts",
+                        "S3 listed a part without its number, size or ETag",
+                    ));
+                };
+                parts.push(UploadedPart {
+                    number: u32::try_from(number).unwrap_or(0),
+                    size: u64::try_from(size).unwrap_or(0),
+                    etag: etag.to_owned(),
+                });
+            }
+            match page.next_part_number_marker() {
+                Some(next) if page.is_truncated() == Some(true) => marker = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|part| part.number);
+        Ok(Some(parts))
+    }
+
+    /// Completes `upload_id` from `parts`, once: `If-None-Match: *` makes S3 refuse it when the
+    /// object already exists, and the total size is stated (`x-amz-mp-object-size`) for S3 to
+    /// check as well.
+    ///
+    /// # Errors
+    /// [`AwsError`] for any failure but those [`Completion`] names.
+    pub async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: &[UploadedPart],
+    ) -> Result<Completion, AwsError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let total: u64 = parts.iter().map(|part| part.size).sum();
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|part| {
+                        CompletedPart::builder()
+                            .part_number(i32::try_from(part.number).unwrap_or(i32::MAX))
+                            .e_tag(&part.etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let result = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_ref())
+            .upload_id(upload_id)
+            .multipart_upload(completed)
+            .if_none_match("*")
+            .mpu_object_size(i64::try_from(total).unwrap_or(i64::MAX))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Completion::Completed {
+                etag: output.e_tag().unwrap_or_default().to_owned(),
+                location: output.location().unwrap_or_default().to_owned(),
+            }),
+            Err(e) if matches!(e.code(), Some("NoSuchUpload")) => Ok(Completion::NoSuchUpload),
+            Err(e) if matches!(e.code(), Some("PreconditionFailed")) => {
+                Ok(Completion::ObjectExists)
+            }
+            Err(e) => Err(AwsError::classify("completing a multipart upload", e)),
+        }
+    }
+
+    /// Aborts `upload_id`, freeing its parts. An upload that is already gone is not an error.
+    ///
+    /// # Errors
+    /// [`AwsError`] for any other failure.
+    pub async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<(), AwsError> {
+        let result = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key.as_ref())
+            .upload_id(upload_id)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), Some("NoSuchUpload")) => Ok(()),
+            Err(e) => Err(AwsError::classify("aborting a multipart upload", e)),
+        }
     }
 
     /// The object's size and ETag, or `None` when there is no such object.
@@ -332,6 +491,52 @@ pub struct PresignedUpload {
     /// is not listed: every HTTP client sets it from the body, and browsers refuse to set it by hand.
     pub headers: Vec<(String, String)>,
     pub expires_at: OffsetDateTime,
+}
+
+impl PresignedUpload {
+    fn from_request(
+        request: &aws_sdk_s3::presigning::PresignedRequest,
+        expires_at: OffsetDateTime,
+    ) -> Self {
+        // The headers the signature covers (host aside) are the ones the client must send; take
+        // them from the signer rather than restating them, so the two cannot drift apart.
+        let headers = request
+            .headers()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("content-length"))
+            .map(|(name, value)| (header_case(name), value.to_owned()))
+            .collect();
+        let url = request.uri().to_owned();
+        let file_url = url
+            .split_once('?')
+            .map_or(url.as_str(), |(base, _)| base)
+            .to_owned();
+        Self {
+            url,
+            file_url,
+            headers,
+            expires_at,
+        }
+    }
+}
+
+/// A part S3 holds for a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    pub number: u32,
+    pub size: u64,
+    /// As S3 gives it, quotes included.
+    pub etag: String,
+}
+
+/// What [`ImageObjects::complete_multipart`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The object now exists, assembled from the parts; `location` is its URL.
+    Completed { etag: String, location: String },
+    /// S3 has no such upload: it was completed or aborted before.
+    NoSuchUpload,
+    /// The object already exists (`If-None-Match: *` failed): nothing was written.
+    ObjectExists,
 }
 
 /// A SigV4 presigning window of `expiry` from `now`.

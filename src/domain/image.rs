@@ -2,7 +2,7 @@ use time::OffsetDateTime;
 
 use super::{
     FileName, ImageId, ImageObjectKeys, ImageState, ImageType, NewUpload, ObjectKey, Owner,
-    StateName, UploadPolicy, UploadSize,
+    PartPlan, StateName, UploadPolicy, UploadSize,
 };
 
 /// The metadata row of one image (the `ImageMetadata` table, keyed by `image_id`).
@@ -21,6 +21,16 @@ pub struct ImageMetadata {
     /// When the row may be dropped (DynamoDB TTL): set on PENDING rows (an abandoned upload) and
     /// kept on REJECTED ones; removed when the image becomes READY.
     pub pending_expiry: Option<OffsetDateTime>,
+    /// The S3 multipart upload the image's bytes arrive by; `None` for a single PUT.
+    pub multipart: Option<MultipartUpload>,
+}
+
+/// The multipart upload of an image: S3's id for it, and how its declared size is cut into parts.
+/// Kept on the row once the upload is completed or aborted, as the record of how it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    pub upload_id: String,
+    pub parts: PartPlan,
 }
 
 impl ImageMetadata {
@@ -61,6 +71,7 @@ impl ImageMetadata {
             pending_expiry: (created_at + policy.pending_ttl)
                 .replace_millisecond(0)
                 .ok(),
+            multipart: None,
         }
     }
 }

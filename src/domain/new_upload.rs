@@ -75,6 +75,10 @@ pub enum UploadRejection {
     FileTooLarge { max: u64 },
     #[error("fileSize is required")]
     FileSizeRequired,
+    #[error(
+        "partSize must be a whole number of bytes from 5 MiB to 5 GiB that cuts fileSize into at most 10000 parts"
+    )]
+    InvalidPartSize,
 }
 
 impl NewUpload {

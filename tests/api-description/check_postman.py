@@ -8,7 +8,7 @@ needs: jsonschema_rs (the validator schemathesis uses) and PyYAML. Checks that:
 - it has the variables `baseUrl` and `token`, and bearer auth from `{{token}}`;
 - every request to `{{baseUrl}}` is an operation of openapi.yaml (method and path template), with
   only query parameters that operation declares, and a JSON body valid against its request schema;
-- every other request is the PUT to `{{uploadUrl}}` (S3, set by a test script from POST /upload),
+- every other request is a PUT to `{{uploadUrl}}` or `{{partUrl}}` (S3, set by a test script from POST /upload or a part's signing),
   the GET of `{{displayUrl}}` (a rendition's URL from GET /images/{imageId}: the CDN's, or S3's)
   or the sign-in POST to `{{cognitoEndpoint}}`, none sending the API's bearer token (bodies in
   the "Errors" folder are invalid on purpose and only need to target an operation);
@@ -100,9 +100,9 @@ def check_request(name, request, operations, openapi, used):
     base, _, query_string = raw.partition("?")
     no_auth = request.get("auth", {}).get("type") == "noauth"
 
-    if base == "{{uploadUrl}}":
+    if base in ("{{uploadUrl}}", "{{partUrl}}"):
         if method != "put":
-            return [f"{name}: {{{{uploadUrl}}}} is a presigned PUT, not {method.upper()}"]
+            return [f"{name}: {base} is a presigned PUT, not {method.upper()}"]
         if not no_auth:
             return [f"{name}: the PUT to S3 must not send the API's bearer token (auth: noauth)"]
         return []
@@ -117,7 +117,7 @@ def check_request(name, request, operations, openapi, used):
             return [f"{name}: sign-in is a POST to Cognito without the API's token"]
         return []
     if not base.startswith("{{baseUrl}}/"):
-        return [f"{name}: {raw} is neither the API ({{{{baseUrl}}}}), the upload URL nor Cognito"]
+        return [f"{name}: {raw} is neither the API ({{{{baseUrl}}}}), an upload URL nor Cognito"]
 
     segments = base[len("{{baseUrl}}") :].split("/")[1:]
     matches = [key for key in operations if key[0] == method and template_matches(key[1], segments)]

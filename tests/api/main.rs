@@ -6,6 +6,7 @@ mod auth;
 mod helpers;
 mod images;
 mod lambda_entry;
+mod multipart;
 mod openapi;
 mod permissions;
 mod properties;

@@ -75,7 +75,7 @@ async fn probe(app: &App, method: &str, template: &str) -> (String, Reply) {
 }
 
 #[test]
-fn the_description_is_openapi_3_1_with_the_four_operations() {
+fn the_description_is_openapi_3_1_with_every_operation() {
     let description = description();
     assert!(
         description.openapi.starts_with("3.1."),
@@ -89,6 +89,13 @@ fn the_description_is_openapi_3_1_with_the_four_operations() {
     );
     let expected: BTreeMap<String, BTreeSet<String>> = [
         ("/upload", &["POST"][..]),
+        ("/upload/multipart", &["POST"][..]),
+        ("/upload/multipart/{imageId}", &["GET", "POST"][..]),
+        (
+            "/upload/multipart/{imageId}/parts/{partNumber}",
+            &["POST"][..],
+        ),
+        ("/upload/multipart/{imageId}/complete", &["POST"][..]),
         ("/images", &["GET"][..]),
         ("/images/{imageId}", &["DELETE", "GET"][..]),
     ]
@@ -205,6 +212,7 @@ fn every_error_code_is_described_under_its_status() {
                     "BAD_REQUEST" => 400,
                     "UNAUTHORIZED" => 401,
                     "NOT_FOUND" => 404,
+                    "CONFLICT" => 409,
                     "METHOD_NOT_ALLOWED" => 405,
                     "PAYLOAD_TOO_LARGE" => 413,
                     "UNSUPPORTED_MEDIA_TYPE" => 415,

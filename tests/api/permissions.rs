@@ -6,10 +6,16 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
+use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
 use aws_sdk_s3::operation::delete_object::DeleteObjectOutput;
 use aws_sdk_s3::operation::get_object::GetObjectOutput;
 use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::list_parts::ListPartsOutput;
 use aws_sdk_s3::operation::put_object::PutObjectOutput;
+use aws_sdk_s3::operation::upload_part::UploadPartOutput;
+use aws_sdk_s3::types::Part;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, mock};
 use axum::body::Body;
@@ -18,8 +24,9 @@ use image_upload::api::{self, AppState};
 use image_upload::aws::permissions::{API, CallCheck};
 use image_upload::aws::{AwsClients, dynamodb_item};
 use image_upload::domain::{
-    ImageId, ImageMetadata, ImageState, NewUpload, ObjectKey, Owner, ReadyImage, RenditionFormat,
-    RenditionName, StoredRendition, UploadPolicy, UploadRequest,
+    ImageId, ImageMetadata, ImageState, MIN_PART_BYTES, MultipartUpload, NewUpload, ObjectKey,
+    Owner, PartPlan, ReadyImage, RenditionFormat, RenditionName, StoredRendition, UploadPolicy,
+    UploadRequest,
 };
 use time::macros::datetime;
 
@@ -73,14 +80,52 @@ fn ready_row() -> ImageMetadata {
     }
 }
 
+/// A PENDING image of the caller's whose 6 MiB arrive in a multipart upload of two parts.
+fn multipart_row() -> ImageMetadata {
+    let policy = UploadPolicy::default();
+    let request = UploadRequest {
+        file_name: "big.jpg".into(),
+        file_type: "image/jpeg".into(),
+        file_size: Some((6 * 1024 * 1024).into()),
+    };
+    let mut row = ImageMetadata::pending(
+        ImageId::new_random(),
+        NewUpload::parse(&request, &policy).unwrap(),
+        "bucket",
+        Owner::anonymous(),
+        datetime!(2026-11-24 10:00:00 UTC),
+        &policy,
+    );
+    row.multipart = Some(MultipartUpload {
+        upload_id: "upload-1".into(),
+        parts: PartPlan::new(row.declared_size.unwrap(), MIN_PART_BYTES).unwrap(),
+    });
+    row
+}
+
 #[tokio::test]
 async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     // ALLOW_ANONYMOUS: the routes run without an authorizer here, as the local server does.
     let anonymous = settings(&[("ALLOW_ANONYMOUS", "true")]);
     let row = ready_row();
     let item = dynamodb_item(&row);
+    let multipart = multipart_row();
+    let multipart_id = multipart.image_id.to_string();
     let dynamodb_rules = [
         mock!(aws_sdk_dynamodb::Client::put_item).then_output(|| PutItemOutput::builder().build()),
+        mock!(aws_sdk_dynamodb::Client::get_item)
+            .match_requests({
+                let id = multipart_id.clone();
+                move |r| r.key().and_then(|k| k["imageId"].as_s().ok()) == Some(&id)
+            })
+            .then_output({
+                let item = dynamodb_item(&multipart);
+                move || {
+                    GetItemOutput::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                }
+            }),
         mock!(aws_sdk_dynamodb::Client::get_item).then_output({
             let item = item.clone();
             move || {
@@ -105,6 +150,33 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
         mock!(aws_sdk_s3::Client::get_object).then_output(|| GetObjectOutput::builder().build()),
         mock!(aws_sdk_s3::Client::list_objects_v2)
             .then_output(|| ListObjectsV2Output::builder().is_truncated(false).build()),
+        mock!(aws_sdk_s3::Client::create_multipart_upload).then_output(|| {
+            CreateMultipartUploadOutput::builder()
+                .upload_id("upload-2")
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::upload_part).then_output(|| UploadPartOutput::builder().build()),
+        mock!(aws_sdk_s3::Client::list_parts).then_output(|| {
+            let part = |number: i32, size: i64| {
+                Part::builder()
+                    .part_number(number)
+                    .size(size)
+                    .e_tag(format!("\"{number}\""))
+                    .build()
+            };
+            ListPartsOutput::builder()
+                .parts(part(1, 5 * 1024 * 1024))
+                .parts(part(2, 1024 * 1024))
+                .is_truncated(false)
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::complete_multipart_upload).then_output(|| {
+            CompleteMultipartUploadOutput::builder()
+                .e_tag("\"c-2\"")
+                .build()
+        }),
+        mock!(aws_sdk_s3::Client::abort_multipart_upload)
+            .then_output(|| AbortMultipartUploadOutput::builder().build()),
     ];
     let check = CallCheck::new(&API);
     let mut clients = AwsClients::new(&sdk_config(&anonymous), &anonymous);
@@ -144,7 +216,52 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     let fetched = send(&app, Request::get(&path).body(Body::empty()).unwrap()).await;
     let deleted = send(&app, Request::delete(&path).body(Body::empty()).unwrap()).await;
 
+    let started = send(
+        &app,
+        Request::post("/upload/multipart")
+            .header("content-type", "application/json")
+            .body(Body::from(
+                r#"{"fileName": "big.jpg", "fileType": "image/jpeg", "fileSize": 6291456}"#,
+            ))
+            .unwrap(),
+    )
+    .await;
+    let multipart_path = format!("/upload/multipart/{multipart_id}");
+    let part = send(
+        &app,
+        Request::post(format!("{multipart_path}/parts/2"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let parts = send(
+        &app,
+        Request::get(&multipart_path).body(Body::empty()).unwrap(),
+    )
+    .await;
+    let completed = send(
+        &app,
+        Request::post(format!("{multipart_path}/complete"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let aborted = send(
+        &app,
+        Request::delete(format!("/images/{multipart_id}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+
     assert_eq!(upload.status, StatusCode::OK, "{}", upload.body);
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    assert_eq!(started.body["uploadId"], "upload-2");
+    assert_eq!(part.status, StatusCode::OK, "{}", part.body);
+    assert_eq!(part.body["size"], 1024 * 1024);
+    assert_eq!(parts.status, StatusCode::OK, "{}", parts.body);
+    assert_eq!(completed.status, StatusCode::OK, "{}", completed.body);
+    assert_eq!(aborted.status, StatusCode::NO_CONTENT, "{}", aborted.body);
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);

@@ -54,6 +54,7 @@ async fn a_valid_request_gets_a_presigned_put_and_a_pending_row() {
             .unwrap()
             .ends_with(&format!("photos-bucket.s3.us-east-1.amazonaws.com/{key}"))
     );
+    assert_eq!(body["key"], key);
     assert_eq!(body["method"], "PUT");
     // `If-None-Match: *` is signed in: the URL creates its object once (S3 answers a second PUT
     // with 412) and a client that drops the header breaks the signature.

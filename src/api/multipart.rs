@@ -1,0 +1,477 @@
+//! Multipart uploads: the API starts one, signs each part's PUT to its exact length, lists the
+//! parts S3 holds, and completes it once the parts add up to the declared size. Abort is
+//! `DELETE /images/{imageId}`.
+//!
+//! Each route answers JSON, or the document S3 itself would answer when the request accepts
+//! `application/xml`, so that S3 clients such as Uppy can be pointed at them (`docs/uppy/`).
+
+use axum::Json;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use super::AppState;
+use super::error::ApiError;
+use super::request::{Caller, JsonBody};
+use super::s3_xml;
+use crate::aws::{Completion, UploadedPart};
+use crate::domain::{
+    ImageId, ImageMetadata, MultipartRequest, MultipartUpload, NewMultipartUpload, Owner, StateName,
+};
+
+/// A multipart upload as the API describes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MultipartView {
+    pub image_id: String,
+    pub upload_id: String,
+    /// The object's key in the bucket.
+    pub key: String,
+    pub bucket: String,
+    pub file_size: u64,
+    /// The length of every part but the last, which holds the rest.
+    pub part_size: u64,
+    pub part_count: u32,
+    /// The parts S3 holds (only in `GET /upload/multipart/{imageId}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parts: Option<Vec<PartView>>,
+}
+
+/// A part S3 holds.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartView {
+    pub part_number: u32,
+    pub size: u64,
+    pub etag: String,
+}
+
+/// The 200 body of `POST /upload/multipart/{imageId}/parts/{partNumber}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartUrl {
+    pub part_number: u32,
+    pub upload_url: String,
+    /// Always `PUT`.
+    pub method: &'static str,
+    /// The exact length the body must have: signed into the URL.
+    pub size: u64,
+    /// The headers to send with the PUT, exactly as given.
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub expires_at: String,
+}
+
+/// The 200 body of `POST /upload/multipart/{imageId}/complete`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completed {
+    pub image_id: String,
+    pub key: String,
+    pub bucket: String,
+    pub etag: String,
+    /// `PENDING`: the processor verifies the object as it does any upload.
+    pub status: &'static str,
+}
+
+/// What a client may state about the upload it means; refused when it is not the row's.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadQuery {
+    upload_id: Option<String>,
+    key: Option<String>,
+}
+
+/// `POST /upload/multipart`: starts the S3 upload, then writes the PENDING row that records it.
+/// If the write fails, the upload is aborted (and the bucket's lifecycle rule aborts it if that
+/// fails too), so no upload a client can reach lacks its row.
+///
+/// # Errors
+/// 4xx for requests the policy refuses; 5xx when S3 or DynamoDB fails.
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<MultipartRequest>,
+) -> Result<Response, ApiError> {
+    let NewMultipartUpload { upload, parts } = NewMultipartUpload::parse(&request, &state.policy)?;
+    let image_id = ImageId::new_random();
+    tracing::Span::current().record("image_id", tracing::field::display(image_id));
+    let mut record = ImageMetadata::pending(
+        image_id,
+        upload,
+        state.objects.bucket(),
+        owner,
+        OffsetDateTime::now_utc(),
+        &state.policy,
+    );
+    let upload_id = state
+        .objects
+        .create_multipart(&record.object_key, record.image_type)
+        .await?;
+    record.multipart = Some(MultipartUpload {
+        upload_id: upload_id.clone(),
+        parts,
+    });
+    if let Err(error) = state.table.insert(&record).await {
+        if let Err(abort) = state
+            .objects
+            .abort_multipart(&record.object_key, &upload_id)
+            .await
+        {
+            tracing::warn!(error = %abort, "the upload of an unwritten row was not aborted; the lifecycle rule will");
+        }
+        return Err(error.into());
+    }
+    state.metrics.upload_url_issued(image_id);
+    tracing::info!(object_key = %record.object_key, owner = record.owner.as_ref(), parts = parts.count(), "multipart upload started");
+    Ok(describe(&record, &headers))
+}
+
+/// `POST /upload/multipart/{imageId}`: the upload, as `create` answered it. S3's
+/// CreateMultipartUpload in XML for S3 clients, which the API already did.
+///
+/// # Errors
+/// 404 when the caller has no such upload; 409 when the image is no longer PENDING.
+pub async fn describe_upload(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let row = pending_upload(&state, &owner, path, query).await?;
+    Ok(describe(&row, &headers))
+}
+
+/// `GET /upload/multipart/{imageId}`: the upload and the parts S3 holds (S3's ListParts in XML),
+/// so a client can resume after the last acknowledged part.
+///
+/// # Errors
+/// 404 when the caller has no such upload; 409 when it was completed or aborted.
+pub async fn list_parts(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let row = pending_upload(&state, &owner, path, query).await?;
+    let multipart = multipart_of(&row);
+    let parts = state
+        .objects
+        .list_parts(&row.object_key, &multipart.upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotActive)?;
+    if wants_xml(&headers) {
+        return Ok(xml(s3_xml::list_parts_result(
+            state.objects.bucket(),
+            row.object_key.as_ref(),
+            &multipart.upload_id,
+            &parts,
+        )));
+    }
+    let mut view = view(&row);
+    view.parts = Some(
+        parts
+            .into_iter()
+            .map(|part| PartView {
+                part_number: part.number,
+                size: part.size,
+                etag: part.etag,
+            })
+            .collect(),
+    );
+    Ok(Json(view).into_response())
+}
+
+/// `POST /upload/multipart/{imageId}/parts/{partNumber}`: a URL that PUTs exactly that part's
+/// length, as the declared size cuts it. No part beyond the last is signed.
+///
+/// # Errors
+/// 400 for a part number the upload does not have; 404 when the caller has no such upload; 409
+/// when the image is no longer PENDING; 5xx when presigning fails.
+pub async fn sign_part(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+) -> Result<Json<PartUrl>, ApiError> {
+    let (raw_id, raw_number) = match path {
+        Ok(Path(pair)) => (Ok(Path(pair.0)), pair.1),
+        Err(rejection) => (Err(rejection), String::new()),
+    };
+    let row = pending_upload(&state, &owner, raw_id, query).await?;
+    let multipart = multipart_of(&row);
+    let count = multipart.parts.count();
+    let (number, len) = raw_number
+        .parse::<u32>()
+        .ok()
+        .and_then(|n| Some((n, multipart.parts.part_len(n)?)))
+        .ok_or(ApiError::InvalidPartNumber { count })?;
+    let now = OffsetDateTime::now_utc();
+    let signed_at = now.replace_nanosecond(0).expect("0 ns is always valid");
+    let presigned = state
+        .objects
+        .presign_part(
+            &row.object_key,
+            &multipart.upload_id,
+            number,
+            len,
+            signed_at,
+            state.policy.url_expiry,
+        )
+        .await?;
+    Ok(Json(PartUrl {
+        part_number: number,
+        upload_url: presigned.url,
+        method: "PUT",
+        size: len,
+        headers: presigned.headers.into_iter().collect(),
+        expires_at: presigned
+            .expires_at
+            .format(&Rfc3339)
+            .expect("a current time formats as RFC 3339"),
+    }))
+}
+
+/// `POST /upload/multipart/{imageId}/complete`: completes the upload from the parts S3 holds,
+/// once they are exactly the parts the declared size cuts (each number once, each its length);
+/// the body a client may send (S3's part list) is not needed and not read. S3 completes it once
+/// (`If-None-Match: *`), and checks the total size too.
+///
+/// # Errors
+/// 404 when the caller has no such upload; 409 when parts are missing or of the wrong length,
+/// or the upload was completed or aborted before; 5xx when S3 or DynamoDB fails.
+pub async fn complete(
+    State(state): State<AppState>,
+    Caller(owner): Caller,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let row = pending_upload(&state, &owner, path, query).await?;
+    let multipart = multipart_of(&row);
+    let parts = state
+        .objects
+        .list_parts(&row.object_key, &multipart.upload_id)
+        .await?
+        .ok_or(ApiError::UploadNotActive)?;
+    check_parts(multipart, &parts)?;
+    let (etag, location) = match state
+        .objects
+        .complete_multipart(&row.object_key, &multipart.upload_id, &parts)
+        .await?
+    {
+        Completion::Completed { etag, location } => (etag, location),
+        Completion::NoSuchUpload | Completion::ObjectExists => {
+            return Err(ApiError::UploadNotActive);
+        }
+    };
+    tracing::info!(object_key = %row.object_key, parts = parts.len(), "multipart upload completed");
+    if wants_xml(&headers) {
+        return Ok(xml(s3_xml::complete_result(
+            &location,
+            state.objects.bucket(),
+            row.object_key.as_ref(),
+            &etag,
+        )));
+    }
+    Ok(Json(Completed {
+        image_id: row.image_id.to_string(),
+        key: row.object_key.as_ref().to_owned(),
+        bucket: row.bucket.clone(),
+        etag,
+        status: StateName::Pending.as_str(),
+    })
+    .into_response())
+}
+
+/// Refuses a completion unless S3 holds exactly the parts the plan cuts.
+fn check_parts(multipart: &MultipartUpload, parts: &[UploadedPart]) -> Result<(), ApiError> {
+    let plan = multipart.parts;
+    let count = plan.count();
+    let held: Vec<u32> = parts.iter().map(|part| part.number).collect();
+    let missing: Vec<u32> = (1..=count).filter(|n| !held.contains(n)).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::UploadIncomplete(format!(
+            "{} of {count} parts are missing, the first is part {}",
+            missing.len(),
+            missing[0]
+        )));
+    }
+    if let Some(part) = parts
+        .iter()
+        .find(|part| plan.part_len(part.number) != Some(part.size))
+    {
+        return Err(ApiError::UploadIncomplete(format!(
+            "part {} is {} bytes, not the {} the declared size gives it",
+            part.number,
+            part.size,
+            plan.part_len(part.number).unwrap_or(0)
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's PENDING row with a multipart upload named by the path (and the query's
+/// `uploadId` and `key`, when given). Someone else's upload looks like a missing one.
+async fn pending_upload(
+    state: &AppState,
+    owner: &Owner,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
+) -> Result<ImageMetadata, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
+    let id = path
+        .ok()
+        .and_then(|Path(raw)| ImageId::parse(&raw))
+        .ok_or(ApiError::UploadNotFound)?;
+    tracing::Span::current().record("image_id", tracing::field::display(id));
+    let row = state
+        .table
+        .get(id)
+        .await?
+        .filter(|row| &row.owner == owner)
+        .filter(|row| {
+            row.multipart.as_ref().is_some_and(|m| {
+                query.upload_id.as_ref().is_none_or(|u| u == &m.upload_id)
+                    && query
+                        .key
+                        .as_ref()
+                        .is_none_or(|k| k == row.object_key.as_ref())
+            })
+        })
+        .ok_or(ApiError::UploadNotFound)?;
+    if row.status() != StateName::Pending {
+        return Err(ApiError::UploadNotActive);
+    }
+    Ok(row)
+}
+
+/// The row's multipart upload: [`pending_upload`] only answers rows that have one.
+fn multipart_of(row: &ImageMetadata) -> &MultipartUpload {
+    row.multipart
+        .as_ref()
+        .expect("pending_upload answers multipart rows only")
+}
+
+fn view(row: &ImageMetadata) -> MultipartView {
+    let multipart = multipart_of(row);
+    MultipartView {
+        image_id: row.image_id.to_string(),
+        upload_id: multipart.upload_id.clone(),
+        key: row.object_key.as_ref().to_owned(),
+        bucket: row.bucket.clone(),
+        file_size: multipart.parts.size().bytes(),
+        part_size: multipart.parts.part_size(),
+        part_count: multipart.parts.count(),
+        parts: None,
+    }
+}
+
+/// The upload as JSON, or as S3's `InitiateMultipartUploadResult`.
+fn describe(row: &ImageMetadata, headers: &HeaderMap) -> Response {
+    if wants_xml(headers) {
+        let multipart = multipart_of(row);
+        return xml(s3_xml::initiate_result(
+            &row.bucket,
+            row.object_key.as_ref(),
+            &multipart.upload_id,
+        ));
+    }
+    Json(view(row)).into_response()
+}
+
+/// Whether the request accepts `application/xml` (and so speaks S3's protocol).
+fn wants_xml(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            range
+                .split(';')
+                .next()
+                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/xml"))
+        })
+}
+
+fn xml(document: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/xml")], document).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+    use crate::domain::{PartPlan, UploadSize};
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn upload(size: u64) -> MultipartUpload {
+        MultipartUpload {
+            upload_id: "u".into(),
+            parts: PartPlan::new(UploadSize::within(size, u64::MAX).unwrap(), 5 * MIB).unwrap(),
+        }
+    }
+
+    fn part(number: u32, size: u64) -> UploadedPart {
+        UploadedPart {
+            number,
+            size,
+            etag: format!("\"{number}\""),
+        }
+    }
+
+    #[test]
+    fn completion_needs_exactly_the_planned_parts() {
+        let multipart = upload(12 * MIB);
+        let all = [part(1, 5 * MIB), part(2, 5 * MIB), part(3, 2 * MIB)];
+        assert!(check_parts(&multipart, &all).is_ok());
+        let refused = |parts: &[UploadedPart]| {
+            matches!(
+                check_parts(&multipart, parts),
+                Err(ApiError::UploadIncomplete(_))
+            )
+        };
+        assert!(refused(&all[..2]), "a missing last part");
+        assert!(refused(&[part(1, 5 * MIB), part(3, 2 * MIB)]), "a gap");
+        assert!(
+            refused(&[part(1, 5 * MIB), part(2, 5 * MIB), part(3, 2 * MIB + 1)]),
+            "a last part one byte long"
+        );
+        assert!(
+            refused(&[part(1, 5 * MIB), part(2, 5 * MIB - 1), part(3, 2 * MIB)]),
+            "a short middle part"
+        );
+        assert!(
+            refused(&[
+                part(1, 5 * MIB),
+                part(2, 5 * MIB),
+                part(3, 2 * MIB),
+                part(4, 1)
+            ]),
+            "a part beyond the plan"
+        );
+    }
+
+    #[test]
+    fn xml_is_answered_only_when_accepted() {
+        let with = |accept: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_str(accept).unwrap());
+            wants_xml(&headers)
+        };
+        assert!(!wants_xml(&HeaderMap::new()));
+        assert!(!with("*/*"));
+        assert!(!with("application/json"));
+        assert!(with("application/xml"));
+        assert!(with("text/html, Application/XML;q=0.9"));
+        assert!(!with("application/xml-dtd"));
+    }
+}
