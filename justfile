@@ -77,10 +77,10 @@ test-api-description: (packages "stack")
     scripts/api-description.sh postman
     scripts/with-local-server.sh --auth --with-anonymous -- scripts/api-description.sh schemathesis
 
-# The upload page in a real browser (Debian's chromium, playwright-core) against the local server and stack, signed in as two users and anonymously; screenshots in target/browser-artifacts; stops everything on exit
+# The upload page in a real browser (Debian's chromium, playwright-core) against the local server and stack, signed in as two users and anonymously, and resumable uploads of a 20 MB image through the page and through Uppy 6 (docs/uppy); uploads up to 25 MiB; screenshots in target/browser-artifacts; stops everything on exit
 test-browser: (packages "stack" "chromium")
     scripts/browser-test.sh prepare
-    scripts/with-local-server.sh --auth --with-anonymous --logs target/browser-artifacts -- scripts/browser-test.sh run
+    MAX_UPLOAD_BYTES=26214400 scripts/with-local-server.sh --auth --with-anonymous --spare-origin --logs target/browser-artifacts -- scripts/browser-test.sh run
 
 # The thumbnail path against libvips (sharp), libjpeg-turbo (Pillow) and naive `image` on 12 MP inputs, one pinned core: one markdown table (peers installed on first use)
 bench-peers: (packages "npm" "venv" "nasm")

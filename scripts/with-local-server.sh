@@ -6,13 +6,15 @@
 # until it serves its page, runs COMMAND, and on exit, whatever happened, stops the servers and
 # the stack.
 #
-#   scripts/with-local-server.sh [--auth] [--with-anonymous] [--listen ADDR] [--logs DIR] [--serve]
-#                                [--] [COMMAND [ARG...]]
+#   scripts/with-local-server.sh [--auth] [--with-anonymous] [--spare-origin] [--listen ADDR]
+#                                [--logs DIR] [--serve] [--] [COMMAND [ARG...]]
 #
 #   --auth            the server verifies Cognito ID tokens of the local Cognito (moto), as the
 #                     API's authorizer does; without it, every caller is the anonymous owner
 #   --with-anonymous  with --auth: also an anonymous server on the same stack, at the same time
 #                     (it leaves the uploads to the first one, which processes them)
+#   --spare-origin    one more free loopback port, allowed by the API's and the bucket's CORS,
+#                     for a page COMMAND serves itself (SPARE_ORIGIN, e.g. the Uppy example)
 #   --listen ADDR     the first server's address (default: 127.0.0.1 and a free port)
 #   --logs DIR        the servers' logs go to DIR/NAME-server.log, NAME signed-in or anonymous
 #                     (default: a temporary directory, removed on exit)
@@ -23,7 +25,7 @@
 # image-upload-smoke), the stack's endpoints and credentials (`localstack/stack.sh env`),
 # QUEUE_URL; with --auth also COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID, COGNITO_USERNAME,
 # COGNITO_PASSWORD, AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL; with --with-anonymous
-# ANON_API_URL and ANON_SERVER_LOG.
+# ANON_API_URL and ANON_SERVER_LOG; with --spare-origin SPARE_ORIGIN (http://127.0.0.1:PORT).
 # Read from the caller's environment: COGNITO_USERNAME and COGNITO_PASSWORD (the user --auth
 # provisions; default: the demo user), ALLOWED_ORIGINS (default: the servers' own origins, so
 # the page each serves may upload), the stack's ports (LOCALSTACK_PORT, DYNAMODB_PORT, MOTO_PORT),
@@ -40,11 +42,12 @@ say() { echo "$me: $*" >&2; }
 die() { say "$*"; exit 1; }
 usage() { die "usage: $me [--auth] [--with-anonymous] [--listen ADDR] [--logs DIR] [--serve] [--] [COMMAND [ARG...]]"; }
 
-auth='' with_anonymous='' listen='' logs='' serve=''
+auth='' with_anonymous='' spare_origin='' listen='' logs='' serve=''
 while [ $# -gt 0 ]; do
   case "$1" in
     --auth) auth=1 ;;
     --with-anonymous) with_anonymous=1 ;;
+    --spare-origin) spare_origin=1 ;;
     --listen) [ $# -ge 2 ] || usage; listen=$2; shift ;;
     --logs) [ $# -ge 2 ] || usage; logs=$2; shift ;;
     --serve) serve=1 ;;
@@ -116,6 +119,12 @@ if [ -n "$with_anonymous" ]; then
   while [ "$API_URL" = "http://127.0.0.1:$anonymous_port" ]; do anonymous_port=$(free_port); done
   export ANON_API_URL="http://127.0.0.1:$anonymous_port"
   origins="$origins,$ANON_API_URL"
+fi
+if [ -n "$spare_origin" ]; then
+  spare_port=$(free_port)
+  while [[ ",$origins," == *":$spare_port,"* ]]; do spare_port=$(free_port); done
+  export SPARE_ORIGIN="http://127.0.0.1:$spare_port"
+  origins="$origins,$SPARE_ORIGIN"
 fi
 # Each loopback origin also as localhost: the page may be opened either way.
 export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-$(sed -E 's|http://127\.0\.0\.1:([0-9]+)|&,http://localhost:\1|g' <<<"$origins")}"

@@ -39,13 +39,14 @@ macro_rules! page_file {
 
 /// Every file of `web/site/`, and nothing else of `web/` (tests, `package.json` and
 /// `node_modules` stay private). A test checks that this list and the folder agree.
-const PAGE_FILES: [PageFile; 7] = [
+const PAGE_FILES: [PageFile; 8] = [
     INDEX,
     page_file!("style.css", "text/css; charset=utf-8"),
     page_file!("app.js", "text/javascript; charset=utf-8"),
     page_file!("api.js", "text/javascript; charset=utf-8"),
     page_file!("auth.js", "text/javascript; charset=utf-8"),
     page_file!("messages.js", "text/javascript; charset=utf-8"),
+    page_file!("multipart.js", "text/javascript; charset=utf-8"),
     page_file!("config.example.json", "application/json"),
 ];
 

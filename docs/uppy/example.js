@@ -1,20 +1,16 @@
-// Uppy's Dashboard and its AWS S3 plugin, uploading through the image-upload API: the plugin's
-// getUploadParameters asks POST /upload for a presigned PUT, and Uppy PUTs the file to S3 with
-// the headers the API returned (If-None-Match and Content-Type are signed into the URL). After
-// the upload, the service verifies the image; GET /images/{imageId} says READY or REJECTED.
+// Uppy 6's Dashboard and AWS S3 plugin, uploading through the image-upload API with the
+// signRequest adapter in adapter.js: one presigned PUT for a small file, a multipart upload (5 MiB
+// parts, resumable) for a larger one. After the upload, the service verifies the image;
+// GET /images/{imageId} says READY or REJECTED. `npm run build` bundles this file to dist/.
 
-import { AwsS3, Dashboard, Uppy } from './node_modules/uppy/dist/uppy.min.mjs';
+import AwsS3 from '@uppy/aws-s3';
+import Uppy from '@uppy/core';
+import Dashboard from '@uppy/dashboard';
+
+import { imageUploadS3 } from './adapter.js';
 
 const api = () => document.getElementById('api').value.trim().replace(/\/+$/, '');
-
-/** The API's headers: JSON, and the bearer ID token when one is given. */
-function headers() {
-  const token = document.getElementById('token').value.trim();
-  return {
-    'Content-Type': 'application/json',
-    ...(token ? { Authorization: `Bearer ${token}` } : {}),
-  };
-}
+const token = () => document.getElementById('token').value.trim();
 
 /** The API's types by file name extension, for files the browser gave no type (file.type ''). */
 const TYPES_BY_EXTENSION = {
@@ -46,41 +42,25 @@ function fileType(file) {
   return type;
 }
 
-async function callApi(method, path, body) {
-  const response = await fetch(api() + path, {
-    method,
-    headers: headers(),
-    body: body && JSON.stringify(body),
+async function getImage(imageId) {
+  const response = await fetch(`${api()}/images/${imageId}`, {
+    headers: token() ? { Authorization: `Bearer ${token()}` } : {},
   });
-  const json = await response.json().catch(() => null);
-  if (!response.ok) throw new Error(json?.error?.message ?? `${method} ${path} answered ${response.status}`);
-  return json;
+  return response.ok ? response.json() : null;
 }
 
 const uppy = new Uppy({
-  // The API's defaults (ALLOWED_FILE_TYPES, MAX_UPLOAD_BYTES); the API checks again.
+  // The API's default ALLOWED_FILE_TYPES. The API checks again, and refuses a file over its
+  // MAX_UPLOAD_BYTES with a sentence Uppy shows.
   restrictions: {
     allowedFileTypes: ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/heic', 'image/heif', 'image/avif'],
-    maxFileSize: 10 * 1024 * 1024,
   },
-})
+});
+uppy
   .use(Dashboard, { inline: true, target: '#dashboard', height: 360 })
-  .use(AwsS3, {
-    // One PUT per file: POST /upload presigns single PUTs, not multipart uploads.
-    shouldUseMultipart: false,
-    async getUploadParameters(file) {
-      const upload = await callApi('POST', '/upload', {
-        fileName: file.name,
-        // Some browsers and drag sources give no type: POST /upload needs one (it is signed into
-        // the URL and the PUT must send the same), so the extension decides, or the file is refused.
-        fileType: fileType(file),
-        fileSize: file.size,
-      });
-      uppy.setFileMeta(file.id, { imageId: upload.imageId });
-      // upload.headers carries that same Content-Type, so the PUT matches the signature.
-      return { method: upload.method, url: upload.uploadUrl, headers: upload.headers };
-    },
-  });
+  .use(AwsS3, imageUploadS3({ apiUrl: api, getToken: token, uppy, fileType }));
+// For the console (and the browser test).
+window.uppy = uppy;
 
 // The bytes are in the bucket; now wait for the service's verdict.
 uppy.on('upload-success', async (file) => {
@@ -91,7 +71,7 @@ uppy.on('upload-success', async (file) => {
   document.getElementById('results').append(item);
   for (let attempt = 0; attempt < 60; attempt += 1) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const image = await callApi('GET', `/images/${imageId}`).catch(() => null);
+    const image = await getImage(imageId).catch(() => null);
     if (image?.status === 'READY' || image?.status === 'REJECTED') {
       item.dataset.status = image.status;
       item.textContent =

@@ -26,6 +26,26 @@ export class Api {
     return this.call('POST', '/upload', { fileName: file.name, fileType, fileSize: file.size });
   }
 
+  /** POST /upload/multipart: a multipart upload's image id, upload id, part size and count. */
+  startMultipart(file, fileType) {
+    return this.call('POST', '/upload/multipart', { fileName: file.name, fileType, fileSize: file.size });
+  }
+
+  /** GET /upload/multipart/{id}: the upload, and the parts the storage holds. */
+  listParts(imageId) {
+    return this.call('GET', `/upload/multipart/${encodeURIComponent(imageId)}`);
+  }
+
+  /** POST /upload/multipart/{id}/parts/{n}: part n's upload URL, signed for its exact length. */
+  signPart(imageId, partNumber) {
+    return this.call('POST', `/upload/multipart/${encodeURIComponent(imageId)}/parts/${partNumber}`);
+  }
+
+  /** POST /upload/multipart/{id}/complete: the parts become the image, once they are all there. */
+  completeMultipart(imageId) {
+    return this.call('POST', `/upload/multipart/${encodeURIComponent(imageId)}/complete`);
+  }
+
   /** GET /images: one page of the caller's images, newest first. */
   listImages(limit, cursor) {
     const query = new URLSearchParams({ limit: String(limit) });
@@ -87,8 +107,8 @@ export class Api {
 }
 
 /**
- * PUTs `file` to a presigned URL with exactly the `headers` the API returned (If-None-Match
- * included: the signature covers them). `onProgress(fraction)` follows the upload. Returns
+ * PUTs `file` (or a part of one: a Blob) to a presigned URL with exactly the `headers` the API
+ * returned (If-None-Match included: the signature covers them). `onProgress(fraction)` follows the upload. Returns
  * `{ promise, abort }`; the promise resolves on a 2xx and rejects with an Error whose `reason` is
  * `aborted`, `network`, `expired` (403), `used` (412) or `status`.
  */

@@ -4,6 +4,7 @@
 import { Api, ApiFailure, putFile } from './api.js';
 import { Session } from './auth.js';
 import { EXTENSIONS, TYPE_NAMES, formatBytes, rejectionMessage } from './messages.js';
+import { MULTIPART_ABOVE_BYTES, forget, remember, sameFile, sendParts, storedUploads } from './multipart.js';
 
 const DEFAULT_PAGE_SIZE = 12;
 const POLL_INTERVAL_MS = 1000;
@@ -144,6 +145,8 @@ function showApp() {
   $('images').replaceChildren();
   cursors = [null];
   loadGallery();
+  for (const offered of $('uploads').querySelectorAll('[data-state="interrupted"]')) offered.remove();
+  offerResumes();
 }
 
 function limitsText() {
@@ -201,11 +204,70 @@ function checkFile(file) {
   return { type };
 }
 
+/** Whose interrupted uploads this browser may offer to resume. */
+function owner() {
+  return session ? session.displayName : 'anonymous';
+}
+
+/**
+ * The multipart uploads a reload interrupted: each offered to resume (the user chooses the same
+ * file again; the parts already sent are not sent again) or to discard (the upload is aborted).
+ */
+function offerResumes() {
+  for (const stored of storedUploads(owner())) {
+    const li = document.createElement('li');
+    li.className = 'upload';
+    li.dataset.state = 'interrupted';
+    li.dataset.imageId = stored.imageId;
+    li.dataset.fileName = stored.fileName;
+    const name = document.createElement('span');
+    name.className = 'name';
+    name.textContent = `${stored.fileName} (${formatBytes(stored.fileSize)})`;
+    const state = document.createElement('p');
+    state.className = 'state';
+    state.setAttribute('role', 'status');
+    state.textContent = `Interrupted after ${stored.done} of ${stored.partCount} parts. Choose the same file to go on from there, or discard it.`;
+    const input = document.createElement('input');
+    input.type = 'file';
+    input.hidden = true;
+    input.setAttribute('aria-label', `Choose ${stored.fileName} again to resume its upload`);
+    input.addEventListener('change', () => {
+      const file = input.files[0];
+      if (!file) return;
+      if (!sameFile(stored, file)) {
+        state.textContent = `That is not the same file (its name, size or date differ). Choose ${stored.fileName} again, or discard it.`;
+        return;
+      }
+      const upload = new Upload(file, stored.imageId);
+      li.replaceWith(upload.element);
+      upload.start();
+    });
+    const resume = button('Resume', `Resume uploading ${stored.fileName}`, () => input.click());
+    const discard = button('Discard', `Discard the interrupted upload of ${stored.fileName}`, async () => {
+      try {
+        await api.deleteImage(stored.imageId);
+      } catch (err) {
+        state.textContent = err.message;
+        return;
+      }
+      forget(stored.imageId);
+      li.remove();
+      announce(`The interrupted upload of ${stored.fileName} was discarded.`);
+    }, 'secondary');
+    const actions = document.createElement('span');
+    actions.className = 'actions';
+    actions.append(resume, discard, input);
+    li.append(name, actions, state);
+    $('uploads').append(li);
+  }
+}
+
 /** One file's journey: checked, given a URL, PUT with progress, then watched until settled. */
 class Upload {
-  constructor(file) {
+  /** `imageId`: the multipart upload of this file to resume, if any. */
+  constructor(file, imageId = null) {
     this.file = file;
-    this.imageId = null;
+    this.imageId = imageId;
     this.transfer = null;
     /** Each start and each stop bumps it: a reply for an earlier attempt is stale and dropped. */
     this.attempt = 0;
@@ -259,6 +321,7 @@ class Upload {
     uploads.add(this);
     const attempt = (this.attempt += 1);
     const current = () => attempt === this.attempt;
+    if (this.file.size > MULTIPART_ABOVE_BYTES) return this.startMultipart(checked, current);
     // A retry starts over with a new URL; the abandoned image (if any) is deleted.
     this.discard();
     this.setProgress(0);
@@ -289,6 +352,59 @@ class Upload {
       if (this.transfer === transfer) this.transfer = null;
     }
     if (!current()) return;
+    await this.uploaded(current);
+  }
+
+  /**
+   * In parts: a new multipart upload, or the one this file already has (a Retry, a resume after a
+   * reload), going on from the parts the storage holds.
+   */
+  async startMultipart(checked, current) {
+    this.setButtons({ cancel: true, retry: false });
+    if (!this.imageId) {
+      this.setProgress(0);
+      this.setState('Asking for an upload link…');
+      let upload;
+      try {
+        upload = await api.startMultipart(this.file, checked.type);
+      } catch (err) {
+        if (current()) this.fail(err.message);
+        return;
+      }
+      if (!current()) return deleteAbandoned(upload.imageId);
+      this.imageId = upload.imageId;
+      remember(owner(), upload.imageId, this.file, upload.partCount, 0);
+    }
+    const imageId = this.imageId;
+    this.element.dataset.imageId = imageId;
+    this.setState('Uploading…');
+    try {
+      await sendParts(api, imageId, this.file, {
+        current,
+        onProgress: (fraction) => current() && this.setProgress(fraction),
+        onState: (text) => current() && this.setState(text),
+        onPartDone: (done, partCount) => remember(owner(), imageId, this.file, partCount, done),
+        setTransfer: (transfer) => {
+          this.transfer = transfer;
+        },
+      });
+    } catch (err) {
+      if (!current() || err.reason === 'aborted') return;
+      if (err.code === 'UPLOAD_NOT_FOUND' || err.code === 'UPLOAD_NOT_ACTIVE') {
+        // Nothing left to resume: a Retry starts a new upload.
+        forget(imageId);
+        this.imageId = null;
+      }
+      this.fail(err.message);
+      return;
+    }
+    forget(imageId);
+    if (!current()) return;
+    await this.uploaded(current);
+  }
+
+  /** The bytes are in the storage: watch the service check them. */
+  async uploaded(current) {
     this.setButtons({ cancel: false, retry: false });
     this.setState('Uploaded. Checking the image…', 'pending');
     announce(`${this.file.name} uploaded; checking it.`);
@@ -360,6 +476,7 @@ class Upload {
   discard() {
     if (!this.imageId) return;
     const imageId = this.imageId;
+    forget(imageId);
     this.imageId = null;
     delete this.element.dataset.imageId;
     deleteAbandoned(imageId);

@@ -15,6 +15,8 @@ import { after, before, describe, test } from 'node:test';
 
 import { chromium } from 'playwright-core';
 
+import { LAUNCH } from './chromium.mjs';
+
 const env = (name) => {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run this test with \`just test-browser\``);
@@ -30,21 +32,6 @@ const USERS = [
 ];
 /** How long the processor may take to settle an upload on a busy 2-core machine. */
 const SETTLE_MS = 60_000;
-
-// The flags from the project's notes on this machine: no sandbox (root in a container), and no
-// background traffic to Google's services, which would only be refused offline.
-const LAUNCH = {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 
 let browser;
 const pageErrors = [];
