@@ -41,7 +41,9 @@ pub enum ApiError {
     ImageNotFound,
     #[error("no such multipart upload")]
     UploadNotFound,
-    #[error("the multipart upload was completed or aborted, or its image is no longer PENDING")]
+    #[error(
+        "the multipart upload was completed, aborted or ran out of time, or its image is no longer PENDING"
+    )]
     UploadNotActive,
     #[error("the upload cannot be completed: {0}")]
     UploadIncomplete(String),

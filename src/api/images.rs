@@ -186,20 +186,17 @@ pub async fn delete_image(
             return Ok(StatusCode::NO_CONTENT);
         }
         let keys = image.object_keys();
-        // A multipart upload still open is aborted (its parts go); a finished one is gone already.
-        let abort = async {
-            match &image.multipart {
-                Some(multipart) if image.status() == StateName::Pending => {
-                    state
-                        .objects
-                        .abort_multipart(&image.object_key, &multipart.upload_id)
-                        .await
-                }
-                _ => Ok(()),
-            }
-        };
+        // A multipart upload still open is aborted (its parts go) before the objects are
+        // deleted, so no completion can land after them; a finished one is gone already.
+        if let Some(multipart) = image.multipart.as_ref()
+            && image.status() == StateName::Pending
+        {
+            state
+                .objects
+                .abort_multipart(&image.object_key, &multipart.upload_id)
+                .await?;
+        }
         futures_util::try_join!(
-            abort,
             state.objects.delete(keys.upload.as_ref()),
             state.objects.delete(keys.original.as_ref()),
             state.objects.delete(keys.legacy_thumbnail.as_ref()),

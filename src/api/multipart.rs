@@ -18,6 +18,7 @@ use super::error::ApiError;
 use super::request::{Caller, JsonBody};
 use super::s3_xml;
 use crate::aws::{Completion, UploadedPart};
+use crate::config::PENDING_TTL_MARGIN;
 use crate::domain::{
     ImageId, ImageMetadata, MultipartRequest, MultipartUpload, NewMultipartUpload, Owner, StateName,
 };
@@ -184,7 +185,7 @@ pub async fn list_parts(
             })
             .collect(),
     );
-    Ok(Json(view).into_response())
+    Ok(json(view))
 }
 
 /// `POST /upload/multipart/{imageId}/parts/{partNumber}`: a URL that PUTs exactly that part's
@@ -269,6 +270,12 @@ pub async fn complete(
         Completion::NoSuchUpload | Completion::ObjectExists => {
             return Err(ApiError::UploadNotActive);
         }
+        Completion::PartsChanged => {
+            return Err(ApiError::UploadIncomplete(
+                "a part was sent again while the upload was being completed; complete it again"
+                    .into(),
+            ));
+        }
     };
     tracing::info!(object_key = %row.object_key, parts = parts.len(), "multipart upload completed");
     if wants_xml(&headers) {
@@ -279,27 +286,25 @@ pub async fn complete(
             &etag,
         )));
     }
-    Ok(Json(Completed {
+    Ok(json(Completed {
         image_id: row.image_id.to_string(),
         key: row.object_key.as_ref().to_owned(),
         bucket: row.bucket.clone(),
         etag,
         status: StateName::Pending.as_str(),
-    })
-    .into_response())
+    }))
 }
 
 /// Refuses a completion unless S3 holds exactly the parts the plan cuts.
 fn check_parts(multipart: &MultipartUpload, parts: &[UploadedPart]) -> Result<(), ApiError> {
     let plan = multipart.parts;
     let count = plan.count();
-    let held: Vec<u32> = parts.iter().map(|part| part.number).collect();
-    let missing: Vec<u32> = (1..=count).filter(|n| !held.contains(n)).collect();
-    if !missing.is_empty() {
+    // `parts` are in part-number order, each number once (S3 keeps one part per number).
+    let held = |n: u32| parts.binary_search_by_key(&n, |part| part.number).is_ok();
+    if let Some(first) = (1..=count).find(|&n| !held(n)) {
+        let missing = (1..=count).filter(|&n| !held(n)).count();
         return Err(ApiError::UploadIncomplete(format!(
-            "{} of {count} parts are missing, the first is part {}",
-            missing.len(),
-            missing[0]
+            "{missing} of {count} parts are missing, the first is part {first}"
         )));
     }
     if let Some(part) = parts
@@ -348,6 +353,14 @@ async fn pending_upload(
     if row.status() != StateName::Pending {
         return Err(ApiError::UploadNotActive);
     }
+    // The row must outlive every part URL by the margin a single PUT's URL has, and the
+    // processor must find it after the completion: past that, the upload is over.
+    let deadline = row
+        .pending_expiry
+        .map(|expiry| expiry - state.policy.url_expiry - PENDING_TTL_MARGIN);
+    if deadline.is_some_and(|deadline| OffsetDateTime::now_utc() >= deadline) {
+        return Err(ApiError::UploadNotActive);
+    }
     Ok(row)
 }
 
@@ -382,7 +395,7 @@ fn describe(row: &ImageMetadata, headers: &HeaderMap) -> Response {
             &multipart.upload_id,
         ));
     }
-    Json(view(row)).into_response()
+    json(view(row))
 }
 
 /// Whether the request accepts `application/xml` (and so speaks S3's protocol).
@@ -393,15 +406,35 @@ fn wants_xml(headers: &HeaderMap) -> bool {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .any(|range| {
-            range
-                .split(';')
+            let mut parts = range.split(';').map(str::trim);
+            let xml = parts
                 .next()
-                .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/xml"))
+                .is_some_and(|mime| mime.eq_ignore_ascii_case("application/xml"));
+            // `q=0` means "not acceptable".
+            let refused = parts.any(|param| {
+                param
+                    .strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            xml && !refused
         })
 }
 
 fn xml(document: String) -> Response {
-    ([(header::CONTENT_TYPE, "application/xml")], document).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, "application/xml"),
+            (header::VARY, "Accept"),
+        ],
+        document,
+    )
+        .into_response()
+}
+
+/// JSON from a route that also answers XML: caches must tell the two apart.
+fn json<T: Serialize>(body: T) -> Response {
+    ([(header::VARY, "Accept")], Json(body)).into_response()
 }
 
 #[cfg(test)]
@@ -473,5 +506,7 @@ mod tests {
         assert!(with("application/xml"));
         assert!(with("text/html, Application/XML;q=0.9"));
         assert!(!with("application/xml-dtd"));
+        assert!(!with("application/xml;q=0, application/json"));
+        assert!(with("application/xml; q=0.5"));
     }
 }

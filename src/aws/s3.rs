@@ -141,6 +141,7 @@ impl ImageObjects {
     ) -> Result<Option<Vec<UploadedPart>>, AwsError> {
         let mut parts = Vec::new();
         let mut marker = None;
+        let mut last: Option<String> = None;
         loop {
             let result = self
                 .client
@@ -172,7 +173,13 @@ impl ImageObjects {
                 });
             }
             match page.next_part_number_marker() {
-                Some(next) if page.is_truncated() == Some(true) => marker = Some(next.to_owned()),
+                // A marker that does not move on would list the same page for ever.
+                Some(next)
+                    if page.is_truncated() == Some(true) && Some(next) != last.as_deref() =>
+                {
+                    last = Some(next.to_owned());
+                    marker = Some(next.to_owned());
+                }
                 _ => break,
             }
         }
@@ -224,8 +231,17 @@ impl ImageObjects {
                 location: output.location().unwrap_or_default().to_owned(),
             }),
             Err(e) if matches!(e.code(), Some("NoSuchUpload")) => Ok(Completion::NoSuchUpload),
-            Err(e) if matches!(e.code(), Some("PreconditionFailed")) => {
+            // Another completion of the same upload is under way.
+            Err(e)
+                if matches!(
+                    e.code(),
+                    Some("PreconditionFailed" | "ConditionalRequestConflict")
+                ) =>
+            {
                 Ok(Completion::ObjectExists)
+            }
+            Err(e) if matches!(e.code(), Some("InvalidPart" | "InvalidPartOrder")) => {
+                Ok(Completion::PartsChanged)
             }
             Err(e) => Err(AwsError::classify("completing a multipart upload", e)),
         }
@@ -535,8 +551,11 @@ pub enum Completion {
     Completed { etag: String, location: String },
     /// S3 has no such upload: it was completed or aborted before.
     NoSuchUpload,
-    /// The object already exists (`If-None-Match: *` failed): nothing was written.
+    /// The object already exists (`If-None-Match: *` failed), or another completion of the
+    /// upload is under way: nothing was written.
     ObjectExists,
+    /// A part is no longer the one listed (sent again since): nothing was written.
+    PartsChanged,
 }
 
 /// A SigV4 presigning window of `expiry` from `now`.

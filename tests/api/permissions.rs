@@ -93,7 +93,8 @@ fn multipart_row() -> ImageMetadata {
         NewUpload::parse(&request, &policy).unwrap(),
         "bucket",
         Owner::anonymous(),
-        datetime!(2026-11-24 10:00:00 UTC),
+        // Started now: past its deadline (a day on), its routes would answer 409.
+        time::OffsetDateTime::now_utc(),
         &policy,
     );
     row.multipart = Some(MultipartUpload {

@@ -55,6 +55,25 @@ async fn call(
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// `method path` asking for S3's XML (`Accept: application/xml`); the status, content type and
+/// document.
+async fn call_xml(app: &TestApp, method: reqwest::Method, path: &str) -> (u16, String, String) {
+    let response = app
+        .http
+        .request(method, format!("{}{path}", app.address))
+        .header("accept", "application/xml")
+        .send()
+        .await
+        .expect("a request to the app");
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, content_type, response.text().await.unwrap())
+}
+
 /// Starts a multipart upload of `bytes` as a PNG; its answer.
 async fn start(app: &TestApp, bytes: &[u8]) -> Value {
     let (status, upload) = call(
@@ -155,6 +174,35 @@ async fn a_multipart_upload_is_completed_once_and_verified_to_ready() {
         .map(|p| p["size"].as_u64().unwrap())
         .collect();
     assert_eq!(sizes, [5 * MIB as u64, (png.len() - 5 * MIB) as u64]);
+
+    // What an S3 client (Uppy) reads: the upload id as S3's answer to its creation, the parts
+    // as S3 lists them.
+    let upload_id = upload["uploadId"].as_str().unwrap();
+    let (status, content_type, initiated) = call_xml(
+        &app,
+        reqwest::Method::POST,
+        &format!("/upload/multipart/{id}"),
+    )
+    .await;
+    assert_eq!((status, content_type.as_str()), (200, "application/xml"));
+    assert!(
+        initiated.contains(&format!(
+            "<Key>uploads/{id}.png</Key><UploadId>{upload_id}</UploadId>"
+        )),
+        "{initiated}"
+    );
+    let (status, _, listed) = call_xml(
+        &app,
+        reqwest::Method::GET,
+        &format!("/upload/multipart/{id}"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.matches("<Part><PartNumber>").count(), 2, "{listed}");
+    assert!(
+        listed.contains(&format!("<Size>{}</Size>", 5 * MIB)),
+        "{listed}"
+    );
 
     let (status, completed) = complete(&app, id).await;
     assert_eq!(status, 200, "{completed}");
@@ -302,13 +350,25 @@ async fn someone_elses_upload_and_a_mismatched_upload_id_or_key_are_refused() {
         let (status, refused) = app.as_owner("ben", method, &path, None).await;
         assert_eq!(status, 404, "ben: {method} {path}: {refused}");
         assert_eq!(refused["error"]["code"], "UPLOAD_NOT_FOUND");
+        // Ana, with her upload id and key: each route answers as it does for its owner (no part
+        // has been sent, so a completion is incomplete).
+        let expected = if path.ends_with("/complete") {
+            409
+        } else {
+            200
+        };
         let (status, own) = app
-            .as_owner("ana", method, &format!("{path}?uploadId={upload_id}"), None)
+            .as_owner(
+                "ana",
+                method,
+                &format!("{path}?uploadId={upload_id}&key=uploads/{id}.png"),
+                None,
+            )
             .await;
-        assert_ne!(
-            status, 404,
-            "ana, with her upload id: {method} {path}: {own}"
-        );
+        assert_eq!(status, expected, "ana: {method} {path}: {own}");
+        if expected == 409 {
+            assert_eq!(own["error"]["code"], "UPLOAD_INCOMPLETE");
+        }
         for query in [
             "uploadId=someone-elses",
             &format!("uploadId={upload_id}&key=uploads/other.png"),
@@ -357,14 +417,41 @@ async fn deleting_a_pending_multipart_upload_aborts_it() {
             .all(|u| u.upload_id() != upload["uploadId"].as_str()),
         "the upload was aborted: {open:?}"
     );
-    let (_, last) = sign(&app, id, "2").await;
-    assert!(
-        last["uploadUrl"].is_null(),
-        "no more parts are signed: {last}"
-    );
+    let (status, refused) = sign(&app, id, "2").await;
+    assert_eq!(status, 404, "no more parts are signed: {refused}");
+    assert_eq!(refused["error"]["code"], "UPLOAD_NOT_FOUND");
     assert_eq!(
         put_part(&app, &first, &png[..5 * MIB]).await.0,
         404,
         "S3 has no such upload"
     );
+}
+
+#[tokio::test]
+async fn an_upload_past_its_deadline_is_over() {
+    // The shortest life a row may have: its deadline (the row's expiry less a part URL's life and
+    // the margin) is its start.
+    let app = spawn(
+        &[
+            ("MAX_UPLOAD_BYTES", "33554432"),
+            ("UPLOAD_URL_EXPIRY_SECONDS", "60"),
+            ("PENDING_TTL_SECONDS", "960"),
+        ],
+        Uploads::Unprocessed,
+    )
+    .await;
+    let upload = start(&app, &noisy_png()).await;
+    let id = upload["imageId"].as_str().unwrap();
+
+    let (status, refused) = sign(&app, id, "1").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "UPLOAD_NOT_ACTIVE");
+    let (status, refused) = complete(&app, id).await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (409, Some("UPLOAD_NOT_ACTIVE"))
+    );
+    // Deleting it still aborts it.
+    assert_eq!(app.delete(&format!("/images/{id}")).await, 204);
+    assert!(app.item(id).await.is_none());
 }

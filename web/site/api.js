@@ -84,7 +84,10 @@ export class Api {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch {
-      throw new ApiFailure('The service cannot be reached. Check your connection and try again.');
+      // `reason`, as a failed PUT has it: no answer came, so trying again may help.
+      throw Object.assign(new ApiFailure('The service cannot be reached. Check your connection and try again.'), {
+        reason: 'network',
+      });
     }
     if (response.status === 204) return null;
     const text = await response.text();
@@ -110,7 +113,8 @@ export class Api {
  * PUTs `file` (or a part of one: a Blob) to a presigned URL with exactly the `headers` the API
  * returned (If-None-Match included: the signature covers them). `onProgress(fraction)` follows the upload. Returns
  * `{ promise, abort }`; the promise resolves on a 2xx and rejects with an Error whose `reason` is
- * `aborted`, `network`, `expired` (403), `used` (412) or `status`.
+ * `aborted`, `network`, `expired` (403), `used` (412) or `status`, and whose `status` is the HTTP
+ * status (0 when there was no answer).
  */
 export function putFile(upload, file, onProgress) {
   const xhr = new XMLHttpRequest();
@@ -118,6 +122,7 @@ export function putFile(upload, file, onProgress) {
     const fail = (reason, message) => {
       const err = new Error(message);
       err.reason = reason;
+      err.status = xhr.status;
       reject(err);
     };
     xhr.open(upload.method ?? 'PUT', upload.uploadUrl);

@@ -213,8 +213,20 @@ function owner() {
  * The multipart uploads a reload interrupted: each offered to resume (the user chooses the same
  * file again; the parts already sent are not sent again) or to discard (the upload is aborted).
  */
-function offerResumes() {
+async function offerResumes() {
   for (const stored of storedUploads(owner())) {
+    // Only an upload still open is offered: one completed (its answer lost to the reload) is in
+    // the gallery, and one gone cannot be resumed.
+    let open = true;
+    try {
+      await api.listParts(stored.imageId);
+    } catch (err) {
+      open = !(err.code === 'UPLOAD_NOT_ACTIVE' || err.code === 'UPLOAD_NOT_FOUND');
+    }
+    if (!open) {
+      forget(stored.imageId);
+      continue;
+    }
     const li = document.createElement('li');
     li.className = 'upload';
     li.dataset.state = 'interrupted';
@@ -390,6 +402,12 @@ class Upload {
       });
     } catch (err) {
       if (!current() || err.reason === 'aborted') return;
+      if (err.code === 'UPLOAD_NOT_ACTIVE' && (await this.completedBefore(imageId))) {
+        // A completion whose answer was lost: the image is there, being checked or settled.
+        forget(imageId);
+        if (current()) await this.uploaded(current);
+        return;
+      }
       if (err.code === 'UPLOAD_NOT_FOUND' || err.code === 'UPLOAD_NOT_ACTIVE') {
         // Nothing left to resume: a Retry starts a new upload.
         forget(imageId);
@@ -401,6 +419,21 @@ class Upload {
     forget(imageId);
     if (!current()) return;
     await this.uploaded(current);
+  }
+
+  /**
+   * Whether the multipart upload of `imageId` was completed although the page was not told (its
+   * object exists): the image is settled, or PENDING without an upload to send parts to.
+   */
+  async completedBefore(imageId) {
+    try {
+      const image = await api.getImage(imageId);
+      if (image.status !== 'PENDING') return true;
+      await api.listParts(imageId);
+      return false; // Still open: it was not completed.
+    } catch (err) {
+      return err.code === 'UPLOAD_NOT_ACTIVE';
+    }
   }
 
   /** The bytes are in the storage: watch the service check them. */
