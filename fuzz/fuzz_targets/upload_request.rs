@@ -1,15 +1,18 @@
-//! `POST /upload` bodies: JSON bytes -> `UploadRequest` -> `NewUpload::parse` with the default policy.
+//! `POST /upload` and `POST /upload/multipart` bodies: JSON bytes -> `UploadRequest` ->
+//! `NewUpload::parse`, and -> `MultipartRequest` -> `NewMultipartUpload::parse`, with the default
+//! policy.
 //!
 //! Oracle: an accepted upload's parts say the same as the request (the name round-trips through
 //! `FileName::parse`, the type is the one the MIME names and its extension agrees with the name's,
 //! the size is the number sent and within the policy, the object key parses back), and every
-//! refusal is the one its rule gives when checked on its own.
+//! refusal is the one its rule gives when checked on its own. A multipart upload is the same upload
+//! with its size required, and its parts add up to the size within S3's rules.
 
 #![no_main]
 
 use image_upload::domain::{
-    FileName, ImageId, ImageType, NewUpload, ObjectKey, UploadPolicy, UploadRejection,
-    UploadRequest,
+    FileName, ImageId, ImageType, MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES, MultipartRequest,
+    NewMultipartUpload, NewUpload, ObjectKey, UploadPolicy, UploadRejection, UploadRequest,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -22,7 +25,54 @@ fuzz_target!(|data: &[u8]| {
         Ok(upload) => check_accepted(&request, &policy, &upload),
         Err(rejection) => check_refused(&request, &policy, &rejection),
     }
+    if let Ok(multipart) = serde_json::from_slice::<MultipartRequest>(data) {
+        check_multipart(&multipart, &policy);
+    }
 });
+
+fn check_multipart(request: &MultipartRequest, policy: &UploadPolicy) {
+    // The same rules as a single upload's, with the size required...
+    let sized = UploadPolicy {
+        require_size: true,
+        ..policy.clone()
+    };
+    let single = NewUpload::parse(&request.upload, &sized);
+    match (NewMultipartUpload::parse(request, policy), single) {
+        (Ok(multipart), Ok(upload)) => {
+            check_accepted(&request.upload, &sized, &multipart.upload);
+            assert_eq!(multipart.upload, upload);
+            // ...and parts that add up to it, within S3's rules.
+            let plan = multipart.parts;
+            let size = upload.declared_size.expect("the size is required").bytes();
+            assert_eq!(plan.size().bytes(), size);
+            assert!((MIN_PART_BYTES..=MAX_PART_BYTES).contains(&plan.part_size()));
+            match &request.part_size {
+                None => assert_eq!(plan.part_size(), MIN_PART_BYTES),
+                Some(sent) => assert_eq!(sent.as_f64(), Some(plan.part_size() as f64)),
+            }
+            let count = plan.count();
+            assert!((1..=MAX_PARTS).contains(&count));
+            let total: u64 = (1..=count).map(|n| plan.part_len(n).expect("a part")).sum();
+            assert_eq!(total, size);
+            assert_eq!(plan.part_len(0), None);
+            assert_eq!(plan.part_len(count + 1), None);
+        }
+        (Err(UploadRejection::InvalidPartSize), Ok(_)) => {
+            // Only the part size is wrong: not a whole number in S3's range, or too many parts.
+            let sent = request.part_size.as_ref().expect("a part size was sent");
+            if let Some(bytes) = sent.as_f64().filter(|f| f.fract() == 0.0) {
+                let size = request.upload.file_size.as_ref().and_then(|n| n.as_f64());
+                let too_many = size.is_some_and(|s| (s / bytes).ceil() > f64::from(MAX_PARTS));
+                assert!(
+                    !(MIN_PART_BYTES as f64..=MAX_PART_BYTES as f64).contains(&bytes) || too_many,
+                    "{bytes} refused"
+                );
+            }
+        }
+        (Err(multipart), Err(single)) => assert_eq!(multipart, single),
+        (multipart, single) => panic!("multipart {multipart:?}, single {single:?}"),
+    }
+}
 
 fn check_accepted(request: &UploadRequest, policy: &UploadPolicy, upload: &NewUpload) {
     let name = upload.file_name.as_ref();
@@ -112,5 +162,6 @@ fn check_refused(request: &UploadRequest, policy: &UploadPolicy, rejection: &Upl
         UploadRejection::FileSizeRequired => {
             assert!(policy.require_size && request.file_size.is_none());
         }
+        UploadRejection::InvalidPartSize => panic!("only a multipart upload has parts"),
     }
 }
