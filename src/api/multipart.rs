@@ -112,14 +112,12 @@ pub async fn create(
         .objects
         .create_multipart(&record.object_key, record.image_type)
         .await?;
-    record.multipart = Some(MultipartUpload {
-        upload_id: upload_id.clone(),
-        parts,
-    });
+    let multipart = MultipartUpload { upload_id, parts };
+    record.multipart = Some(multipart.clone());
     if let Err(error) = state.table.insert(&record).await {
         if let Err(abort) = state
             .objects
-            .abort_multipart(&record.object_key, &upload_id)
+            .abort_multipart(&record.object_key, &multipart.upload_id)
             .await
         {
             tracing::warn!(error = %abort, "the upload of an unwritten row was not aborted; the lifecycle rule will");
@@ -128,7 +126,7 @@ pub async fn create(
     }
     state.metrics.upload_url_issued(image_id);
     tracing::info!(object_key = %record.object_key, owner = record.owner.as_ref(), parts = parts.count(), "multipart upload started");
-    Ok(describe(&record, &headers))
+    Ok(describe(&record, &multipart, &headers))
 }
 
 /// `POST /upload/multipart/{imageId}`: the upload, as `create` answered it. S3's
@@ -143,8 +141,9 @@ pub async fn describe_upload(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UploadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let row = pending_upload(&state, &owner, path, query).await?;
-    Ok(describe(&row, &headers))
+    let (row, multipart) =
+        pending_upload(&state, &owner, path.ok().map(|Path(id)| id), query).await?;
+    Ok(describe(&row, &multipart, &headers))
 }
 
 /// `GET /upload/multipart/{imageId}`: the upload and the parts S3 holds (S3's ListParts in XML),
@@ -159,8 +158,8 @@ pub async fn list_parts(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UploadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let row = pending_upload(&state, &owner, path, query).await?;
-    let multipart = multipart_of(&row);
+    let (row, multipart) =
+        pending_upload(&state, &owner, path.ok().map(|Path(id)| id), query).await?;
     let parts = state
         .objects
         .list_parts(&row.object_key, &multipart.upload_id)
@@ -174,7 +173,7 @@ pub async fn list_parts(
             &parts,
         )));
     }
-    let mut view = view(&row);
+    let mut view = view(&row, &multipart);
     view.parts = Some(
         parts
             .into_iter()
@@ -200,16 +199,11 @@ pub async fn sign_part(
     path: Result<Path<(String, String)>, PathRejection>,
     query: Result<Query<UploadQuery>, QueryRejection>,
 ) -> Result<Json<PartUrl>, ApiError> {
-    let (raw_id, raw_number) = match path {
-        Ok(Path(pair)) => (Ok(Path(pair.0)), pair.1),
-        Err(rejection) => (Err(rejection), String::new()),
-    };
-    let row = pending_upload(&state, &owner, raw_id, query).await?;
-    let multipart = multipart_of(&row);
+    let (raw_id, raw_number) = path.ok().map(|Path(pair)| pair).unzip();
+    let (row, multipart) = pending_upload(&state, &owner, raw_id, query).await?;
     let count = multipart.parts.count();
     let (number, len) = raw_number
-        .parse::<u32>()
-        .ok()
+        .and_then(|raw| raw.parse::<u32>().ok())
         .and_then(|n| Some((n, multipart.parts.part_len(n)?)))
         .ok_or(ApiError::InvalidPartNumber { count })?;
     let now = OffsetDateTime::now_utc();
@@ -253,14 +247,14 @@ pub async fn complete(
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<UploadQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let row = pending_upload(&state, &owner, path, query).await?;
-    let multipart = multipart_of(&row);
+    let (row, multipart) =
+        pending_upload(&state, &owner, path.ok().map(|Path(id)| id), query).await?;
     let parts = state
         .objects
         .list_parts(&row.object_key, &multipart.upload_id)
         .await?
         .ok_or(ApiError::UploadNotActive)?;
-    check_parts(multipart, &parts)?;
+    check_parts(&multipart, &parts)?;
     let (etag, location) = match state
         .objects
         .complete_multipart(&row.object_key, &multipart.upload_id, &parts)
@@ -321,34 +315,37 @@ fn check_parts(multipart: &MultipartUpload, parts: &[UploadedPart]) -> Result<()
     Ok(())
 }
 
-/// The caller's PENDING row with a multipart upload named by the path (and the query's
-/// `uploadId` and `key`, when given). Someone else's upload looks like a missing one.
+/// The caller's PENDING row named by `raw_id` (the path's id; `None` when the path did not
+/// parse), and its multipart upload, which the query's `uploadId` and `key` must name when
+/// given. Someone else's upload looks like a missing one.
 async fn pending_upload(
     state: &AppState,
     owner: &Owner,
-    path: Result<Path<String>, PathRejection>,
+    raw_id: Option<String>,
     query: Result<Query<UploadQuery>, QueryRejection>,
-) -> Result<ImageMetadata, ApiError> {
+) -> Result<(ImageMetadata, MultipartUpload), ApiError> {
     let Query(query) = query.map_err(|e| ApiError::InvalidQuery(e.body_text()))?;
-    let id = path
-        .ok()
-        .and_then(|Path(raw)| ImageId::parse(&raw))
+    let id = raw_id
+        .and_then(|raw| ImageId::parse(&raw))
         .ok_or(ApiError::UploadNotFound)?;
     tracing::Span::current().record("image_id", tracing::field::display(id));
-    let row = state
+    let (row, multipart) = state
         .table
         .get(id)
         .await?
         .filter(|row| &row.owner == owner)
-        .filter(|row| {
-            row.multipart.as_ref().is_some_and(|m| {
-                query.upload_id.as_ref().is_none_or(|u| u == &m.upload_id)
-                    && query
-                        .key
-                        .as_ref()
-                        .is_none_or(|k| k == row.object_key.as_ref())
-            })
+        .and_then(|row| Some((row.multipart.clone()?, row)))
+        .filter(|(multipart, row)| {
+            query
+                .upload_id
+                .as_ref()
+                .is_none_or(|u| u == &multipart.upload_id)
+                && query
+                    .key
+                    .as_ref()
+                    .is_none_or(|k| k == row.object_key.as_ref())
         })
+        .map(|(multipart, row)| (row, multipart))
         .ok_or(ApiError::UploadNotFound)?;
     if row.status() != StateName::Pending {
         return Err(ApiError::UploadNotActive);
@@ -361,18 +358,10 @@ async fn pending_upload(
     if deadline.is_some_and(|deadline| OffsetDateTime::now_utc() >= deadline) {
         return Err(ApiError::UploadNotActive);
     }
-    Ok(row)
+    Ok((row, multipart))
 }
 
-/// The row's multipart upload: [`pending_upload`] only answers rows that have one.
-fn multipart_of(row: &ImageMetadata) -> &MultipartUpload {
-    row.multipart
-        .as_ref()
-        .expect("pending_upload answers multipart rows only")
-}
-
-fn view(row: &ImageMetadata) -> MultipartView {
-    let multipart = multipart_of(row);
+fn view(row: &ImageMetadata, multipart: &MultipartUpload) -> MultipartView {
     MultipartView {
         image_id: row.image_id.to_string(),
         upload_id: multipart.upload_id.clone(),
@@ -386,16 +375,15 @@ fn view(row: &ImageMetadata) -> MultipartView {
 }
 
 /// The upload as JSON, or as S3's `InitiateMultipartUploadResult`.
-fn describe(row: &ImageMetadata, headers: &HeaderMap) -> Response {
+fn describe(row: &ImageMetadata, multipart: &MultipartUpload, headers: &HeaderMap) -> Response {
     if wants_xml(headers) {
-        let multipart = multipart_of(row);
         return xml(s3_xml::initiate_result(
             &row.bucket,
             row.object_key.as_ref(),
             &multipart.upload_id,
         ));
     }
-    json(view(row))
+    json(view(row, multipart))
 }
 
 /// Whether the request accepts `application/xml` (and so speaks S3's protocol).
