@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 stack=./localstack/stack.sh
 "$stack" start
 eval "$("$stack" env)"
-cargo build --quiet --bin reprocess --bin provision-local
+scripts/build-local.sh --quiet
 target="${CARGO_TARGET_DIR:-target}/debug"
 # The queue (and bucket and table, if missing) as `just dev` made them; it prints QUEUE_URL.
 eval "$("$target/provision-local")"

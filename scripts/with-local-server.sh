@@ -131,7 +131,7 @@ export ALLOWED_ORIGINS="${ALLOWED_ORIGINS:-$(sed -E 's|http://127\.0\.0\.1:([0-9
 
 # This run's binaries, copied: a cargo build during the run cannot swap them under it.
 binaries=(image-upload-local provision-local image-upload-smoke)
-cargo build "${binaries[@]/#/--bin=}"
+scripts/build-local.sh
 mkdir -p "$run/bin"
 for binary in "${binaries[@]}"; do cp "${CARGO_TARGET_DIR:-target}/debug/$binary" "$run/bin/"; done
 export LOCAL_BIN="$run/bin"
