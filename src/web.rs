@@ -7,6 +7,8 @@
 //! The files are compiled in (`include_str!`), so the server needs no working directory and
 //! serves exactly the page of its own commit; cargo rebuilds it when a file changes.
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +16,7 @@ use axum::routing::get;
 use serde::Serialize;
 
 use crate::api::App;
-use crate::config::{AuthSettings, Settings, regional_cognito_endpoint};
+use crate::config::{AuthSettings, Settings, is_loopback_host, regional_cognito_endpoint};
 
 /// The API description, exactly as committed at the repository's root.
 pub const OPENAPI_YAML: &str = include_str!("../openapi.yaml");
@@ -126,14 +128,19 @@ impl PageConfig {
 
 /// The page, its configuration and the API description in front of `api`, which answers every
 /// other request (the API routes, its JSON 404 and 405, CORS, request ids) as it would alone.
-pub fn site(api: App, config: &PageConfig) -> Router {
+pub fn site(api: App, config: &PageConfig, policy: &PagePolicy) -> Router {
     let config_json = serde_json::to_string_pretty(config).expect("the page config serializes");
+    let html = index_html(policy);
+    let header = HeaderValue::from_str(&policy.header())
+        .expect("a policy of origins is a header value (origin_of admits nothing else)");
+    let index = get(move || {
+        let (html, header) = (html.clone(), header.clone());
+        async move { index_response(html, header) }
+    });
     // Other methods on these paths go to the API too, which answers them in its own error shape.
     let mut router = Router::new()
-        .route(
-            "/",
-            get(|| async { page_file(&INDEX) }).fallback_service(api.clone()),
-        )
+        .route("/", index.clone().fallback_service(api.clone()))
+        .route(INDEX.path, index.fallback_service(api.clone()))
         .route(
             "/config.json",
             get(move || {
@@ -147,7 +154,7 @@ pub fn site(api: App, config: &PageConfig) -> Router {
             get(|| async { static_response("application/yaml", OPENAPI_YAML) })
                 .fallback_service(api.clone()),
         );
-    for file in &PAGE_FILES {
+    for file in PAGE_FILES.iter().filter(|file| file.path != INDEX.path) {
         router = router.route(
             file.path,
             get(move || async move { page_file(file) }).fallback_service(api.clone()),
@@ -156,27 +163,131 @@ pub fn site(api: App, config: &PageConfig) -> Router {
     router.fallback_service(api)
 }
 
-/// The page's Content Security Policy as the local server sends it. Scripts only from the page's
-/// own files: a file name shown in the gallery cannot run as code even if some rendering path
-/// forgot to escape it. Images and uploads go to the bucket's host and sign-in to Cognito's, which
-/// differ per deployment, so those stay open.
+/// The page's Content Security Policy: the one in `web/site/index.html`'s `<meta>` (scripts, styles
+/// and everything else from the page's own origin only, so a file name shown in the gallery cannot
+/// run as code even if some rendering path forgot to escape it), with the origins of one server's
+/// configuration added: where the page calls the API, uploads and signs in (`connect-src`), and
+/// where images come from (`img-src`). No other host is reachable from the page.
 ///
-/// This header protects the page only where this server serves it (`just dev`, `just dev-auth`).
-/// A deployment's static host sends no such header, so `web/site/index.html` carries the same
-/// policy in a `<meta http-equiv>` (a test keeps the two equal), minus `frame-ancestors`, which
-/// browsers ignore in a `<meta>`: framing protection there is the host's header to send.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' http: https: blob: data:; connect-src 'self' http: https:; \
-     object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+/// The local server sends it as a header too, with `frame-ancestors 'none'` (which browsers
+/// ignore in a `<meta>`); `just web-site` writes the `<meta>` of a deployment's page the same way
+/// from the stack's outputs (`web/tools/site-config.mjs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagePolicy {
+    /// Origins the page may `fetch` and upload to, besides its own.
+    pub connect: Vec<String>,
+    /// Origins the page may show images from, besides its own.
+    pub images: Vec<String>,
+}
+
+impl PagePolicy {
+    /// The origins the local server's page uses with `settings`: the storage endpoint (uploads and
+    /// presigned image URLs), the CDN (image URLs) and the page's Cognito (sign-in).
+    pub fn for_local_server(settings: &Settings, config: &PageConfig) -> Self {
+        let storage = match &settings.endpoints.s3 {
+            Some(endpoint) => origin_of(endpoint),
+            None => Some(format!(
+                "https://{}.s3.{}.amazonaws.com",
+                settings.bucket_name, settings.region
+            )),
+        };
+        let cdn = settings
+            .cdn
+            .as_ref()
+            .and_then(|cdn| origin_of(cdn.origin.as_str()));
+        let cognito = config
+            .auth
+            .as_ref()
+            .and_then(|auth| origin_of(&auth.cognito_endpoint));
+        let api = origin_of(&config.api_url);
+        Self {
+            connect: dedup([api, storage.clone(), cognito]),
+            images: dedup([storage, cdn]),
+        }
+    }
+
+    /// The policy for a `<meta http-equiv>`.
+    pub fn meta(&self) -> String {
+        let base = index_policy();
+        let directives = base.split(';').map(str::trim).filter(|d| !d.is_empty());
+        directives
+            .map(|directive| {
+                let extra: &[String] = match directive.split(' ').next() {
+                    Some("connect-src") => &self.connect,
+                    Some("img-src") => &self.images,
+                    _ => &[],
+                };
+                std::iter::once(directive)
+                    .chain(extra.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The policy as the local server's header: the `<meta>`'s and `frame-ancestors 'none'`.
+    pub fn header(&self) -> String {
+        format!("{}; frame-ancestors 'none'", self.meta())
+    }
+}
+
+/// `scheme://host[:port]` of an `http(s)` URL, lower-cased; `None` for anything else, or for a
+/// URL whose origin would not be one CSP source (so nothing but an origin reaches the policy).
+fn origin_of(url: &str) -> Option<String> {
+    let uri: axum::http::Uri = url.trim().parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?.as_str().to_ascii_lowercase();
+    let plain = authority
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    (matches!(scheme.as_str(), "http" | "https") && plain)
+        .then(|| format!("{scheme}://{authority}"))
+}
+
+fn dedup<const N: usize>(origins: [Option<String>; N]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for origin in origins.into_iter().flatten() {
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    out
+}
+
+/// The `<meta>` Content Security Policy of `web/site/index.html`, as committed.
+fn index_policy() -> &'static str {
+    let html = INDEX.contents;
+    let start = html
+        .find(CSP_META)
+        .expect("web/site/index.html has a CSP <meta> (a test checks it)")
+        + CSP_META.len();
+    let len = html[start..].find('"').expect("the <meta>'s content ends");
+    &html[start..start + len]
+}
+
+const CSP_META: &str = r#"<meta http-equiv="Content-Security-Policy" content=""#;
+
+/// `web/site/index.html` with its `<meta>` policy widened to `policy`'s origins.
+fn index_html(policy: &PagePolicy) -> String {
+    let base = index_policy();
+    INDEX.contents.replacen(
+        &format!("{CSP_META}{base}\""),
+        &format!("{CSP_META}{}\"", policy.meta()),
+        1,
+    )
+}
 
 fn page_file(file: &'static PageFile) -> Response {
-    let mut response = static_response(file.content_type, file.contents);
-    if file.content_type.starts_with("text/html") {
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-        );
-    }
+    static_response(file.content_type, file.contents)
+}
+
+/// The page itself, with its policy in the `<meta>` and in the header.
+fn index_response(html: String, policy: HeaderValue) -> Response {
+    let mut response = static_response(INDEX.content_type, html);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
@@ -193,18 +304,94 @@ fn static_response(content_type: &'static str, body: impl Into<axum::body::Body>
         .into_response()
 }
 
-/// Serves `site` on `listener` until `shutdown` completes (the local server).
+/// The host names the local server answers to: loopback ones (`localhost`, `*.localhost`, any
+/// loopback address), the address it listens on, and `ALLOWED_HOSTS`.
+///
+/// A browser sends the name it resolved in `Host`. A page on an attacker's name that resolves to
+/// 127.0.0.1 (DNS rebinding) is same-origin with itself, so CORS does not stop it from reading
+/// the answers; refusing its `Host` does.
+#[derive(Debug, Clone)]
+pub struct AllowedHosts(Arc<[String]>);
+
+impl AllowedHosts {
+    /// The names for `settings`' listening address and `ALLOWED_HOSTS`.
+    pub fn for_local_server(settings: &Settings) -> Self {
+        let ip = settings.listen_addr.ip();
+        let own = (!ip.is_unspecified()).then(|| ip.to_string());
+        Self(
+            own.into_iter()
+                .chain(settings.allowed_hosts.iter().cloned())
+                .collect(),
+        )
+    }
+
+    /// Whether a `Host` header's value names this server (any port).
+    pub fn admits(&self, host: &str) -> bool {
+        let host = host.trim().to_ascii_lowercase();
+        // `[::1]:3000`, `[::1]`, `name:3000`, `name`.
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or("", |(ip, _)| ip),
+            None => host.rsplit_once(':').map_or(host.as_str(), |(name, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    name
+                } else {
+                    ""
+                }
+            }),
+        };
+        let name = name.strip_suffix('.').unwrap_or(name);
+        if name.is_empty() {
+            return false;
+        }
+        is_loopback_host(name) || self.0.iter().any(|allowed| allowed == name)
+    }
+}
+
+/// Serves `site` on `listener` until `shutdown` completes (the local server). A request whose
+/// `Host` is not among `hosts` gets 421 and reaches nothing.
 ///
 /// # Errors
 /// The listener's I/O error.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     site: Router,
+    hosts: AllowedHosts,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let site = site.layer(axum::middleware::from_fn(move |request, next| {
+        let hosts = hosts.clone();
+        only_allowed_hosts(hosts, request, next)
+    }));
     axum::serve(listener, site)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+async fn only_allowed_hosts(
+    hosts: AllowedHosts,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if host.is_some_and(|host| hosts.admits(host)) {
+        return next.run(request).await;
+    }
+    let shown = crate::domain::excerpt(host.unwrap_or(""), 100).into_owned();
+    tracing::warn!(host = %shown, "request refused: Host is not this server's");
+    let body = serde_json::json!({ "error": {
+        "code": "HOST_NOT_ALLOWED",
+        "message": "this server answers to localhost, loopback addresses and ALLOWED_HOSTS only",
+        "requestId": uuid::Uuid::new_v4().to_string(),
+    }});
+    (
+        axum::http::StatusCode::MISDIRECTED_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]
@@ -320,7 +507,14 @@ mod tests {
     #[tokio::test]
     async fn the_page_its_config_and_the_description_are_served_and_the_rest_goes_to_the_api() {
         let config = PageConfig::for_local_server(&settings(&[]), None);
-        let site = site(fake_api(), &config);
+        let site = site(
+            fake_api(),
+            &config,
+            &PagePolicy {
+                connect: vec![],
+                images: vec![],
+            },
+        );
 
         let (status, content_type, body) = get(&site, "/").await;
         assert_eq!(status, StatusCode::OK);
@@ -377,27 +571,111 @@ mod tests {
     }
 
     #[test]
-    fn the_page_carries_the_servers_policy_for_static_hosts() {
-        let directives = |policy: &str| -> Vec<String> {
-            policy
-                .split(';')
-                .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
-                .filter(|d| !d.is_empty())
-                .collect()
-        };
+    fn the_committed_policy_allows_only_the_pages_own_origin() {
         let html = INDEX.contents;
-        let start = html
-            .find(r#"<meta http-equiv="Content-Security-Policy" content=""#)
-            .expect("index.html has a CSP <meta>");
-        let rest = &html[start..];
-        let content = rest.split('"').nth(3).expect("the <meta>'s content");
-        let expected: Vec<String> = directives(CONTENT_SECURITY_POLICY)
-            .into_iter()
-            .filter(|d| !d.starts_with("frame-ancestors"))
-            .collect();
-        assert_eq!(directives(content), expected);
+        let start = html.find(CSP_META).expect("index.html has a CSP <meta>");
         // Before the first script and stylesheet, or those would load unchecked.
         assert!(start < html.find("<script").unwrap() && start < html.find("<link").unwrap());
+        assert_eq!(
+            index_policy(),
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_served_page_lists_only_the_configured_origins() {
+        let local = settings(&[
+            ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:4566/"),
+            ("CDN_URL", "http://127.0.0.1:3000/cdn"),
+            ("CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+            ("CDN_PRIVATE_KEY_FILE", "/keys/cdn.pem"),
+            (
+                "AUTH_ISSUER",
+                "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc",
+            ),
+            ("AUTH_AUDIENCE", "client"),
+            (
+                "AUTH_JWKS_URL",
+                "http://127.0.0.1:4567/us-east-1_abc/.well-known/jwks.json",
+            ),
+        ]);
+        let config = PageConfig::for_local_server(&local, Some("http://127.0.0.1:4567/"));
+        let policy = PagePolicy::for_local_server(&local, &config);
+        assert_eq!(
+            policy,
+            PagePolicy {
+                connect: vec![
+                    "http://127.0.0.1:4566".into(),
+                    "http://127.0.0.1:4567".into()
+                ],
+                images: vec![
+                    "http://127.0.0.1:4566".into(),
+                    "http://127.0.0.1:3000".into()
+                ],
+            }
+        );
+        let router = site(fake_api(), &config, &policy);
+        for path in ["/", "/index.html"] {
+            let response = router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let header = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let html = String::from_utf8(body.to_vec()).unwrap();
+            let expected = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                 img-src 'self' blob: data: http://127.0.0.1:4566 http://127.0.0.1:3000; \
+                 connect-src 'self' http://127.0.0.1:4566 http://127.0.0.1:4567; \
+                 object-src 'none'; base-uri 'none'; form-action 'self'";
+            assert_eq!(
+                header,
+                format!("{expected}; frame-ancestors 'none'"),
+                "{path}"
+            );
+            assert!(
+                html.contains(&format!("{CSP_META}{expected}\"")),
+                "{path}: {html}"
+            );
+            assert!(
+                !header.contains("http:;") && !header.contains(" https:"),
+                "{header}"
+            );
+        }
+
+        // Against AWS: the bucket's own regional host, nothing wider.
+        let aws = PagePolicy::for_local_server(
+            &settings(&[("BUCKET_NAME", "photos"), ("REGION", "eu-west-1")]),
+            &PageConfig::for_local_server(&settings(&[]), None),
+        );
+        assert_eq!(aws.connect, ["https://photos.s3.eu-west-1.amazonaws.com"]);
+        assert_eq!(aws.images, ["https://photos.s3.eu-west-1.amazonaws.com"]);
+    }
+
+    #[test]
+    fn only_origins_reach_the_policy() {
+        assert_eq!(
+            origin_of("HTTP://Example.COM:8080/a?b").as_deref(),
+            Some("http://example.com:8080")
+        );
+        assert_eq!(
+            origin_of("https://[::1]:4566").as_deref(),
+            Some("https://[::1]:4566")
+        );
+        for url in [
+            "",
+            "/relative",
+            "javascript:alert(1)",
+            "ftp://example.com",
+            "https://a;b.example",
+            "https://a'b.example",
+        ] {
+            assert_eq!(origin_of(url), None, "{url}");
+        }
     }
 
     #[test]
@@ -411,5 +689,85 @@ mod tests {
         let mut served: Vec<String> = PAGE_FILES.iter().map(|f| f.path.to_owned()).collect();
         served.sort();
         assert_eq!(served, on_disk, "PAGE_FILES and web/site/ disagree");
+    }
+
+    #[test]
+    fn only_loopback_names_the_own_address_and_allowed_hosts_are_admitted() {
+        let hosts = AllowedHosts::for_local_server(&settings(&[
+            ("LISTEN_ADDR", "192.168.1.20:3000"),
+            ("ANONYMOUS_BEYOND_LOOPBACK", "true"),
+            ("ALLOWED_HOSTS", "devbox.lan, Photos.Example."),
+        ]));
+        for host in [
+            "localhost:3000",
+            "LOCALHOST",
+            "app.localhost:3000",
+            "127.0.0.1:3000",
+            "127.0.0.2",
+            "[::1]:3000",
+            "[::1]",
+            "192.168.1.20:3000",
+            "devbox.lan:3000",
+            "photos.example",
+            "localhost.:3000",
+        ] {
+            assert!(hosts.admits(host), "{host} refused");
+        }
+        for host in [
+            "evil.example:3000",
+            "localhost.evil.example",
+            "evillocalhost",
+            "127.0.0.1.nip.io:3000",
+            "192.168.1.21:3000",
+            "[::2]:3000",
+            "devbox.lan:http",
+            "",
+            ":3000",
+            "[::1",
+        ] {
+            assert!(!hosts.admits(host), "{host:?} admitted");
+        }
+        let everywhere = AllowedHosts::for_local_server(&settings(&[
+            ("LISTEN_ADDR", "0.0.0.0:3000"),
+            ("ANONYMOUS_BEYOND_LOOPBACK", "true"),
+        ]));
+        assert!(!everywhere.admits("0.0.0.0:3000"));
+    }
+
+    /// A raw HTTP/1.1 request to a served site; the status code of the answer.
+    async fn status_for(host: Option<&str>) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let config = PageConfig::for_local_server(&settings(&[]), None);
+        let hosts = AllowedHosts::for_local_server(&settings(&[]));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let policy = PagePolicy::for_local_server(&settings(&[]), &config);
+        let server = tokio::spawn(serve(
+            listener,
+            site(fake_api(), &config, &policy),
+            hosts,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+        let host_line = host.map(|h| format!("Host: {h}\r\n")).unwrap_or_default();
+        let request = format!("GET /images HTTP/1.1\r\n{host_line}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        answer.split(' ').nth(1).unwrap().parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_rebound_name_gets_421_from_the_listening_server_and_reaches_nothing() {
+        // The fake API answers 418: a 421 means the request never reached it.
+        assert_eq!(status_for(Some("attacker.example:3000")).await, 421);
+        assert_eq!(status_for(None).await, 421);
+        assert_eq!(status_for(Some("127.0.0.1:3000")).await, 418);
+        assert_eq!(status_for(Some("localhost:3000")).await, 418);
     }
 }

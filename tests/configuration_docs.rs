@@ -55,8 +55,13 @@ const CONSTRUCTORS: [(&str, Run); 6] = [
 
 /// What each constructor is run with: nothing, then each set of variables that makes some
 /// constructor read variables it does not read otherwise.
-const SCENARIOS: [&[(&str, &str)]; 3] = [
+const SCENARIOS: [&[(&str, &str)]; 4] = [
     &[],
+    // An anonymous local server asks whether it may listen beyond loopback only when it would.
+    &[
+        ("LISTEN_ADDR", "0.0.0.0:3000"),
+        ("ANONYMOUS_BEYOND_LOOPBACK", "true"),
+    ],
     // The window of the CDN's URLs is read only once the CDN is configured.
     &[
         ("CDN_URL", "https://d111111abcdef8.cloudfront.net"),

@@ -4,8 +4,11 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthError, AuthRejection, JwksError};
 use crate::aws::AwsError;
 use crate::delivery::CdnKeyError;
-use crate::domain::UploadRejection;
+use crate::domain::{UploadRejection, excerpt};
 use crate::telemetry::cause_chain;
+
+/// The longest 4xx message, in bytes: longer ones (which quote the request) end in `…`.
+pub const MAX_MESSAGE_BYTES: usize = 300;
 
 /// The challenge of a 401 when no token came (RFC 6750 section 3: no error code then).
 pub const WWW_AUTHENTICATE_BEARER: &str = r#"Bearer realm="image-upload""#;
@@ -31,6 +34,8 @@ pub enum ApiError {
     MalformedBody(String),
     #[error("the request body is larger than {0} bytes")]
     BodyTooLarge(usize),
+    #[error("send the request body as JSON, with Content-Type: application/json")]
+    NotJson,
     #[error("not authenticated: {0}")]
     Unauthenticated(#[from] AuthRejection),
     #[error("the token signing keys are unavailable")]
@@ -86,6 +91,7 @@ impl ApiError {
             }
             Self::MalformedBody(_) => (StatusCode::BAD_REQUEST, "INVALID_REQUEST"),
             Self::BodyTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "BODY_TOO_LARGE"),
+            Self::NotJson => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "BODY_NOT_JSON"),
             Self::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             Self::AuthUnavailable(_) | Self::CdnUnavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
@@ -123,8 +129,10 @@ impl IntoResponse for ApiError {
             tracing::info!(code, reason = %rejection, "request refused");
             rejection.public_message().into()
         } else {
-            tracing::info!(code, reason = %self, "request refused");
-            self.to_string()
+            // Messages may quote the request (a JSON error quotes the offending value): cut short.
+            let message = excerpt(&self.to_string(), MAX_MESSAGE_BYTES).into_owned();
+            tracing::info!(code, reason = %message, "request refused");
+            message
         };
         let mut response = status.into_response();
         if let Self::Unauthenticated(rejection) = &self {

@@ -110,6 +110,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if declared.is_some_and(|len: usize| len > MAX_BODY_BYTES) {
             return Err(ApiError::BodyTooLarge(MAX_BODY_BYTES));
         }
+        if !declares_json(req.headers()) {
+            return Err(ApiError::NotJson);
+        }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
             .map_err(|err| {
@@ -132,6 +135,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             ))
         })
     }
+}
+
+/// Whether the request says its body is JSON (`application/json`, with or without parameters).
+/// Required, not assumed: a web page may send `text/plain`, form and multipart bodies to any
+/// origin without a CORS preflight, and `application/json` is none of those, so a page that is
+/// not an allowed origin cannot get a JSON body past the browser to this server.
+fn declares_json(headers: &http::HeaderMap) -> bool {
+    let mut values = headers.get_all(http::header::CONTENT_TYPE).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return false;
+    };
+    value.to_str().is_ok_and(|value| {
+        let essence = value.split(';').next().unwrap_or_default().trim();
+        essence.eq_ignore_ascii_case("application/json")
+    })
 }
 
 /// Routes API Gateway paths with or without the stage: a REST API invoked at `/prod/upload`

@@ -75,11 +75,13 @@ async fn main() -> anyhow::Result<()> {
             "serving renditions and originals at the local CDN path"
         );
     }
-    let mut site = web::site(api::app(state), &page);
+    let policy = web::PagePolicy::for_local_server(&settings, &page);
+    let mut site = web::site(api::app(state), &page, &policy);
     if let Some(cdn) = cdn {
         site = site.merge(cdn);
     }
-    web::serve(listener, site, shutdown).await?;
+    let hosts = web::AllowedHosts::for_local_server(&settings);
+    web::serve(listener, site, hosts, shutdown).await?;
     stop.cancel();
     if let Some(poller) = poller {
         poller.await?;

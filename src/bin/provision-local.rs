@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use image_upload::aws::{AwsClients, Roots, config_loader};
-use image_upload::config::{COGNITO_ENDPOINT_VARIABLE, DemoUser, Settings};
+use image_upload::config::{COGNITO_ENDPOINT_VARIABLE, DemoUser, Settings, is_loopback_url};
 use image_upload::provision::{
     cognito_issuer, ensure_app_client, ensure_bucket, ensure_queue, ensure_table,
     ensure_upload_notifications, ensure_user, ensure_user_pool, jwks_url,
@@ -56,6 +56,13 @@ async fn provision_cognito(settings: &Settings, demo_user: DemoUser) -> anyhow::
              (eval \"$(./localstack/stack.sh env)\")"
         )
     })?;
+    // An endpoint variable can name any host, the real Cognito's included.
+    anyhow::ensure!(
+        is_loopback_url(endpoint),
+        "--auth provisions a Cognito emulator on this machine only, and {COGNITO_ENDPOINT_VARIABLE} \
+         is {endpoint:?}, not a loopback URL (http://127.0.0.1:PORT or http://localhost:PORT): \
+         its demo user's password is published"
+    );
     let sdk = config_loader(settings, Roots::System).load().await;
     let cognito = aws_sdk_cognitoidentityprovider::Client::from_conf(
         aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)

@@ -1,5 +1,5 @@
-//! The HTTP side: which origins the API's CORS admits (`ALLOWED_ORIGINS`) and where the local
-//! server listens (`LISTEN_ADDR`).
+//! The HTTP side: which origins the API's CORS admits (`ALLOWED_ORIGINS`), where the local
+//! server listens (`LISTEN_ADDR`) and which other host names it answers to (`ALLOWED_HOSTS`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -25,6 +25,58 @@ pub(super) fn listen_addr(env: &Env) -> Result<SocketAddr, ConfigError> {
     env.parse("LISTEN_ADDR", LISTEN_ADDR_DEFAULT, |v| {
         v.parse()
             .map_err(|_| format!("an address such as {LISTEN_ADDR_DEFAULT}"))
+    })
+}
+
+/// Whether a host name (no port; an IPv6 address with or without brackets) is this machine's by
+/// definition: `localhost`, a name under `.localhost` (RFC 6761: browsers resolve them to loopback
+/// themselves, never through DNS), or a loopback address.
+pub fn is_loopback_host(name: &str) -> bool {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    let bare = name.trim_start_matches('[').trim_end_matches(']');
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `url` is an `http(s)` URL whose host is loopback ([`is_loopback_host`]).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    // The authority ends at the path, query or fragment; user info (`user@`) is not a host.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "http" | "https") || authority.contains('@')
+    {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((ip, port)) if port.is_empty() || port.starts_with(':') => ip,
+            _ => return false,
+        },
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    !host.is_empty() && is_loopback_host(host)
+}
+
+/// `ALLOWED_HOSTS`: comma-separated host names (or addresses), without ports, lower-cased.
+pub(super) fn allowed_hosts(env: &Env) -> Result<Vec<String>, ConfigError> {
+    env.parse("ALLOWED_HOSTS", Vec::new(), |v| {
+        let hosts: Vec<String> = v
+            .split(',')
+            .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        match hosts
+            .iter()
+            .find(|h| h.contains(['*', '/', ' ', ':']) && h.parse::<std::net::Ipv6Addr>().is_err())
+        {
+            Some(bad) => Err(format!(
+                "`{bad}` is not a host name such as devbox.lan (no port, scheme or `*`)"
+            )),
+            None => Ok(hosts),
+        }
     })
 }
 

@@ -3,10 +3,10 @@
 //! (`provision-local`, `reprocess`), the demo user of `provision-local --auth`, and whom the smoke
 //! client (`image-upload-smoke`) signs in as.
 
-use super::Settings;
 use super::auth::AUTH_VARIABLES;
-use super::env::{ConfigError, Env, process_env};
+use super::env::{ConfigError, Env, parse_bool, process_env};
 use super::sdk::{COGNITO_ENDPOINT_VARIABLE, regional_cognito_endpoint};
+use super::{AuthSettings, Settings};
 
 impl Settings {
     /// Reads the process environment as the local server (`image-upload-local`) does: like
@@ -29,13 +29,36 @@ impl Settings {
         let env = Env::new(&lookup);
         let verifying = AUTH_VARIABLES.iter().any(|name| env.is_set(name));
         let anonymous_unless_set = !verifying && !env.is_set("ALLOW_ANONYMOUS");
-        Self::from_lookup(|name| {
+        let settings = Self::from_lookup(|name| {
             if name == "ALLOW_ANONYMOUS" && anonymous_unless_set {
                 Some("true".into())
             } else {
                 lookup(name)
             }
-        })
+        })?;
+        // Anonymous, every caller is the one owner `anonymous`: whoever reaches the port may list
+        // and delete every image. Beyond loopback that is the whole network, so only when asked.
+        let anonymous = matches!(
+            settings.auth,
+            AuthSettings::Authorizer {
+                allow_anonymous: true,
+                ..
+            }
+        );
+        let beyond_loopback = !settings.listen_addr.ip().is_loopback();
+        if anonymous
+            && beyond_loopback
+            && !env.parse("ANONYMOUS_BEYOND_LOOPBACK", false, parse_bool)?
+        {
+            return Err(ConfigError::invalid(
+                "LISTEN_ADDR",
+                settings.listen_addr.to_string(),
+                "the server is anonymous (anyone who reaches it may list and delete every \
+                 image), so it listens on loopback only; set AUTH_* to verify tokens, or \
+                 ANONYMOUS_BEYOND_LOOPBACK=true to serve anonymous callers on the network",
+            ));
+        }
+        Ok(settings)
     }
 }
 

@@ -38,7 +38,7 @@ pub use cdn::{
     CdnSettings,
 };
 pub use env::ConfigError;
-pub use http::{ALLOWED_ORIGINS_DEFAULT, LISTEN_ADDR_DEFAULT};
+pub use http::{ALLOWED_ORIGINS_DEFAULT, LISTEN_ADDR_DEFAULT, is_loopback_host, is_loopback_url};
 pub use limits::{
     FUNCTION_MEMORY_MB_RANGE, IMAGE_SIDE_RANGE, MAX_IMAGE_PIXELS_RANGE, MAX_UPLOAD_BYTES_LIMIT,
     MAX_UPLOAD_BYTES_RANGE, PENDING_TTL_MARGIN, PENDING_TTL_RANGE, PROCESSOR_BASELINE_BYTES,
@@ -88,6 +88,9 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     /// Where the local server listens.
     pub listen_addr: SocketAddr,
+    /// The host names the local server answers to besides loopback ones and its own address
+    /// (`ALLOWED_HOSTS`): a page on any other name is refused, even one resolved to this machine.
+    pub allowed_hosts: Vec<String>,
     pub log_format: LogFormat,
     pub aws_timeouts: AwsTimeouts,
     pub endpoints: Endpoints,
@@ -136,6 +139,7 @@ impl Settings {
             upload,
             allowed_origins: http::allowed_origins(&env)?,
             listen_addr: http::listen_addr(&env)?,
+            allowed_hosts: http::allowed_hosts(&env)?,
             log_format: LogFormat::read(&env, in_lambda)?,
             aws_timeouts: AwsTimeouts::read(&env)?,
             function_memory_mb: limits::function_memory_mb(&env)?,

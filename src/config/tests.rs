@@ -124,6 +124,26 @@ fn the_local_server_is_anonymous_unless_told_otherwise() {
 }
 
 #[test]
+fn an_anonymous_local_server_listens_beyond_loopback_only_when_told_to() {
+    let network = ("LISTEN_ADDR", "0.0.0.0:3000");
+    let err = local_settings(&[network]).unwrap_err().to_string();
+    assert!(
+        err.contains("LISTEN_ADDR") && err.contains("ANONYMOUS_BEYOND_LOOPBACK"),
+        "{err}"
+    );
+    assert!(local_settings(&[network, ("ALLOW_ANONYMOUS", "true")]).is_err());
+    assert!(local_settings(&[("LISTEN_ADDR", "192.168.1.20:3000")]).is_err());
+    assert!(local_settings(&[network, ("ANONYMOUS_BEYOND_LOOPBACK", "false")]).is_err());
+    assert!(local_settings(&[network, ("ANONYMOUS_BEYOND_LOOPBACK", "true")]).is_ok());
+    assert!(local_settings(&[("LISTEN_ADDR", "[::1]:3000")]).is_ok());
+    // Verifying tokens, nobody is anonymous: any address will do.
+    let verifying = [network, AUTH[0], AUTH[1], AUTH[2]];
+    assert!(local_settings(&verifying).is_ok());
+    // Without a sign-in, a deployment's reading (API Gateway) is not anonymous either.
+    assert!(local_settings(&[network, ("ALLOW_ANONYMOUS", "false")]).is_ok());
+}
+
+#[test]
 fn the_tools_read_no_authentication_settings() {
     // What a deployment's or a shell's environment may hold, even what `from_env` refuses.
     let cases: [&[(&str, &str)]; 4] = [
@@ -273,6 +293,9 @@ fn refuses_each_unusable_value_naming_the_variable() {
         ("METRICS_NAMESPACE", "Image Upload"),
         ("METRICS_NAMESPACE", "Bildérs"),
         ("ALLOW_ANONYMOUS", "yes"),
+        ("ALLOWED_HOSTS", "*.example"),
+        ("ALLOWED_HOSTS", "devbox.lan:3000"),
+        ("ALLOWED_HOSTS", "http://devbox.lan"),
     ];
     for (name, value) in cases {
         let err = settings(&[(name, value)]).unwrap_err();
@@ -421,5 +444,36 @@ fn the_cdn_is_its_url_key_pair_id_and_one_key_source_or_nothing() {
         vars.push((name, value));
         let err = settings(&vars).unwrap_err().to_string();
         assert!(err.contains(name), "{name}={value}: {err}");
+    }
+}
+
+#[test]
+fn only_urls_of_this_machine_are_loopback() {
+    for url in [
+        "http://127.0.0.1:5000",
+        "http://127.0.0.1:5000/",
+        "https://localhost:4566/path?q=1",
+        "http://LOCALHOST",
+        "http://moto.localhost:5000",
+        "http://[::1]:5000",
+        "http://127.1.2.3",
+    ] {
+        assert!(is_loopback_url(url), "{url}");
+    }
+    for url in [
+        "https://cognito-idp.us-east-1.amazonaws.com",
+        "https://cognito-idp.us-east-1.amazonaws.com/127.0.0.1",
+        "http://127.0.0.1.nip.io:5000",
+        "http://localhost.evil.example",
+        "http://127.0.0.1@evil.example",
+        "http://evil.example#@127.0.0.1",
+        "http://[::2]:5000",
+        "http://[::1]x:5000",
+        "ftp://127.0.0.1",
+        "127.0.0.1:5000",
+        "http://",
+        "http://192.168.1.20:5000",
+    ] {
+        assert!(!is_loopback_url(url), "{url}");
     }
 }

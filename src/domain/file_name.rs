@@ -1,4 +1,5 @@
-/// A display name for an uploaded image: 1 to 255 bytes of UTF-8 after trimming, no control characters.
+/// A display name for an uploaded image: at most 255 bytes of UTF-8 as sent, 1 or more once trimmed
+/// of white space at both ends, no control characters.
 ///
 /// It is only ever shown back to users; it never becomes part of an object key, so path separators,
 /// dots and any other Unicode are harmless and kept exactly as given.
@@ -17,24 +18,25 @@ pub enum FileNameError {
 }
 
 impl FileName {
-    /// The longest name accepted, in bytes of UTF-8 after trimming.
+    /// The longest name accepted, in bytes of UTF-8 as sent (white space at the edges counts:
+    /// the API description's `maxLength` bounds the name as sent, and so does the service).
     pub const MAX_BYTES: usize = 255;
 
-    /// Trims surrounding white space and checks the rest.
+    /// Checks the length as sent, trims surrounding white space and checks the rest.
     ///
     /// # Errors
-    /// [`FileNameError`] when the trimmed name is empty, longer than [`Self::MAX_BYTES`],
+    /// [`FileNameError`] when the name is longer than [`Self::MAX_BYTES`], empty once trimmed,
     /// or contains a control character (C0, DEL or C1).
     pub fn parse(raw: &str) -> Result<Self, FileNameError> {
+        if raw.len() > Self::MAX_BYTES {
+            return Err(FileNameError::TooLong {
+                len: raw.len(),
+                max: Self::MAX_BYTES,
+            });
+        }
         let name = raw.trim();
         if name.is_empty() {
             return Err(FileNameError::Empty);
-        }
-        if name.len() > Self::MAX_BYTES {
-            return Err(FileNameError::TooLong {
-                len: name.len(),
-                max: Self::MAX_BYTES,
-            });
         }
         if name.chars().any(char::is_control) {
             return Err(FileNameError::ControlCharacter);
@@ -77,6 +79,16 @@ mod tests {
                 &"x".repeat(256),
                 FileNameError::TooLong { len: 256, max: 255 },
                 "256 bytes",
+            ),
+            (
+                &format!("{}a.jpg", "\u{3000}".repeat(100)),
+                FileNameError::TooLong { len: 305, max: 255 },
+                "five bytes of name behind 300 bytes of ideographic spaces",
+            ),
+            (
+                &format!("a.jpg{}", " ".repeat(251)),
+                FileNameError::TooLong { len: 256, max: 255 },
+                "trailing spaces count",
             ),
         ];
         for (raw, expected, case) in cases {

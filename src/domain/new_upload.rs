@@ -93,7 +93,7 @@ impl NewUpload {
             .allowed_types
             .get(&request.file_type)
             .ok_or_else(|| UploadRejection::UnsupportedType {
-                given: request.file_type.clone(),
+                given: super::excerpt(&request.file_type, 64).into_owned(),
                 allowed: policy
                     .allowed_types
                     .iter()

@@ -353,6 +353,79 @@ async fn bad_requests_get_their_status_and_code_and_write_nothing() {
 }
 
 #[tokio::test]
+async fn a_body_not_declared_as_json_is_refused_and_writes_nothing() {
+    // What a page on another site can send without a CORS preflight (text/plain, forms), and what
+    // is only almost JSON: each is 415 before the body is read.
+    let (put_item, written) = recording_put_item();
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
+    let body = json!({"fileName": "a.png", "fileType": "image/png"}).to_string();
+    let refused: [&[&str]; 7] = [
+        &[],
+        &["text/plain"],
+        &["text/plain;charset=UTF-8"],
+        &["application/x-www-form-urlencoded"],
+        &["multipart/form-data; boundary=x"],
+        &["application/jsonp"],
+        &["application/json", "text/plain"],
+    ];
+    for content_types in refused {
+        let mut request = Request::post("/upload");
+        for content_type in content_types {
+            request = request.header("content-type", *content_type);
+        }
+        let reply = send(&app, request.body(Body::from(body.clone())).unwrap()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_types:?}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "BODY_NOT_JSON", "{content_types:?}");
+    }
+    assert!(
+        written.lock().unwrap().is_empty(),
+        "a refused body wrote a row"
+    );
+
+    for content_type in ["application/json; charset=utf-8", "Application/JSON"] {
+        let request = Request::post("/upload")
+            .header("content-type", content_type)
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let reply = send(&app, request).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{content_type}: {}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn echoed_input_is_cut_short_in_the_answer() {
+    let (put_item, _) = recording_put_item();
+    let app = app(&anonymous_settings(&[]), &[&put_item]);
+    let long = "x".repeat(60_000);
+    let bodies = [
+        json!({"fileName": "a.png", "fileType": format!("image/{long}")}),
+        json!({"fileName": "a.png", "fileType": "image/png", "fileSize": long}),
+    ];
+    for body in bodies {
+        let reply = post_json(&app, body).await;
+        assert!(reply.status.is_client_error(), "{}", reply.status);
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.len() <= 300,
+            "a {}-byte message echoes the input: {}…",
+            message.len(),
+            &message[..120]
+        );
+        assert!(message.contains('…'), "says it was cut: {message}");
+    }
+}
+
+#[tokio::test]
 async fn a_setting_can_make_the_size_required() {
     let (put_item, _) = recording_put_item();
     let app = app(

@@ -625,13 +625,21 @@ impl<'a> Template<'a> {
                 problems.push(format!("{function}'s TABLE_NAME is not the table"));
             }
         }
+        let api_env = &self.props(API.logical_id)["Environment"]["Variables"];
+        if api_env["REQUIRE_FILE_SIZE"] != "true" {
+            problems.push(format!(
+                "{}'s REQUIRE_FILE_SIZE is not \"true\": an upload URL without a signed size \
+                 takes any PUT up to 5 GiB",
+                API.logical_id
+            ));
+        }
+        self.check_app_client(problems);
         // The Cognito authorizer admits a token of any app client of the pool; the API holds
         // the claims to the template's own client.
         let client = self
             .of_type("AWS::Cognito::UserPoolClient")
             .first()
             .map(|(id, _)| *id);
-        let api_env = &self.props(API.logical_id)["Environment"]["Variables"];
         if client.is_none() || reference(&api_env["AUTHORIZER_CLIENT_ID"]) != client {
             problems.push(format!(
                 "{}'s AUTHORIZER_CLIENT_ID is not the user pool's app client",
@@ -642,6 +650,32 @@ impl<'a> Template<'a> {
 }
 
 impl<'a> Template<'a> {
+    /// The app client's tokens: a refresh token of at most a day (Cognito's default is 30), and
+    /// no write access to `email` (what users sign in with).
+    fn check_app_client(&self, problems: &mut Vec<String>) {
+        for (id, client) in self.of_type("AWS::Cognito::UserPoolClient") {
+            let props = &client["Properties"];
+            let hours = match props["TokenValidityUnits"]["RefreshToken"].as_str() {
+                Some("minutes") => 1.0 / 60.0,
+                Some("hours") => 1.0,
+                Some("days") | None => 24.0,
+                Some(_) => f64::INFINITY,
+            };
+            let validity = props["RefreshTokenValidity"].as_f64().map(|n| n * hours);
+            if !validity.is_some_and(|h| h <= 24.0) {
+                problems.push(format!(
+                    "{id}'s refresh tokens may live more than a day (RefreshTokenValidity)"
+                ));
+            }
+            let writable = props["WriteAttributes"].as_array();
+            if writable.is_none_or(|names| names.iter().any(|n| n == "email")) {
+                problems.push(format!(
+                    "{id} lets users change their own email (WriteAttributes unset or with email)"
+                ));
+            }
+        }
+    }
+
     /// The CDN, when the template has one: it reads only what is delivered, for this
     /// distribution only; every path needs a URL signed by a key of its group, over HTTPS; the
     /// signing parameters stay out of the cache key; the API signs with a key of that group

@@ -549,3 +549,44 @@ fn evaluate(v: &Value, parameter: &str) -> String {
     };
     list(items, parameter).join(separator.as_str().unwrap())
 }
+
+#[test]
+fn an_upload_size_left_unsigned_is_caught() {
+    assert_caught(
+        |t| {
+            let env = &mut t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
+            env.as_object_mut().unwrap().remove("REQUIRE_FILE_SIZE");
+        },
+        "ApiFunction's REQUIRE_FILE_SIZE is not \"true\"",
+    );
+}
+
+#[test]
+fn long_lived_refresh_tokens_and_a_writable_email_are_caught() {
+    fn client(t: &mut Value) -> &mut Value {
+        &mut t["Resources"]["UserPoolClient"]["Properties"]
+    }
+    assert_caught(
+        |t| {
+            client(t)
+                .as_object_mut()
+                .unwrap()
+                .remove("RefreshTokenValidity");
+        },
+        "UserPoolClient's refresh tokens may live more than a day",
+    );
+    assert_caught(
+        |t| client(t)["TokenValidityUnits"]["RefreshToken"] = json!("days"),
+        "UserPoolClient's refresh tokens may live more than a day",
+    );
+    assert_caught(
+        |t| client(t)["WriteAttributes"] = json!(["name", "email"]),
+        "UserPoolClient lets users change their own email",
+    );
+    assert_caught(
+        |t| {
+            client(t).as_object_mut().unwrap().remove("WriteAttributes");
+        },
+        "UserPoolClient lets users change their own email",
+    );
+}

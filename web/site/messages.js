@@ -27,7 +27,7 @@ export const TYPE_NAMES = {
 
 /** What went wrong, for each `error.code` of an API error body. */
 export const API_ERRORS = {
-  INVALID_FILE_NAME: 'The file name cannot be used: it is empty, longer than 255 bytes, or contains control characters. Rename the file and try again.',
+  INVALID_FILE_NAME: 'The file name cannot be used: it is empty, longer than 255 bytes (spaces around it included), or contains control characters. Rename the file and try again.',
   UNSUPPORTED_FILE_TYPE: 'This kind of file is not accepted. Upload a JPEG, PNG, GIF, WebP, HEIC, HEIF or AVIF image.',
   EXTENSION_MISMATCH: 'The file name’s extension does not match its type (for example a JPEG named “.png”). Rename the file and try again.',
   INVALID_FILE_SIZE: 'The file’s size could not be used: it must be a whole number of bytes above zero.',
@@ -35,6 +35,7 @@ export const API_ERRORS = {
   FILE_TOO_LARGE: 'The file is larger than the service accepts.',
   INVALID_REQUEST: 'The service did not understand the request. Reload the page and try again.',
   BODY_TOO_LARGE: 'The request was too large for the service. Reload the page and try again.',
+  BODY_NOT_JSON: 'The service did not understand the request. Reload the page and try again.',
   UNAUTHORIZED: 'You are not signed in, or your session has ended. Please sign in again.',
   SERVICE_UNAVAILABLE: 'The service is busy or briefly unavailable. Wait a moment and try again.',
   INVALID_QUERY: 'The gallery could not be loaded from that position. Go back to the first page.',

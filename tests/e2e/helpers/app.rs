@@ -223,7 +223,13 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
                     cdn,
                 ))
                 .fallback_service(api::app(state.clone()));
-            tokio::spawn(image_upload::web::serve(listener, site, shutdown_when));
+            let hosts = image_upload::web::AllowedHosts::for_local_server(&settings);
+            tokio::spawn(image_upload::web::serve(
+                listener,
+                site,
+                hosts,
+                shutdown_when,
+            ));
         }
         None => {
             tokio::spawn(api::serve(listener, api::app(state.clone()), shutdown_when));
