@@ -4,7 +4,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::{AuthError, AuthRejection, JwksError};
 use crate::aws::AwsError;
 use crate::delivery::CdnKeyError;
-use crate::domain::{UploadRejection, excerpt};
+use crate::domain::{QuotaRefusal, UploadRejection, excerpt};
 use crate::telemetry::cause_chain;
 
 /// The longest 4xx message, in bytes: longer ones (which quote the request) end in `…`.
@@ -62,6 +62,8 @@ pub enum ApiError {
     Aws(#[from] AwsError),
     #[error("the CDN's signing key is unavailable")]
     CdnUnavailable(#[source] CdnKeyError),
+    #[error(transparent)]
+    Quota(QuotaRefusal),
 }
 
 /// The `code` and `message` of an error response. The request-tracking middleware adds the
@@ -104,6 +106,15 @@ impl ApiError {
             Self::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "INVALID_PART_NUMBER"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
+            Self::Quota(QuotaRefusal::Images { .. } | QuotaRefusal::Bytes { .. }) => {
+                (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED")
+            }
+            Self::Quota(QuotaRefusal::InFlight { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_UPLOADS_IN_FLIGHT")
+            }
+            Self::Quota(QuotaRefusal::Hourly { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "HOURLY_UPLOAD_LIMIT")
+            }
             Self::Aws(AwsError::Unavailable { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
             }
@@ -135,6 +146,16 @@ impl IntoResponse for ApiError {
             message
         };
         let mut response = status.into_response();
+        if let Some(wait) = match &self {
+            Self::Quota(refusal) => refusal.retry_after(),
+            _ => None,
+        } {
+            // Whole seconds, rounded up: a client that waits as told is not refused again.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if let Self::Unauthenticated(rejection) = &self {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

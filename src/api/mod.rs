@@ -6,12 +6,14 @@ mod multipart;
 mod request;
 mod s3_xml;
 mod upload;
+mod usage;
 
 pub use error::{ApiError, WWW_AUTHENTICATE_BEARER, WWW_AUTHENTICATE_INVALID_TOKEN};
 pub use images::{DEFAULT_LIMIT, ImageList, ImageView, MAX_LIMIT};
 pub use multipart::{Completed, MultipartView, PartUrl, PartView};
 pub use request::{Caller, JsonBody, MAX_BODY_BYTES, StripStage};
 pub use upload::UploadResponse;
+pub use usage::{UsageLimits, UsageView};
 
 use std::sync::Arc;
 
@@ -25,7 +27,7 @@ use crate::auth::{Authentication, VerifierSetupError};
 use crate::aws::{AwsClients, ImageObjects, MetadataTable};
 use crate::config::Settings;
 use crate::delivery::Cdn;
-use crate::domain::UploadPolicy;
+use crate::domain::{QuotaPolicy, UploadPolicy};
 use crate::telemetry::{Function, Metrics};
 
 /// What the handlers share. Cheap to clone: the SDK clients are reference-counted.
@@ -36,6 +38,8 @@ pub struct AppState {
     /// How long the download URLs of READY images stay valid.
     pub view_url_expiry: std::time::Duration,
     pub policy: Arc<UploadPolicy>,
+    /// What one owner may hold and start.
+    pub quota: QuotaPolicy,
     pub allowed_origins: Arc<[String]>,
     /// Where the API's CloudWatch metrics go (tests swap in [`Metrics::in_memory`]).
     pub metrics: Metrics,
@@ -63,6 +67,7 @@ impl AppState {
             view_url_expiry: settings.view_url_expiry,
             table: MetadataTable::new(clients.dynamodb.clone(), &settings.table_name),
             policy: Arc::new(settings.upload.clone()),
+            quota: settings.quota,
             allowed_origins: settings.allowed_origins.iter().cloned().collect(),
             metrics: Metrics::from_settings(&settings.metrics, Function::Api),
             auth: Authentication::from_settings(&settings.auth)?,
@@ -97,6 +102,7 @@ pub fn app(state: AppState) -> App {
             "/upload/multipart/{image_id}/complete",
             post(multipart::complete),
         )
+        .route("/usage", get(usage::get_usage))
         .route("/images", get(images::list_images))
         .route(
             "/images/{image_id}",
@@ -122,6 +128,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .expose_headers([
             HeaderName::from_static("x-request-id"),
             header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
         ])
         .max_age(std::time::Duration::from_secs(600))
 }

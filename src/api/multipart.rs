@@ -17,6 +17,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::request::{Caller, JsonBody};
 use super::s3_xml;
+use super::upload::{count_upload, give_back};
 use crate::aws::{Completion, UploadedPart};
 use crate::config::PENDING_TTL_MARGIN;
 use crate::domain::{
@@ -100,18 +101,31 @@ pub async fn create(
     let NewMultipartUpload { upload, parts } = NewMultipartUpload::parse(&request, &state.policy)?;
     let image_id = ImageId::new_random();
     tracing::Span::current().record("image_id", tracing::field::display(image_id));
+    let now = OffsetDateTime::now_utc();
     let mut record = ImageMetadata::pending(
         image_id,
         upload,
         state.objects.bucket(),
         owner,
-        OffsetDateTime::now_utc(),
+        now,
         &state.policy,
     );
-    let upload_id = state
+    // Parts may be signed until the row's expiry (less a margin): the slot lasts as long.
+    let until = record
+        .pending_expiry
+        .unwrap_or(record.created_at + state.policy.pending_ttl);
+    let slot = count_upload(&state, &mut record, until, now).await?;
+    let upload_id = match state
         .objects
         .create_multipart(&record.object_key, record.image_type)
-        .await?;
+        .await
+    {
+        Ok(upload_id) => upload_id,
+        Err(error) => {
+            give_back(&state, &record.owner, &slot).await;
+            return Err(error.into());
+        }
+    };
     let multipart = MultipartUpload { upload_id, parts };
     record.multipart = Some(multipart.clone());
     if let Err(error) = state.table.insert(&record).await {
@@ -122,6 +136,7 @@ pub async fn create(
         {
             tracing::warn!(error = %abort, "the upload of an unwritten row was not aborted; the lifecycle rule will");
         }
+        give_back(&state, &record.owner, &slot).await;
         return Err(error.into());
     }
     state.metrics.upload_url_issued(image_id);

@@ -10,7 +10,10 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use super::AppState;
 use super::error::ApiError;
 use super::request::{Caller, JsonBody};
-use crate::domain::{ImageId, ImageMetadata, NewUpload, UploadRequest};
+use crate::aws::Admission;
+use crate::config::PENDING_TTL_MARGIN;
+use crate::domain::{Counted, ImageId, ImageMetadata, InFlight, NewUpload, Owner, UploadRequest};
+use crate::telemetry::cause_chain;
 
 /// The 200 body of `POST /upload`.
 #[derive(Debug, Serialize)]
@@ -46,7 +49,7 @@ pub async fn create_upload(
     // SigV4 dates have whole seconds; signing from one makes `expiresAt` exact. `createdAt` keeps
     // its milliseconds: the gallery sorts by it.
     let signed_at = now.replace_nanosecond(0).expect("0 ns is always valid");
-    let record = ImageMetadata::pending(
+    let mut record = ImageMetadata::pending(
         image_id,
         upload,
         state.objects.bucket(),
@@ -64,7 +67,14 @@ pub async fn create_upload(
             state.policy.url_expiry,
         )
         .await?;
-    state.table.insert(&record).await?;
+    // The slot lapses once no PUT can still arrive and be settled: the URL's life and the margin
+    // a PENDING row has for the processor.
+    let until = signed_at + state.policy.url_expiry + PENDING_TTL_MARGIN;
+    let slot = count_upload(&state, &mut record, until, now).await?;
+    if let Err(error) = state.table.insert(&record).await {
+        give_back(&state, &record.owner, &slot).await;
+        return Err(error.into());
+    }
     state.metrics.upload_url_issued(image_id);
     tracing::info!(object_key = %record.object_key, owner = record.owner.as_ref(), "upload URL issued");
     Ok(Json(UploadResponse {
@@ -79,4 +89,41 @@ pub async fn create_upload(
             .format(&Rfc3339)
             .expect("a current time formats as RFC 3339"),
     }))
+}
+
+/// Counts a new upload in its owner's usage, its slot lapsing at `until`, and records the count
+/// on its row; refused when a limit would be broken.
+///
+/// # Errors
+/// [`ApiError::Quota`] for a limit; 5xx when DynamoDB fails.
+pub(super) async fn count_upload(
+    state: &AppState,
+    record: &mut ImageMetadata,
+    until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<InFlight, ApiError> {
+    // Without a declared size the URL takes up to the largest upload: that is what it holds.
+    let bytes = record
+        .declared_size
+        .map_or(state.policy.max_bytes, |size| size.bytes());
+    let slot = InFlight::new(record.image_id, bytes, until);
+    match state
+        .table
+        .charge(&record.owner, &slot, &state.quota, now)
+        .await?
+    {
+        Admission::Admitted => {
+            record.counted = Some(Counted::InFlight(slot.clone()));
+            Ok(slot)
+        }
+        Admission::Refused(refusal) => Err(ApiError::Quota(refusal)),
+    }
+}
+
+/// Gives back the count of an upload whose row was not written. If that fails too, the slot
+/// lapses at its time and the owner's next upload gives it back.
+pub(super) async fn give_back(state: &AppState, owner: &Owner, slot: &InFlight) {
+    if let Err(error) = state.table.release_slot(owner, slot).await {
+        tracing::warn!(error = %error, cause = %cause_chain(&error), "an unwritten upload's count was not given back; it lapses at its time");
+    }
 }

@@ -4,15 +4,18 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, ReturnValue, TransactWriteItem, Update,
+};
 use time::format_description::{BorrowedFormatItem, well_known::Rfc3339};
 use time::{OffsetDateTime, macros::format_description};
 
 use super::AwsError;
+use super::usage::{Written, in_transaction};
 use crate::domain::{
-    FileName, ImageId, ImageMetadata, ImageState, ImageType, MultipartUpload, ObjectKey, Owner,
-    PartPlan, ReadyImage, Rejection, RejectionReason, RenditionFormat, RenditionName, StateName,
-    StoredRendition, Superseded, UploadSize,
+    Counted, FileName, ImageId, ImageMetadata, ImageState, ImageType, InFlight, MultipartUpload,
+    ObjectKey, Owner, PartPlan, ReadyImage, Rejection, RejectionReason, RenditionFormat,
+    RenditionName, StateName, StoredRendition, Superseded, UploadSize,
 };
 
 /// The attribute DynamoDB's TTL is set on (epoch seconds): abandoned PENDING rows and REJECTED
@@ -37,9 +40,14 @@ const STORED_TIME: &[BorrowedFormatItem<'static>] =
 /// The `ImageMetadata` table: one item per image, partition key `imageId`.
 #[derive(Clone, Debug)]
 pub struct MetadataTable {
-    client: aws_sdk_dynamodb::Client,
-    table: String,
+    pub(super) client: aws_sdk_dynamodb::Client,
+    pub(super) table: String,
 }
+
+/// A row's count in its owner's usage while PENDING: its slot in flight ([`InFlight::entry`]).
+const QUOTA_SLOT: &str = "quotaSlot";
+/// A row's count in its owner's usage once READY: its verified size.
+const QUOTA_BYTES: &str = "quotaBytes";
 
 /// What became of a conditional write (a status change, or a delete).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,45 +191,106 @@ impl MetadataTable {
     }
 
     /// Moves a PENDING row to `state` (READY or REJECTED), only if it is still PENDING, so a
-    /// redelivered event can neither apply twice nor move a settled row back.
+    /// redelivered event can neither apply twice nor move a settled row back. A row counted in
+    /// its owner's usage moves its count in the same transaction: READY keeps the image at its
+    /// verified size, REJECTED gives it back; a slot that lapsed (and was given back) meanwhile
+    /// is counted again for a READY image.
     ///
     /// # Errors
     /// [`AwsError`] when the write fails for any reason but the row not being PENDING.
-    pub async fn settle(&self, id: ImageId, state: &ImageState) -> Result<Transition, AwsError> {
+    pub async fn settle(
+        &self,
+        row: &ImageMetadata,
+        state: &ImageState,
+    ) -> Result<Transition, AwsError> {
+        const CONTEXT: &str = "settling image metadata";
         if state.status() == StateName::Pending {
             return Err(AwsError::failed(
-                "settling image metadata",
+                CONTEXT,
                 "a row cannot be settled as PENDING",
             ));
         }
+        let slot = match &row.counted {
+            Some(Counted::InFlight(slot)) => Some(slot),
+            _ => None,
+        };
         // The same attributes `to_item` writes for this state, so the two cannot drift apart.
-        let mut update = "SET #status = :status".to_owned();
+        let mut set = vec!["#status = :status".to_owned()];
+        let mut remove = Vec::new();
         let mut values = HashMap::from([
             (":pending".to_owned(), s(StateName::Pending.as_str())),
             (":status".to_owned(), s(state.status().as_str())),
         ]);
         for (name, value) in state_attributes(state) {
-            update.push_str(&format!(", {name} = :{name}"));
+            set.push(format!("{name} = :{name}"));
             values.insert(format!(":{name}"), value);
         }
         if state.status() == StateName::Ready {
-            update.push_str(&format!(" REMOVE {ITEM_TTL_ATTRIBUTE}"));
+            remove.push(ITEM_TTL_ATTRIBUTE);
         }
-        let result = self
-            .client
-            .update_item()
+        if slot.is_some() {
+            remove.push(QUOTA_SLOT);
+            if let ImageState::Ready(ready) = state {
+                set.push(format!("{QUOTA_BYTES} = :quotaBytes"));
+                values.insert(":quotaBytes".into(), n(ready.size_bytes));
+            }
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let Some(slot) = slot else {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(TABLE_KEY, AttributeValue::S(row.image_id.to_string()))
+                .update_expression(update)
+                .condition_expression("#status = :pending")
+                .expression_attribute_names("#status", "status")
+                .set_expression_attribute_values(Some(values))
+                .return_values(ReturnValue::None)
+                .send()
+                .await;
+            return transition(result, CONTEXT, |e| {
+                matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
+            });
+        };
+        let row_update = Update::builder()
             .table_name(&self.table)
-            .key(TABLE_KEY, AttributeValue::S(id.to_string()))
+            .key(TABLE_KEY, AttributeValue::S(row.image_id.to_string()))
             .update_expression(update)
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", "status")
             .set_expression_attribute_values(Some(values))
-            .return_values(ReturnValue::None)
-            .send()
-            .await;
-        transition(result, "settling image metadata", |e| {
-            matches!(e, UpdateItemError::ConditionalCheckFailedException(_))
-        })
+            .build()
+            .map_err(|e| AwsError::failed(CONTEXT, e))?;
+        let row_item = TransactWriteItem::builder().update(row_update).build();
+        let held = match state {
+            ImageState::Ready(ready) => self.usage_transfer(&row.owner, slot, ready.size_bytes),
+            _ => self.usage_release(&row.owner, slot),
+        }?;
+        match self
+            .transact(vec![row_item.clone(), in_transaction(held)], CONTEXT)
+            .await?
+        {
+            Written::Applied => Ok(Transition::Applied),
+            Written::RowChanged => Ok(Transition::Changed),
+            // The slot lapsed and was given back: a READY image is counted anew; a REJECTED one
+            // has nothing left to give back.
+            Written::UsageChanged => {
+                let mut items = vec![row_item];
+                if let ImageState::Ready(ready) = state {
+                    items.push(in_transaction(
+                        self.usage_recount(&row.owner, ready.size_bytes)?,
+                    ));
+                }
+                match self.transact(items, CONTEXT).await? {
+                    Written::Applied => Ok(Transition::Applied),
+                    Written::RowChanged | Written::UsageChanged => Ok(Transition::Changed),
+                }
+            }
+        }
     }
 
     /// Replaces a READY row's renditions with `ready`'s (its renditions, thumbnail key and
@@ -380,32 +449,77 @@ impl MetadataTable {
     /// # Errors
     /// [`AwsError`] when the delete fails for any other reason.
     pub async fn delete(&self, row: &ImageMetadata) -> Result<Transition, AwsError> {
+        const CONTEXT: &str = "deleting image metadata";
         let processed_at = match &row.state {
             ImageState::Pending => None,
             ImageState::Ready(ready) => Some(ready.processed_at),
             ImageState::Rejected(rejection) => Some(rejection.processed_at),
         };
-        let mut condition =
-            "attribute_not_exists(imageId) OR (#owner = :owner AND #status = :status".to_owned();
-        let mut request = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(TABLE_KEY, AttributeValue::S(row.image_id.to_string()))
-            .expression_attribute_names("#owner", "owner")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":owner", s(row.owner.as_ref()))
-            .expression_attribute_values(":status", s(row.status().as_str()));
+        // As read: the owner's, in the same status, (once settled) processed at the same time.
+        let mut as_read = "#owner = :owner AND #status = :status".to_owned();
+        let mut values = HashMap::from([
+            (":owner".to_owned(), s(row.owner.as_ref())),
+            (":status".to_owned(), s(row.status().as_str())),
+        ]);
         if let Some(processed_at) = processed_at {
-            condition.push_str(" AND processedAt = :processed");
-            request =
-                request.expression_attribute_values(":processed", s(&format_time(processed_at)));
+            as_read.push_str(" AND processedAt = :processed");
+            values.insert(":processed".into(), s(&format_time(processed_at)));
         }
-        condition.push(')');
-        let result = request.condition_expression(condition).send().await;
-        transition(result, "deleting image metadata", |e| {
-            matches!(e, DeleteItemError::ConditionalCheckFailedException(_))
-        })
+        let names = HashMap::from([
+            ("#owner".to_owned(), "owner".to_owned()),
+            ("#status".to_owned(), "status".to_owned()),
+        ]);
+        let key = AttributeValue::S(row.image_id.to_string());
+        let released = match (&row.state, &row.counted) {
+            (ImageState::Ready(_), Some(Counted::Stored { bytes })) => {
+                Some(self.usage_drop(&row.owner, *bytes)?)
+            }
+            (ImageState::Pending, Some(Counted::InFlight(slot))) => {
+                Some(self.usage_release(&row.owner, slot)?)
+            }
+            _ => None,
+        };
+        // Alone, the delete also succeeds on a row that is already gone (gone counts as deleted).
+        let plain = async |condition: String| {
+            let result = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key(TABLE_KEY, key.clone())
+                .condition_expression(condition)
+                .set_expression_attribute_names(Some(names.clone()))
+                .set_expression_attribute_values(Some(values.clone()))
+                .send()
+                .await;
+            transition(result, CONTEXT, |e| {
+                matches!(e, DeleteItemError::ConditionalCheckFailedException(_))
+            })
+        };
+        let alone = format!("attribute_not_exists(imageId) OR ({as_read})");
+        let Some(released) = released else {
+            return plain(alone).await;
+        };
+        // With the count, the row must be there: a row someone else deleted gave its count back
+        // then, and must not give it twice.
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(TABLE_KEY, key.clone())
+            .condition_expression(&as_read)
+            .set_expression_attribute_names(Some(names.clone()))
+            .set_expression_attribute_values(Some(values.clone()))
+            .build()
+            .map_err(|e| AwsError::failed(CONTEXT, e))?;
+        let delete = TransactWriteItem::builder().delete(delete).build();
+        match self
+            .transact(vec![delete, in_transaction(released)], CONTEXT)
+            .await?
+        {
+            Written::Applied => Ok(Transition::Applied),
+            // Gone (then it counts as deleted, its count given back by whoever deleted it), or
+            // changed (then this fails as well); or a PENDING image's slot lapsed and was given
+            // back already. Either way the row goes alone, if it still may.
+            Written::RowChanged | Written::UsageChanged => plain(alone).await,
+        }
     }
 
     /// One page of `owner`'s images, newest first, from the owner index (a Query, never a Scan).
@@ -509,6 +623,15 @@ pub fn to_item(record: &ImageMetadata) -> HashMap<String, AttributeValue> {
     if let Some(multipart) = &record.multipart {
         item.insert("uploadId".into(), s(&multipart.upload_id));
         item.insert("partSize".into(), n(multipart.parts.part_size()));
+    }
+    match &record.counted {
+        Some(Counted::InFlight(slot)) => {
+            item.insert(QUOTA_SLOT.into(), s(&slot.entry()));
+        }
+        Some(Counted::Stored { bytes }) => {
+            item.insert(QUOTA_BYTES.into(), n(bytes));
+        }
+        None => {}
     }
     item.extend(
         state_attributes(&record.state)
@@ -757,7 +880,19 @@ impl TryFrom<&HashMap<String, AttributeValue>> for ImageMetadata {
                 })
             }
         };
+        let counted = match (item.get(QUOTA_SLOT), n(QUOTA_BYTES)?) {
+            (Some(_), _) => Some(Counted::InFlight(
+                InFlight::parse_entry(s(QUOTA_SLOT)?)
+                    .filter(|slot| slot.image_id == image_id)
+                    .ok_or(MalformedItem(QUOTA_SLOT))?,
+            )),
+            (None, Some(bytes)) => Some(Counted::Stored {
+                bytes: u64::try_from(bytes).map_err(|_| MalformedItem(QUOTA_BYTES))?,
+            }),
+            (None, None) => None,
+        };
         Ok(Self {
+            counted,
             image_id,
             file_name: FileName::parse(s("fileName")?).map_err(|_| MalformedItem("fileName"))?,
             image_type,

@@ -59,6 +59,14 @@ impl AwsError {
         }
     }
 
+    /// Unavailability that did not come from one SDK call (e.g. a race lost on every attempt).
+    pub fn unavailable(context: &'static str, source: impl Into<BoxError>) -> Self {
+        Self::Unavailable {
+            context,
+            source: source.into(),
+        }
+    }
+
     /// A failure that did not come from an SDK call (e.g. building a request).
     pub fn failed(context: &'static str, source: impl Into<BoxError>) -> Self {
         Self::Failed {

@@ -5,6 +5,7 @@ mod error;
 pub mod permissions;
 mod s3;
 pub mod tls;
+mod usage;
 
 pub use dynamodb::{
     ITEM_TTL_ATTRIBUTE, MalformedRow, MetadataTable, OWNER_INDEX, OWNER_INDEX_KEY, Page, PageKey,
@@ -16,6 +17,7 @@ pub use s3::{
     ServedObject, UploadedPart,
 };
 pub use tls::Roots;
+pub use usage::{Admission, USAGE_KEY_PREFIX};
 
 use aws_config::{
     BehaviorVersion, ConfigLoader, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig,

@@ -195,6 +195,22 @@ pub const API: FunctionAccess = FunctionAccess {
             name: "DeleteItem",
             needs: &[allow("dynamodb:DeleteItem", Resource::Table)],
         },
+        // Counting an upload in its owner's usage item, and giving a count back.
+        Operation {
+            service: "DynamoDB",
+            name: "UpdateItem",
+            needs: &[allow("dynamodb:UpdateItem", Resource::Table)],
+        },
+        // Deleting a counted image: its row and its owner's usage item in one transaction. IAM
+        // checks each item's own action; the transaction has none of its own.
+        Operation {
+            service: "DynamoDB",
+            name: "TransactWriteItems",
+            needs: &[
+                allow("dynamodb:DeleteItem", Resource::Table),
+                allow("dynamodb:UpdateItem", Resource::Table),
+            ],
+        },
         Operation {
             service: "DynamoDB",
             name: "Query",
@@ -272,6 +288,12 @@ pub const PROCESSOR: FunctionAccess = FunctionAccess {
         Operation {
             service: "DynamoDB",
             name: "UpdateItem",
+            needs: &[allow("dynamodb:UpdateItem", Resource::Table)],
+        },
+        // Settling a counted image: its row and its owner's usage item in one transaction.
+        Operation {
+            service: "DynamoDB",
+            name: "TransactWriteItems",
             needs: &[allow("dynamodb:UpdateItem", Resource::Table)],
         },
     ],

@@ -11,8 +11,8 @@ use std::time::Duration;
 use super::Settings;
 use super::env::{ConfigError, Env, MIB, number_within, parse_bool, seconds_within, show_bytes};
 use crate::domain::{
-    AllowedTypes, BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ProcessingPolicy, Renditions,
-    UploadPolicy,
+    AllowedTypes, BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ProcessingPolicy, QuotaPolicy,
+    Renditions, UploadPolicy,
 };
 
 /// The largest `MAX_UPLOAD_BYTES`: the processor holds a whole upload in memory while it verifies
@@ -57,6 +57,26 @@ pub const FUNCTION_MEMORY_MB_RANGE: RangeInclusive<u64> = 128..=10_240;
 /// What the processor's process needs besides the images it works on: the runtime, the SDK
 /// clients, the batch in flight.
 pub const PROCESSOR_BASELINE_BYTES: u64 = 64 * MIB;
+
+/// `MAX_IMAGES_PER_USER`, `MAX_BYTES_PER_USER`, `MAX_UPLOADS_IN_FLIGHT` and `MAX_UPLOADS_PER_HOUR`:
+/// each at least 1.
+pub(super) fn quota_policy(env: &Env) -> Result<QuotaPolicy, ConfigError> {
+    let defaults = QuotaPolicy::default();
+    Ok(QuotaPolicy {
+        max_images: env.parse("MAX_IMAGES_PER_USER", defaults.max_images, |v| {
+            number_within(v, 1..=u64::from(u32::MAX))
+        })?,
+        max_bytes: env.parse("MAX_BYTES_PER_USER", defaults.max_bytes, |v| {
+            number_within(v, 1..=u64::MAX / 2)
+        })?,
+        max_in_flight: env.parse("MAX_UPLOADS_IN_FLIGHT", defaults.max_in_flight, |v| {
+            number_within(v, 1..=1000)
+        })?,
+        max_per_hour: env.parse("MAX_UPLOADS_PER_HOUR", defaults.max_per_hour, |v| {
+            number_within(v, 1..=1_000_000)
+        })?,
+    })
+}
 
 /// The upload policy: `ALLOWED_FILE_TYPES`, `MAX_UPLOAD_BYTES`, `REQUIRE_FILE_SIZE`,
 /// `UPLOAD_URL_EXPIRY_SECONDS` and `PENDING_TTL_SECONDS`.

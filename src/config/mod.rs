@@ -29,7 +29,7 @@ mod telemetry;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::domain::{ProcessingPolicy, UploadPolicy};
+use crate::domain::{ProcessingPolicy, QuotaPolicy, UploadPolicy};
 use env::{Env, process_env};
 
 pub use auth::{ALLOW_ANONYMOUS_DEFAULT, AUTH_VARIABLES, AuthSettings, TokenSettings};
@@ -72,6 +72,8 @@ pub struct Settings {
     pub table_name: String,
     pub region: String,
     pub upload: UploadPolicy,
+    /// What one owner may hold and start.
+    pub quota: QuotaPolicy,
     /// Limits for verifying uploads and making thumbnails.
     pub processing: ProcessingPolicy,
     /// How many messages of a batch the processor works on at once.
@@ -137,6 +139,7 @@ impl Settings {
                 .unwrap_or_else(|| TABLE_NAME_DEFAULT.into()),
             region: sdk::region(&env),
             upload,
+            quota: limits::quota_policy(&env)?,
             allowed_origins: http::allowed_origins(&env)?,
             listen_addr: http::listen_addr(&env)?,
             allowed_hosts: http::allowed_hosts(&env)?,

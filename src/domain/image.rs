@@ -1,8 +1,8 @@
 use time::OffsetDateTime;
 
 use super::{
-    FileName, ImageId, ImageObjectKeys, ImageState, ImageType, NewUpload, ObjectKey, Owner,
-    PartPlan, StateName, UploadPolicy, UploadSize,
+    Counted, FileName, ImageId, ImageObjectKeys, ImageState, ImageType, NewUpload, ObjectKey,
+    Owner, PartPlan, StateName, UploadPolicy, UploadSize,
 };
 
 /// The metadata row of one image (the `ImageMetadata` table, keyed by `image_id`).
@@ -23,6 +23,9 @@ pub struct ImageMetadata {
     pub pending_expiry: Option<OffsetDateTime>,
     /// The S3 multipart upload the image's bytes arrive by; `None` for a single PUT.
     pub multipart: Option<MultipartUpload>,
+    /// What the image counts in its owner's usage (`None`: a row written before quotas, or a
+    /// REJECTED one, which counts nothing).
+    pub counted: Option<Counted>,
 }
 
 /// The multipart upload of an image: S3's id for it, and how its declared size is cut into parts.
@@ -72,6 +75,7 @@ impl ImageMetadata {
                 .replace_millisecond(0)
                 .ok(),
             multipart: None,
+            counted: None,
         }
     }
 }

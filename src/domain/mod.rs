@@ -10,6 +10,7 @@ mod new_upload;
 mod object_key;
 mod owner;
 mod processing;
+mod quota;
 mod rendition;
 mod upload_size;
 
@@ -27,6 +28,9 @@ pub use owner::Owner;
 pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
     Rejection, RejectionReason, StateName, Superseded,
+};
+pub use quota::{
+    Counted, IN_FLIGHT_RETRY_AFTER, InFlight, QuotaPolicy, QuotaRefusal, Usage, UsageNow, hour_of,
 };
 pub use rendition::{RenditionFormat, RenditionName, RenditionSpec, Renditions, StoredRendition};
 pub use upload_size::UploadSize;

@@ -540,7 +540,7 @@ impl Processor {
             superseded: Vec::new(),
             processed_at: OffsetDateTime::now_utc(),
         });
-        let transition = self.table.settle(id, &state).await?;
+        let transition = self.table.settle(row, &state).await?;
         self.settled(objects, transition, &state).await?;
         Ok(match transition {
             Transition::Applied => Outcome::Ready,
@@ -562,7 +562,7 @@ impl Processor {
             reason,
             processed_at: OffsetDateTime::now_utc(),
         });
-        let transition = self.table.settle(row.image_id, &state).await?;
+        let transition = self.table.settle(row, &state).await?;
         self.settled(objects, transition, &state).await?;
         Ok(match transition {
             Transition::Applied => Outcome::Rejected(reason),

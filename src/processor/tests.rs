@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
 use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::error::ConditionalCheckFailedException;
@@ -27,7 +28,7 @@ use super::*;
 use crate::aws::dynamodb_item;
 use crate::aws::permissions::{CallCheck, PROCESSOR};
 use crate::config::MetricsNamespace;
-use crate::domain::{ImageId, NewUpload, Owner, UploadPolicy, UploadRequest};
+use crate::domain::{Counted, ImageId, InFlight, NewUpload, Owner, UploadPolicy, UploadRequest};
 use crate::telemetry::emf_spec::{EmfLine, validate};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
@@ -693,6 +694,25 @@ async fn the_processor_calls_exactly_the_operations_its_role_is_granted() {
         ],
     );
     let outcome = processor.process_object(accepted.object_key.as_ref()).await;
+    assert_eq!(outcome.unwrap(), Outcome::Ready);
+
+    // An upload counted in its owner's usage settles in a transaction with the usage item.
+    let mut counted = pending_row();
+    counted.counted = Some(Counted::InFlight(InFlight::new(
+        counted.image_id,
+        UploadPolicy::default().max_bytes,
+        datetime!(2026-11-24 10:20:00 UTC),
+    )));
+    let processor = processor_checked(
+        &check,
+        &s3_rules,
+        &[
+            get_item_returning(counted.clone()),
+            mock!(aws_sdk_dynamodb::Client::transact_write_items)
+                .then_output(|| TransactWriteItemsOutput::builder().build()),
+        ],
+    );
+    let outcome = processor.process_object(counted.object_key.as_ref()).await;
     assert_eq!(outcome.unwrap(), Outcome::Ready);
 
     let orphan = ObjectKey::for_upload(ImageId::new_random(), crate::domain::ImageType::Png);

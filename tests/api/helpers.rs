@@ -5,6 +5,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use axum::body::Body;
@@ -68,7 +69,10 @@ pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients
     let check = CallCheck::new(&API);
     let mut clients = AwsClients::new(&sdk_config(settings), settings);
     clients.s3 = check.on_s3(&clients.s3);
-    let interceptor = rules.iter().fold(
+    // After the test's own rules: every upload is admitted by its owner's usage item, unless a
+    // test's rule answers the usage update otherwise.
+    let admitted = admit_every_upload();
+    let interceptor = rules.iter().chain([&&admitted]).fold(
         MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
         |i, rule| i.with_rule(rule),
     );
@@ -80,6 +84,20 @@ pub fn clients_with_dynamodb(settings: &Settings, rules: &[&Rule]) -> AwsClients
         .http_client(create_mock_http_client());
     clients.dynamodb = check.on_dynamodb(&aws_sdk_dynamodb::Client::from_conf(config.build()));
     clients
+}
+
+/// Whether a DynamoDB key is an owner's usage item.
+pub fn is_usage_key(key: &HashMap<String, AttributeValue>) -> bool {
+    key.get("imageId")
+        .and_then(|k| k.as_s().ok())
+        .is_some_and(|k| k.starts_with(image_upload::aws::USAGE_KEY_PREFIX))
+}
+
+/// An UpdateItem rule for owners' usage items that succeeds: the upload is counted.
+pub fn admit_every_upload() -> Rule {
+    mock!(aws_sdk_dynamodb::Client::update_item)
+        .match_requests(|req| req.key().is_some_and(is_usage_key))
+        .then_output(|| UpdateItemOutput::builder().build())
 }
 
 /// The app over mocked DynamoDB.

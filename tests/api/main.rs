@@ -10,6 +10,7 @@ mod multipart;
 mod openapi;
 mod permissions;
 mod properties;
+mod quota;
 #[path = "../support/test_tokens.rs"]
 mod test_tokens;
 mod upload;

@@ -6,6 +6,8 @@ use aws_sdk_dynamodb::operation::delete_item::DeleteItemOutput;
 use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::put_item::PutItemOutput;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
 use aws_sdk_s3::operation::abort_multipart_upload::AbortMultipartUploadOutput;
 use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
 use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
@@ -24,9 +26,9 @@ use image_upload::api::{self, AppState};
 use image_upload::aws::permissions::{API, CallCheck};
 use image_upload::aws::{AwsClients, dynamodb_item};
 use image_upload::domain::{
-    ImageId, ImageMetadata, ImageState, MIN_PART_BYTES, MultipartUpload, NewUpload, ObjectKey,
-    Owner, PartPlan, ReadyImage, RenditionFormat, RenditionName, StoredRendition, UploadPolicy,
-    UploadRequest,
+    Counted, ImageId, ImageMetadata, ImageState, MIN_PART_BYTES, MultipartUpload, NewUpload,
+    ObjectKey, Owner, PartPlan, ReadyImage, RenditionFormat, RenditionName, StoredRendition,
+    UploadPolicy, UploadRequest,
 };
 use time::macros::datetime;
 
@@ -76,6 +78,8 @@ fn ready_row() -> ImageMetadata {
             processed_at: datetime!(2026-11-24 10:00:05 UTC),
         }),
         pending_expiry: None,
+        // Counted in its owner's usage: deleting it gives the count back in a transaction.
+        counted: Some(Counted::Stored { bytes: 1000 }),
         ..pending
     }
 }
@@ -141,6 +145,10 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
         }),
         mock!(aws_sdk_dynamodb::Client::delete_item)
             .then_output(|| DeleteItemOutput::builder().build()),
+        mock!(aws_sdk_dynamodb::Client::update_item)
+            .then_output(|| UpdateItemOutput::builder().build()),
+        mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .then_output(|| TransactWriteItemsOutput::builder().build()),
     ];
     // Presigning runs the interceptors too (and stops before sending): the mock must let the
     // presigned PutObject and GetObject through.
@@ -216,6 +224,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     let listed = send(&app, Request::get("/images").body(Body::empty()).unwrap()).await;
     let fetched = send(&app, Request::get(&path).body(Body::empty()).unwrap()).await;
     let deleted = send(&app, Request::delete(&path).body(Body::empty()).unwrap()).await;
+    let usage = send(&app, Request::get("/usage").body(Body::empty()).unwrap()).await;
 
     let started = send(
         &app,
@@ -266,6 +275,7 @@ async fn the_api_calls_exactly_the_operations_its_role_is_granted() {
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(fetched.status, StatusCode::OK, "{}", fetched.body);
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.body);
 
     // With a CDN whose key is a secret, the first listing reads it.
     let secrets_rules = [mock!(aws_sdk_secretsmanager::Client::get_secret_value)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app, spawn_processing_app};
+use crate::helpers::{spawn_app, spawn_app_with, spawn_processing_app};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
 const SETTLE: Duration = Duration::from_secs(20);
@@ -21,7 +21,8 @@ fn ids(page: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn twenty_five_images_come_in_three_pages_newest_first() {
-    let app = spawn_app().await;
+    // No URL is used, so all 25 stay in flight.
+    let app = spawn_app_with(&[("MAX_UPLOADS_IN_FLIGHT", "25")]).await;
     let mut created = Vec::new();
     for n in 0..25 {
         let upload = app

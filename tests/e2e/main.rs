@@ -13,6 +13,7 @@ mod images;
 mod lifecycle;
 mod multipart;
 mod one_shot;
+mod quota;
 mod races;
 mod reprocess;
 mod smoke;

@@ -78,7 +78,8 @@ async fn delete_while_the_processor_stands_before_each_of_its_calls_leaves_nothi
         ("GetObject", Outcome::Gone),
         ("CopyObject", Outcome::Gone),
         ("PutObject", Outcome::AlreadySettled),
-        ("UpdateItem", Outcome::AlreadySettled),
+        // Settling: the row and its owner's usage item, in one transaction.
+        ("TransactWriteItems", Outcome::AlreadySettled),
     ];
     for (operation, expected) in cases {
         let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
@@ -138,8 +139,9 @@ async fn the_processor_running_while_delete_stands_before_each_of_its_calls_leav
         ("GetItem", Outcome::Ready),
         // DELETE has read the PENDING row; the processor settles it READY and writes objects.
         ("DeleteObject", Outcome::Ready),
-        // DELETE has removed the upload: nothing is left to verify.
-        ("DeleteItem", Outcome::Gone),
+        // DELETE has removed the upload and stands before deleting the row (with its owner's
+        // usage, in one transaction): nothing is left to verify.
+        ("TransactWriteItems", Outcome::Gone),
     ];
     for (operation, expected) in cases {
         let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
@@ -166,7 +168,7 @@ async fn the_processor_settling_between_deletes_objects_and_its_row_leaves_nothi
     // upload; DELETE removes the objects; the processor writes the thumbnail and settles the row
     // READY; only then does DELETE remove the row.
     let app = spawn(&[], Uploads::Unprocessed).await;
-    for processor_stop in ["PutObject", "UpdateItem"] {
+    for processor_stop in ["PutObject", "TransactWriteItems"] {
         let id = app.upload("race.jpg", "image/jpeg", JPEG).await;
         let key = keys_of(&id).upload.to_string();
         let (processor_gate, processor_control) = gate_before(processor_stop);
@@ -175,7 +177,7 @@ async fn the_processor_settling_between_deletes_objects_and_its_row_leaves_nothi
         let processing = on_own_thread(async move { gated.process_object(&key).await });
         processor_control.reached().await;
 
-        let (delete_gate, delete_control) = gate_before("DeleteItem");
+        let (delete_gate, delete_control) = gate_before("TransactWriteItems");
         let deleting = gated_delete(&app, delete_gate, &id);
         delete_control.reached().await;
         assert!(
@@ -247,13 +249,13 @@ async fn reprocessing_standing_before(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reprocessing_between_deletes_objects_and_its_row_leaves_nothing() {
     // Reprocessing has read the original and stands before writing its renditions; DELETE
-    // removes the objects and stands before its DeleteItem; reprocessing writes the renditions
-    // and points the row at them; DELETE's conditional DeleteItem then finds the row changed and
-    // goes round again.
+    // removes the objects and stands before deleting the row (with its owner's usage, in one
+    // transaction); reprocessing writes the renditions and points the row at them; DELETE's
+    // conditional delete then finds the row changed and goes round again.
     let (app, id, reprocessing, reprocess_control) =
         reprocessing_standing_before("PutObject").await;
 
-    let (delete_gate, delete_control) = gate_before("DeleteItem");
+    let (delete_gate, delete_control) = gate_before("TransactWriteItems");
     let deleting = gated_delete(&app, delete_gate, &id);
     delete_control.reached().await;
     reprocess_control.release();

@@ -207,6 +207,8 @@ impl<'a> Template<'a> {
             "OPTIONS /upload",
             "OPTIONS /images",
             "OPTIONS /images/{imageId}",
+            "GET /usage",
+            "OPTIONS /usage",
         ] {
             if !routes.contains(route) {
                 problems.push(format!(

@@ -5,11 +5,13 @@ import { apiErrorMessage } from './messages.js';
 
 /** A failed API call: `message` is for people; `code` and `status` are for the page's logic. */
 export class ApiFailure extends Error {
-  constructor(message, { code = null, status = 0, requestId = null } = {}) {
+  constructor(message, { code = null, status = 0, requestId = null, retryAfter = null } = {}) {
     super(message);
     this.code = code;
     this.status = status;
     this.requestId = requestId;
+    /** Seconds the API said to wait before asking again (its own 429s), else null. */
+    this.retryAfter = retryAfter;
   }
 }
 
@@ -99,10 +101,12 @@ export class Api {
     }
     if (response.ok && json !== null) return json;
     const error = json?.error ?? {};
+    const wait = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
     const failure = new ApiFailure(apiErrorMessage(error.code, response.status), {
       code: error.code ?? null,
       status: response.status,
       requestId: error.requestId ?? response.headers.get('x-request-id'),
+      retryAfter: Number.isSafeInteger(wait) && wait > 0 ? wait : null,
     });
     if (response.status === 401) this.onUnauthorized(failure);
     throw failure;

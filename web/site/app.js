@@ -341,7 +341,7 @@ class Upload {
     this.setButtons({ cancel: true, retry: false });
     let upload;
     try {
-      upload = await api.createUpload(this.file, checked.type);
+      upload = await this.admitted(() => api.createUpload(this.file, checked.type), current);
     } catch (err) {
       if (current()) this.fail(err.message);
       return;
@@ -368,6 +368,25 @@ class Upload {
   }
 
   /**
+   * The API's answer to `ask` (a new upload), asked again after the wait it names while the
+   * user's other uploads fill their limit of uploads in flight: dropping many files at once
+   * uploads them all, a few at a time. Any other failure, or a stop, ends it.
+   */
+  async admitted(ask, current) {
+    for (;;) {
+      try {
+        return await ask();
+      } catch (err) {
+        if (err.code !== 'TOO_MANY_UPLOADS_IN_FLIGHT' || !current()) throw err;
+        this.setState('Waiting for your other uploads to finish…');
+        await new Promise((resolve) => setTimeout(resolve, (err.retryAfter ?? 5) * 1000));
+        if (!current()) throw err;
+        this.setState('Asking for an upload link…');
+      }
+    }
+  }
+
+  /**
    * In parts: a new multipart upload, or the one this file already has (a Retry, a resume after a
    * reload), going on from the parts the storage holds.
    */
@@ -378,7 +397,7 @@ class Upload {
       this.setState('Asking for an upload link…');
       let upload;
       try {
-        upload = await api.startMultipart(this.file, checked.type);
+        upload = await this.admitted(() => api.startMultipart(this.file, checked.type), current);
       } catch (err) {
         if (current()) this.fail(err.message);
         return;
