@@ -119,6 +119,10 @@ web-site DIR:
 reprocess TARGET="local" *ARGS:
     case {{quote(TARGET)}} in deployed) infra/reprocess.sh {{ARGS}} ;; local) scripts/reprocess-local.sh {{ARGS}} ;; -*) scripts/reprocess-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just reprocess [local|deployed] [--rate N] [--limit N] [--wait SECONDS]" >&2; exit 2 ;; esac
 
+# Move the dead-letter queue's messages back to the upload queue once the fault that parked them is fixed (each message sent, then deleted from the dead letters; a duplicate is processed once), at most --limit N; `just redrive` for the local stack (with `just dev` running to process them), `just redrive deployed` for the deployment in samconfig.toml (your AWS credentials)
+redrive TARGET="local" *ARGS:
+    case {{quote(TARGET)}} in deployed) infra/redrive.sh {{ARGS}} ;; local) scripts/redrive-local.sh {{ARGS}} ;; -*) scripts/redrive-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just redrive [local|deployed] [--limit N]" >&2; exit 2 ;; esac
+
 # The deployed CDN's URL-signing key: `rotate` (a new key is deployed, then signs once CloudFront has it everywhere; the old one stays trusted), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
 cdn-key ACTION: build
     infra/cdn-key.sh {{ACTION}}

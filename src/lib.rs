@@ -9,13 +9,14 @@
 //! - [`delivery`]: CloudFront signed URLs for renditions and originals, and their checker.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
+//! - [`reprocess`] and [`redrive`]: operators' tools (`just reprocess`, `just redrive`).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //! - [`web`]: the upload page, its configuration and the API description on the local server.
 //!
 //! `api`, `auth`, `processor`, `aws`, `delivery` and `telemetry` need the default `aws` feature; without it
 //! the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
-//! build. `provision`, `smoke` and `web` (the page on the local server) need the default `local`
+//! build. `provision`, `reprocess`, `redrive`, `smoke` and `web` (the page on the local server) need the default `local`
 //! feature, which the Lambda functions are built without.
 
 #[cfg(feature = "aws")]
@@ -33,6 +34,8 @@ pub mod imaging;
 pub mod processor;
 #[cfg(feature = "local")]
 pub mod provision;
+#[cfg(feature = "local")]
+pub mod redrive;
 #[cfg(feature = "local")]
 pub mod reprocess;
 #[cfg(feature = "local")]

@@ -41,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         settings.bucket_name, settings.table_name, queue.url, queue.dead_letter_url
     );
     println!("export QUEUE_URL={}", queue.url);
+    println!("export DEAD_LETTER_QUEUE_URL={}", queue.dead_letter_url);
     if with_auth {
         provision_cognito(&settings, demo_user).await?;
     }

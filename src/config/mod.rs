@@ -86,6 +86,8 @@ pub struct Settings {
     /// The queue of upload notifications the local poller reads (`just dev`); unused in Lambda,
     /// where the event source mapping reads it.
     pub queue_url: Option<String>,
+    /// The upload queue's dead-letter queue, which `redrive` empties back into `queue_url`.
+    pub dead_letter_queue_url: Option<String>,
     /// Origins allowed by CORS; never `*`.
     pub allowed_origins: Vec<String>,
     /// Where the local server listens.
@@ -131,6 +133,7 @@ impl Settings {
             superseded_kept: limits::superseded_kept(&env)?,
             view_url_expiry: limits::view_url_expiry(&env)?,
             queue_url: env.get("QUEUE_URL"),
+            dead_letter_queue_url: env.get("DEAD_LETTER_QUEUE_URL"),
             bucket_name: env
                 .get("BUCKET_NAME")
                 .unwrap_or_else(|| BUCKET_NAME_DEFAULT.into()),

@@ -15,6 +15,7 @@ mod multipart;
 mod one_shot;
 mod quota;
 mod races;
+mod redrive;
 mod reprocess;
 mod smoke;
 #[path = "../support/test_tokens.rs"]
