@@ -10,7 +10,9 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 
 use crate::aws::AwsError;
 
@@ -22,10 +24,21 @@ pub struct Redriven {
     /// Messages sent but not deleted from the dead-letter queue (they come back there, and are
     /// moved again by the next run; the processor takes the duplicate).
     pub left_behind: usize,
+    /// Messages the upload queue refused: still in the dead-letter queue (back in view after a
+    /// minute), for the next run.
+    pub refused: usize,
+}
+
+impl Redriven {
+    /// Whether every message read was moved.
+    pub fn complete(&self) -> bool {
+        self.left_behind == 0 && self.refused == 0
+    }
 }
 
 /// Moves up to `limit` messages (all, when `None`) from `dead_letters` to `queue`, ten at a
-/// time, until a receive finds none.
+/// time, until a receive finds none or as many as the dead-letter queue held at the start were
+/// read: a message that fails again and comes back while the run goes on is not moved twice.
 ///
 /// # Errors
 /// [`AwsError`] when a receive or a send fails outright; what was moved before stays moved.
@@ -35,9 +48,22 @@ pub async fn redrive(
     queue: &str,
     limit: Option<usize>,
 ) -> Result<Redriven, AwsError> {
+    let held = sqs
+        .get_queue_attributes()
+        .queue_url(dead_letters)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .map_err(|e| AwsError::classify("reading the dead-letter queue's size", e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    let limit = limit.map_or(held, |limit| limit.min(held));
     let mut done = Redriven::default();
+    let mut read = 0;
     loop {
-        let room = limit.map_or(10, |limit| limit.saturating_sub(done.moved).min(10));
+        let room = limit.saturating_sub(read).min(10);
         if room == 0 {
             return Ok(done);
         }
@@ -56,6 +82,7 @@ pub async fn redrive(
         if messages.is_empty() {
             return Ok(done);
         }
+        read += messages.len();
         let entries: Vec<SendMessageBatchRequestEntry> = messages
             .iter()
             .enumerate()
@@ -87,6 +114,7 @@ pub async fn redrive(
                     .ok()
             })
             .collect();
+        done.refused += sent.failed().len();
         if deletes.is_empty() {
             // Nothing went through this time: the messages come back after their timeout.
             return Err(AwsError::unavailable(

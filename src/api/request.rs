@@ -46,7 +46,7 @@ pub async fn track_request(req: Request, next: Next) -> Response {
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.uri().path(),
+        path = %crate::domain::excerpt(req.uri().path(), 200),
         image_id = tracing::field::Empty,
     );
     async move {

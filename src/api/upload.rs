@@ -107,11 +107,22 @@ pub(super) async fn count_upload(
         .declared_size
         .map_or(state.policy.max_bytes, |size| size.bytes());
     let slot = InFlight::new(record.image_id, bytes, until);
-    match state
+    let admission = match state
         .table
         .charge(&record.owner, &slot, &state.quota, now)
-        .await?
+        .await
     {
+        Ok(admission) => admission,
+        Err(error) => {
+            // A write that timed out may have landed: the slot is given back if it is there. In
+            // the background, so that the answer is not held up by a second wait on a DynamoDB
+            // that is failing; if that fails too, the slot lapses at its time.
+            let (state, owner, slot) = (state.clone(), record.owner.clone(), slot.clone());
+            tokio::spawn(async move { give_back(&state, &owner, &slot).await });
+            return Err(error.into());
+        }
+    };
+    match admission {
         Admission::Admitted => {
             record.counted = Some(Counted::InFlight(slot.clone()));
             Ok(slot)

@@ -72,8 +72,13 @@ pub struct PageKey {
 pub struct ScanPage {
     pub images: Vec<ImageMetadata>,
     pub malformed: Vec<MalformedRow>,
-    pub next: Option<ImageId>,
+    pub next: Option<ScanCursor>,
 }
+
+/// Where a scan goes on: the key of the last item read, whatever it is. A page may end on an
+/// item that is not an image (an owner's usage item), which the filter left out of the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanCursor(String);
 
 /// A stored row that is not an [`ImageMetadata`]: its key as stored (`None` if it has none that
 /// is a string), and what is wrong with it.
@@ -391,7 +396,7 @@ impl MetadataTable {
     pub async fn scan_ready(
         &self,
         limit: u16,
-        start_after: Option<ImageId>,
+        start_after: Option<ScanCursor>,
     ) -> Result<ScanPage, AwsError> {
         let output = self
             .client
@@ -403,7 +408,7 @@ impl MetadataTable {
             .limit(i32::from(limit.max(1)))
             .consistent_read(true)
             .set_exclusive_start_key(
-                start_after.map(|id| HashMap::from([(TABLE_KEY.to_owned(), s(&id.to_string()))])),
+                start_after.map(|cursor| HashMap::from([(TABLE_KEY.to_owned(), s(&cursor.0))])),
             )
             .send()
             .await
@@ -424,14 +429,14 @@ impl MetadataTable {
         }
         let next = match output.last_evaluated_key() {
             None => None,
-            Some(key) => Some(
+            Some(key) => Some(ScanCursor(
                 key.get(TABLE_KEY)
                     .and_then(|v| v.as_s().ok())
-                    .and_then(|v| ImageId::parse(v))
+                    .cloned()
                     .ok_or_else(|| {
                         AwsError::failed("scanning image metadata", MalformedItem(TABLE_KEY))
                     })?,
-            ),
+            )),
         };
         Ok(ScanPage {
             images,

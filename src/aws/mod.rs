@@ -9,7 +9,8 @@ mod usage;
 
 pub use dynamodb::{
     ITEM_TTL_ATTRIBUTE, MalformedRow, MetadataTable, OWNER_INDEX, OWNER_INDEX_KEY, Page, PageKey,
-    ScanPage, TABLE_KEY, Transition, format_time, parse_stored_time, to_item as dynamodb_item,
+    ScanCursor, ScanPage, TABLE_KEY, Transition, format_time, parse_stored_time,
+    to_item as dynamodb_item,
 };
 pub use error::AwsError;
 pub use s3::{

@@ -107,7 +107,7 @@ impl MetadataTable {
                 max: policy.max_bytes,
             }));
         }
-        let hour = hour_of(now);
+        let mut hour = hour_of(now);
         let mut same_hour = true;
         for attempt in 0..ATTEMPTS {
             let old = match self
@@ -135,6 +135,11 @@ impl MetadataTable {
             }
             for lapsed in usage.lapsed(now) {
                 self.release_slot(owner, lapsed).await?;
+            }
+            // An hour never goes back: when another instance's clock already turned it, this
+            // upload counts in that hour.
+            if let Some(stored) = usage.hour.as_ref().filter(|stored| **stored > hour) {
+                hour = stored.clone();
             }
             same_hour = usage.hour.as_deref() == Some(hour.as_str());
         }
@@ -174,7 +179,9 @@ impl MetadataTable {
             condition.push_str(" AND #hour = :hour AND #started < :maxHour");
             "#started = #started + :one"
         } else {
-            condition.push_str(" AND (attribute_not_exists(#hour) OR #hour <> :hour)");
+            // Only forward: a request whose clock read the hour before (another instance's)
+            // cannot turn a newer hour back and restart its count.
+            condition.push_str(" AND (attribute_not_exists(#hour) OR #hour < :hour)");
             "#hour = :hour, #started = :one"
         };
         let result = self

@@ -1,8 +1,8 @@
 //! `redrive [--limit N]`: moves the messages of the dead-letter queue (`DEAD_LETTER_QUEUE_URL`)
 //! back to the upload queue (`QUEUE_URL`), once the fault that parked them is fixed (see
 //! `image_upload::redrive`). `just redrive` runs it against the local stack, `just redrive
-//! deployed` against the deployment in samconfig.toml. Exits 1 when a moved message could not be
-//! deleted from the dead-letter queue (it comes back there; run again).
+//! deployed` against the deployment in samconfig.toml. Exits 1 when a message was not moved (the
+//! upload queue refused it, or it could not be deleted from the dead letters): run again.
 
 use std::process::ExitCode;
 
@@ -49,6 +49,14 @@ async fn run() -> anyhow::Result<ExitCode> {
             "redrive: {} message(s) sent but not deleted from the dead-letter queue: they come back there; run again (the processor takes the duplicates)",
             done.left_behind
         );
+    }
+    if done.refused > 0 {
+        println!(
+            "redrive: {} message(s) refused by the upload queue: still in the dead-letter queue; run again",
+            done.refused
+        );
+    }
+    if !done.complete() {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)

@@ -39,7 +39,9 @@ pub fn is_loopback_host(name: &str) -> bool {
         || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// Whether `url` is an `http(s)` URL whose host is loopback ([`is_loopback_host`]).
+/// Whether `url` is an `http(s)` URL whose host is `localhost` or a loopback address. Not a name
+/// under `.localhost`: a program resolves those through the system's resolver, which may send
+/// them anywhere (only browsers keep them on loopback themselves).
 pub fn is_loopback_url(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once("://") else {
         return false;
@@ -57,7 +59,8 @@ pub fn is_loopback_url(url: &str) -> bool {
         },
         None => authority.split(':').next().unwrap_or_default(),
     };
-    !host.is_empty() && is_loopback_host(host)
+    let bare = host.trim_end_matches('.').to_ascii_lowercase();
+    bare == "localhost" || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `ALLOWED_HOSTS`: comma-separated host names (or addresses), without ports, lower-cased.

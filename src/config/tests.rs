@@ -454,7 +454,6 @@ fn only_urls_of_this_machine_are_loopback() {
         "http://127.0.0.1:5000/",
         "https://localhost:4566/path?q=1",
         "http://LOCALHOST",
-        "http://moto.localhost:5000",
         "http://[::1]:5000",
         "http://127.1.2.3",
     ] {
@@ -465,6 +464,7 @@ fn only_urls_of_this_machine_are_loopback() {
         "https://cognito-idp.us-east-1.amazonaws.com/127.0.0.1",
         "http://127.0.0.1.nip.io:5000",
         "http://localhost.evil.example",
+        "http://moto.localhost:5000",
         "http://127.0.0.1@evil.example",
         "http://evil.example#@127.0.0.1",
         "http://[::2]:5000",

@@ -212,6 +212,20 @@ impl Usage {
         }
     }
 
+    /// How long until the earliest slot in flight lapses, between 1 s and
+    /// [`IN_FLIGHT_RETRY_AFTER`]: small uploads settle within seconds, and a slot that never
+    /// settles frees its place when it lapses.
+    fn earliest_lapse(&self, now: OffsetDateTime) -> Duration {
+        self.in_flight
+            .iter()
+            .filter(|slot| !slot.lapsed(now))
+            .map(|slot| slot.until - now)
+            .min()
+            .and_then(|left| Duration::try_from(left).ok())
+            .unwrap_or(IN_FLIGHT_RETRY_AFTER)
+            .clamp(Duration::from_secs(1), IN_FLIGHT_RETRY_AFTER)
+    }
+
     /// The first limit a new upload of `bytes` would break at `now`, lapsed slots released; the
     /// limits waiting cannot help with first.
     pub fn refusal(
@@ -221,29 +235,39 @@ impl Usage {
         now: OffsetDateTime,
     ) -> Option<QuotaRefusal> {
         let usage = self.at(now);
+        let (held_images, held_bytes) = self
+            .in_flight
+            .iter()
+            .filter(|slot| !slot.lapsed(now))
+            .fold((0u64, 0u64), |(n, b), slot| (n + 1, b + slot.bytes));
+        let waiting = QuotaRefusal::InFlight {
+            max: policy.max_in_flight,
+            retry_after: self.earliest_lapse(now),
+        };
+        // Over images or bytes only because of uploads in flight: those settle or lapse, so
+        // waiting helps after all.
         if usage.images >= policy.max_images {
-            return Some(QuotaRefusal::Images {
-                max: policy.max_images,
+            return Some(if usage.images - held_images < policy.max_images {
+                waiting
+            } else {
+                QuotaRefusal::Images {
+                    max: policy.max_images,
+                }
             });
         }
         if usage.bytes.saturating_add(bytes) > policy.max_bytes {
-            return Some(QuotaRefusal::Bytes {
-                max: policy.max_bytes,
-            });
+            return Some(
+                if (usage.bytes - held_bytes).saturating_add(bytes) <= policy.max_bytes {
+                    waiting
+                } else {
+                    QuotaRefusal::Bytes {
+                        max: policy.max_bytes,
+                    }
+                },
+            );
         }
         if usage.in_flight >= policy.max_in_flight {
-            let earliest = self
-                .in_flight
-                .iter()
-                .filter(|slot| !slot.lapsed(now))
-                .map(|slot| slot.until - now)
-                .min()
-                .and_then(|left| Duration::try_from(left).ok())
-                .unwrap_or(IN_FLIGHT_RETRY_AFTER);
-            return Some(QuotaRefusal::InFlight {
-                max: policy.max_in_flight,
-                retry_after: earliest.clamp(Duration::from_secs(1), IN_FLIGHT_RETRY_AFTER),
-            });
+            return Some(waiting);
         }
         if usage.started_this_hour >= policy.max_per_hour {
             return Some(QuotaRefusal::Hourly {
@@ -352,8 +376,26 @@ mod tests {
         );
         // Full on every count: the one waiting cannot fix is named.
         assert_eq!(
-            usage(3, 1000, vec![slot(1, 60), slot(1, 60)], 4).refusal(1, &policy, NOW),
+            usage(5, 1000, vec![slot(1, 60), slot(1, 60)], 4).refusal(1, &policy, NOW),
             Some(QuotaRefusal::Images { max: 3 })
+        );
+        // At the image or byte limit only because of uploads in flight: waiting helps.
+        let in_flight = QuotaRefusal::InFlight {
+            max: 2,
+            retry_after: IN_FLIGHT_RETRY_AFTER,
+        };
+        assert_eq!(
+            usage(3, 3, vec![slot(1, 600)], 0).refusal(1, &policy, NOW),
+            Some(in_flight.clone())
+        );
+        assert_eq!(
+            usage(2, 950, vec![slot(100, 600)], 0).refusal(100, &policy, NOW),
+            Some(in_flight)
+        );
+        assert_eq!(
+            usage(2, 950, vec![slot(10, 600)], 0).refusal(100, &policy, NOW),
+            Some(QuotaRefusal::Bytes { max: 1000 }),
+            "not enough even once it settles"
         );
         assert_eq!(
             QuotaRefusal::Images { max: 3 }.retry_after(),

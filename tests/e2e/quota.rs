@@ -280,3 +280,35 @@ fn number(item: &Item, name: &str) -> i64 {
     item.get(name)
         .map_or(0, |v| v.as_n().unwrap().parse().unwrap())
 }
+
+#[tokio::test]
+async fn a_scan_of_ready_images_walks_past_usage_items() {
+    // `just reprocess` scans the table: a page may end on the owner's usage item, which the
+    // filter leaves out; the next page must start after it all the same.
+    let app = spawn(&[], Uploads::Processed).await;
+    let mut ready = HashSet::new();
+    for name in ["a.jpg", "b.jpg", "c.jpg"] {
+        let id = app.upload(name, "image/jpeg", JPEG).await;
+        assert_eq!(app.settled_status(&id, SETTLE).await, "READY");
+        ready.insert(id);
+    }
+    let table = MetadataTable::new(app.dynamodb.clone(), &app.table);
+    let (mut seen, mut cursor, mut pages) = (HashSet::new(), None, 0);
+    loop {
+        let page = table
+            .scan_ready(1, cursor)
+            .await
+            .expect("a page of the scan");
+        seen.extend(page.images.iter().map(|row| row.image_id.to_string()));
+        pages += 1;
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ready);
+    assert!(
+        pages >= 4,
+        "one item a page, the usage item's included: {pages}"
+    );
+}

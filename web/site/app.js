@@ -165,6 +165,32 @@ function showFatal(text) {
 
 // ---- Uploads ----
 
+/** The first wait for room, and the longest, when no upload of this page ends meanwhile. */
+const ROOM_WAIT_SECONDS = 30;
+const ROOM_WAIT_MAX_SECONDS = 300;
+
+/** Uploads waiting for room among the user's uploads in flight: each a function that wakes it. */
+const waitingForRoom = [];
+
+/** One of this page's uploads ended: the upload that has waited longest asks again. */
+function roomFreed() {
+  waitingForRoom.shift()?.();
+}
+
+/** Resolves when one of this page's uploads ends, or after `seconds`. */
+function waitForRoom(seconds) {
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      const waiting = waitingForRoom.indexOf(wake);
+      if (waiting >= 0) waitingForRoom.splice(waiting, 1);
+      resolve();
+    };
+    const timer = setTimeout(wake, seconds * 1000);
+    waitingForRoom.push(wake);
+  });
+}
+
 function addFiles(fileList) {
   for (const file of fileList) {
     const upload = new Upload(file);
@@ -368,18 +394,22 @@ class Upload {
   }
 
   /**
-   * The API's answer to `ask` (a new upload), asked again after the wait it names while the
-   * user's other uploads fill their limit of uploads in flight: dropping many files at once
-   * uploads them all, a few at a time. Any other failure, or a stop, ends it.
+   * The API's answer to `ask` (a new upload), asked again while the user's other uploads fill
+   * their limit of uploads in flight: each time one of this page's uploads ends, or after a wait
+   * that doubles from 30 s to 5 minutes (uploads of other tabs end unseen here). Dropping many
+   * files at once uploads them all, a few at a time, with one request per upload that ends
+   * rather than a poll per waiting file. Any other failure, or a stop, ends it.
    */
   async admitted(ask, current) {
+    let patience = ROOM_WAIT_SECONDS;
     for (;;) {
       try {
         return await ask();
       } catch (err) {
         if (err.code !== 'TOO_MANY_UPLOADS_IN_FLIGHT' || !current()) throw err;
         this.setState('Waiting for your other uploads to finish…');
-        await new Promise((resolve) => setTimeout(resolve, (err.retryAfter ?? 5) * 1000));
+        await waitForRoom(Math.max(err.retryAfter ?? 0, patience));
+        patience = Math.min(patience * 2, ROOM_WAIT_MAX_SECONDS);
         if (!current()) throw err;
         this.setState('Asking for an upload link…');
       }
@@ -475,7 +505,7 @@ class Upload {
         if (!current()) return;
         if (err instanceof ApiFailure && err.code === 'IMAGE_NOT_FOUND') {
           this.setState('This image was deleted.', 'failed');
-          uploads.delete(this);
+          this.ended();
           return;
         }
         continue; // A brief outage: keep watching.
@@ -494,19 +524,24 @@ class Upload {
     }
     if (current()) {
       this.setState('Still being checked; it will show in the gallery when done.', 'pending');
-      uploads.delete(this);
+      this.ended();
     }
   }
 
   settled() {
-    uploads.delete(this);
+    this.ended();
     if (cursors.length === 1) loadGallery();
   }
 
   fail(message) {
     this.setState(message, 'failed');
     this.setButtons({ cancel: false, retry: true });
-    uploads.delete(this);
+    this.ended();
+  }
+
+  /** No longer under way here: an upload waiting for room may ask again. */
+  ended() {
+    if (uploads.delete(this)) roomFreed();
   }
 
   cancel() {
@@ -521,7 +556,7 @@ class Upload {
   stop() {
     this.attempt += 1;
     this.transfer?.abort();
-    uploads.delete(this);
+    this.ended();
   }
 
   /** Deletes the image of an abandoned upload, so no stale PENDING entry stays in the gallery. */
