@@ -2,6 +2,7 @@
 //! (`ALLOW_ANONYMOUS`, `AUTHORIZER_CLIENT_ID`, `AUTH_ISSUER`, `AUTH_AUDIENCE`, `AUTH_JWKS_URL`).
 
 use super::env::{ConfigError, Env, listed, parse_bool};
+use super::http::is_loopback_url;
 
 /// The variables that turn on local token verification; all three or none.
 pub const AUTH_VARIABLES: [&str; 3] = ["AUTH_ISSUER", "AUTH_AUDIENCE", "AUTH_JWKS_URL"];
@@ -117,8 +118,9 @@ fn in_url(host: &str) -> String {
     }
 }
 
-/// An `https://` URL, or `http://` to a loopback host (an emulator on this machine): keys
-/// fetched in the clear from anywhere else could be swapped on the way.
+/// An `https://` URL, or `http://` to `localhost` or a loopback address (an emulator on this
+/// machine, [`is_loopback_url`]): keys fetched in the clear from anywhere else could be swapped
+/// on the way.
 fn jwks_url_is_safe(url: &str) -> bool {
     if url.is_empty() || url.contains(char::is_whitespace) {
         return false;
@@ -129,16 +131,5 @@ fn jwks_url_is_safe(url: &str) -> bool {
     {
         return true;
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return false;
-    }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    LOOPBACK_HOSTS.contains(&host)
+    url.starts_with("http://") && is_loopback_url(url)
 }

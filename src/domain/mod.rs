@@ -29,9 +29,7 @@ pub use processing::{
     BUDGET_BYTES_PER_PIXEL, BUDGET_FIXED_BYTES, ImageState, ProcessingPolicy, ReadyImage,
     Rejection, RejectionReason, StateName, Superseded,
 };
-pub use quota::{
-    Counted, IN_FLIGHT_RETRY_AFTER, InFlight, QuotaPolicy, QuotaRefusal, Usage, UsageNow, hour_of,
-};
+pub use quota::{Counted, InFlight, QuotaPolicy, QuotaRefusal, Usage, UsageNow, hour_of};
 pub use rendition::{RenditionFormat, RenditionName, RenditionSpec, Renditions, StoredRendition};
 pub use upload_size::UploadSize;
 

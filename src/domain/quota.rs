@@ -116,7 +116,7 @@ pub struct Usage {
     /// Bytes counted, likewise.
     pub bytes: u64,
     pub in_flight: Vec<InFlight>,
-    /// The UTC hour `started_this_hour` counts (see [`hour_of`]); `None` before the first upload.
+    /// The UTC hour `started_in_hour` counts (see [`hour_of`]); `None` before the first upload.
     pub hour: Option<String>,
     pub started_in_hour: u32,
 }
