@@ -103,7 +103,7 @@ bench-formats *IMAGES:
 bench-cold-start RUNS="10" WARM="50": (packages "stack")
     bench/cold-start/run.sh {{RUNS}} {{WARM}}
 
-# Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build, with the zip size of each
+# The Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build, with the zip size of each binary
 build: (packages "venv")
     infra/build.sh
 
@@ -123,11 +123,15 @@ reprocess TARGET="local" *ARGS:
 redrive TARGET="local" *ARGS:
     case {{quote(TARGET)}} in deployed) infra/redrive.sh {{ARGS}} ;; local) scripts/redrive-local.sh {{ARGS}} ;; -*) scripts/redrive-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just redrive [local|deployed] [--limit N]" >&2; exit 2 ;; esac
 
+# Reconcile the bucket with the table, as the deployed sweep function does on its schedule: objects no row allows, READY images whose original is gone, missing renditions; a dry run (a report) unless --repair; objects younger than --grace SECONDS (default 3600) are spared; `just sweep` for the local stack, `just sweep deployed` for the deployment in samconfig.toml (your AWS credentials)
+sweep TARGET="local" *ARGS:
+    case {{quote(TARGET)}} in deployed) infra/sweep.sh {{ARGS}} ;; local) scripts/sweep-local.sh {{ARGS}} ;; -*) scripts/sweep-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just sweep [local|deployed] [--repair] [--grace SECONDS]" >&2; exit 2 ;; esac
+
 # The deployed CDN's URL-signing key: `rotate` (a new key is deployed, then signs once CloudFront has it everywhere; the old one stays trusted), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
 cdn-key ACTION: build
     infra/cdn-key.sh {{ACTION}}
 
-# Push new code of both functions to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
+# Push new code of the three functions (API, processor, sweep) to the deployed stack with `cargo lambda deploy` (no CloudFormation round trip)
 deploy-code: build
     infra/deploy-code.sh
 

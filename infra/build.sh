@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Both Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build,
-# then the zip size of each (`just build`). Installs the pinned aws-sam-cli, cargo-lambda and zig
-# on first use, and the aarch64-unknown-linux-gnu target with rustup.
+# The Lambda functions built by `sam build` (cargo-lambda, arm64, release) into .aws-sam/build,
+# then the zip size of each binary (`just build`): the API's and the processor's, which the sweep
+# function runs too (SAM builds it again for that function, from cargo's fresh target: seconds).
+# Installs the pinned aws-sam-cli, cargo-lambda and zig on first use, and the
+# aarch64-unknown-linux-gnu target with rustup.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 

@@ -9,12 +9,13 @@
 //! - [`delivery`]: CloudFront signed URLs for renditions and originals, and their checker.
 //! - [`config`]: settings from the environment.
 //! - [`provision`]: creating the bucket and table on a local stack (and for the tests).
+//! - [`sweep`]: reconciling the bucket with the table (a scheduled function, and `just sweep`).
 //! - [`reprocess`] and [`redrive`]: operators' tools (`just reprocess`, `just redrive`).
 //! - [`telemetry`]: logging setup and CloudWatch metrics.
 //! - [`smoke`]: the smoke client's flow (`just smoke API_URL`), against any deployment.
 //! - [`web`]: the upload page, its configuration and the API description on the local server.
 //!
-//! `api`, `auth`, `processor`, `aws`, `delivery` and `telemetry` need the default `aws` feature; without it
+//! `api`, `auth`, `processor`, `sweep`, `aws`, `delivery` and `telemetry` need the default `aws` feature; without it
 //! the crate is the pure part (`domain`, `imaging`, `config`), which is what the fuzz targets
 //! build. `provision`, `reprocess`, `redrive`, `smoke` and `web` (the page on the local server) need the default `local`
 //! feature, which the Lambda functions are built without.
@@ -40,6 +41,8 @@ pub mod redrive;
 pub mod reprocess;
 #[cfg(feature = "local")]
 pub mod smoke;
+#[cfg(feature = "aws")]
+pub mod sweep;
 #[cfg(feature = "aws")]
 pub mod telemetry;
 #[cfg(feature = "local")]

@@ -14,8 +14,8 @@ pub use dynamodb::{
 };
 pub use error::AwsError;
 pub use s3::{
-    Completion, Copy, ImageObjects, ObjectHead, PresignedUpload, RENDITION_CACHE_CONTROL,
-    ServedObject, UploadedPart,
+    Completion, Copy, ImageObjects, Listed, ListedPage, ObjectHead, PresignedUpload,
+    RENDITION_CACHE_CONTROL, ServedObject, UploadedPart,
 };
 pub use tls::Roots;
 pub use usage::{Admission, USAGE_KEY_PREFIX};

@@ -306,6 +306,90 @@ pub const PROCESSOR: FunctionAccess = FunctionAccess {
     ],
 };
 
+/// The sweep (`src/sweep.rs`, the processor's binary on a schedule): lists the bucket, reads the
+/// rows, deletes what no row allows, removes a READY image whose original is gone (the row with
+/// its count), and makes missing renditions from the original as reprocessing does.
+pub const SWEEP: FunctionAccess = FunctionAccess {
+    logical_id: "SweepFunction",
+    operations: &[
+        Operation {
+            service: "S3",
+            name: "ListObjectsV2",
+            needs: &[allow("s3:ListBucket", Resource::Bucket)],
+        },
+        Operation {
+            service: "S3",
+            name: "HeadObject",
+            // Whether an original or a rendition is there; ListBucket makes a missing one 404.
+            needs: &[
+                allow("s3:GetObject", ORIGINALS),
+                allow("s3:GetObject", THUMBNAILS),
+                allow("s3:GetObject", RENDITIONS),
+                allow("s3:ListBucket", Resource::Bucket),
+            ],
+        },
+        Operation {
+            service: "S3",
+            name: "GetObject",
+            // The verified original, to make missing renditions from.
+            needs: &[
+                allow("s3:GetObject", ORIGINALS),
+                allow("s3:ListBucket", Resource::Bucket),
+            ],
+        },
+        Operation {
+            service: "S3",
+            name: "PutObject",
+            needs: &[allow("s3:PutObject", RENDITIONS)],
+        },
+        Operation {
+            service: "S3",
+            name: "DeleteObject",
+            needs: DELETE_ALL_PREFIXES,
+        },
+        Operation {
+            service: "DynamoDB",
+            name: "BatchGetItem",
+            needs: &[allow("dynamodb:BatchGetItem", Resource::Table)],
+        },
+        Operation {
+            service: "DynamoDB",
+            name: "GetItem",
+            needs: &[allow("dynamodb:GetItem", Resource::Table)],
+        },
+        Operation {
+            service: "DynamoDB",
+            name: "Scan",
+            needs: &[allow("dynamodb:Scan", Resource::Table)],
+        },
+        // Pointing a row at renditions made again.
+        Operation {
+            service: "DynamoDB",
+            name: "UpdateItem",
+            needs: &[allow("dynamodb:UpdateItem", Resource::Table)],
+        },
+        // Removing a lost image's row that counts nothing.
+        Operation {
+            service: "DynamoDB",
+            name: "DeleteItem",
+            needs: &[allow("dynamodb:DeleteItem", Resource::Table)],
+        },
+        // Removing a counted lost image's row with its count.
+        Operation {
+            service: "DynamoDB",
+            name: "TransactWriteItems",
+            needs: &[
+                allow("dynamodb:DeleteItem", Resource::Table),
+                allow("dynamodb:UpdateItem", Resource::Table),
+            ],
+        },
+    ],
+    platform: LOGS,
+};
+
+/// Every function of the template, each with its declared access.
+pub const FUNCTIONS: [&FunctionAccess; 3] = [&API, &PROCESSOR, &SWEEP];
+
 /// Records every operation made through the clients it is installed on, and panics on one that
 /// its [`FunctionAccess`] does not declare (the deployed role would refuse it). For tests: a
 /// panic fails the test that made the call, naming the operation.
@@ -395,7 +479,7 @@ mod tests {
 
     #[test]
     fn no_permission_is_a_wildcard() {
-        for access in [&API, &PROCESSOR] {
+        for access in FUNCTIONS {
             for permission in access.permissions() {
                 assert!(
                     !permission.action.contains('*'),

@@ -21,6 +21,21 @@ pub struct ImageObjects {
     bucket: String,
 }
 
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub key: String,
+    /// To the second; `None` when S3 did not say (a sweep then treats the object as new).
+    pub last_modified: Option<OffsetDateTime>,
+}
+
+/// One page of a listing, and the token of the next (`None` on the last).
+#[derive(Debug, Clone, Default)]
+pub struct ListedPage {
+    pub objects: Vec<Listed>,
+    pub next: Option<String>,
+}
+
 /// What HeadObject says about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectHead {
@@ -429,6 +444,40 @@ impl ImageObjects {
                 _ => return Ok(()),
             }
         }
+    }
+
+    /// One page (up to 1,000) of the objects whose keys start with `prefix`, in key order, from
+    /// `token` (the previous page's `next`).
+    ///
+    /// # Errors
+    /// [`AwsError`] when the listing fails.
+    pub async fn list(&self, prefix: &str, token: Option<String>) -> Result<ListedPage, AwsError> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(|e| AwsError::classify("listing the bucket", e))?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                Some(Listed {
+                    key: object.key()?.to_owned(),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(|t| OffsetDateTime::from_unix_timestamp(t.secs()).ok()),
+                })
+            })
+            .collect();
+        let next = match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => Some(next.to_owned()),
+            _ => None,
+        };
+        Ok(ListedPage { objects, next })
     }
 
     /// An object to serve through the local CDN path, with the headers S3 stored for it; `None`

@@ -1,10 +1,13 @@
 use uuid::Uuid;
 
 /// The identity of one uploaded image: a random (version 4) UUID, shown in lower-case hyphenated form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageId(Uuid);
 
 impl ImageId {
+    /// The length of an id's text form (`xxxxxxxx-xxxx-4xxx-xxxx-xxxxxxxxxxxx`).
+    pub const TEXT_LEN: usize = 36;
+
     /// A fresh random id.
     pub fn new_random() -> Self {
         Self(Uuid::new_v4())

@@ -115,6 +115,36 @@ impl ObjectKey {
     }
 }
 
+impl ObjectKey {
+    /// The prefixes under which this service keeps an image's objects, each followed by the
+    /// image's id: what the reconciliation sweep lists.
+    pub const IMAGE_PREFIXES: [&'static str; 4] = [
+        Self::UPLOADS_PREFIX,
+        Self::ORIGINALS_PREFIX,
+        Self::THUMBNAILS_PREFIX,
+        Self::RENDITIONS_PREFIX,
+    ];
+
+    /// The image a key of this service's shape belongs to: one of [`ObjectKey::IMAGE_PREFIXES`],
+    /// then an image id, then `.` (an upload, original or legacy thumbnail) or `/` (a
+    /// rendition). Anything else is `None`.
+    pub fn image_of(key: &str) -> Option<ImageId> {
+        let rest = Self::IMAGE_PREFIXES
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))?;
+        let id = rest.get(..ImageId::TEXT_LEN)?;
+        let separator = rest.as_bytes().get(ImageId::TEXT_LEN).copied();
+        let expected = if key.starts_with(Self::RENDITIONS_PREFIX) {
+            b'/'
+        } else {
+            b'.'
+        };
+        (separator == Some(expected))
+            .then(|| ImageId::parse(id))
+            .flatten()
+    }
+}
+
 /// Every object one image can have in the bucket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageObjectKeys {
@@ -158,6 +188,39 @@ impl std::fmt::Display for ObjectKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_of_an_image_names_it_and_nothing_else_does() {
+        let id = ImageId::new_random();
+        let keys = ImageObjectKeys::new(id, ImageType::Png);
+        let rendition = ObjectKey::for_rendition(
+            id,
+            RenditionName::parse("thumbnail").unwrap(),
+            RenditionFormat::Jpeg,
+            b"pixels",
+        );
+        for key in [
+            keys.upload.as_ref(),
+            keys.original.as_ref(),
+            keys.legacy_thumbnail.as_ref(),
+            rendition.as_ref(),
+        ] {
+            assert_eq!(ObjectKey::image_of(key), Some(id), "{key}");
+        }
+        let text = id.to_string();
+        for key in [
+            format!("uploads/{text}"),
+            format!("uploads/{text}/x.jpg"),
+            format!("renditions/{text}.jpg"),
+            format!("originals/{}.jpg", text.to_uppercase()),
+            format!("other/{text}.jpg"),
+            format!("uploads/x{text}.jpg"),
+            "uploads/".to_owned(),
+            "renditions/é".to_owned(),
+        ] {
+            assert_eq!(ObjectKey::image_of(&key), None, "{key}");
+        }
+    }
 
     #[test]
     fn an_upload_key_parses_back_to_its_image() {

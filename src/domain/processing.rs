@@ -208,7 +208,7 @@ impl ImageState {
 }
 
 /// The name of an [`ImageState`], as a row's `status` stores it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum StateName {
     Pending,
     Ready,

@@ -1,8 +1,11 @@
 //! What an SQS message asks of the processor: the objects an S3 notification announces, or the
-//! renditions of one image to be made again (`reprocess`).
+//! renditions of one image to be made again (`reprocess`); and what the processor's binary is
+//! invoked with ([`Invocation`]).
 
 use aws_lambda_events::event::s3::S3Event;
+use aws_lambda_events::event::sqs::SqsEvent;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::domain::ImageId;
 
@@ -10,6 +13,43 @@ use crate::domain::ImageId;
 #[derive(Debug, thiserror::Error)]
 #[error("the message is neither an S3 event notification nor a reprocessing request: {0}")]
 pub struct MalformedMessage(#[from] serde_json::Error);
+
+/// What the processor's binary is invoked with: it is two functions, each with its own role and
+/// timeout (`template.yaml`).
+#[derive(Debug)]
+pub enum Invocation {
+    /// A batch of the upload queue's messages (the processor function).
+    Batch(SqsEvent),
+    /// EventBridge's scheduled event (the sweep function): reconcile the bucket with the table.
+    Schedule,
+}
+
+/// An invocation the binary does not serve.
+#[derive(Debug, thiserror::Error)]
+#[error("the invocation is neither an SQS batch nor EventBridge's scheduled event: {0}")]
+pub struct UnknownInvocation(String);
+
+impl Invocation {
+    /// What `payload` is.
+    ///
+    /// # Errors
+    /// [`UnknownInvocation`] for anything but an SQS batch or a scheduled event.
+    pub fn read(payload: Value) -> Result<Self, UnknownInvocation> {
+        let field = |name: &str| payload.get(name).and_then(Value::as_str);
+        if field("source") == Some("aws.events") && field("detail-type") == Some("Scheduled Event")
+        {
+            return Ok(Self::Schedule);
+        }
+        if payload.get("Records").is_some_and(Value::is_array) {
+            return serde_json::from_value(payload)
+                .map(Self::Batch)
+                .map_err(|e| UnknownInvocation(e.to_string()));
+        }
+        Err(UnknownInvocation(
+            "no Records, and no scheduled event's source and detail-type".into(),
+        ))
+    }
+}
 
 /// The work one message asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +149,39 @@ mod tests {
 
     const PUT: &str = include_str!("../../fixtures/events/s3-put-notification.json");
     const TEST_EVENT: &str = include_str!("../../fixtures/events/s3-test-event.json");
+    const SCHEDULED: &str = include_str!("../../fixtures/events/eventbridge-scheduled-event.json");
+
+    #[test]
+    fn the_binary_tells_a_queue_batch_from_the_schedule() {
+        let scheduled: Value = serde_json::from_str(SCHEDULED).unwrap();
+        assert!(matches!(
+            Invocation::read(scheduled.clone()),
+            Ok(Invocation::Schedule)
+        ));
+        let batch = serde_json::json!({"Records": [{
+            "messageId": "m-1",
+            "body": PUT,
+            "eventSource": "aws:sqs",
+        }]});
+        let Ok(Invocation::Batch(batch)) = Invocation::read(batch) else {
+            panic!("an SQS batch");
+        };
+        assert_eq!(batch.records[0].message_id.as_deref(), Some("m-1"));
+        // Anything else is refused, not taken for an empty batch or a schedule.
+        let mut other_rule = scheduled.clone();
+        other_rule["detail-type"] = "Object Created".into();
+        let mut other_source = scheduled;
+        other_source["source"] = "aws.s3".into();
+        for payload in [
+            serde_json::json!({}),
+            serde_json::json!({"Records": {}}),
+            serde_json::json!({"Records": [{"messageId": 7}]}),
+            other_rule,
+            other_source,
+        ] {
+            assert!(Invocation::read(payload.clone()).is_err(), "{payload}");
+        }
+    }
 
     #[test]
     fn keys_are_url_decoded_with_plus_as_space() {

@@ -196,7 +196,7 @@ impl Processor {
     pub async fn reprocess(&self, id: ImageId) -> Result<Outcome, MessageError> {
         let span = tracing::info_span!("reprocess", image_id = %id);
         async {
-            let outcome = self.remake(id).await?;
+            let outcome = self.remake(id, Remake::IfChanged).await?;
             tracing::info!(?outcome, "reprocessing request handled");
             Ok(outcome)
         }
@@ -204,7 +204,25 @@ impl Processor {
         .await
     }
 
-    async fn remake(&self, id: ImageId) -> Result<Outcome, MessageError> {
+    /// Makes a READY image's renditions again from its verified original, whatever the row
+    /// names: for a row some of whose renditions are missing from the bucket (the reconciliation
+    /// sweep finds them). The keys follow from the content, so the same renditions land under the
+    /// keys the row names; a different configured set is made and recorded as reprocessing does.
+    ///
+    /// # Errors
+    /// [`MessageError`] when S3 or DynamoDB fail.
+    pub async fn restore(&self, id: ImageId) -> Result<Outcome, MessageError> {
+        let span = tracing::info_span!("restore", image_id = %id);
+        async {
+            let outcome = self.remake(id, Remake::Always).await?;
+            tracing::info!(?outcome, "renditions made again");
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn remake(&self, id: ImageId, when: Remake) -> Result<Outcome, MessageError> {
         let Some(row) = self.table.get(id).await? else {
             return Ok(Outcome::NotReprocessed);
         };
@@ -213,7 +231,7 @@ impl Processor {
             return Ok(Outcome::NotReprocessed);
         };
         let now = OffsetDateTime::now_utc();
-        if ready.has_renditions(&self.policy.renditions) {
+        if when == Remake::IfChanged && ready.has_renditions(&self.policy.renditions) {
             if ready.has_expired_superseded(now) {
                 return self.prune(id, ready, now).await;
             }
@@ -629,6 +647,15 @@ impl Processor {
         }
         Ok(())
     }
+}
+
+/// When [`Processor::remake`] makes a READY image's renditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remake {
+    /// Only if the row's are not the configured set (reprocessing).
+    IfChanged,
+    /// Always (restoring renditions missing from the bucket).
+    Always,
 }
 
 /// The key of the thumbnail among `stored` (every configured set has one).

@@ -18,6 +18,7 @@ mod races;
 mod redrive;
 mod reprocess;
 mod smoke;
+mod sweep;
 #[path = "../support/test_tokens.rs"]
 mod test_tokens;
 mod upload;

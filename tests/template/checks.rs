@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use image_upload::aws::permissions::{API, FunctionAccess, PROCESSOR, Resource};
+use image_upload::aws::permissions::{API, FUNCTIONS, FunctionAccess, PROCESSOR, Resource, SWEEP};
 use image_upload::aws::{ITEM_TTL_ATTRIBUTE, OWNER_INDEX, OWNER_INDEX_KEY, TABLE_KEY};
 use image_upload::config::Settings;
 use image_upload::domain::ObjectKey;
@@ -13,7 +13,7 @@ pub fn problems(template: &Value) -> Vec<String> {
     let t = Template(template);
     let mut problems = Vec::new();
     t.check_authorizers(&mut problems);
-    for access in [&API, &PROCESSOR] {
+    for access in FUNCTIONS {
         t.check_role(access, &mut problems);
     }
     t.check_queue(&mut problems);
@@ -22,9 +22,10 @@ pub fn problems(template: &Value) -> Vec<String> {
     t.check_bucket(&mut problems);
     t.check_environment(&mut problems);
     t.check_cdn(&mut problems);
-    for access in [&API, &PROCESSOR] {
+    for access in FUNCTIONS {
         t.check_settings(access, &mut problems);
     }
+    t.check_sweep_schedule(&mut problems);
     problems
 }
 
@@ -600,7 +601,7 @@ impl<'a> Template<'a> {
     fn check_environment(&self, problems: &mut Vec<String>) {
         // A function the declarations do not know would escape the role check.
         for (id, _) in self.of_type("AWS::Lambda::Function") {
-            if ![API.logical_id, PROCESSOR.logical_id].contains(&id) {
+            if !FUNCTIONS.iter().any(|access| access.logical_id == id) {
                 problems.push(format!(
                     "function {id} has no permissions declared in src/aws/permissions.rs"
                 ));
@@ -611,7 +612,7 @@ impl<'a> Template<'a> {
             .of_type("AWS::DynamoDB::Table")
             .first()
             .map(|(id, _)| *id);
-        for access in [&API, &PROCESSOR] {
+        for access in FUNCTIONS {
             let env = &self.props(access.logical_id)["Environment"]["Variables"];
             let function = access.logical_id;
             if !env["ALLOW_ANONYMOUS"].is_null() {
@@ -863,6 +864,35 @@ impl<'a> Template<'a> {
 }
 
 impl Template<'_> {
+    /// The sweep runs on a schedule: one EventBridge rule, enabled, invoking it and nothing else.
+    fn check_sweep_schedule(&self, problems: &mut Vec<String>) {
+        let rules: Vec<&Value> = self
+            .of_type("AWS::Events::Rule")
+            .into_iter()
+            .map(|(_, rule)| &rule["Properties"])
+            .filter(|rule| {
+                one_or_many(&rule["Targets"])
+                    .iter()
+                    .any(|target| get_att_arn(&target["Arn"]) == Some(SWEEP.logical_id))
+            })
+            .collect();
+        match rules.as_slice() {
+            [rule] => {
+                if rule["ScheduleExpression"].is_null() {
+                    problems.push(format!("{}'s rule has no schedule", SWEEP.logical_id));
+                }
+                if rule["State"] == "DISABLED" {
+                    problems.push(format!("{}'s schedule is disabled", SWEEP.logical_id));
+                }
+            }
+            _ => problems.push(format!(
+                "{} is invoked by {} EventBridge rules, not one schedule",
+                SWEEP.logical_id,
+                rules.len()
+            )),
+        }
+    }
+
     /// Every value a deployment can give a function's environment (each parameter's default and
     /// bounds, or its allowed values) must be one the service starts with: a parameter range
     /// wider than the code's would deploy a function that refuses to start.
@@ -926,7 +956,7 @@ impl Template<'_> {
         }
         let start = |vars: &std::collections::HashMap<String, String>| {
             let settings = Settings::from_lookup(|name| vars.get(name).cloned())?;
-            if function == PROCESSOR.logical_id {
+            if function == PROCESSOR.logical_id || function == SWEEP.logical_id {
                 settings.check_processor_memory()?;
             }
             Ok::<_, image_upload::config::ConfigError>(())

@@ -356,6 +356,44 @@ fn tokens_of_any_app_client_in_the_deployment_are_caught() {
 }
 
 #[test]
+fn a_sweep_without_its_schedule_is_caught() {
+    let rule = |t: &Value| {
+        t["Resources"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, r)| r["Type"] == "AWS::Events::Rule")
+            .map(|(id, _)| id.clone())
+            .expect("the sweep's schedule")
+    };
+    assert_caught(
+        |t| {
+            let id = rule(t);
+            t["Resources"][id]["Properties"]["State"] = "DISABLED".into();
+        },
+        "SweepFunction's schedule is disabled",
+    );
+    assert_caught(
+        |t| {
+            let id = rule(t);
+            t["Resources"].as_object_mut().unwrap().remove(&id);
+        },
+        "SweepFunction is invoked by 0 EventBridge rules",
+    );
+    // Its role is checked as the others are: a scan the code does not need would be caught
+    // (`a_missing_permission_is_caught` and the like cover the mechanism).
+    assert_caught(
+        |t| {
+            statement(t, "SweepRole", "ReadAndRepairRows")["Action"]
+                .as_array_mut()
+                .unwrap()
+                .push("dynamodb:Query".into());
+        },
+        "SweepFunction's role grants dynamodb:Query",
+    );
+}
+
+#[test]
 fn a_function_without_declared_permissions_is_caught() {
     assert_caught(
         |t| t["Resources"]["ThirdFunction"] = t["Resources"]["ApiFunction"].clone(),

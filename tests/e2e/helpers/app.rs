@@ -557,6 +557,12 @@ impl TestApp {
         upload["imageId"].as_str().unwrap().to_owned()
     }
 
+    /// Clients of the app's own settings and timeouts, as a function of the app would have
+    /// (for a test to wrap in a `CallCheck` or a fault of its own).
+    pub async fn clients(&self) -> AwsClients {
+        clients_for(&self.settings).await
+    }
+
     /// Every row in the test's table.
     pub async fn all_items(&self) -> Vec<HashMap<String, AttributeValue>> {
         let pages = self
