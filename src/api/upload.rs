@@ -127,7 +127,17 @@ pub(super) async fn count_upload(
             record.counted = Some(Counted::InFlight(slot.clone()));
             Ok(slot)
         }
-        Admission::Refused(refusal) => Err(ApiError::Quota(refusal)),
+        Admission::Refused(refusal) => {
+            state
+                .metrics
+                .upload_refused_by_limit(record.image_id, refusal.code());
+            tracing::info!(
+                code = refusal.code(),
+                owner = record.owner.as_ref(),
+                "upload refused by a per-user limit"
+            );
+            Err(ApiError::Quota(refusal))
+        }
     }
 }
 

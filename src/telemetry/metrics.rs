@@ -98,6 +98,17 @@ impl Metrics {
         );
     }
 
+    /// `UploadsRefusedByLimit` = 1 by `Function`, and by `Function` and `Reason` (the API's error
+    /// code): a per-user limit refused an upload URL (`image_id` is the one it would have had).
+    pub fn upload_refused_by_limit(&self, image_id: ImageId, code: &str) {
+        self.emit(
+            BY_FUNCTION_AND_REASON,
+            Some(code),
+            &[Metric::Count("UploadsRefusedByLimit", 1)],
+            image_id,
+        );
+    }
+
     /// `UploadsReady` = 1 and `ThumbnailTime`: an upload was verified and its row is READY.
     /// `thumbnail_time` is decoding, reducing and encoding the thumbnail (one pass).
     pub fn upload_ready(&self, image_id: ImageId, thumbnail_time: Duration) {

@@ -17,7 +17,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use crate::helpers::{
-    Item, anonymous_settings, app, is_usage_key, post_json, recording_put_item, send,
+    Item, anonymous_settings, app, app_with_metrics, is_usage_key, metric_lines, post_json,
+    recording_put_item, send,
 };
 
 const LIMITS: [(&str, &str); 4] = [
@@ -107,7 +108,7 @@ async fn each_limit_gets_its_answer_and_a_refusal_writes_no_row() {
     for (old, status, code, retry_after) in cases {
         let (put_item, written) = recording_put_item();
         let refused = refused_by(old.clone());
-        let app = app(&anonymous_settings(&LIMITS), &[&refused, &put_item]);
+        let (app, metrics) = app_with_metrics(&anonymous_settings(&LIMITS), &[&refused, &put_item]);
 
         let reply = post_json(&app, body.clone()).await;
 
@@ -124,6 +125,16 @@ async fn each_limit_gets_its_answer_and_a_refusal_writes_no_row() {
         assert!(
             written.lock().unwrap().is_empty(),
             "{code}: a row was written"
+        );
+        // One line says which limit refused, and no URL is counted as issued.
+        let lines = metric_lines(&metrics);
+        assert_eq!(lines.len(), 1, "{code}");
+        assert_eq!(lines[0].metric_names(), ["UploadsRefusedByLimit"]);
+        assert_eq!(lines[0].number("UploadsRefusedByLimit"), Some(1.0));
+        assert_eq!(lines[0].dimension("Reason"), Some(code));
+        assert_eq!(
+            lines[0].dimension_sets(),
+            [vec!["Function"], vec!["Function", "Reason"]]
         );
     }
 }
