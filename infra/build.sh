@@ -16,7 +16,12 @@ started=$SECONDS
 # For BuildMethod rust-cargolambda SAM runs `cargo lambda build --release --arm64 --bin NAME` in
 # the crate itself (that workflow only builds in source: no scratch copy), into cargo's own target
 # dir (CARGO_TARGET_DIR when set), so a second build recompiles only what changed; cargo-lambda
-# finds zig through the tools venv's python.
+# finds zig through the tools venv's python. SAM builds one function after another; both binaries
+# are built first in one cargo run, so that their fat-LTO links (minutes each, one core each) run
+# side by side, and SAM's own builds find them fresh.
+PATH="$lambda:$PATH" cargo lambda build --release --arm64 \
+  --bin image-upload-api --bin image-upload-processor
+echo "cargo lambda build: $((SECONDS - started)) s"
 PATH="$lambda:$PATH" "$sam/sam" build --template-file template.yaml
 echo "sam build: $((SECONDS - started)) s"
 # What Lambda receives: the bootstrap deflated in a zip, as `sam deploy` uploads it.
