@@ -1,7 +1,7 @@
 //! The smoke client (`just smoke API_URL`): the whole flow a user goes through, against any
 //! deployment, each step printed with its timing. Sign in, ask for an upload URL, PUT a real JPEG
-//! to S3 with exactly the headers the API lists, wait for READY, find it in the list, fetch its
-//! thumbnail and original, delete it, and see it gone. Any unexpected answer stops the run with
+//! to S3 with exactly the headers the API lists, wait for READY, find it in the list, see it
+//! counted in the caller's usage, fetch its thumbnail and original, delete it, and see it gone. Any unexpected answer stops the run with
 //! the step, the status and the body.
 
 mod cognito;
@@ -305,6 +305,38 @@ impl Smoke {
             ));
         }
         run.done("GET /images", step, "lists it");
+
+        let step = Instant::now();
+        let usage = run
+            .api_json(
+                "GET /usage",
+                reqwest::Method::GET,
+                "/usage",
+                None,
+                StatusCode::OK,
+            )
+            .await?;
+        let (images, max) = (
+            usage["images"].as_u64(),
+            usage["limits"]["maxImages"].as_u64(),
+        );
+        let (Some(images), Some(max)) = (images, max) else {
+            return Err(check(
+                "GET /usage",
+                format!("no images and limits.maxImages: {usage}"),
+            ));
+        };
+        if images == 0 {
+            return Err(check(
+                "GET /usage",
+                format!("the READY image is not counted: {usage}"),
+            ));
+        }
+        run.done(
+            "GET /usage",
+            step,
+            &format!("{images} of {max} images counted"),
+        );
 
         let step = Instant::now();
         let thumbnail_url = str_field(&image, "thumbnailUrl", "wait for READY")?;

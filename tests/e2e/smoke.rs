@@ -24,6 +24,7 @@ async fn the_smoke_flow_passes_against_a_processing_app() {
             "PUT upload URL",
             "wait for READY",
             "GET /images",
+            "GET /usage",
             "GET thumbnail",
             "GET original",
             "DELETE image",
