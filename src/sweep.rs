@@ -161,7 +161,8 @@ pub struct Report {
     /// Keys under the service's prefixes that are not of its shape: not its own, left alone
     /// (sorted).
     pub foreign: Vec<String>,
-    /// Rows that could not be read back (left alone, named by their key).
+    /// Rows that could not be read back, named by their key (sorted): left alone, and so are
+    /// their images' objects.
     pub malformed: Vec<String>,
     /// Every problem found, by image id.
     pub findings: Vec<Finding>,
@@ -265,6 +266,9 @@ impl Sweeper {
         self.ready_rows_without_objects(&seen, options, &mut report)
             .await?;
         report.foreign.sort();
+        // A READY row found unreadable by its image's read and again by the scan is one row.
+        report.malformed.sort();
+        report.malformed.dedup();
         tracing::info!(summary = %report.summary(), "sweep done");
         Ok(report)
     }
@@ -323,14 +327,30 @@ impl Sweeper {
             return Ok(());
         }
         let ids: Vec<ImageId> = batch.iter().map(|(id, _)| *id).collect();
-        let rows: BTreeMap<ImageId, ImageMetadata> = self
-            .table
-            .get_many(&ids)
-            .await?
-            .into_iter()
-            .map(|row| (row.image_id, row))
-            .collect();
-        for (id, listed) in &batch {
+        let mut unreadable = HashSet::new();
+        let rows = match self.table.get_many(&ids).await {
+            Ok(rows) => rows,
+            // A row that cannot be read back fails its whole batch: read the batch one row at a
+            // time, and leave the images whose row cannot be read as they are.
+            Err(AwsError::Failed { .. }) => {
+                let mut rows = Vec::new();
+                for id in &ids {
+                    match self.table.get(*id).await {
+                        Ok(row) => rows.extend(row),
+                        Err(AwsError::Failed { .. }) => {
+                            unreadable.insert(*id);
+                            report.malformed.push(id.to_string());
+                        }
+                        Err(unavailable) => return Err(unavailable),
+                    }
+                }
+                rows
+            }
+            Err(unavailable) => return Err(unavailable),
+        };
+        let rows: BTreeMap<ImageId, ImageMetadata> =
+            rows.into_iter().map(|row| (row.image_id, row)).collect();
+        for (id, listed) in batch.iter().filter(|(id, _)| !unreadable.contains(id)) {
             let judged = judge(*id, rows.get(id), listed, cutoff);
             report.recent += judged.recent;
             for finding in judged.findings {

@@ -235,6 +235,18 @@ async fn the_sweep_reports_then_removes_exactly_the_debris_and_makes_missing_ren
     for key in foreign {
         bench.put(key).await;
     }
+    // A row that cannot be read back: its image's objects are left, whatever they are.
+    let unreadable = uuid::Uuid::new_v4().to_string();
+    let unreadable_key = format!("originals/{unreadable}.jpg");
+    bench.put(&unreadable_key).await;
+    app.dynamodb
+        .put_item()
+        .table_name(&app.table)
+        .item("imageId", AttributeValue::S(unreadable.clone()))
+        .item("status", AttributeValue::S("READY".into()))
+        .send()
+        .await
+        .expect("PutItem");
 
     // Debris, made as a deployment makes it.
     let orphans = [
@@ -324,6 +336,7 @@ async fn the_sweep_reports_then_removes_exactly_the_debris_and_makes_missing_ren
     assert!(dry.findings.iter().all(|f| f.repair == Repair::NotTried));
     assert_eq!(dry.recent, keys_of(&before, &recent_orphan).len());
     assert_eq!(dry.foreign, foreign.map(str::to_owned).to_vec());
+    assert_eq!(dry.malformed, std::slice::from_ref(&unreadable));
     assert_eq!(bench.keys().await, before);
 
     // The repair: exactly the debris goes, and the missing rendition is back under its key.
@@ -342,6 +355,7 @@ async fn the_sweep_reports_then_removes_exactly_the_debris_and_makes_missing_ren
     let mut after_expected: BTreeSet<String> = before.difference(&removed).cloned().collect();
     after_expected.insert(display.clone());
     assert_eq!(bench.keys().await, after_expected);
+    assert!(after_expected.contains(&unreadable_key));
     for id in [&lost, &lost_uncounted, &vanished] {
         assert!(app.item(id).await.is_none(), "the lost image's row is gone");
         assert_eq!(app.get_json(&format!("/images/{id}")).await.0, 404);
