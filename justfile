@@ -123,9 +123,9 @@ reprocess TARGET="local" *ARGS:
 redrive TARGET="local" *ARGS:
     case {{quote(TARGET)}} in deployed) infra/redrive.sh {{ARGS}} ;; local) scripts/redrive-local.sh {{ARGS}} ;; -*) scripts/redrive-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just redrive [local|deployed] [--limit N]" >&2; exit 2 ;; esac
 
-# Reconcile the bucket with the table, as the deployed sweep function does on its schedule: objects no row allows, READY images whose original is gone, missing renditions; a dry run (a report) unless --repair; objects younger than --grace SECONDS (default 3600) are spared; `just sweep` for the local stack, `just sweep deployed` for the deployment in samconfig.toml (your AWS credentials)
+# Reconcile the bucket with the table, as the deployed sweep function does on its schedule: objects no row allows, READY images whose original is gone, missing renditions; a dry run (a report) unless --repair (--force: beyond what a scheduled run repairs unattended); debris younger than --grace SECONDS (default 3600) is spared; `just sweep` for the local stack, `just sweep deployed` for the deployment in samconfig.toml (your AWS credentials)
 sweep TARGET="local" *ARGS:
-    case {{quote(TARGET)}} in deployed) infra/sweep.sh {{ARGS}} ;; local) scripts/sweep-local.sh {{ARGS}} ;; -*) scripts/sweep-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just sweep [local|deployed] [--repair] [--grace SECONDS]" >&2; exit 2 ;; esac
+    case {{quote(TARGET)}} in deployed) infra/sweep.sh {{ARGS}} ;; local) scripts/sweep-local.sh {{ARGS}} ;; -*) scripts/sweep-local.sh {{quote(TARGET)}} {{ARGS}} ;; *) echo "usage: just sweep [local|deployed] [--repair [--force]] [--grace SECONDS]" >&2; exit 2 ;; esac
 
 # The deployed CDN's URL-signing key: `rotate` (a new key is deployed, then signs once CloudFront has it everywhere; the old one stays trusted), then once its URLs have expired `retire` (the old key leaves the key group; deploys, deletes its secret)
 cdn-key ACTION: build

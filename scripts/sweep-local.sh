@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `just sweep [--repair] [--grace SECONDS]`: reconciles the local stack's bucket with its table,
+# `just sweep [--repair [--force]] [--grace SECONDS]`: reconciles the local stack's bucket with its table,
 # as the deployed sweep function does on its schedule (src/sweep.rs): a report of what no row
 # allows, of READY images whose original is gone and of missing renditions; `--repair` repairs.
 set -euo pipefail

@@ -9,18 +9,27 @@
 //! | [`Problem::RenditionsMissing`]: a READY row naming renditions the bucket lacks | deleted by hand | they are made again from the original ([`Processor::restore`]) |
 //!
 //! A PENDING image's objects are left alone: it may be uploading or in processing; when its row
-//! expires, what is left is an orphan. An object younger than the grace period is never deleted,
-//! so that nothing written between a listing and a read can be taken for debris. Keys under the
-//! service's prefixes that are not of its shape were not written by it: they are counted, and left.
+//! expires, what is left is an orphan. An object younger than the grace period is never deleted
+//! as an orphan or as not allowed, so that nothing written between a listing and a read can be
+//! taken for debris; a lost image goes whole, whatever the age of what is left of it (nothing of
+//! it can be served or made again). Keys under the service's prefixes that are not exactly of its
+//! shapes ([`ObjectKey::image_of`]) were not written by it: they are counted, and left.
 //!
 //! **How it reads.** The four prefixes are listed side by side, a page of each at a time: each
-//! lists in key order and an image's keys start with its id, so an image's objects come together
-//! at the heads of the listings. A hundred images' rows are read at once (a consistent
+//! lists in key order and every key of an image starts with the prefix and its id, so an image's
+//! objects come together at the heads of the listings (an image that came twice, or out of
+//! order, stops the run). A hundred images' rows are read at once (a consistent
 //! `BatchGetItem`); then the table is scanned for READY rows with no object at all. A run holds a
-//! page of each listing, a hundred images, and the ids of the images seen (about 40 bytes each:
-//! 40 MB for a million images). Before anything is repaired, the row is read again and the
-//! finding judged again, so that an image settled, reprocessed or deleted meanwhile is not
-//! repaired by a stale reading.
+//! page of each listing, a hundred images, the ids of the images seen (about 40 bytes each: 40
+//! MB for a million images) and the findings with their objects.
+//!
+//! **How it repairs.** Only once everything is read: more lost images than [`LOST_UNATTENDED`]
+//! (or 1 % of the READY rows), or more orphaned ones than [`ORPHANED_UNATTENDED`] (or 10 % of the
+//! images listed), are not repaired but reported as failed, since that is what originals deleted
+//! in bulk or a table of another deployment look like; a person repairs them with `--force`.
+//! Rows that name another bucket than the one listed stop the run. Before each repair the row is
+//! read again and the finding judged again, so that an image settled, reprocessed or deleted
+//! meanwhile is not repaired by a stale reading.
 //!
 //! The scheduled function repairs; by hand (`just sweep`) the default is a dry run, a report of
 //! what a repair would do.
@@ -33,7 +42,7 @@ use time::OffsetDateTime;
 use crate::aws::{AwsClients, AwsError, ImageObjects, Listed, MetadataTable, Transition};
 use crate::config::Settings;
 use crate::domain::{ImageId, ImageMetadata, ImageState, ObjectKey, ReadyImage, StateName};
-use crate::processor::Processor;
+use crate::processor::{Outcome, Processor};
 
 /// Objects younger than this are never deleted by a sweep (`--grace` overrides it by hand). An
 /// hour is far longer than any step between a row's write and its objects' (seconds), and far
@@ -43,6 +52,15 @@ pub const GRACE_DEFAULT: Duration = Duration::from_secs(3600);
 /// Images judged together: their rows are read in one `BatchGetItem`.
 const BATCH: usize = 100;
 
+/// A run repairs lost images unattended only up to this many, or 1 % of the READY rows if more:
+/// beyond it, the same finding for many images at once says "the originals were deleted in
+/// bulk" or "this is not the deployment's table", and the repair would delete every such row.
+pub const LOST_UNATTENDED: usize = 10;
+
+/// A run deletes orphans unattended only for up to this many images, or 10 % of the images
+/// listed if more: a table that is not the bucket's makes every image an orphan.
+pub const ORPHANED_UNATTENDED: usize = 100;
+
 /// How a run goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
@@ -50,13 +68,18 @@ pub struct Options {
     pub repair: bool,
     /// Objects younger than this are spared.
     pub grace: Duration,
+    /// Repair even more lost or orphaned images than a run repairs unattended
+    /// ([`LOST_UNATTENDED`], [`ORPHANED_UNATTENDED`]); by hand, once a person has looked.
+    pub force: bool,
 }
 
 impl Options {
-    /// The scheduled function's: repair, sparing what is younger than [`GRACE_DEFAULT`].
+    /// The scheduled function's: repair, sparing what is younger than [`GRACE_DEFAULT`], within
+    /// the unattended bounds.
     pub const SCHEDULED: Self = Self {
         repair: true,
         grace: GRACE_DEFAULT,
+        force: false,
     };
 }
 
@@ -129,10 +152,11 @@ pub enum Repair {
     NotTried,
     /// Repaired.
     Done,
-    /// Read again before the repair, the image no longer had the problem (settled, reprocessed,
-    /// or deleted meanwhile): nothing was changed.
+    /// Read again before or during the repair, the image no longer had the problem (settled,
+    /// reprocessed, or deleted meanwhile): nothing more was repaired.
     Moot,
-    /// The repair failed (S3 or DynamoDB); the next sweep finds it again.
+    /// The repair failed (S3 or DynamoDB, an original that cannot be made into renditions), or
+    /// was refused as more than a run repairs unattended; the next sweep finds it again.
     Failed(String),
 }
 
@@ -245,26 +269,64 @@ impl Sweeper {
     /// repairs it. `now` less the grace is the age an object must have to be deleted.
     ///
     /// # Errors
-    /// [`AwsError`] when listing, reading or scanning fails (a failed repair is a finding's
-    /// [`Repair::Failed`], and the run goes on).
+    /// [`AwsError`] when listing, reading or scanning fails, or when the rows name another
+    /// bucket than the one listed (a failed repair is a finding's [`Repair::Failed`], and the run
+    /// goes on).
     pub async fn run(&self, options: Options, now: OffsetDateTime) -> Result<Report, AwsError> {
         let cutoff = now - time::Duration::try_from(options.grace).unwrap_or(time::Duration::MAX);
         let mut report = Report::default();
+        let mut found: Vec<(Finding, Vec<Listed>)> = Vec::new();
         let mut seen: HashSet<ImageId> = HashSet::new();
         let mut listings = ObjectKey::IMAGE_PREFIXES.map(Listing::new);
         let mut batch: Vec<(ImageId, Vec<Listed>)> = Vec::with_capacity(BATCH);
+        let mut last: Option<ImageId> = None;
         while let Some((id, listed)) = self.next_image(&mut listings, &mut report).await? {
+            // Each image comes once, in id order; anything else means the listing is not what
+            // the merge assumes, and nothing may be judged on it.
+            if last.is_some_and(|last| last >= id) {
+                return Err(AwsError::failed(
+                    "listing the bucket",
+                    format!("image {id} came after {last:?}: the listing is not in key order"),
+                ));
+            }
+            last = Some(id);
             seen.insert(id);
             batch.push((id, listed));
             if batch.len() == BATCH {
-                self.judge_batch(std::mem::take(&mut batch), cutoff, options, &mut report)
+                let judged = self
+                    .judge_batch(std::mem::take(&mut batch), cutoff, &mut report)
                     .await?;
+                found.extend(judged);
             }
         }
-        self.judge_batch(batch, cutoff, options, &mut report)
-            .await?;
-        self.ready_rows_without_objects(&seen, options, &mut report)
-            .await?;
+        found.extend(self.judge_batch(batch, cutoff, &mut report).await?);
+        found.extend(self.ready_rows_without_objects(&seen, &mut report).await?);
+
+        let refusals = if options.force {
+            BTreeMap::new()
+        } else {
+            unattended_refusals(&found, &report)
+        };
+        for (mut finding, listed) in found {
+            if options.repair && finding.repair == Repair::NotTried {
+                finding.repair = match refusals.get(&finding.problem) {
+                    Some(refusal) => Repair::Failed(refusal.clone()),
+                    // On the heap: making renditions is a deep future, and the sweep's is deep
+                    // already.
+                    None => match Box::pin(self.repair(&finding, &listed, cutoff)).await {
+                        Ok(repair) => repair,
+                        Err(err) => Repair::Failed(
+                            [err.to_string(), crate::telemetry::cause_chain(&err)]
+                                .join(": ")
+                                .trim_end_matches(": ")
+                                .to_owned(),
+                        ),
+                    },
+                };
+            }
+            log(&finding);
+            report.findings.push(finding);
+        }
         report.foreign.sort();
         // A READY row found unreadable by its image's read and again by the scan is one row.
         report.malformed.sort();
@@ -299,15 +361,23 @@ impl Sweeper {
         let Some(id) = first else {
             return Ok(None);
         };
-        // Each prefix lists in key order, and an image's keys start with its id: its objects
-        // are at the heads of the listings.
+        // Each prefix lists in key order, and every key of an image starts with the prefix and
+        // its id: its objects are at the heads of the listings, and so is anything else that
+        // starts the same way (a key of another shape), which is foreign.
         let mut listed = Vec::new();
         for listing in listings.iter_mut() {
+            let start = format!("{}{id}", listing.prefix);
             while let Some(head) = listing.peek(&self.objects).await? {
-                if ObjectKey::image_of(&head.key) != Some(id) {
+                if !head.key.starts_with(&start) {
                     break;
                 }
-                listed.extend(listing.pop());
+                let Some(object) = listing.pop() else { break };
+                if ObjectKey::image_of(&object.key) == Some(id) {
+                    listed.push(object);
+                } else {
+                    report.objects += 1;
+                    report.foreign.push(object.key);
+                }
             }
         }
         report.objects += listed.len();
@@ -315,16 +385,15 @@ impl Sweeper {
         Ok(Some((id, listed)))
     }
 
-    /// Judges a batch of images against their rows (read together), and repairs what is found.
+    /// Judges a batch of images against their rows (read together).
     async fn judge_batch(
         &self,
         batch: Vec<(ImageId, Vec<Listed>)>,
         cutoff: OffsetDateTime,
-        options: Options,
         report: &mut Report,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Vec<(Finding, Vec<Listed>)>, AwsError> {
         if batch.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let ids: Vec<ImageId> = batch.iter().map(|(id, _)| *id).collect();
         let mut unreadable = HashSet::new();
@@ -332,43 +401,55 @@ impl Sweeper {
             Ok(rows) => rows,
             // A row that cannot be read back fails its whole batch: read the batch one row at a
             // time, and leave the images whose row cannot be read as they are.
-            Err(AwsError::Failed { .. }) => {
+            Err(err) if err.is_malformed_row() => {
                 let mut rows = Vec::new();
                 for id in &ids {
                     match self.table.get(*id).await {
                         Ok(row) => rows.extend(row),
-                        Err(AwsError::Failed { .. }) => {
+                        Err(err) if err.is_malformed_row() => {
                             unreadable.insert(*id);
                             report.malformed.push(id.to_string());
                         }
-                        Err(unavailable) => return Err(unavailable),
+                        Err(err) => return Err(err),
                     }
                 }
                 rows
             }
-            Err(unavailable) => return Err(unavailable),
+            Err(err) => return Err(err),
         };
+        // Rows name the bucket their objects are in: rows of another bucket (a wrong
+        // BUCKET_NAME or TABLE_NAME) would make every object here look like debris.
+        if let Some(row) = rows.iter().find(|row| row.bucket != self.objects.bucket()) {
+            return Err(AwsError::failed(
+                "reading image metadata",
+                format!(
+                    "row {} is of bucket {:?}, not of the bucket listed, {:?}: the sweep's \
+                     BUCKET_NAME and TABLE_NAME are not one deployment's",
+                    row.image_id,
+                    row.bucket,
+                    self.objects.bucket()
+                ),
+            ));
+        }
         let rows: BTreeMap<ImageId, ImageMetadata> =
             rows.into_iter().map(|row| (row.image_id, row)).collect();
-        for (id, listed) in batch.iter().filter(|(id, _)| !unreadable.contains(id)) {
-            let judged = judge(*id, rows.get(id), listed, cutoff);
+        let mut found = Vec::new();
+        for (id, listed) in batch.into_iter().filter(|(id, _)| !unreadable.contains(id)) {
+            let judged = judge(id, rows.get(&id), &listed, cutoff);
             report.recent += judged.recent;
-            for finding in judged.findings {
-                let finding = self.settle(finding, listed, cutoff, options).await;
-                report.findings.push(finding);
-            }
+            found.extend(judged.findings.into_iter().map(|f| (f, listed.clone())));
         }
-        Ok(())
+        Ok(found)
     }
 
     /// READY rows none of whose objects were listed: lost images (confirmed by a HEAD of the
-    /// original, since an image may have become READY after its shard was listed).
+    /// original, since an image may have become READY after its prefix was listed).
     async fn ready_rows_without_objects(
         &self,
         seen: &HashSet<ImageId>,
-        options: Options,
         report: &mut Report,
-    ) -> Result<(), AwsError> {
+    ) -> Result<Vec<(Finding, Vec<Listed>)>, AwsError> {
+        let mut found = Vec::new();
         let mut cursor = None;
         loop {
             let page = self.table.scan_ready(1000, cursor).await?;
@@ -385,69 +466,25 @@ impl Sweeper {
                 let ImageState::Ready(ready) = &row.state else {
                     continue;
                 };
-                if self
-                    .objects
-                    .head(ready.original_key.as_ref())
-                    .await?
-                    .is_some()
-                {
-                    continue;
-                }
-                let finding = Finding {
+                let mut finding = Finding {
                     image_id: row.image_id,
                     problem: Problem::Lost,
                     keys: Vec::new(),
                     repair: Repair::NotTried,
                 };
-                let finding = self
-                    .settle(finding, &[], OffsetDateTime::UNIX_EPOCH, options)
-                    .await;
-                report.findings.push(finding);
+                match self.objects.head(ready.original_key.as_ref()).await {
+                    Ok(Some(_)) => continue,
+                    Ok(None) => {}
+                    // Not known to be lost: named, and looked at again by the next run.
+                    Err(err) => finding.repair = Repair::Failed(err.to_string()),
+                }
+                found.push((finding, Vec::new()));
             }
             match page.next {
                 Some(next) => cursor = Some(next),
-                None => return Ok(()),
+                None => return Ok(found),
             }
         }
-    }
-
-    /// Repairs a finding (with `options.repair`), logging what it found and did.
-    async fn settle(
-        &self,
-        mut finding: Finding,
-        listed: &[Listed],
-        cutoff: OffsetDateTime,
-        options: Options,
-    ) -> Finding {
-        if options.repair {
-            // On the heap: making renditions is a deep future, and the sweep's is deep already.
-            finding.repair = match Box::pin(self.repair(&finding, listed, cutoff)).await {
-                Ok(repair) => repair,
-                Err(err) => Repair::Failed(
-                    [err.to_string(), crate::telemetry::cause_chain(&err)]
-                        .join(": ")
-                        .trim_end_matches(": ")
-                        .to_owned(),
-                ),
-            };
-        }
-        match &finding.repair {
-            Repair::Failed(error) => tracing::error!(
-                image_id = %finding.image_id,
-                problem = finding.problem.as_str(),
-                keys = ?finding.keys,
-                error,
-                "sweep: the repair failed; the next sweep finds it again"
-            ),
-            repair => tracing::warn!(
-                image_id = %finding.image_id,
-                problem = finding.problem.as_str(),
-                keys = ?finding.keys,
-                ?repair,
-                "sweep: found"
-            ),
-        }
-        finding
     }
 
     /// Reads the row again, judges again, and repairs what is still wrong.
@@ -523,14 +560,89 @@ impl Sweeper {
                 if !missing {
                     return Ok(Repair::Moot);
                 }
-                self.processor
+                let outcome = self
+                    .processor
                     .restore(id)
                     .await
                     .map_err(|err| AwsError::failed("making missing renditions again", err))?;
-                Ok(Repair::Done)
+                if outcome == Outcome::Reprocessed {
+                    return Ok(Repair::Done);
+                }
+                // Not made: the row changed meanwhile, or its original cannot be read or is
+                // refused under today's limits (the processor's log says which).
+                Ok(match self.table.get(id).await? {
+                    Some(ImageMetadata {
+                        state: ImageState::Ready(_),
+                        ..
+                    }) => Repair::Failed(
+                        "the renditions were not made again: the original is gone or refused \
+                         under the current limits (the processor's log line for this image says \
+                         which)"
+                            .into(),
+                    ),
+                    _ => Repair::Moot,
+                })
             }
         }
     }
+}
+
+/// Logs a finding and what became of it.
+fn log(finding: &Finding) {
+    match &finding.repair {
+        Repair::Failed(error) => tracing::error!(
+            image_id = %finding.image_id,
+            problem = finding.problem.as_str(),
+            keys = ?finding.keys,
+            error,
+            "sweep: not repaired; the next sweep finds it again"
+        ),
+        repair => tracing::warn!(
+            image_id = %finding.image_id,
+            problem = finding.problem.as_str(),
+            keys = ?finding.keys,
+            ?repair,
+            "sweep: found"
+        ),
+    }
+}
+
+/// The problems found for more images than a run repairs unattended, each with why it is not
+/// repaired.
+fn unattended_refusals(
+    found: &[(Finding, Vec<Listed>)],
+    report: &Report,
+) -> BTreeMap<Problem, String> {
+    let count = |problem: Problem| found.iter().filter(|(f, _)| f.problem == problem).count();
+    let bounds = [
+        (
+            Problem::Lost,
+            LOST_UNATTENDED.max(report.ready_rows / 100),
+            "READY rows without their original",
+        ),
+        (
+            Problem::Orphaned,
+            ORPHANED_UNATTENDED.max(report.images / 10),
+            "images without a row",
+        ),
+    ];
+    bounds
+        .into_iter()
+        .filter_map(|(problem, bound, what)| {
+            let n = count(problem);
+            (n > bound).then(|| {
+                (
+                    problem,
+                    format!(
+                        "not repaired: {n} {what} in one run, more than the {bound} a sweep \
+                         repairs unattended. Objects deleted in bulk, or a BUCKET_NAME and \
+                         TABLE_NAME of two deployments, look like this: check, then repair by \
+                         hand with `just sweep deployed --repair --force`"
+                    ),
+                )
+            })
+        })
+        .collect()
 }
 
 /// What judging one image found, and how many of its objects were spared as recent.

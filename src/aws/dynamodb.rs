@@ -786,6 +786,14 @@ pub fn format_time(t: OffsetDateTime) -> String {
         .expect("a UTC time within years 0..=9999 always formats")
 }
 
+impl AwsError {
+    /// Whether the failure is a stored row that could not be read back (rather than AWS
+    /// refusing or failing the request).
+    pub fn is_malformed_row(&self) -> bool {
+        matches!(self, Self::Failed { source, .. } if source.is::<MalformedItem>())
+    }
+}
+
 /// Why a stored item could not be read back as an [`ImageMetadata`].
 #[derive(Debug, thiserror::Error)]
 #[error("stored image metadata is malformed: attribute `{0}` is missing or invalid")]

@@ -1,6 +1,7 @@
-//! `sweep [--repair] [--grace SECONDS]`: reconciles the bucket (`BUCKET_NAME`) with the table
+//! `sweep [--repair [--force]] [--grace SECONDS]`: reconciles the bucket (`BUCKET_NAME`) with the table
 //! (`TABLE_NAME`) as the scheduled sweep function does (see `image_upload::sweep`), and prints
-//! every finding and what became of it. A dry run unless `--repair`. `just sweep` runs it against
+//! every finding and what became of it. A dry run unless `--repair`; `--force` repairs more lost
+//! or orphaned images than a scheduled run repairs unattended. `just sweep` runs it against
 //! the local stack, `just sweep deployed` against the deployment in samconfig.toml. Exits 1 when
 //! a repair failed (the next run finds it again).
 
@@ -85,10 +86,12 @@ fn options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     let mut options = Options {
         repair: false,
         grace: GRACE_DEFAULT,
+        force: false,
     };
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--repair" => options.repair = true,
+            "--force" => options.force = true,
             "--grace" => {
                 let raw = args.next().context("--grace needs a number of seconds")?;
                 options.grace = Duration::from_secs(
@@ -97,10 +100,13 @@ fn options(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
                 );
             }
             other => bail!(
-                "unknown argument {other:?}; usage: sweep [--repair] [--grace SECONDS (default {})]",
+                "unknown argument {other:?}; usage: sweep [--repair [--force]] [--grace SECONDS (default {})]",
                 GRACE_DEFAULT.as_secs()
             ),
         }
+    }
+    if options.force && !options.repair {
+        bail!("--force goes with --repair");
     }
     Ok(options)
 }

@@ -125,23 +125,35 @@ impl ObjectKey {
         Self::RENDITIONS_PREFIX,
     ];
 
-    /// The image a key of this service's shape belongs to: one of [`ObjectKey::IMAGE_PREFIXES`],
-    /// then an image id, then `.` (an upload, original or legacy thumbnail) or `/` (a
-    /// rendition). Anything else is `None`.
+    /// The image a key belongs to, if it is exactly a key this service makes for an image: an
+    /// upload or an original (`{prefix}{id}.{ext}` of an accepted type), a thumbnail from
+    /// before renditions, or a rendition (`renditions/{id}/{name}-{hash}.{ext}`). Anything else
+    /// (another prefix, a stray suffix, an id that is not ours) is `None`.
     pub fn image_of(key: &str) -> Option<ImageId> {
-        let rest = Self::IMAGE_PREFIXES
-            .iter()
-            .find_map(|prefix| key.strip_prefix(prefix))?;
-        let id = rest.get(..ImageId::TEXT_LEN)?;
-        let separator = rest.as_bytes().get(ImageId::TEXT_LEN).copied();
-        let expected = if key.starts_with(Self::RENDITIONS_PREFIX) {
-            b'/'
-        } else {
-            b'.'
+        let split = |prefix: &str| {
+            let rest = key.strip_prefix(prefix)?;
+            let id = ImageId::parse(rest.get(..ImageId::TEXT_LEN)?)?;
+            Some((id, rest.get(ImageId::TEXT_LEN..)?))
         };
-        (separator == Some(expected))
-            .then(|| ImageId::parse(id))
-            .flatten()
+        let typed = |prefix: &str| {
+            let (id, tail) = split(prefix)?;
+            let ext = tail.strip_prefix('.')?;
+            ImageType::ALL
+                .iter()
+                .any(|t| t.extension() == ext)
+                .then_some(id)
+        };
+        if key.starts_with(Self::UPLOADS_PREFIX) {
+            typed(Self::UPLOADS_PREFIX)
+        } else if key.starts_with(Self::ORIGINALS_PREFIX) {
+            typed(Self::ORIGINALS_PREFIX)
+        } else if key.starts_with(Self::THUMBNAILS_PREFIX) {
+            let (id, _) = split(Self::THUMBNAILS_PREFIX)?;
+            (key == Self::for_legacy_thumbnail(id).0).then_some(id)
+        } else {
+            let (id, _) = split(Self::RENDITIONS_PREFIX)?;
+            Self::parse_image_rendition(key, id).map(|_| id)
+        }
     }
 }
 
@@ -211,6 +223,12 @@ mod tests {
         for key in [
             format!("uploads/{text}"),
             format!("uploads/{text}/x.jpg"),
+            format!("uploads/{text}.png.html"),
+            format!("originals/{text}.jpg.bak"),
+            format!("originals/{text}.exe"),
+            format!("thumbnails/{text}.png"),
+            format!("renditions/{text}/notes.txt"),
+            format!("renditions/{text}/thumbnail-0123.jpg"),
             format!("renditions/{text}.jpg"),
             format!("originals/{}.jpg", text.to_uppercase()),
             format!("other/{text}.jpg"),

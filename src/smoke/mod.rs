@@ -1,7 +1,8 @@
 //! The smoke client (`just smoke API_URL`): the whole flow a user goes through, against any
 //! deployment, each step printed with its timing. Sign in, ask for an upload URL, PUT a real JPEG
 //! to S3 with exactly the headers the API lists, wait for READY, find it in the list, see it
-//! counted in the caller's usage, fetch its thumbnail and original, delete it, and see it gone. Any unexpected answer stops the run with
+//! counted in the caller's usage (one more than before), fetch its thumbnail and original, delete
+//! it, and see it gone. Any unexpected answer stops the run with
 //! the step, the status and the body.
 
 mod cognito;
@@ -195,6 +196,14 @@ impl Smoke {
         }
 
         let step = Instant::now();
+        let images_before = usage_images(&mut run, "GET /usage").await?;
+        run.done(
+            "GET /usage",
+            step,
+            &format!("{images_before} images counted"),
+        );
+
+        let step = Instant::now();
         let upload = run
             .api_json(
                 "POST /upload",
@@ -307,35 +316,17 @@ impl Smoke {
         run.done("GET /images", step, "lists it");
 
         let step = Instant::now();
-        let usage = run
-            .api_json(
-                "GET /usage",
-                reqwest::Method::GET,
-                "/usage",
-                None,
-                StatusCode::OK,
-            )
-            .await?;
-        let (images, max) = (
-            usage["images"].as_u64(),
-            usage["limits"]["maxImages"].as_u64(),
-        );
-        let (Some(images), Some(max)) = (images, max) else {
+        let images = usage_images(&mut run, "GET /usage again").await?;
+        if images != images_before + 1 {
             return Err(check(
-                "GET /usage",
-                format!("no images and limits.maxImages: {usage}"),
-            ));
-        };
-        if images == 0 {
-            return Err(check(
-                "GET /usage",
-                format!("the READY image is not counted: {usage}"),
+                "GET /usage again",
+                format!("{images} images counted, not the {images_before} before and this one"),
             ));
         }
         run.done(
-            "GET /usage",
+            "GET /usage again",
             step,
-            &format!("{images} of {max} images counted"),
+            &format!("{images} images counted: this one too"),
         );
 
         let step = Instant::now();
@@ -395,6 +386,16 @@ impl Smoke {
             steps: run.steps,
         })
     }
+}
+
+/// How many images `GET /usage` counts for the caller.
+async fn usage_images(run: &mut Run<'_>, step: &'static str) -> Result<u64, SmokeError> {
+    let usage = run
+        .api_json(step, reqwest::Method::GET, "/usage", None, StatusCode::OK)
+        .await?;
+    usage["images"]
+        .as_u64()
+        .ok_or_else(|| check(step, format!("no count of images: {usage}")))
 }
 
 /// The state of one run: the client, where it prints, the token, the steps done.

@@ -264,6 +264,43 @@ fn every_problem_has_its_own_name() {
     assert_eq!(names.len(), problems.len());
 }
 
+#[test]
+fn many_lost_or_orphaned_images_at_once_wait_for_a_person() {
+    let findings = |problem, n: usize| -> Vec<(Finding, Vec<Listed>)> {
+        (0..n)
+            .map(|_| {
+                let finding = Finding {
+                    image_id: ImageId::new_random(),
+                    problem,
+                    keys: Vec::new(),
+                    repair: Repair::NotTried,
+                };
+                (finding, Vec::new())
+            })
+            .collect()
+    };
+    let report = |images, ready_rows| Report {
+        images,
+        ready_rows,
+        ..Report::default()
+    };
+    // Up to the bound, repaired; one more, refused, saying why.
+    assert!(unattended_refusals(&findings(Problem::Lost, 10), &report(0, 500)).is_empty());
+    let refused = unattended_refusals(&findings(Problem::Lost, 11), &report(0, 500));
+    assert_eq!(refused.keys().collect::<Vec<_>>(), [&Problem::Lost]);
+    assert!(refused[&Problem::Lost].contains("--force"), "{refused:?}");
+    // Beyond the floor, the bound is a share of the deployment.
+    assert!(unattended_refusals(&findings(Problem::Lost, 30), &report(0, 3000)).is_empty());
+    assert!(!unattended_refusals(&findings(Problem::Lost, 31), &report(0, 3000)).is_empty());
+    assert!(unattended_refusals(&findings(Problem::Orphaned, 100), &report(500, 0)).is_empty());
+    assert!(!unattended_refusals(&findings(Problem::Orphaned, 101), &report(500, 0)).is_empty());
+    assert!(unattended_refusals(&findings(Problem::Orphaned, 300), &report(3000, 0)).is_empty());
+    assert!(!unattended_refusals(&findings(Problem::Orphaned, 301), &report(3000, 0)).is_empty());
+    // Objects a row does not allow are bounded by the rows themselves.
+    let stray = findings(Problem::NotAllowed(StateName::Ready), 1000);
+    assert!(unattended_refusals(&stray, &report(1000, 1000)).is_empty());
+}
+
 mod against_mocked_aws {
     //! Faults a local stack cannot be made to produce on cue.
 
@@ -278,9 +315,214 @@ mod against_mocked_aws {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use aws_smithy_types::error::ErrorMetadata;
 
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_s3::operation::get_object::GetObjectOutput;
+    use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::error::NotFound;
+    use aws_smithy_mocks::Rule;
+
     use super::*;
+    use crate::aws::dynamodb_item;
     use crate::aws::permissions::{CallCheck, SWEEP};
     use crate::domain::ProcessingPolicy;
+
+    fn sweeper(s3_rules: &[&Rule], dynamodb_rules: &[&Rule]) -> Sweeper {
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3_rules, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let dynamodb = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, dynamodb_rules, |c| c
+            .retry_config(RetryConfig::disabled()));
+        let check = CallCheck::new(&SWEEP);
+        let objects = ImageObjects::new(check.on_s3(&s3), "bucket");
+        let table = MetadataTable::new(check.on_dynamodb(&dynamodb), "ImageMetadata");
+        let processor = Processor::from_parts(
+            objects.clone(),
+            table.clone(),
+            ProcessingPolicy::default(),
+            1,
+        );
+        Sweeper::from_parts(objects, table, processor)
+    }
+
+    /// Lists `keys` (those under the prefix asked for, in key order), one key a page.
+    fn one_key_a_page(keys: &[String]) -> Rule {
+        let mut keys = keys.to_vec();
+        keys.sort();
+        let asked: Arc<Mutex<(String, usize)>> = Arc::default();
+        mock!(aws_sdk_s3::Client::list_objects_v2)
+            .match_requests({
+                let asked = asked.clone();
+                move |req| {
+                    let from = req
+                        .continuation_token()
+                        .map_or(0, |t| t.parse::<usize>().unwrap());
+                    *asked.lock().unwrap() = (req.prefix().unwrap_or_default().to_owned(), from);
+                    true
+                }
+            })
+            .then_output(move || {
+                let (prefix, from) = asked.lock().unwrap().clone();
+                let under: Vec<&String> = keys.iter().filter(|k| k.starts_with(&prefix)).collect();
+                let old = DateTime::from_secs(OLD.unix_timestamp());
+                let page = ListObjectsV2Output::builder().set_contents(Some(
+                    under
+                        .get(from)
+                        .map(|key| Object::builder().key(*key).last_modified(old).build())
+                        .into_iter()
+                        .collect(),
+                ));
+                if from + 1 < under.len() {
+                    page.is_truncated(true)
+                        .next_continuation_token((from + 1).to_string())
+                        .build()
+                } else {
+                    page.is_truncated(false).build()
+                }
+            })
+    }
+
+    fn no_rows() -> [Rule; 3] {
+        [
+            mock!(aws_sdk_dynamodb::Client::batch_get_item)
+                .then_output(|| BatchGetItemOutput::builder().build()),
+            mock!(aws_sdk_dynamodb::Client::get_item)
+                .then_output(|| GetItemOutput::builder().build()),
+            mock!(aws_sdk_dynamodb::Client::scan).then_output(|| ScanOutput::builder().build()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn each_image_is_judged_once_with_all_its_objects_across_pages_and_strays() {
+        let mut ids = [ImageId::new_random(), ImageId::new_random()];
+        ids.sort();
+        let [a, b] = ids;
+        let rendition = |id, name: &str| rendition(id, name, b"pixels").key.to_string();
+        let a_keys = vec![
+            format!("originals/{a}.jpg"),
+            rendition(a, "display"),
+            rendition(a, "thumbnail"),
+        ];
+        let b_keys = vec![rendition(b, "thumbnail")];
+        // Keys of another shape that start as the image's do, between its own in key order.
+        let strays = vec![
+            format!("originals/{b}.jpg.bak"),
+            format!("renditions/{a}/notes.txt"),
+        ];
+        let all: Vec<String> = a_keys
+            .iter()
+            .chain(&b_keys)
+            .chain(&strays)
+            .cloned()
+            .collect();
+        let [batch_get, get, scan] = no_rows();
+
+        let report = sweeper(&[&one_key_a_page(&all)], &[&batch_get, &get, &scan])
+            .run(
+                Options {
+                    repair: false,
+                    grace: GRACE_DEFAULT,
+                    force: false,
+                },
+                NOW,
+            )
+            .await
+            .unwrap();
+
+        let found: Vec<(ImageId, Problem, Vec<String>)> = report
+            .findings
+            .iter()
+            .map(|f| {
+                let mut keys = f.keys.clone();
+                keys.sort();
+                (f.image_id, f.problem, keys)
+            })
+            .collect();
+        let mut a_sorted = a_keys.clone();
+        a_sorted.sort();
+        assert_eq!(
+            found,
+            [
+                (a, Problem::Orphaned, a_sorted),
+                (b, Problem::Orphaned, b_keys)
+            ]
+        );
+        let mut strays = strays;
+        strays.sort();
+        assert_eq!(report.foreign, strays);
+        assert_eq!((report.objects, report.images), (6, 2));
+    }
+
+    #[tokio::test]
+    async fn renditions_that_cannot_be_made_again_are_a_failed_repair_not_a_done_one() {
+        let row = ready(&pending());
+        let ImageState::Ready(image) = &row.state else {
+            unreachable!()
+        };
+        let original = image.original_key.to_string();
+        let item = dynamodb_item(&row);
+        let (batch_item, get_item) = (item.clone(), item);
+        let listed = original.clone();
+        let s3 = [
+            mock!(aws_sdk_s3::Client::list_objects_v2)
+                .match_requests(|req| req.prefix() == Some(ObjectKey::ORIGINALS_PREFIX))
+                .then_output(move || {
+                    let old = DateTime::from_secs(OLD.unix_timestamp());
+                    ListObjectsV2Output::builder()
+                        .contents(Object::builder().key(&listed).last_modified(old).build())
+                        .is_truncated(false)
+                        .build()
+                }),
+            mock!(aws_sdk_s3::Client::list_objects_v2)
+                .then_output(|| ListObjectsV2Output::builder().is_truncated(false).build()),
+            mock!(aws_sdk_s3::Client::head_object)
+                .match_requests(move |req| req.key() == Some(original.as_str()))
+                .then_output(|| {
+                    HeadObjectOutput::builder()
+                        .content_length(20)
+                        .e_tag("\"etag\"")
+                        .build()
+                }),
+            mock!(aws_sdk_s3::Client::head_object)
+                .then_error(|| HeadObjectError::NotFound(NotFound::builder().build())),
+            // The original is no longer an image this processor accepts.
+            mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+                GetObjectOutput::builder()
+                    .body(ByteStream::from_static(b"not a JPEG any more"))
+                    .build()
+            }),
+        ];
+        let dynamodb = [
+            mock!(aws_sdk_dynamodb::Client::batch_get_item).then_output(move || {
+                BatchGetItemOutput::builder()
+                    .responses("ImageMetadata", vec![batch_item.clone()])
+                    .build()
+            }),
+            mock!(aws_sdk_dynamodb::Client::get_item).then_output(move || {
+                GetItemOutput::builder()
+                    .set_item(Some(get_item.clone()))
+                    .build()
+            }),
+            mock!(aws_sdk_dynamodb::Client::scan).then_output(|| ScanOutput::builder().build()),
+        ];
+        let s3: Vec<&Rule> = s3.iter().collect();
+        let dynamodb: Vec<&Rule> = dynamodb.iter().collect();
+
+        let report = sweeper(&s3, &dynamodb)
+            .run(Options::SCHEDULED, NOW)
+            .await
+            .unwrap();
+
+        assert_eq!(report.findings.len(), 1, "{:#?}", report.findings);
+        let finding = &report.findings[0];
+        assert_eq!(finding.problem, Problem::RenditionsMissing);
+        assert!(
+            matches!(&finding.repair, Repair::Failed(why) if why.contains("not made again")),
+            "{:?}",
+            finding.repair
+        );
+        assert_eq!(report.failed(), 1);
+    }
 
     #[tokio::test]
     async fn a_repair_that_fails_is_reported_and_the_sweep_goes_on() {
@@ -355,6 +597,7 @@ mod against_mocked_aws {
                 Options {
                     repair: true,
                     grace: GRACE_DEFAULT,
+                    force: false,
                 },
                 NOW,
             )

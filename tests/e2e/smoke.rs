@@ -20,11 +20,12 @@ async fn the_smoke_flow_passes_against_a_processing_app() {
     assert_eq!(
         steps,
         [
+            "GET /usage",
             "POST /upload",
             "PUT upload URL",
             "wait for READY",
             "GET /images",
-            "GET /usage",
+            "GET /usage again",
             "GET thumbnail",
             "GET original",
             "DELETE image",
@@ -83,6 +84,6 @@ async fn a_wrong_api_url_fails_at_the_first_step_with_status_and_body() {
     let SmokeError::Unexpected { step, status, body } = &err else {
         panic!("expected an unexpected answer, got {err}");
     };
-    assert_eq!((*step, *status), ("POST /upload", 404));
+    assert_eq!((*step, *status), ("GET /usage", 404));
     assert!(body.contains("NOT_FOUND"), "{body}");
 }

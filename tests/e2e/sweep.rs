@@ -175,13 +175,15 @@ impl Bench {
         keys
     }
 
-    async fn usage_images(&self) -> i64 {
+    /// The owner's usage item's `images` and `bytes`.
+    async fn usage(&self) -> (i64, i64) {
         let item = self
             .app
             .item(&format!("{USAGE_KEY_PREFIX}anonymous"))
             .await
             .expect("the owner's usage item");
-        item["images"].as_n().unwrap().parse().unwrap()
+        let n = |name: &str| item[name].as_n().unwrap().parse().unwrap();
+        (n("images"), n("bytes"))
     }
 
     /// A sweep as the deployed function runs it: its clients checked against its role.
@@ -197,6 +199,7 @@ impl Bench {
                 Options {
                     repair,
                     grace: GRACE,
+                    force: false,
                 },
                 now,
             )
@@ -305,7 +308,7 @@ async fn the_sweep_reports_then_removes_exactly_the_debris_and_makes_missing_ren
     let now = cutoff + GRACE;
 
     let before = bench.keys().await;
-    let usage_before = bench.usage_images().await;
+    let usage_before = bench.usage().await;
     let mut expected: BTreeMap<(String, Problem), Vec<String>> = BTreeMap::new();
     for id in &orphans {
         expected.insert((id.clone(), Problem::Orphaned), keys_of(&before, id));
@@ -361,7 +364,11 @@ async fn the_sweep_reports_then_removes_exactly_the_debris_and_makes_missing_ren
         assert_eq!(app.get_json(&format!("/images/{id}")).await.0, 404);
     }
     // The counted lost images gave their counts back; the one from before limits had none.
-    assert_eq!(bench.usage_images().await, usage_before - 2);
+    let given_back = 2 * JPEG.len() as i64;
+    assert_eq!(
+        bench.usage().await,
+        (usage_before.0 - 2, usage_before.1 - given_back)
+    );
     let (status, image) = app.get_json(&format!("/images/{missing}")).await;
     assert_eq!((status, image["status"].as_str()), (200, Some("READY")));
     app.rendition(&image, "display").await;

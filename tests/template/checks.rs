@@ -884,6 +884,19 @@ impl Template<'_> {
                 if rule["State"] == "DISABLED" {
                     problems.push(format!("{}'s schedule is disabled", SWEEP.logical_id));
                 }
+                // A retried run would overlap the next one on a short schedule.
+                let retries = self
+                    .of_type("AWS::Lambda::EventInvokeConfig")
+                    .into_iter()
+                    .map(|(_, config)| &config["Properties"])
+                    .find(|config| reference(&config["FunctionName"]) == Some(SWEEP.logical_id))
+                    .map(|config| config["MaximumRetryAttempts"].clone());
+                if retries != Some(json!(0)) {
+                    problems.push(format!(
+                        "{}'s failed runs are retried (MaximumRetryAttempts {retries:?}, not 0)",
+                        SWEEP.logical_id
+                    ));
+                }
             }
             _ => problems.push(format!(
                 "{} is invoked by {} EventBridge rules, not one schedule",

@@ -380,6 +380,19 @@ fn a_sweep_without_its_schedule_is_caught() {
         },
         "SweepFunction is invoked by 0 EventBridge rules",
     );
+    assert_caught(
+        |t| {
+            let id = t["Resources"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .find(|(_, r)| r["Type"] == "AWS::Lambda::EventInvokeConfig")
+                .map(|(id, _)| id.clone())
+                .expect("the sweep's invoke configuration");
+            t["Resources"][id]["Properties"]["MaximumRetryAttempts"] = 2.into();
+        },
+        "SweepFunction's failed runs are retried",
+    );
     // Its role is checked as the others are: a scan the code does not need would be caught
     // (`a_missing_permission_is_caught` and the like cover the mechanism).
     assert_caught(
