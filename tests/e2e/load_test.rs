@@ -12,7 +12,8 @@
 //!
 //! Settings, read from the environment by this harness only (docs/development.md): `LOAD_USERS`
 //! (default 4), `LOAD_SECONDS` (12), `LOAD_PACE_MS` (200, the pause between a user's drops),
-//! `LOAD_FAULT_SECONDS` (5), `LOAD_S3_DELAY_MS` (100). The defaults are the short run: a light
+//! `LOAD_FAULT_SECONDS` (5), `LOAD_S3_DELAY_MS` (100), `LOAD_PROCESSOR_CONCURRENCY` (the
+//! service's `PROCESSOR_CONCURRENCY` default). The defaults are the short run: a light
 //! load that leaves room for the rest of the e2e suite on a 2-core machine; `just load` sets its
 //! own.
 
@@ -171,13 +172,15 @@ async fn the_audit_finds_what_was_lost() {
 }
 
 /// A run's size, from `LOAD_*`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Config {
     users: usize,
     duration: Duration,
     pace: Duration,
     fault: Duration,
     s3_delay: Duration,
+    /// The processor's `PROCESSOR_CONCURRENCY`, when not the service's default.
+    processor_concurrency: Option<String>,
 }
 
 impl Config {
@@ -196,6 +199,7 @@ impl Config {
             pace: Duration::from_millis(read("LOAD_PACE_MS", 200)),
             fault: Duration::from_secs(read("LOAD_FAULT_SECONDS", 5)),
             s3_delay: Duration::from_millis(read("LOAD_S3_DELAY_MS", 100)),
+            processor_concurrency: std::env::var("LOAD_PROCESSOR_CONCURRENCY").ok(),
         };
         assert!(config.users > 0, "LOAD_USERS must be at least 1");
         assert!(
@@ -289,6 +293,9 @@ async fn run(fault: Fault) {
         ("MAX_UPLOADS_IN_FLIGHT", "2"),
         ("MAX_UPLOADS_PER_HOUR", "1000000"),
     ];
+    if let Some(concurrency) = &config.processor_concurrency {
+        overrides.push(("PROCESSOR_CONCURRENCY", concurrency));
+    }
     if let Some(dynamodb) = &dynamodb {
         overrides.push(("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.endpoint()));
     }
