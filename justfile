@@ -59,6 +59,11 @@ test-e2e: (packages "stack")
 test-e2e-containers: (packages "curl" "nasm" "npm")
     scripts/test-e2e-containers.sh
 
+# The load test (tests/e2e/load_test.rs), built with the `load` profile: LOAD_USERS simulated users (default 30) for LOAD_SECONDS (default 180) through the whole flow on the local stack with the processor running, with no fault, the processor killed mid-batch, DynamoDB frozen and S3 slowed (RUN: one of clean, processor_killed_mid_batch, dynamodb_frozen, s3_slowed); prints each run's throughput, latency per step, errors by code and audit
+load RUN="": (packages "stack" "nasm")
+    cargo test --profile load --test e2e --no-run
+    LOAD_USERS="${LOAD_USERS:-30}" LOAD_SECONDS="${LOAD_SECONDS:-180}" LOAD_PACE_MS="${LOAD_PACE_MS:-0}" LOAD_FAULT_SECONDS="${LOAD_FAULT_SECONDS:-10}" ./localstack/stack.sh run cargo test --profile load --test e2e -- --nocapture --test-threads=1 load_test::{{RUN}}
+
 # The container path as `just test` runs it: where no engine answers it says so and is NOT run, unless E2E_CONTAINERS_REQUIRED=1 (CI, which has an engine, sets it and so fails without one)
 [private]
 e2e-containers-in-test: (packages "curl" "nasm" "npm")

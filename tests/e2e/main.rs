@@ -11,6 +11,7 @@ mod heif;
 mod helpers;
 mod images;
 mod lifecycle;
+mod load_test;
 mod multipart;
 mod one_shot;
 mod quota;

@@ -13,7 +13,7 @@ use image_upload::domain::{
 use serde_json::json;
 use time::OffsetDateTime;
 
-use crate::helpers::{TestApp, Uploads, spawn, spawn_app_with};
+use crate::helpers::{TestApp, Uploads, audit_usage, slots, spawn, spawn_app_with};
 
 const JPEG: &[u8] = include_bytes!("../../fixtures/images/sunset-64x48.jpg");
 const SETTLE: Duration = Duration::from_secs(30);
@@ -78,7 +78,7 @@ async fn two_hundred_concurrent_uploads_against_a_limit_of_fifty_get_exactly_fif
     assert_eq!(number(&usage, "bytes"), 50 * JPEG.len() as i64);
     assert_eq!(number(&usage, "startedInHour"), 50);
     assert_eq!(usage["inFlight"].as_ss().unwrap().len(), 50);
-    assert_eq!(audit(&rows, &usage), Ok(()));
+    assert_eq!(audit_usage(&rows, &usage), Ok(()));
     let (status, seen) = app.get_json("/usage").await;
     assert_eq!(status, 200);
     assert_eq!(seen["images"], 50);
@@ -131,7 +131,7 @@ async fn the_counts_match_the_rows_after_uploads_rejections_deletes_and_a_lapsed
     let abandoned = abandoned["imageId"].as_str().unwrap();
     assert_eq!(app.delete(&format!("/images/{abandoned}")).await, 204);
     let (rows, usage) = rows_and_usage(&app).await;
-    assert_eq!(audit(&rows, &usage), Ok(()));
+    assert_eq!(audit_usage(&rows, &usage), Ok(()));
     assert_eq!(number(&usage, "images"), 2);
 
     // A slot whose time has passed (a URL nobody used, counted as the API counts it), and two
@@ -143,7 +143,7 @@ async fn the_counts_match_the_rows_after_uploads_rejections_deletes_and_a_lapsed
     let admitted = app.post_upload(&sized).await;
     assert_eq!(admitted.status(), 200, "{}", admitted.text().await.unwrap());
     let (rows, usage) = rows_and_usage(&app).await;
-    assert_eq!(audit(&rows, &usage), Ok(()));
+    assert_eq!(audit_usage(&rows, &usage), Ok(()));
     assert_eq!(
         number(&usage, "images"),
         2 + 3,
@@ -171,7 +171,7 @@ async fn the_counts_match_the_rows_after_uploads_rejections_deletes_and_a_lapsed
         assert_eq!(app.delete(&format!("/images/{id}")).await, 204);
     }
     let (rows, usage) = rows_and_usage(&app).await;
-    assert_eq!(audit(&rows, &usage), Ok(()));
+    assert_eq!(audit_usage(&rows, &usage), Ok(()));
     assert_eq!(
         number(&usage, "images"),
         2 + 1 + 1,
@@ -215,61 +215,6 @@ async fn rows_and_usage(app: &TestApp) -> (Vec<Item>, Item) {
         .partition(|item| s(item, "imageId").starts_with(USAGE_KEY_PREFIX));
     let [usage] = <[Item; 1]>::try_from(usage).expect("one owner, one usage item");
     (rows, usage)
-}
-
-/// Whether the usage item counts exactly what the rows hold: each READY row its `quotaBytes`
-/// (its verified size), each PENDING row whose slot the item still has that slot's bytes, and no
-/// slot without its PENDING row.
-fn audit(rows: &[Item], usage: &Item) -> Result<(), String> {
-    let slots = slots(usage);
-    let (mut images, mut bytes, mut held) = (0i64, 0i64, HashSet::new());
-    for row in rows {
-        match s(row, "status").as_str() {
-            "READY" => {
-                let counted = number(row, "quotaBytes");
-                if counted != number(row, "sizeBytes") {
-                    return Err(format!(
-                        "{} counts {counted} bytes, not its size",
-                        s(row, "imageId")
-                    ));
-                }
-                images += 1;
-                bytes += counted;
-            }
-            "PENDING" => {
-                let slot = s(row, "quotaSlot");
-                if slots.contains(&slot) {
-                    images += 1;
-                    bytes += i64::try_from(InFlight::parse_entry(&slot).unwrap().bytes).unwrap();
-                    held.insert(slot);
-                }
-            }
-            _ => {
-                if row.contains_key("quotaSlot") || row.contains_key("quotaBytes") {
-                    return Err(format!("a REJECTED row still counts: {row:?}"));
-                }
-            }
-        }
-    }
-    let orphans: Vec<&String> = slots.difference(&held).collect();
-    if !orphans.is_empty() {
-        return Err(format!("slots without a PENDING row: {orphans:?}"));
-    }
-    let counted = (number(usage, "images"), number(usage, "bytes"));
-    if counted != (images, bytes) {
-        return Err(format!(
-            "the usage item counts {counted:?}, the rows hold {:?}",
-            (images, bytes)
-        ));
-    }
-    Ok(())
-}
-
-fn slots(usage: &Item) -> HashSet<String> {
-    usage
-        .get("inFlight")
-        .map(|v| v.as_ss().unwrap().iter().cloned().collect())
-        .unwrap_or_default()
 }
 
 fn s(item: &Item, name: &str) -> String {

@@ -20,6 +20,10 @@ use tokio::sync::oneshot;
 
 use super::stack::endpoints;
 
+/// The upload queue's visibility timeout: short, so that a message whose processing failed (or
+/// whose processor was killed) comes back soon.
+pub const QUEUE_VISIBILITY: Duration = Duration::from_secs(5);
+
 pub struct TestApp {
     /// `http://127.0.0.1:{port}`
     pub address: String,
@@ -34,10 +38,12 @@ pub struct TestApp {
     pub state: AppState,
     /// The upload queue the bucket notifies, when there is one.
     pub queue_url: Option<String>,
+    /// Its dead-letter queue, where a message goes after its last failed receive.
+    pub dead_letter_url: Option<String>,
     /// The app's settings (the processor's, with `restart_processor`'s changes).
     pub settings: Settings,
     /// The processor's poller, when uploads are processed: stopped and replaced by
-    /// `restart_processor`.
+    /// `restart_processor`, killed by `kill_processor`.
     processor: std::sync::Mutex<Option<ProcessorRun>>,
     _shutdown: oneshot::Sender<()>,
 }
@@ -75,12 +81,23 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 /// An app that verifies bearer ID tokens itself (`AUTH_*`), as the local server does with
 /// `just dev-auth`: nobody is anonymous.
 pub async fn spawn_verifying_app(tokens: &TokenSettings) -> TestApp {
-    let vars = [
+    spawn_verifying(tokens, &[], Uploads::Unprocessed).await
+}
+
+/// An app that verifies bearer ID tokens itself, with `overrides` applied to its settings and
+/// `uploads` deciding what happens to its uploads: many owners, each signed in as themselves.
+pub async fn spawn_verifying(
+    tokens: &TokenSettings,
+    overrides: &[(&str, &str)],
+    uploads: Uploads,
+) -> TestApp {
+    let mut vars = vec![
         ("AUTH_ISSUER", tokens.issuer.as_str()),
         ("AUTH_AUDIENCE", tokens.audience.as_str()),
         ("AUTH_JWKS_URL", tokens.jwks_url.as_str()),
     ];
-    spawn_as(&vars, Uploads::Unprocessed, Callers::Verified).await
+    vars.extend_from_slice(overrides);
+    spawn_as(&vars, uploads, Callers::Verified).await
 }
 
 /// An app whose uploads are processed through real S3 notifications and a real SQS queue.
@@ -178,14 +195,13 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
     ensure_table(&own.dynamodb, &settings.table_name)
         .await
         .expect("creating the table");
-    let queue_url = if uploads == Uploads::Unprocessed {
+    let queue = if uploads == Uploads::Unprocessed {
         None
     } else {
-        // A short visibility timeout, so that a message whose processing failed comes back soon.
         let queue = ensure_queue(
             &own.sqs,
             &format!("e2e-uploads-{suffix}"),
-            Duration::from_secs(5),
+            QUEUE_VISIBILITY,
             3,
         )
         .await
@@ -193,7 +209,11 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
         ensure_upload_notifications(&own.s3, &settings.bucket_name, &queue.arn)
             .await
             .expect("connecting the bucket's notifications to the queue");
-        Some(queue.url)
+        Some(queue)
+    };
+    let (queue_url, dead_letter_url) = match queue {
+        Some(queue) => (Some(queue.url), Some(queue.dead_letter_url)),
+        None => (None, None),
     };
 
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -246,6 +266,7 @@ async fn spawn_as(overrides: &[(&str, &str)], uploads: Uploads, callers: Callers
         http: super::http_client(),
         state,
         queue_url,
+        dead_letter_url,
         settings,
         processor: std::sync::Mutex::new(processor),
         _shutdown: shutdown,
@@ -312,7 +333,50 @@ impl ProcessorRun {
     }
 }
 
+/// A processor [`TestApp::kill_processor`] killed: what [`TestApp::start_processor`] needs to
+/// start another on the same queue.
+pub struct KilledProcessor {
+    clients: AwsClients,
+    app_stopped: tokio_util::sync::CancellationToken,
+}
+
 impl TestApp {
+    /// Kills the processor wherever it stands, as a crashed or timed-out Lambda function: its
+    /// task is aborted, not stopped, so the messages it holds are neither finished nor deleted and
+    /// come back when the queue's visibility timeout passes.
+    pub async fn kill_processor(&self) -> KilledProcessor {
+        let run = self
+            .processor
+            .lock()
+            .unwrap()
+            .take()
+            .expect("an app whose uploads are processed, its processor running");
+        run.done.abort();
+        let ended = run.done.await;
+        assert!(
+            ended
+                .as_ref()
+                .is_err_and(tokio::task::JoinError::is_cancelled),
+            "the poller was killed, not ended: {ended:?}"
+        );
+        KilledProcessor {
+            clients: run.clients,
+            app_stopped: run.app_stopped,
+        }
+    }
+
+    /// Starts a processor on the queue again, with the app's settings, after `killed`.
+    pub fn start_processor(&self, killed: KilledProcessor) {
+        let queue_url = self.queue_url.clone().expect("a queue");
+        let run = ProcessorRun::start(
+            killed.clients,
+            &self.settings,
+            &queue_url,
+            killed.app_stopped,
+        );
+        *self.processor.lock().unwrap() = Some(run);
+    }
+
     /// Stops the processor and starts another on the same queue that makes `renditions`
     /// (`RENDITIONS`): a deployment whose processor's configuration changed.
     pub async fn restart_processor(&mut self, renditions: &str) {
