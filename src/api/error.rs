@@ -75,6 +75,11 @@ pub(crate) struct ErrorBody {
 }
 
 impl ApiError {
+    /// The code the answer carries (`error.code`).
+    pub(crate) fn code(&self) -> &'static str {
+        self.status_and_code().1
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         use UploadRejection as R;
         match self {
@@ -106,11 +111,15 @@ impl ApiError {
             Self::InvalidPartNumber { .. } => (StatusCode::BAD_REQUEST, "INVALID_PART_NUMBER"),
             Self::NotFound => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED"),
-            // Waiting helps only for uploads in flight and the hour: those are 429.
-            Self::Quota(refusal) => match refusal.retry_after() {
-                None => (StatusCode::FORBIDDEN, refusal.code()),
-                Some(_) => (StatusCode::TOO_MANY_REQUESTS, refusal.code()),
-            },
+            Self::Quota(QuotaRefusal::Images { .. } | QuotaRefusal::Bytes { .. }) => {
+                (StatusCode::FORBIDDEN, "QUOTA_EXCEEDED")
+            }
+            Self::Quota(QuotaRefusal::InFlight { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_UPLOADS_IN_FLIGHT")
+            }
+            Self::Quota(QuotaRefusal::Hourly { .. }) => {
+                (StatusCode::TOO_MANY_REQUESTS, "HOURLY_UPLOAD_LIMIT")
+            }
             Self::Aws(AwsError::Unavailable { .. }) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE")
             }

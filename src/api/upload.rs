@@ -128,15 +128,16 @@ pub(super) async fn count_upload(
             Ok(slot)
         }
         Admission::Refused(refusal) => {
+            let refused = ApiError::Quota(refusal);
             state
                 .metrics
-                .upload_refused_by_limit(record.image_id, refusal.code());
+                .upload_refused_by_limit(record.image_id, refused.code());
             tracing::info!(
-                code = refusal.code(),
+                code = refused.code(),
                 owner = record.owner.as_ref(),
                 "upload refused by a per-user limit"
             );
-            Err(ApiError::Quota(refusal))
+            Err(refused)
         }
     }
 }

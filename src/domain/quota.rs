@@ -162,15 +162,6 @@ pub enum QuotaRefusal {
 }
 
 impl QuotaRefusal {
-    /// The API's error code for the refusal.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Images { .. } | Self::Bytes { .. } => "QUOTA_EXCEEDED",
-            Self::InFlight { .. } => "TOO_MANY_UPLOADS_IN_FLIGHT",
-            Self::Hourly { .. } => "HOURLY_UPLOAD_LIMIT",
-        }
-    }
-
     /// How long to wait before asking again, when waiting helps.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
