@@ -17,7 +17,7 @@ use image_upload::domain::{ImageMetadata, ImageState};
 use serde_json::Value;
 
 use super::users::{LoadUser, PostAnswer, UserLog, Verdict};
-use crate::helpers::{TestApp, held_by, number, slots};
+use crate::helpers::{TestApp, held_by, number};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -390,7 +390,7 @@ pub async fn audit(app: &TestApp, users: &[LoadUser], logs: &[UserLog]) -> Audit
                 ),
             );
         }
-        let in_flight = slots(usage).len();
+        let in_flight = usize::try_from(held.in_flight).unwrap() + held.orphan_slots.len();
         hour_count(&mut audit, user, &logs[n], usage);
         usage_answer(&mut audit, app, user, (images, bytes, in_flight)).await;
     }
