@@ -634,7 +634,7 @@ fn unattended_refusals(
                 (
                     problem,
                     format!(
-                        "not repaired: {n} {what} in one run, more than the {bound} a sweep \
+                        "not repaired: {n} {what} found, more than the {bound} a sweep \
                          repairs unattended. Objects deleted in bulk, or a BUCKET_NAME and \
                          TABLE_NAME of two deployments, look like this: check, then repair by \
                          hand with `just sweep deployed --repair --force`"
